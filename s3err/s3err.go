@@ -1,0 +1,183 @@
+// Package s3err is the S3 error vocabulary shared by the proxy's layers: a
+// typed error carrying S3's code and HTTP status, and its XML encoding.
+//
+// The lower packages (sigv4, keycache) return *s3err.Error for failures a
+// client must see with a specific S3 code; the proxy writes them with Write.
+// Anything else the proxy reports as 500 InternalError, without details, so
+// that no internal message (which might name a key or a path) reaches a
+// client.
+package s3err
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Error is an S3 error: a code from S3's vocabulary, the HTTP status S3 uses
+// for it, a human message, and optional extra elements some codes carry
+// (Region for AuthorizationHeaderMalformed, ServerTime for
+// RequestTimeTooSkewed, ...).
+type Error struct {
+	Code    string
+	Message string
+	Status  int
+	// RetryAfter, when positive, is sent as a Retry-After header (seconds).
+	RetryAfter time.Duration
+	// Extra holds additional XML elements, in order, e.g. {"Region", "eu-west-1"}.
+	Extra [][2]string
+	// Err is the underlying cause, for logs and errors.Is; never sent to clients.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// With returns a copy of e with the message replaced.
+func (e *Error) With(msg string) *Error {
+	c := *e
+	c.Message = msg
+	return &c
+}
+
+// Wrap returns a copy of e whose cause is err.
+func (e *Error) Wrap(err error) *Error {
+	c := *e
+	c.Err = err
+	return &c
+}
+
+// WithExtra returns a copy of e with an extra XML element appended.
+func (e *Error) WithExtra(name, value string) *Error {
+	c := *e
+	c.Extra = append(append([][2]string(nil), e.Extra...), [2]string{name, value})
+	return &c
+}
+
+// Is lets errors.Is(err, s3err.SignatureDoesNotMatch) match on the code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// As returns the *Error in err's chain, or nil.
+func As(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+func def(code string, status int, msg string) *Error {
+	return &Error{Code: code, Status: status, Message: msg}
+}
+
+// The codes the proxy uses, with S3's statuses and default messages.
+var (
+	AccessDenied                      = def("AccessDenied", 403, "Access Denied")
+	AuthorizationHeaderMalformed      = def("AuthorizationHeaderMalformed", 400, "The authorization header is malformed.")
+	AuthorizationQueryParametersError = def("AuthorizationQueryParametersError", 400, "Error parsing the X-Amz-Credential parameter.")
+	BadDigest                         = def("BadDigest", 400, "The Content-MD5 or checksum you specified did not match what we received.")
+	BucketAlreadyOwnedByYou           = def("BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it.")
+	EntityTooLarge                    = def("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size.")
+	EntityTooSmall                    = def("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size.")
+	IncompleteBody                    = def("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+	InternalError                     = def("InternalError", 500, "We encountered an internal error. Please try again.")
+	InvalidAccessKeyID                = def("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.")
+	InvalidArgument                   = def("InvalidArgument", 400, "Invalid Argument")
+	InvalidBucketName                 = def("InvalidBucketName", 400, "The specified bucket is not valid.")
+	InvalidDigest                     = def("InvalidDigest", 400, "The Content-MD5 or checksum you specified is not valid.")
+	InvalidObjectState                = def("InvalidObjectState", 403, "The operation is not valid for the current state of the object.")
+	InvalidPart                       = def("InvalidPart", 400, "One or more of the specified parts could not be found.")
+	InvalidPartOrder                  = def("InvalidPartOrder", 400, "The list of parts was not in ascending order.")
+	InvalidRange                      = def("InvalidRange", 416, "The requested range is not satisfiable")
+	InvalidRequest                    = def("InvalidRequest", 400, "Invalid Request")
+	KMSDisabled                       = def("KMS.DisabledException", 400, "The KMS key is disabled.")
+	MalformedXML                      = def("MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema.")
+	MetadataTooLarge                  = def("MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size.")
+	MethodNotAllowed                  = def("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
+	MissingContentLength              = def("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
+	MissingSecurityHeader             = def("MissingSecurityHeader", 400, "Your request is missing a required header.")
+	NoSuchBucket                      = def("NoSuchBucket", 404, "The specified bucket does not exist.")
+	NoSuchKey                         = def("NoSuchKey", 404, "The specified key does not exist.")
+	NoSuchUpload                      = def("NoSuchUpload", 404, "The specified multipart upload does not exist.")
+	NotImplemented                    = def("NotImplemented", 501, "A header you provided implies functionality that is not implemented.")
+	PreconditionFailed                = def("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold.")
+	RequestTimeTooSkewed              = def("RequestTimeTooSkewed", 403, "The difference between the request time and the current time is too large.")
+	ServiceUnavailable                = def("ServiceUnavailable", 503, "Service is unable to handle request.")
+	SignatureDoesNotMatch             = def("SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
+	SlowDown                          = def("SlowDown", 503, "Please reduce your request rate.")
+	XAmzContentSHA256Mismatch         = def("XAmzContentSHA256Mismatch", 400, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+	InvalidEncryptionAlgorithmError   = def("InvalidEncryptionAlgorithmError", 400, "The encryption request you specified is not valid.")
+	ExpiredToken                      = def("ExpiredToken", 400, "The provided token has expired.")
+	RequestHeaderSectionTooLarge      = def("RequestHeaderSectionTooLarge", 400, "Your request header section exceeds the maximum allowed size.")
+	KeyTooLongError                   = def("KeyTooLongError", 400, "Your key is too long")
+	ObjectTampered                    = def("InternalError", 500, "The stored object failed authentication and was not returned.")
+)
+
+type xmlError struct {
+	XMLName   xml.Name `xml:"Error"`
+	Code      string   `xml:"Code"`
+	Message   string   `xml:"Message"`
+	Resource  string   `xml:"Resource,omitempty"`
+	RequestID string   `xml:"RequestId"`
+	Extra     []xmlExtra
+}
+
+type xmlExtra struct {
+	XMLName xml.Name
+	Value   string `xml:",chardata"`
+}
+
+// Body encodes e as S3's error document.
+func (e *Error) Body(resource, requestID string) []byte {
+	doc := xmlError{Code: e.Code, Message: e.Message, Resource: resource, RequestID: requestID}
+	for _, kv := range e.Extra {
+		doc.Extra = append(doc.Extra, xmlExtra{XMLName: xml.Name{Local: kv[0]}, Value: kv[1]})
+	}
+	out, err := xml.Marshal(doc)
+	if err != nil { // cannot happen for these types
+		panic(err)
+	}
+	return append([]byte(xml.Header), out...)
+}
+
+// Write sends err to w as S3 error XML. Errors that are not *Error become
+// 500 InternalError with the default message. HEAD requests get the status
+// and headers but no body, as S3 does.
+func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) {
+	e := As(err)
+	if e == nil {
+		e = InternalError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("x-amz-request-id", requestID)
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if r != nil && r.Method == http.MethodHead {
+		h.Del("Content-Type")
+		w.WriteHeader(e.Status)
+		return
+	}
+	resource := ""
+	if r != nil {
+		resource = r.URL.EscapedPath()
+	}
+	body := e.Body(resource, requestID)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(body)
+}
