@@ -14,6 +14,8 @@ stamp="$bin/.stamp-$(sha256sum tools/go.mod tools/go.sum | sha256sum | cut -c1-1
 if [ ! -f "$stamp" ]; then
   echo "scripts/test.sh: installing pinned Go tools into .tools/bin" >&2
   (cd tools && GOBIN="$bin" GOFLAGS=-mod=mod go install tool)
+  # toxiproxy's server command installs as "server"; give it its real name.
+  mv -f "$bin/server" "$bin/toxiproxy-server"
   rm -f "$bin"/.stamp-*
   touch "$stamp"
 fi

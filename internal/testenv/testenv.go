@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 )
 
 // Well-known test identities. They exist only in the servers testenv starts.
@@ -279,6 +281,58 @@ func S3(t testing.TB) *Process {
 func KMS(t testing.TB) *Process {
 	t.Helper()
 	p, err := StartKMS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(); os.RemoveAll(p.Dir) })
+	return p
+}
+
+// Toxiproxy is a running toxiproxy server: a real TCP proxy whose faults
+// (latency, timeouts, resets, bandwidth) tests switch on and off through its
+// API, used in front of local-kms and the S3 server.
+type Toxiproxy struct {
+	*Process
+	Client *toxiproxy.Client
+}
+
+// StartToxiproxy starts toxiproxy-server on a free port.
+func StartToxiproxy() (*Toxiproxy, error) {
+	dir, err := os.MkdirTemp("", "bucketkey-toxiproxy-")
+	if err != nil {
+		return nil, err
+	}
+	addr, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	p, err := start("toxiproxy-server", []string{"-host", host, "-port", port}, nil, dir, addr, httpReady("http://"+addr+"/version"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &Toxiproxy{Process: p, Client: toxiproxy.NewClient(addr)}, nil
+}
+
+// Proxy creates a proxy named name from a free loopback port to upstream
+// (host:port) and returns it; Listen holds its address.
+func (t *Toxiproxy) Proxy(name, upstream string) (*toxiproxy.Proxy, error) {
+	listen, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p, err := t.Client.CreateProxy(name, listen, upstream)
+	if err != nil {
+		return nil, fmt.Errorf("testenv: toxiproxy %s -> %s: %w", name, upstream, err)
+	}
+	return p, nil
+}
+
+// Toxi starts toxiproxy for one test and stops it when the test ends.
+func Toxi(t testing.TB) *Toxiproxy {
+	t.Helper()
+	p, err := StartToxiproxy()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,3 +18,26 @@ func TestServersStart(t *testing.T) {
 		}
 	}
 }
+
+// TestToxiproxyInFrontOfKMS checks a toxiproxy proxy forwards to local-kms
+// and that a toxic takes effect (a reset_peer cuts connections).
+func TestToxiproxyInFrontOfKMS(t *testing.T) {
+	kms := KMS(t)
+	tp := Toxi(t)
+	px, err := tp.Proxy("kms", kms.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + px.Listen + "/")
+	if err != nil {
+		t.Fatalf("through toxiproxy: %v", err)
+	}
+	resp.Body.Close()
+	if err := px.Disable(); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.Get("http://" + px.Listen + "/"); err == nil {
+		resp.Body.Close()
+		t.Fatal("request through a disabled proxy succeeded")
+	}
+}
