@@ -124,6 +124,8 @@ var (
 	RequestHeaderSectionTooLarge      = def("RequestHeaderSectionTooLarge", 400, "Your request header section exceeds the maximum allowed size.")
 	KeyTooLongError                   = def("KeyTooLongError", 400, "Your key is too long")
 	ObjectTampered                    = def("InternalError", 500, "The stored object failed authentication and was not returned.")
+	InvalidToken                      = def("InvalidToken", 400, "The provided token is malformed or otherwise invalid.")
+	MalformedTrailerError             = def("MalformedTrailerError", 400, "The request contained trailing data that was not well-formed or did not conform to our published schema.")
 )
 
 type xmlError struct {

@@ -1,0 +1,109 @@
+// Package admin is bucketkey's admin listener: Prometheus metrics, health and
+// readiness probes, the savings as JSON, and a live page that draws them.
+//
+//	GET /          live page: KMS calls made vs avoided over time (self-contained HTML)
+//	GET /stats     savings as JSON (StatsDoc), totals and per bucket
+//	GET /metrics   Prometheus exposition (Metrics)
+//	GET /healthz   200 while the process serves
+//	GET /readyz    200 when every Check passes (results cached for CheckTTL), else 503
+//	/debug/pprof/  Go profiles, for measuring where time goes
+//
+// Everything here reads keycache's accounting; nothing here sees a key.
+package admin
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bucketkey/bucketkey/keycache"
+)
+
+// Config configures the admin handler.
+type Config struct {
+	// Stats returns the accounting snapshot (keycache.Cache.Stats). Required.
+	Stats func() keycache.Stats
+	// BucketKeys is false when the proxy runs the one-call-per-object
+	// baseline (--no-bucket-key); the page and /stats say so.
+	BucketKeys bool
+	// Metrics is the registry /metrics serves [NewMetrics(Stats, BucketKeys)].
+	Metrics *Metrics
+	// Checks are the readiness probes (upstream, KMS).
+	Checks []Check
+	// CheckTTL is how long probe results are reused [5s], so that a probe
+	// storm does not become a KMS or S3 request storm.
+	CheckTTL time.Duration
+	// CheckTimeout bounds one probe [3s].
+	CheckTimeout time.Duration
+	Logger       *slog.Logger // [slog.Default()]
+	Now          func() time.Time
+}
+
+// Handler serves the admin endpoints.
+type Handler struct {
+	cfg   Config
+	mux   *http.ServeMux
+	ready *readiness
+}
+
+// New returns the admin handler.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(cfg.Stats, cfg.BucketKeys)
+	}
+	if cfg.CheckTTL <= 0 {
+		cfg.CheckTTL = 5 * time.Second
+	}
+	if cfg.CheckTimeout <= 0 {
+		cfg.CheckTimeout = 3 * time.Second
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	h.ready = newReadiness(cfg.Checks, cfg.CheckTTL, cfg.CheckTimeout, cfg.Now, cfg.Logger)
+	h.mux.HandleFunc("GET /{$}", h.page)
+	h.mux.HandleFunc("GET /stats", h.stats)
+	h.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics.Registry(), promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}))
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	h.mux.HandleFunc("GET /readyz", h.ready.serve)
+	h.mux.HandleFunc("/debug/pprof/", pprof.Index)
+	h.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	h.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	h.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	h.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Drain makes /readyz answer 503 from now on, so that load balancers stop
+// sending requests while in-flight ones finish. /healthz, /metrics and
+// /stats keep answering.
+func (h *Handler) Drain() { h.ready.draining.Store(true) }
+
+// Doc returns the current /stats document.
+func (h *Handler) Doc() StatsDoc {
+	return NewStatsDoc(h.cfg.Stats(), h.cfg.BucketKeys, h.cfg.Now())
+}
+
+func (h *Handler) stats(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(h.Doc())
+}

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/sigv4"
+)
+
+// serveConfig is everything `bucketkey serve` can be told, before
+// validation. Each field is a flag, an environment variable and a config
+// file key (see settings).
+type serveConfig struct {
+	Config string
+
+	Listen      string
+	AdminListen string
+	TLSCert     string
+	TLSKey      string
+
+	Upstream          string
+	UpstreamRegion    string
+	UpstreamAccessKey string
+	UpstreamSecretKey string
+	UpstreamCA        string
+	UpstreamPayload   string
+
+	ClientAccessKey string
+	ClientSecretKey string
+	Credentials     string
+
+	KMSKeyID    string
+	KMSEndpoint string
+	KMSRegion   string
+	KMSLocalKey string
+
+	BucketKeyTTL         time.Duration
+	BucketKeyMaxObjects  int64
+	NoBucketKey          bool
+	PartitionByAccessKey bool
+	KMSPricePer10k       float64
+
+	Replica           listFlag
+	VirtualHostDomain listFlag
+
+	LogFormat       string
+	LogLevel        string
+	ShutdownTimeout time.Duration
+}
+
+const defaultUpstreamRegion = "us-east-1"
+
+// serveFlags registers serve's settings on a new settings set.
+func serveFlags(c *serveConfig) *settings {
+	s := newSettings("serve")
+	fs := s.fs
+	fs.StringVar(&c.Config, "config", "", "read settings from a YAML or JSON `file` (keys are the flag names)")
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "S3 listener `address`")
+	fs.StringVar(&c.AdminListen, "admin-listen", "127.0.0.1:9090", "admin listener `address` (/metrics, /stats, /healthz, /readyz, live page); \"off\" disables it")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve the S3 listener over TLS with this PEM certificate `file` (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
+	fs.StringVar(&c.Upstream, "upstream", "", "backend S3 endpoint `URL`, e.g. https://s3.eu-west-1.amazonaws.com (required)")
+	fs.StringVar(&c.UpstreamRegion, "upstream-region", defaultUpstreamRegion, "`region` the backend expects in signatures; clients sign for it too")
+	fs.StringVar(&c.UpstreamAccessKey, "upstream-access-key", "", "the proxy's own backend access `key` (else the AWS default credential chain)")
+	fs.StringVar(&c.UpstreamSecretKey, "upstream-secret-key", "", "the proxy's own backend `secret` key")
+	fs.StringVar(&c.UpstreamCA, "upstream-ca", "", "trust this PEM CA `file` for the backend (in addition to the system roots)")
+	fs.StringVar(&c.UpstreamPayload, "upstream-payload", "chunked", "how encrypted bodies are signed to the backend: `mode` chunked, unsigned-trailer or unsigned")
+	fs.StringVar(&c.ClientAccessKey, "client-access-key", "", "access `key` clients sign with (with --client-secret-key)")
+	fs.StringVar(&c.ClientSecretKey, "client-secret-key", "", "`secret` key for --client-access-key")
+	fs.StringVar(&c.Credentials, "credentials", "", "client credentials `file`: one access-key:secret per line, or a JSON object")
+	fs.StringVar(&c.KMSKeyID, "kms-key-id", "", "AWS KMS key `id`, ARN or alias for new objects (required unless --kms-local-key)")
+	fs.StringVar(&c.KMSEndpoint, "kms-endpoint", "", "KMS endpoint `URL` (a VPC endpoint, local-kms) [the region's]")
+	fs.StringVar(&c.KMSRegion, "kms-region", "", "KMS `region` [the region in --kms-key-id's ARN, else AWS_REGION, else --upstream-region]")
+	fs.StringVar(&c.KMSLocalKey, "kms-local-key", "", "use a local master key `file` (64 hex characters, mode 0600) instead of AWS KMS")
+	fs.DurationVar(&c.BucketKeyTTL, "bucket-key-ttl", keycache.DefaultTTL, "life of a bucket key")
+	fs.Int64Var(&c.BucketKeyMaxObjects, "bucket-key-max-objects", keycache.DefaultMaxObjects, "objects one bucket key may protect before it is replaced")
+	fs.BoolVar(&c.NoBucketKey, "no-bucket-key", false, "the baseline: one KMS call per object, no bucket keys")
+	fs.BoolVar(&c.PartitionByAccessKey, "partition-by-access-key", false, "separate bucket keys per client access key")
+	fs.Float64Var(&c.KMSPricePer10k, "kms-price-per-10k", keycache.DefaultPricePer10k, "KMS request price in `dollars` per 10,000 requests, for the savings report")
+	fs.Var(&c.Replica, "replica", "`B=A`: bucket B holds replicas of bucket A's objects (repeatable)")
+	fs.Var(&c.VirtualHostDomain, "virtual-host-domain", "accept virtual-hosted-style requests to bucket.`domain` (repeatable)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	return s
+}
+
+// resolved is a validated serve configuration, with files read.
+type resolved struct {
+	Listen, AdminListen string
+	TLS                 *tls.Config // nil: plain HTTP
+
+	Upstream          *url.URL
+	UpstreamRegion    string
+	UpstreamAccessKey string
+	UpstreamSecretKey string
+	UpstreamRoots     *x509.CertPool // nil: system roots
+	UpstreamPayload   sigv4.PayloadMode
+
+	ClientCredentials sigv4.StaticCredentials
+
+	KMSKeyID    string
+	KMSEndpoint string
+	KMSRegion   string
+	KMSLocalKey string
+
+	Cache    keycache.Options
+	Replicas map[string][]string
+	VHosts   []string
+
+	LogFormat, LogLevel string
+	ShutdownTimeout     time.Duration
+}
+
+// bucketName is S3's rule for bucket names (general purpose buckets).
+var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// validate checks c and reads the files it names. Its errors are one line,
+// name the setting and its sources, and never contain a secret.
+func (c *serveConfig) validate(s *settings) (*resolved, error) {
+	r := &resolved{
+		Listen: c.Listen, AdminListen: c.AdminListen,
+		UpstreamRegion:    c.UpstreamRegion,
+		UpstreamAccessKey: c.UpstreamAccessKey, UpstreamSecretKey: c.UpstreamSecretKey,
+		KMSKeyID: c.KMSKeyID, KMSEndpoint: c.KMSEndpoint, KMSRegion: c.KMSRegion, KMSLocalKey: c.KMSLocalKey,
+		LogFormat: c.LogFormat, LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout,
+	}
+	if err := checkAddr("listen", c.Listen); err != nil {
+		return nil, err
+	}
+	if c.AdminListen == "off" || c.AdminListen == "" {
+		r.AdminListen = ""
+	} else if err := checkAddr("admin-listen", c.AdminListen); err != nil {
+		return nil, err
+	} else if c.AdminListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+		return nil, fmt.Errorf("--admin-listen and --listen are both %s; give them different ports", c.Listen)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together: set both or neither")
+	}
+	if c.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %v", err)
+		}
+		r.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	if c.Upstream == "" {
+		return nil, fmt.Errorf("no backend: set %s (the S3 endpoint URL)", s.where("upstream"))
+	}
+	u, err := url.Parse(c.Upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host", redactURL(c.Upstream))
+	}
+	if u.User != nil {
+		return nil, errors.New("--upstream must not carry credentials; use --upstream-access-key/--upstream-secret-key")
+	}
+	r.Upstream = u
+	if c.UpstreamRegion == "" {
+		return nil, fmt.Errorf("no backend region: set %s", s.where("upstream-region"))
+	}
+	if (c.UpstreamAccessKey == "") != (c.UpstreamSecretKey == "") {
+		return nil, errors.New("--upstream-access-key and --upstream-secret-key go together: set both, or neither to use the AWS default credential chain")
+	}
+	if c.UpstreamCA != "" {
+		pem, err := os.ReadFile(c.UpstreamCA)
+		if err != nil {
+			return nil, fmt.Errorf("--upstream-ca: %v", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--upstream-ca %s: no PEM certificate in it", c.UpstreamCA)
+		}
+		r.UpstreamRoots = pool
+	}
+	switch c.UpstreamPayload {
+	case "chunked":
+		r.UpstreamPayload = sigv4.PayloadChunked
+	case "unsigned-trailer":
+		r.UpstreamPayload = sigv4.PayloadUnsignedTrailer
+	case "unsigned":
+		r.UpstreamPayload = sigv4.PayloadUnsigned
+	default:
+		return nil, fmt.Errorf("--upstream-payload %q: want chunked, unsigned-trailer or unsigned", c.UpstreamPayload)
+	}
+
+	r.ClientCredentials = sigv4.StaticCredentials{}
+	if (c.ClientAccessKey == "") != (c.ClientSecretKey == "") {
+		return nil, errors.New("--client-access-key and --client-secret-key go together: set both")
+	}
+	if c.ClientAccessKey != "" {
+		if err := checkKeyPair(c.ClientAccessKey, c.ClientSecretKey); err != nil {
+			return nil, fmt.Errorf("--client-access-key/--client-secret-key: %v", err)
+		}
+		r.ClientCredentials[c.ClientAccessKey] = c.ClientSecretKey
+	}
+	if c.Credentials != "" {
+		creds, err := loadCredentials(c.Credentials)
+		if err != nil {
+			return nil, err
+		}
+		for ak, secret := range creds {
+			if _, dup := r.ClientCredentials[ak]; dup {
+				return nil, fmt.Errorf("access key %q is in both --client-access-key and --credentials", ak)
+			}
+			r.ClientCredentials[ak] = secret
+		}
+	}
+	if len(r.ClientCredentials) == 0 {
+		return nil, fmt.Errorf("no client credentials: set --client-access-key and --client-secret-key, or %s", s.where("credentials"))
+	}
+
+	switch {
+	case c.KMSLocalKey != "" && c.KMSKeyID != "" && c.KMSKeyID != keycache.LocalKeyAlias:
+		return nil, errors.New("--kms-key-id names an AWS KMS key and --kms-local-key a local master key: set one of them")
+	case c.KMSLocalKey != "" && (c.KMSEndpoint != "" || c.KMSRegion != ""):
+		return nil, errors.New("--kms-endpoint and --kms-region configure AWS KMS; they do not apply with --kms-local-key")
+	case c.KMSLocalKey == "" && c.KMSKeyID == "":
+		return nil, fmt.Errorf("no KMS key: set %s, or --kms-local-key FILE to run without AWS KMS", s.where("kms-key-id"))
+	}
+	if c.KMSEndpoint != "" {
+		if ku, err := url.Parse(c.KMSEndpoint); err != nil || (ku.Scheme != "http" && ku.Scheme != "https") || ku.Host == "" {
+			return nil, fmt.Errorf("--kms-endpoint %q: want an http:// or https:// URL", redactURL(c.KMSEndpoint))
+		}
+	}
+	if c.KMSLocalKey == "" && r.KMSRegion == "" {
+		r.KMSRegion = arnRegion(c.KMSKeyID) // else the SDK's chain, then the upstream region (see kmsProvider)
+	}
+
+	if c.BucketKeyTTL <= 0 {
+		return nil, fmt.Errorf("--bucket-key-ttl %v: must be positive", c.BucketKeyTTL)
+	}
+	if c.BucketKeyMaxObjects <= 0 {
+		return nil, fmt.Errorf("--bucket-key-max-objects %d: must be positive", c.BucketKeyMaxObjects)
+	}
+	if c.KMSPricePer10k <= 0 {
+		return nil, fmt.Errorf("--kms-price-per-10k %v: must be positive", c.KMSPricePer10k)
+	}
+	r.Cache = keycache.Options{
+		TTL:                  c.BucketKeyTTL,
+		MaxObjects:           c.BucketKeyMaxObjects,
+		PartitionByAccessKey: c.PartitionByAccessKey,
+		Disabled:             c.NoBucketKey,
+		PricePer10k:          c.KMSPricePer10k,
+	}
+
+	if len(c.Replica) > 0 {
+		r.Replicas = map[string][]string{}
+	}
+	for _, rep := range c.Replica {
+		b, a, ok := strings.Cut(rep, "=")
+		if !ok || !bucketName.MatchString(b) || !bucketName.MatchString(a) {
+			return nil, fmt.Errorf("--replica %q: want REPLICA=SOURCE with two bucket names, e.g. photos-eu=photos", rep)
+		}
+		if a == b {
+			return nil, fmt.Errorf("--replica %q: a bucket does not replicate itself", rep)
+		}
+		r.Replicas[b] = append(r.Replicas[b], a)
+	}
+	for _, d := range c.VirtualHostDomain {
+		d = strings.ToLower(strings.Trim(d, "."))
+		if d == "" || strings.ContainsAny(d, "/: ") {
+			return nil, fmt.Errorf("--virtual-host-domain %q: want a bare DNS name such as s3.example.com", d)
+		}
+		r.VHosts = append(r.VHosts, d)
+	}
+
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return nil, fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return nil, err
+	}
+	if c.ShutdownTimeout <= 0 {
+		return nil, fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)
+	}
+	return r, nil
+}
+
+func checkAddr(name, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("--%s %q: want host:port, e.g. 127.0.0.1:8080 or :8080", name, addr)
+	}
+	return nil
+}
+
+// arnRegion returns the region of a KMS key ARN, or "".
+func arnRegion(id string) string {
+	parts := strings.SplitN(id, ":", 6)
+	if len(parts) == 6 && parts[0] == "arn" && parts[2] == "kms" {
+		return parts[3]
+	}
+	return ""
+}
+
+// redactURL drops userinfo from a URL for messages.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		return "…" + s[i:]
+	}
+	return s
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bucketkey/bucketkey/sigv4"
+)
+
+// env is a fixed environment for parse tests: the process's own never leaks
+// in.
+func env(kv ...string) func(string) (string, bool) {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// minimal is the smallest valid serve command line.
+var minimal = []string{"--upstream", "http://127.0.0.1:7070", "--kms-key-id", "alias/k", "--client-access-key", "app", "--client-secret-key", "app-secret"}
+
+func parseServe(t *testing.T, args []string, getenv func(string) (string, bool)) (*resolved, *serveConfig, error) {
+	t.Helper()
+	var c serveConfig
+	s := serveFlags(&c)
+	if err := s.parse(args, getenv); err != nil {
+		return nil, &c, err
+	}
+	r, err := c.validate(s)
+	return r, &c, err
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestServeDefaults(t *testing.T) {
+	r, _, err := parseServe(t, minimal, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Listen != "127.0.0.1:8080" || r.AdminListen != "127.0.0.1:9090" || r.UpstreamRegion != "us-east-1" ||
+		r.Cache.TTL != 5*time.Minute || r.Cache.PricePer10k != 0.03 || r.Cache.MaxObjects != 1_000_000 ||
+		r.UpstreamPayload != sigv4.PayloadChunked || r.ShutdownTimeout != 30*time.Second || r.LogFormat != "text" ||
+		r.Cache.Disabled || r.TLS != nil || r.UpstreamRoots != nil {
+		t.Errorf("defaults: %+v", r)
+	}
+	if r.ClientCredentials["app"] != "app-secret" || len(r.ClientCredentials) != 1 {
+		t.Errorf("client credentials: %d pairs", len(r.ClientCredentials))
+	}
+}
+
+func TestServePrecedence(t *testing.T) {
+	file := writeFile(t, "bk.yaml", `
+upstream: http://file:1
+upstream-region: file-region
+bucket-key-ttl: 1m
+log-level: debug
+kms-price-per-10k: 0.05
+replica: [b-replica=a-source, c-replica=a-source]
+no-bucket-key: true
+`)
+	args := append([]string{"--config", file, "--bucket-key-ttl", "3m"}, minimal...)
+	r, _, err := parseServe(t, args, env(
+		"BUCKETKEY_BUCKET_KEY_TTL", "2m", // loses to the flag
+		"BUCKETKEY_UPSTREAM_REGION", "env-region", // beats the file
+		"BUCKETKEY_LOG_FORMAT", "json", // beats the default
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"flag over env and file", r.Cache.TTL, 3 * time.Minute},
+		{"flag over file", r.Upstream.String(), "http://127.0.0.1:7070"},
+		{"env over file", r.UpstreamRegion, "env-region"},
+		{"env over default", r.LogFormat, "json"},
+		{"file over default", r.LogLevel, "debug"},
+		{"file float", r.Cache.PricePer10k, 0.05},
+		{"file bool", r.Cache.Disabled, true},
+		{"file list", strings.Join(r.Replicas["b-replica"], ","), "a-source"},
+		{"file list 2", strings.Join(r.Replicas["c-replica"], ","), "a-source"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestServeEnvOnlyAndConfigFromEnv(t *testing.T) {
+	creds := writeFile(t, "creds", "# apps\napp-one:secret-one\n\n app-two : secret-two \n")
+	file := writeFile(t, "bk.json", `{"upstream": "https://s3.eu-west-1.amazonaws.com", "upstream-region": "eu-west-1"}`)
+	r, _, err := parseServe(t, nil, env(
+		"BUCKETKEY_CONFIG", file,
+		"BUCKETKEY_KMS_KEY_ID", "arn:aws:kms:eu-central-1:111122223333:key/abc",
+		"BUCKETKEY_CREDENTIALS", creds,
+		"BUCKETKEY_REPLICA", "bbb-eu=bbb, ccc-eu=ccc",
+		"BUCKETKEY_VIRTUAL_HOST_DOMAIN", "S3.Example.com.",
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Upstream.Host != "s3.eu-west-1.amazonaws.com" || r.UpstreamRegion != "eu-west-1" {
+		t.Errorf("config file from BUCKETKEY_CONFIG not read: %v %v", r.Upstream, r.UpstreamRegion)
+	}
+	if r.KMSRegion != "eu-central-1" {
+		t.Errorf("KMS region %q, want the ARN's eu-central-1", r.KMSRegion)
+	}
+	if len(r.ClientCredentials) != 2 || r.ClientCredentials["app-two"] != "secret-two" {
+		t.Errorf("credentials file: %d pairs", len(r.ClientCredentials))
+	}
+	if len(r.Replicas) != 2 || r.Replicas["ccc-eu"][0] != "ccc" {
+		t.Errorf("replicas from env: %v", r.Replicas)
+	}
+	if len(r.VHosts) != 1 || r.VHosts[0] != "s3.example.com" {
+		t.Errorf("virtual host domains: %v", r.VHosts)
+	}
+}
+
+func TestServeInvalid(t *testing.T) {
+	secret := "do-not-print-this-secret"
+	badCreds := writeFile(t, "creds", "app:"+secret+"\nbroken line\n")
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want string // substring of the one error line
+	}{
+		{"no upstream", []string{"--kms-key-id", "k", "--client-access-key", "a", "--client-secret-key", "s"}, nil,
+			"no backend: set --upstream or BUCKETKEY_UPSTREAM or \"upstream\" in the config file"},
+		{"bad upstream", []string{"--upstream", "s3.amazonaws.com"}, nil, "--upstream \"s3.amazonaws.com\": want an http:// or https:// URL"},
+		{"upstream with password", []string{"--upstream", "http://u:" + secret + "@h"}, nil, "must not carry credentials"},
+		{"no kms", []string{"--upstream", "http://h", "--client-access-key", "a", "--client-secret-key", "s"}, nil, "no KMS key: set --kms-key-id"},
+		{"both kms", append(minimal, "--kms-local-key", "/k"), nil, "set one of them"},
+		{"endpoint with local", []string{"--upstream", "http://h", "--kms-local-key", "/k", "--kms-endpoint", "http://k", "--client-access-key", "a", "--client-secret-key", "s"}, nil, "do not apply with --kms-local-key"},
+		{"no client credentials", []string{"--upstream", "http://h", "--kms-key-id", "k"}, nil, "no client credentials"},
+		{"half client pair", []string{"--upstream", "http://h", "--kms-key-id", "k", "--client-access-key", "a"}, nil, "go together"},
+		{"half upstream pair", append(minimal, "--upstream-secret-key", secret), nil, "--upstream-access-key and --upstream-secret-key go together"},
+		{"bad ttl", append(minimal, "--bucket-key-ttl", "0s"), nil, "--bucket-key-ttl 0s: must be positive"},
+		{"unparsable ttl", append(minimal, "--bucket-key-ttl", "soon"), nil, "invalid value \"soon\" for flag -bucket-key-ttl"},
+		{"bad env ttl", minimal, []string{"BUCKETKEY_BUCKET_KEY_TTL", "soon"}, "BUCKETKEY_BUCKET_KEY_TTL: invalid value for --bucket-key-ttl"},
+		{"bad price", append(minimal, "--kms-price-per-10k", "0"), nil, "--kms-price-per-10k 0: must be positive"},
+		{"bad payload", append(minimal, "--upstream-payload", "signed"), nil, "--upstream-payload \"signed\": want chunked, unsigned-trailer or unsigned"},
+		{"bad replica", append(minimal, "--replica", "b"), nil, "--replica \"b\": want REPLICA=SOURCE"},
+		{"self replica", append(minimal, "--replica", "bbb=bbb"), nil, "does not replicate itself"},
+		{"bad listen", append(minimal, "--listen", "8080"), nil, "--listen \"8080\": want host:port"},
+		{"same ports", append(minimal, "--admin-listen", "127.0.0.1:8080"), nil, "give them different ports"},
+		{"half tls", append(minimal, "--tls-cert", "c.pem"), nil, "--tls-cert and --tls-key go together"},
+		{"missing tls files", append(minimal, "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"), nil, "--tls-cert/--tls-key: open /nonexistent/c.pem"},
+		{"missing ca", append(minimal, "--upstream-ca", "/nonexistent/ca.pem"), nil, "--upstream-ca: open /nonexistent/ca.pem"},
+		{"ca not pem", append(minimal, "--upstream-ca", writeFile(t, "ca.pem", "hello")), nil, "no PEM certificate"},
+		{"log format", append(minimal, "--log-format", "xml"), nil, "--log-format \"xml\": want text or json"},
+		{"log level", append(minimal, "--log-level", "loud"), nil, "--log-level \"loud\""},
+		{"stray argument", append(minimal, "extra"), nil, "unexpected argument \"extra\""},
+		{"unknown flag", append(minimal, "--bucket-key"), nil, "flag provided but not defined: -bucket-key"},
+		{"bad credentials file", []string{"--upstream", "http://h", "--kms-key-id", "k", "--credentials", badCreds}, nil, "line 2: want access-key:secret"},
+		{"missing config file", append(minimal, "--config", "/nonexistent/bk.yaml"), nil, "config file: open /nonexistent/bk.yaml"},
+		{"unknown config key", append(minimal, "--config", writeFile(t, "bk.yaml", "upstrem: http://h\n")), nil, "unknown setting \"upstrem\""},
+		{"config list for scalar", append(minimal, "--config", writeFile(t, "bk.yaml", "listen: [a, b]\n")), nil, "a list is only allowed for repeatable settings"},
+		{"config not a mapping", append(minimal, "--config", writeFile(t, "bk.yaml", "- a\n- b\n")), nil, "not a YAML or JSON mapping"},
+		{"config nested", append(minimal, "--config", writeFile(t, "bk.yaml", "upstream:\n  url: x\n")), nil, "nested settings are not supported"},
+		{"shutdown", append(minimal, "--shutdown-timeout", "-1s"), nil, "--shutdown-timeout -1s: must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), append([]string{"serve"}, tt.args...), &stdout, &stderr, env(tt.env...))
+			if code != exitConfig {
+				t.Errorf("exit code %d, want %d", code, exitConfig)
+			}
+			msg := stderr.String()
+			if strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "bucketkey serve: ") {
+				t.Errorf("want one line starting with \"bucketkey serve: \", got %q", msg)
+			}
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q does not contain %q", msg, tt.want)
+			}
+			if strings.Contains(msg, secret) {
+				t.Errorf("error line leaks a secret: %q", msg)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout: %q", stdout.String())
+			}
+		})
+	}
+}
+
+func TestServeHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "-h"}, &stdout, &stderr, env()); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"--upstream URL", "(BUCKETKEY_UPSTREAM)", "--bucket-key-ttl duration", "[5m0s]", "--replica B=A"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("serve -h lacks %q", want)
+		}
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"serv"}, &stdout, &stderr, env()); code != exitConfig {
+		t.Errorf("exit %d, want %d", code, exitConfig)
+	}
+	if !strings.Contains(stderr.String(), `unknown command "serv"`) {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	for flag, want := range map[string]string{
+		"upstream":                "BUCKETKEY_UPSTREAM",
+		"kms-price-per-10k":       "BUCKETKEY_KMS_PRICE_PER_10K",
+		"upstream-secret-key":     "BUCKETKEY_UPSTREAM_SECRET_KEY",
+		"virtual-host-domain":     "BUCKETKEY_VIRTUAL_HOST_DOMAIN",
+		"partition-by-access-key": "BUCKETKEY_PARTITION_BY_ACCESS_KEY",
+	} {
+		if got := envName(flag); got != want {
+			t.Errorf("envName(%q) = %q, want %q", flag, got, want)
+		}
+	}
+}
+
+func TestArnRegion(t *testing.T) {
+	for id, want := range map[string]string{
+		"arn:aws:kms:eu-west-1:111122223333:key/1234": "eu-west-1",
+		"arn:aws:kms:us-east-2:111122223333:alias/x":  "us-east-2",
+		"alias/x":                              "",
+		"1234abcd-12ab-34cd-56ef-1234567890ab": "",
+		"arn:aws:s3:::bucket":                  "",
+	} {
+		if got := arnRegion(id); got != want {
+			t.Errorf("arnRegion(%q) = %q, want %q", id, got, want)
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseCredentials(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     map[string]string
+		err      string
+	}{
+		{"lines", "a:1\nb:2\n", map[string]string{"a": "1", "b": "2"}, ""},
+		{"comments and blanks", "# x\n\n  a : s:with:colons \n", map[string]string{"a": "s:with:colons"}, ""},
+		{"crlf", "a:1\r\nb:2\r\n", map[string]string{"a": "1", "b": "2"}, ""},
+		{"json", `{"a": "1", "b": "2"}`, map[string]string{"a": "1", "b": "2"}, ""},
+		{"empty", "\n# nothing\n", nil, "no credentials"},
+		{"empty json", "{}", nil, "no credentials"},
+		{"no colon", "a:1\nab\n", nil, "line 2: want access-key:secret"},
+		{"empty secret", "a:\n", nil, "line 1: access key \"a\": empty secret"},
+		{"empty key", ":s\n", nil, "line 1: empty access key"},
+		{"space in key", "a b:s\n", nil, "printable ASCII without spaces"},
+		{"slash in key", "a/b:s\n", nil, "without spaces, '/'"},
+		{"duplicate", "a:1\na:2\n", nil, "line 2: access key \"a\" appears twice"},
+		{"json not strings", `{"a": 1}`, nil, "not a JSON object"},
+		{"json bad key", `{"a b": "s"}`, nil, "access key \"a b\""},
+		{"control in secret", "a:s\x01\n", nil, "secret must be printable ASCII"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseCredentials([]byte(tt.in))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d pairs, want %d", len(got), len(tt.want))
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s: got %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+// FuzzParseCredentials checks that any file either parses into usable key
+// pairs or fails with an error that does not quote a secret.
+func FuzzParseCredentials(f *testing.F) {
+	for _, s := range []string{"a:1\n", "# c\nkey:secret\nk2 : s2\n", `{"a":"b"}`, "a:b:c\r\n", ":\n", "{", "a\x00:b"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		creds, err := parseCredentials(b)
+		if err != nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if _, secret, ok := strings.Cut(line, ":"); ok && len(strings.TrimSpace(secret)) >= 8 &&
+					strings.Contains(err.Error(), strings.TrimSpace(secret)) {
+					t.Fatalf("error %q quotes a secret", err)
+				}
+			}
+			return
+		}
+		if len(creds) == 0 {
+			t.Fatal("no error and no credentials")
+		}
+		for ak, secret := range creds {
+			if checkKeyPair(ak, secret) != nil {
+				t.Fatalf("accepted an invalid pair %q", ak)
+			}
+		}
+	})
+}
+
+// FuzzParseConfig checks that the config file parser never panics and only
+// returns mappings of scalars and lists of scalars.
+func FuzzParseConfig(f *testing.F) {
+	for _, s := range []string{"upstream: http://h\n", `{"replica": ["a=b"]}`, "a: [1, true, 2.5]\n", "---\n---\n", "a:\n  b: c\n", "&a [*a]"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := parseConfig(b)
+		if err != nil {
+			return
+		}
+		for k, v := range m {
+			if list, ok := v.([]any); ok {
+				for _, item := range list {
+					if _, err := scalarString(item); err != nil {
+						t.Fatalf("%q: accepted a non-scalar list item %T", k, item)
+					}
+				}
+				continue
+			}
+			if v == nil {
+				continue
+			}
+			if _, err := scalarString(v); err != nil {
+				t.Fatalf("%q: accepted a %T", k, v)
+			}
+		}
+	})
+}

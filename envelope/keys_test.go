@@ -1,0 +1,189 @@
+package envelope
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func bucketKey(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
+
+// fill sets the fields the caller of Seal owns.
+func fill(m *Metadata) *Metadata {
+	m.KeyID = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	m.WrappedKey = bytes.Repeat([]byte{0xAA}, 184)
+	if m.Size < 0 && !m.Multipart {
+		m.Size = 0
+	}
+	return m
+}
+
+func TestSealOpen(t *testing.T) {
+	bk := bucketKey(1)
+	m, dek, err := Seal(bk, "photos", "2024/cat.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Version != Version || m.KeyBucket != "photos" || len(m.Salt) != saltSize || len(m.SealedKey) != sealedKeySize || m.Size != -1 {
+		t.Fatalf("Seal metadata: %+v", m)
+	}
+	got, err := m.Open(bk, "2024/cat.jpg")
+	if err != nil || *got != *dek {
+		t.Fatalf("Open: %v", err)
+	}
+	// Metadata parsed back from headers opens too.
+	h := headerOf(fill(m).Headers())
+	m2, err := ParseMetadata(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m2.Open(bk, "2024/cat.jpg"); err != nil || *got != *dek {
+		t.Fatalf("Open parsed: %v", err)
+	}
+
+	fails := map[string]func() (*DataKey, error){
+		"other name":       func() (*DataKey, error) { return m.Open(bk, "2024/dog.jpg") },
+		"other bucket key": func() (*DataKey, error) { return m.Open(bucketKey(2), "2024/cat.jpg") },
+		"other key bucket": func() (*DataKey, error) {
+			c := *m
+			c.KeyBucket = "photos-replica"
+			return c.Open(bk, "2024/cat.jpg")
+		},
+		"edited salt": func() (*DataKey, error) {
+			c := *m
+			c.Salt = bytes.Clone(m.Salt)
+			c.Salt[31] ^= 1
+			return c.Open(bk, "2024/cat.jpg")
+		},
+		"edited sealed key": func() (*DataKey, error) {
+			c := *m
+			c.SealedKey = bytes.Clone(m.SealedKey)
+			c.SealedKey[0] ^= 1
+			return c.Open(bk, "2024/cat.jpg")
+		},
+		// Length prefixes keep (bucket, name) pairs apart that a plain
+		// concatenation would merge.
+		"shifted boundary": func() (*DataKey, error) {
+			c := *m
+			c.KeyBucket = "photos2"
+			return c.Open(bk, "024/cat.jpg")
+		},
+	}
+	for name, open := range fails {
+		if k, err := open(); !errors.Is(err, ErrAuth) || k != nil {
+			t.Errorf("%s: err %v", name, err)
+		}
+	}
+	c := *m
+	c.Version = 2
+	if _, err := c.Open(bk, "2024/cat.jpg"); err == nil {
+		t.Error("version 2 opened")
+	}
+	if _, err := m.Open(bk[:16], "2024/cat.jpg"); err == nil {
+		t.Error("short bucket key accepted")
+	}
+}
+
+func TestSealIsRandom(t *testing.T) {
+	bk := bucketKey(1)
+	m1, k1, _ := Seal(bk, "b", "o")
+	m2, k2, _ := Seal(bk, "b", "o")
+	if *k1 == *k2 || bytes.Equal(m1.Salt, m2.Salt) || bytes.Equal(m1.SealedKey, m2.SealedKey) {
+		t.Fatal("two Seals share key material")
+	}
+}
+
+func TestSealRejectsBadInput(t *testing.T) {
+	cases := map[string]struct {
+		bk         []byte
+		bucket, ob string
+	}{
+		"short key":    {bucketKey(1)[:31], "b", "o"},
+		"empty bucket": {bucketKey(1), "", "o"},
+		"space bucket": {bucketKey(1), "a b", "o"},
+		"long bucket":  {bucketKey(1), string(bytes.Repeat([]byte{'b'}, 256)), "o"},
+		"huge name":    {bucketKey(1), "b", string(make([]byte, 1<<16))},
+	}
+	for name, c := range cases {
+		if _, _, err := Seal(c.bk, c.bucket, c.ob); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// CopyObject: the copy's metadata is resealed for the new name (and maybe a
+// new bucket and bucket key) while the ciphertext is copied byte for byte.
+func TestResealForCopy(t *testing.T) {
+	srcBK, dstBK := bucketKey(1), bucketKey(2)
+	m, dek, _ := Seal(srcBK, "src-bucket", "a.txt")
+	fill(m)
+	m.Size = 5000
+	m.Context = map[string]string{"project": "x"}
+	pt := pattern(5000, 1)
+	ct := encrypt(t, pt, dek, 0)
+
+	// The proxy opens the source's key and reseals it.
+	k, err := m.Open(srcBK, "a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := m.Reseal(k, dstBK, "dst-bucket", "copy/a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Size != 5000 || c.Multipart || c.KeyBucket != "dst-bucket" || bytes.Equal(c.Salt, m.Salt) {
+		t.Fatalf("resealed metadata: %+v", c)
+	}
+	if c.KeyID != "" || c.WrappedKey != nil || c.Context != nil {
+		t.Fatal("Reseal kept the source's bucket key description")
+	}
+	if err := c.Validate(); !errors.Is(err, ErrInvalidMetadata) {
+		t.Fatalf("resealed metadata without key id validated: %v", err)
+	}
+	fill(c)
+	parsed, err := ParseMetadata(headerOf(c.Headers()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := parsed.Open(dstBK, "copy/a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := decrypt(ct, k2, 0); err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("copied ciphertext under new metadata: %v", err)
+	}
+	// The copy's metadata does not carry the old binding...
+	for _, open := range []func() (*DataKey, error){
+		func() (*DataKey, error) { return parsed.Open(dstBK, "a.txt") },
+		func() (*DataKey, error) { return parsed.Open(srcBK, "copy/a.txt") },
+		func() (*DataKey, error) { return parsed.Open(srcBK, "a.txt") },
+	} {
+		if _, err := open(); !errors.Is(err, ErrAuth) {
+			t.Errorf("copy metadata opened under an old binding: %v", err)
+		}
+	}
+	// ...and the source's metadata does not open at the copy's name.
+	if _, err := m.Open(dstBK, "copy/a.txt"); !errors.Is(err, ErrAuth) {
+		t.Errorf("source metadata at copy's name: %v", err)
+	}
+	// Multipart objects keep their flag (their layout is unchanged).
+	mp, dk, _ := Seal(srcBK, "b", "big")
+	mp.Multipart = true
+	rc, _ := mp.Reseal(dk, dstBK, "b", "big2")
+	if !rc.Multipart || rc.Size != -1 {
+		t.Fatalf("multipart reseal: %+v", rc)
+	}
+}
+
+func TestWipe(t *testing.T) {
+	k := testKey(7)
+	k.Wipe()
+	if *k != (DataKey{}) {
+		t.Fatal("DataKey.Wipe left bytes")
+	}
+	b := bucketKey(3)
+	Wipe(b)
+	if !bytes.Equal(b, make([]byte, KeySize)) {
+		t.Fatal("Wipe left bytes")
+	}
+}

@@ -1,0 +1,323 @@
+package envelope
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrInvalidMetadata: the object carries envelope metadata (x-amz-meta-bk-v)
+// that is malformed, incomplete, oversize or of an unknown version. The
+// object cannot be decrypted; it is not a pre-proxy object either.
+var ErrInvalidMetadata = errors.New("envelope: invalid envelope metadata")
+
+// Metadata header names. S3 returns user metadata names in lower case; the
+// whole "x-amz-meta-bk-" prefix is reserved for the envelope.
+const (
+	MetaPrefix = "x-amz-meta-bk-"
+
+	HeaderVersion    = MetaPrefix + "v"
+	HeaderKeyID      = MetaPrefix + "kid"
+	HeaderKeyBucket  = MetaPrefix + "kb"
+	HeaderWrappedKey = MetaPrefix + "wk"
+	HeaderContext    = MetaPrefix + "ctx"
+	HeaderSalt       = MetaPrefix + "salt"
+	HeaderSealedKey  = MetaPrefix + "sk"
+	HeaderMultipart  = MetaPrefix + "mp"
+	HeaderSize       = MetaPrefix + "size"
+)
+
+// Field limits, chosen so that even a maximal set stays under S3's 2 KB
+// user-metadata limit (see docs/FORMAT.md for the measured sizes).
+const (
+	maxKeyID      = 256 // KMS reports key ARNs of about 75 bytes
+	maxKeyBucket  = 255 // S3 bucket names are 3..63 (legacy: 255)
+	maxWrappedKey = 512 // an AWS KMS data-key blob is 184 bytes
+	maxContext    = 255 // canonical JSON bytes of the extra context
+)
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// Metadata is everything needed to decrypt an object, stored as
+// x-amz-meta-* headers next to it. It holds no secret in the clear.
+type Metadata struct {
+	Version    int
+	KeyID      string // KMS key id (as KMS reported it) that wraps the bucket key
+	KeyBucket  string // bucket named in the bucket key's KMS encryption context
+	WrappedKey []byte // the bucket key as KMS wrapped it
+	// Context is any additional KMS encryption context the client supplied
+	// (x-amz-server-side-encryption-context), nil if none.
+	Context   map[string]string
+	Salt      []byte // per-object randomness for the object-key derivation
+	SealedKey []byte // the data key, sealed under the object key
+	Multipart bool
+	Size      int64 // plaintext size; -1 when not recorded (multipart)
+}
+
+// Headers returns m as lower-case "x-amz-meta-..." header names and values.
+// Call Validate first: Headers of invalid metadata would not parse back.
+func (m *Metadata) Headers() map[string]string {
+	h := map[string]string{
+		HeaderVersion:    strconv.Itoa(m.Version),
+		HeaderKeyID:      m.KeyID,
+		HeaderKeyBucket:  m.KeyBucket,
+		HeaderWrappedKey: b64.EncodeToString(m.WrappedKey),
+		HeaderSalt:       b64.EncodeToString(m.Salt),
+		HeaderSealedKey:  b64.EncodeToString(m.SealedKey),
+	}
+	if len(m.Context) > 0 {
+		js, _ := canonicalContext(m.Context)
+		h[HeaderContext] = b64.EncodeToString(js)
+	}
+	if m.Multipart {
+		h[HeaderMultipart] = "1"
+	} else {
+		h[HeaderSize] = strconv.FormatInt(m.Size, 10)
+	}
+	return h
+}
+
+// EncodedLen is the size S3 counts against its 2 KB user-metadata limit:
+// the bytes of every header name (with its x-amz-meta- prefix, the
+// conservative reading) and value. The proxy adds the client's own
+// metadata to it before a write.
+func (m *Metadata) EncodedLen() int {
+	n := 0
+	for k, v := range m.Headers() {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// Validate checks that m can be stored and read back: the writer calls it
+// before sending metadata upstream, ParseMetadata before returning.
+func (m *Metadata) Validate() error {
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("envelope: metadata %s: %s: %w", name, fmt.Sprintf(format, args...), ErrInvalidMetadata)
+	}
+	if m.Version != Version {
+		return bad(HeaderVersion, "unsupported version %d", m.Version)
+	}
+	if err := checkVisible(m.KeyID, maxKeyID); err != nil {
+		return bad(HeaderKeyID, "%v", err)
+	}
+	if err := checkVisible(m.KeyBucket, maxKeyBucket); err != nil {
+		return bad(HeaderKeyBucket, "%v", err)
+	}
+	if len(m.WrappedKey) == 0 || len(m.WrappedKey) > maxWrappedKey {
+		return bad(HeaderWrappedKey, "%d bytes, want 1..%d", len(m.WrappedKey), maxWrappedKey)
+	}
+	if len(m.Context) > 0 {
+		js, err := canonicalContext(m.Context)
+		if err != nil {
+			return bad(HeaderContext, "%v", err)
+		}
+		if len(js) > maxContext {
+			return bad(HeaderContext, "%d bytes of JSON, want at most %d", len(js), maxContext)
+		}
+	}
+	if len(m.Salt) != saltSize {
+		return bad(HeaderSalt, "%d bytes, want %d", len(m.Salt), saltSize)
+	}
+	if len(m.SealedKey) != sealedKeySize {
+		return bad(HeaderSealedKey, "%d bytes, want %d", len(m.SealedKey), sealedKeySize)
+	}
+	switch {
+	case m.Multipart && m.Size != -1:
+		return bad(HeaderSize, "recorded for a multipart object")
+	case !m.Multipart && (m.Size < 0 || m.Size > MaxStreamSize):
+		return bad(HeaderSize, "%d outside 0..%d", m.Size, int64(MaxStreamSize))
+	}
+	return nil
+}
+
+// ParseMetadata reads envelope metadata from response or request headers.
+// Header names may be in any case (Go canonicalises "X-Amz-Meta-Bk-V"). It
+// returns ErrNotEncrypted if there is no x-amz-meta-bk-v (a pre-proxy
+// object), and an error wrapping ErrInvalidMetadata for unknown versions,
+// missing, duplicate, unknown or malformed fields, and oversize values.
+// Parsing is canonical: Headers of the result reproduces the input.
+func ParseMetadata(h http.Header) (*Metadata, error) {
+	fields := make(map[string]string, 9)
+	for k, vs := range h {
+		if !IsEnvelopeHeader(k) {
+			continue
+		}
+		name := strings.ToLower(k)
+		if _, dup := fields[name]; dup || len(vs) != 1 {
+			return nil, fmt.Errorf("envelope: metadata %s: repeated: %w", name, ErrInvalidMetadata)
+		}
+		fields[name] = vs[0]
+	}
+	if _, ok := fields[HeaderVersion]; !ok {
+		return nil, ErrNotEncrypted
+	}
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("envelope: metadata %s: %s: %w", name, fmt.Sprintf(format, args...), ErrInvalidMetadata)
+	}
+	take := func(name string, required bool) (string, bool, error) {
+		v, ok := fields[name]
+		delete(fields, name)
+		if !ok && required {
+			return "", false, bad(name, "missing")
+		}
+		return v, ok, nil
+	}
+	m := &Metadata{Size: -1}
+	v, _, _ := take(HeaderVersion, true)
+	if v != "1" {
+		return nil, bad(HeaderVersion, "unsupported version %s", clip(v))
+	}
+	m.Version = Version
+	var err error
+	if m.KeyID, _, err = take(HeaderKeyID, true); err != nil {
+		return nil, err
+	}
+	if m.KeyBucket, _, err = take(HeaderKeyBucket, true); err != nil {
+		return nil, err
+	}
+	// Binary fields: base64url without padding, length-checked before
+	// decoding (the decoder skips CR and LF, which would make parsing
+	// non-canonical).
+	binary := []struct {
+		name     string
+		dst      *[]byte
+		min, max int
+	}{
+		{HeaderWrappedKey, &m.WrappedKey, 1, maxWrappedKey},
+		{HeaderSalt, &m.Salt, saltSize, saltSize},
+		{HeaderSealedKey, &m.SealedKey, sealedKeySize, sealedKeySize},
+	}
+	for _, f := range binary {
+		s, _, err := take(f.name, true)
+		if err != nil {
+			return nil, err
+		}
+		if *f.dst, err = decodeB64(s, f.min, f.max); err != nil {
+			return nil, bad(f.name, "%v", err)
+		}
+	}
+	if s, ok, _ := take(HeaderContext, false); ok {
+		if m.Context, err = parseContext(s); err != nil {
+			return nil, bad(HeaderContext, "%v", err)
+		}
+	}
+	if s, ok, _ := take(HeaderMultipart, false); ok {
+		if s != "1" {
+			return nil, bad(HeaderMultipart, "want 1, have %s", clip(s))
+		}
+		m.Multipart = true
+	}
+	if s, ok, _ := take(HeaderSize, !m.Multipart); ok {
+		n, valid := parseDecimal(s)
+		if !valid || (len(s) > 1 && s[0] == '0') {
+			return nil, bad(HeaderSize, "not a canonical decimal: %s", clip(s))
+		}
+		m.Size = n
+	} else if !m.Multipart {
+		return nil, bad(HeaderSize, "missing")
+	}
+	for name := range fields {
+		return nil, bad(clip(name), "unknown field")
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// IsEnvelopeHeader reports whether a header name (any case) is reserved for
+// envelope metadata; the proxy strips such headers from client requests.
+func IsEnvelopeHeader(name string) bool {
+	return len(name) >= len(MetaPrefix) && strings.EqualFold(name[:len(MetaPrefix)], MetaPrefix)
+}
+
+// checkVisible accepts 1..max bytes of visible ASCII (0x21..0x7e): what an
+// HTTP header value carries unchanged through every S3 implementation.
+func checkVisible(s string, max int) error {
+	if len(s) == 0 || len(s) > max {
+		return fmt.Errorf("%d bytes, want 1..%d", len(s), max)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return fmt.Errorf("byte %d is not visible ASCII", i)
+		}
+	}
+	return nil
+}
+
+func checkKeyBucket(s string) error {
+	if err := checkVisible(s, maxKeyBucket); err != nil {
+		return fmt.Errorf("envelope: key bucket: %w", err)
+	}
+	return nil
+}
+
+// decodeB64 decodes unpadded base64url of a decoded length in [min, max].
+func decodeB64(s string, min, max int) ([]byte, error) {
+	if len(s) < b64.EncodedLen(min) || len(s) > b64.EncodedLen(max) {
+		return nil, fmt.Errorf("%d characters, want %d..%d", len(s), b64.EncodedLen(min), b64.EncodedLen(max))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return nil, fmt.Errorf("character %d is not base64url", i)
+		}
+	}
+	b, err := b64.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("bad base64url: %w", err)
+	}
+	return b, nil
+}
+
+// canonicalContext encodes an encryption context as JSON with keys sorted
+// by byte order, no insignificant space, and no HTML escaping.
+func canonicalContext(c map[string]string) ([]byte, error) {
+	for k, v := range c {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return nil, fmt.Errorf("context entry is not valid UTF-8")
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// parseContext decodes a ctx value and insists it is canonical, so that
+// one context has exactly one encoding.
+func parseContext(s string) (map[string]string, error) {
+	js, err := decodeB64(s, 1, maxContext)
+	if err != nil {
+		return nil, err
+	}
+	var c map[string]string
+	if err := json.Unmarshal(js, &c); err != nil {
+		return nil, fmt.Errorf("not a JSON object of strings")
+	}
+	if len(c) == 0 {
+		return nil, fmt.Errorf("empty context (omit the field)")
+	}
+	if again, err := canonicalContext(c); err != nil || !bytes.Equal(again, js) {
+		return nil, fmt.Errorf("JSON is not in canonical form")
+	}
+	return c, nil
+}
+
+// clip quotes an untrusted value for an error message, at most 16 bytes of it.
+func clip(s string) string {
+	if len(s) > 16 {
+		return strconv.Quote(s[:16]) + "..."
+	}
+	return strconv.Quote(s)
+}

@@ -1,0 +1,151 @@
+package envelope
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// NewRangeReader decrypts the plaintext range r of an object with layout l.
+// src must yield exactly the ciphertext bytes CiphertextRange(r) returned.
+// It returns exactly r.Length bytes, then io.EOF; or an error wrapping
+// ErrAuth (a segment failed, src ended early or held more bytes) or src's
+// error. Bytes of a segment are returned only after that segment
+// authenticated, and the final segment's only once src has ended. It
+// switches part keys at part boundaries, so one reader serves any range of
+// a multipart object, and a whole-object range authenticates every part's
+// end.
+func NewRangeReader(src io.Reader, key *DataKey, l Layout, r Range) (io.Reader, error) {
+	if key == nil {
+		return nil, fmt.Errorf("envelope: nil data key")
+	}
+	p, err := l.plan(r)
+	if err != nil {
+		return nil, err
+	}
+	s := &rangeSource{
+		key:    *key,
+		l:      l,
+		src:    src,
+		bufp:   getSegmentBuf(),
+		pos:    p.first,
+		last:   p.last,
+		skip:   r.Start - p.ptOff,
+		remain: r.Length,
+		cipher: -1,
+	}
+	s.buf = (*s.bufp)[:encSegmentSize]
+	if err := s.rekey(); err != nil {
+		putSegmentBuf(s.bufp)
+		return nil, err
+	}
+	return &plainReader{src: s}, nil
+}
+
+// rangeSource reads a known run of segments, possibly over several parts.
+type rangeSource struct {
+	key    DataKey
+	l      Layout
+	src    io.Reader
+	bufp   *[]byte // from segmentBufs
+	buf    []byte
+	c      *segmentCipher
+	cipher int // part index c is for
+
+	pos, last segPos // next segment to read; final segment of the run
+	skip      int64  // plaintext bytes to drop before the range starts
+	remain    int64  // plaintext bytes of the range still to return
+	done      bool
+	peek      [1]byte
+}
+
+func (s *rangeSource) rekey() error {
+	if s.cipher == s.pos.part {
+		return nil
+	}
+	c, err := newSegmentCipher(&s.key, s.l.partNumber(s.pos.part))
+	if err != nil {
+		return err
+	}
+	s.c, s.cipher = c, s.pos.part
+	return nil
+}
+
+// next returns the range's next plaintext bytes; after an error (or
+// io.EOF) the buffer goes back to the pool, as for streamSource, and the
+// reader's copy of the data key is wiped.
+func (s *rangeSource) next() ([]byte, error) {
+	pt, err := s.read()
+	if err != nil {
+		putSegmentBuf(s.bufp)
+		s.bufp, s.buf = nil, nil
+		s.key.Wipe()
+	}
+	return pt, err
+}
+
+func (s *rangeSource) read() ([]byte, error) {
+	if s.buf == nil {
+		return nil, io.EOF
+	}
+	for !s.done {
+		pt, err := s.segment()
+		if err != nil {
+			return nil, err
+		}
+		// Trim to the range.
+		if s.skip > 0 {
+			k := min(s.skip, int64(len(pt)))
+			pt, s.skip = pt[k:], s.skip-k
+		}
+		if int64(len(pt)) > s.remain {
+			pt = pt[:s.remain]
+		}
+		s.remain -= int64(len(pt))
+		if len(pt) > 0 {
+			return pt, nil
+		}
+	}
+	return nil, io.EOF
+}
+
+// segment reads, authenticates and returns the segment at s.pos, then
+// advances s.pos.
+func (s *rangeSource) segment() ([]byte, error) {
+	if err := s.rekey(); err != nil {
+		return nil, err
+	}
+	partSize := s.l.Parts[s.pos.part]
+	segCt := min(encSegmentSize, partSize-s.pos.seg*encSegmentSize)
+	final := (s.pos.seg+1)*encSegmentSize >= partSize // final segment of its part
+	ct := s.buf[:segCt]
+	if _, err := io.ReadFull(s.src, ct); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("envelope: ciphertext ends early at part %d segment %d: %w: %w",
+				s.l.partNumber(s.pos.part), s.pos.seg, ErrAuth, io.ErrUnexpectedEOF)
+		}
+		return nil, fmt.Errorf("envelope: read ciphertext: %w", err)
+	}
+	if s.pos == s.last {
+		// Nothing may follow the run: check before releasing its bytes.
+		n, err := io.ReadFull(s.src, s.peek[:])
+		switch {
+		case n > 0:
+			return nil, fmt.Errorf("envelope: data after the requested segments: %w", ErrAuth)
+		case !errors.Is(err, io.EOF):
+			return nil, fmt.Errorf("envelope: read ciphertext: %w", err)
+		}
+	}
+	pt, ok := s.c.open(ct[:0], ct, uint32(s.pos.seg), final)
+	if !ok {
+		return nil, fmt.Errorf("envelope: part %d segment %d: %w", s.l.partNumber(s.pos.part), s.pos.seg, ErrAuth)
+	}
+	if s.pos == s.last {
+		s.done = true
+	} else if final {
+		s.pos = segPos{s.pos.part + 1, 0}
+	} else {
+		s.pos.seg++
+	}
+	return pt, nil
+}

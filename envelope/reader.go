@@ -1,0 +1,156 @@
+package envelope
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// segmentSource yields authenticated plaintext one segment at a time. The
+// returned slice is valid until the next call; io.EOF means the stream
+// ended where it authenticated its end.
+type segmentSource interface {
+	next() ([]byte, error)
+}
+
+// plainReader turns a segmentSource into an io.Reader and io.WriterTo. It
+// only ever hands out bytes of segments that authenticated, and after an
+// error it returns that error forever.
+type plainReader struct {
+	src segmentSource
+	pt  []byte // authenticated plaintext not yet returned
+	err error
+}
+
+func (r *plainReader) Read(p []byte) (int, error) {
+	for len(r.pt) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		r.pt, r.err = r.src.next()
+	}
+	n := copy(p, r.pt)
+	r.pt = r.pt[n:]
+	return n, nil
+}
+
+// WriteTo writes the plaintext straight from the decryption buffer, saving
+// io.Copy a buffer and a copy per segment.
+func (r *plainReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(r.pt) > 0 {
+			n, err := w.Write(r.pt)
+			total += int64(n)
+			r.pt = r.pt[n:]
+			if err != nil {
+				return total, err
+			}
+			if len(r.pt) > 0 {
+				return total, io.ErrShortWrite
+			}
+		}
+		if r.err != nil {
+			if r.err == io.EOF {
+				return total, nil
+			}
+			return total, r.err
+		}
+		r.pt, r.err = r.src.next()
+	}
+}
+
+// NewReader returns a reader of the plaintext of the whole stream of part
+// read from src. It returns ErrAuth (wrapped) if any segment fails, if the
+// stream is truncated, or if data follows the final segment; it never
+// returns bytes of a segment that did not authenticate. Errors reading src
+// are returned wrapped. Memory is O(SegmentSize), and reading allocates
+// nothing after NewReader.
+func NewReader(src io.Reader, key *DataKey, part int) (io.Reader, error) {
+	c, err := newSegmentCipher(key, part)
+	if err != nil {
+		return nil, err
+	}
+	bp := getSegmentBuf()
+	return &plainReader{src: &streamSource{c: c, src: src, bufp: bp, buf: *bp}}, nil
+}
+
+// streamSource reads a stream of unknown length. It reads one byte past
+// each full segment to learn whether that segment must be the final one,
+// so no segment is ever opened twice.
+type streamSource struct {
+	c       *segmentCipher
+	src     io.Reader
+	bufp    *[]byte // from segmentBufs
+	buf     []byte  // encSegmentSize+1: a segment and the look-ahead byte
+	index   uint64  // index of the next segment
+	ahead   byte    // the look-ahead byte, the first of the next segment
+	hasNext bool    // ahead is valid
+	done    bool    // the final segment has been returned
+}
+
+// next returns the next segment's plaintext. Once it returns an error the
+// caller holds no slice of the buffer (plainReader asks for a segment only
+// when it has handed out the previous one), so the buffer goes back to the
+// pool.
+func (s *streamSource) next() ([]byte, error) {
+	pt, err := s.read()
+	if err != nil {
+		putSegmentBuf(s.bufp)
+		s.bufp, s.buf = nil, nil
+	}
+	return pt, err
+}
+
+func (s *streamSource) read() ([]byte, error) {
+	if s.done || s.buf == nil {
+		return nil, io.EOF
+	}
+	start := 0
+	if s.hasNext {
+		s.buf[0] = s.ahead
+		start = 1
+	}
+	n, err := io.ReadFull(s.src, s.buf[start:])
+	n += start
+	switch {
+	case err == nil:
+		// A full segment and one more byte: a non-final segment.
+		s.ahead, s.hasNext = s.buf[encSegmentSize], true
+		return s.open(s.buf[:encSegmentSize], false)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		s.hasNext = false
+		switch {
+		case n < TagSize:
+			return nil, fmt.Errorf("envelope: stream truncated at segment %d: %w: %w", s.index, ErrAuth, io.ErrUnexpectedEOF)
+		case n == TagSize && s.index > 0:
+			// The writer never ends with an empty segment after others.
+			return nil, fmt.Errorf("envelope: empty final segment %d: %w", s.index, ErrAuth)
+		}
+		return s.open(s.buf[:n], true)
+	default:
+		return nil, fmt.Errorf("envelope: read ciphertext: %w", err)
+	}
+}
+
+func (s *streamSource) open(ct []byte, last bool) ([]byte, error) {
+	if s.index > math.MaxUint32 {
+		return nil, fmt.Errorf("envelope: stream longer than %d segments: %w", uint64(math.MaxUint32)+1, ErrAuth)
+	}
+	pt, ok := s.c.open(ct[:0], ct, uint32(s.index), last)
+	if !ok {
+		return nil, fmt.Errorf("envelope: segment %d: %w", s.index, ErrAuth)
+	}
+	s.index++
+	if last {
+		s.done = true
+		if len(pt) == 0 {
+			return nil, io.EOF
+		}
+	}
+	return pt, nil
+}

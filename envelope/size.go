@@ -1,0 +1,65 @@
+package envelope
+
+import "fmt"
+
+// CiphertextSize returns the ciphertext size of a single stream (object or
+// part) of n plaintext bytes: n + 16*max(1, ceil(n/65536)). Every segment
+// carries a 16-byte tag and an empty stream is one empty final segment. It
+// returns -1 if no stream can hold n bytes (n < 0 or n > MaxStreamSize), a
+// value no caller can mistake for a real length.
+func CiphertextSize(n int64) int64 {
+	if n < 0 || n > MaxStreamSize {
+		return -1
+	}
+	return n + TagSize*segments(n)
+}
+
+// segments is the number of segments of a stream of n >= 0 plaintext bytes.
+func segments(n int64) int64 {
+	if n == 0 {
+		return 1
+	}
+	return (n + SegmentSize - 1) / SegmentSize
+}
+
+// PlaintextSize inverts CiphertextSize, rejecting sizes no plaintext can
+// produce with ErrInvalidSize: the proxy uses it to report sizes in HEAD and
+// LIST without reading objects, and to tell an encrypted size from the size
+// of an object written before the proxy.
+func PlaintextSize(c int64) (int64, error) {
+	if c < TagSize || c > CiphertextSize(MaxStreamSize) {
+		return 0, fmt.Errorf("envelope: ciphertext size %d: %w", c, ErrInvalidSize)
+	}
+	full, rem := c/encSegmentSize, c%encSegmentSize
+	switch {
+	case rem == 0:
+		// Ends with a full segment, which is then the final one.
+		return full * SegmentSize, nil
+	case rem < TagSize, rem == TagSize && full > 0:
+		// A segment shorter than a tag, or an empty final segment after
+		// full ones (the writer makes the last full segment final instead).
+		return 0, fmt.Errorf("envelope: ciphertext size %d: %w", c, ErrInvalidSize)
+	default:
+		return full*SegmentSize + rem - TagSize, nil
+	}
+}
+
+// CheckSize reports whether c, the ciphertext size the backend reports for
+// a single-part object (Content-Length of a whole GET or HEAD), agrees
+// with the plaintext size recorded in its metadata. The recorded size is
+// not authenticated (it is written after Seal), so the proxy checks it
+// before announcing a Content-Length; a mismatch means the metadata or the
+// object was tampered with. Multipart objects record no size: nil.
+func (m *Metadata) CheckSize(c int64) error {
+	if m.Multipart {
+		return nil
+	}
+	n, err := PlaintextSize(c)
+	if err != nil {
+		return err
+	}
+	if n != m.Size {
+		return fmt.Errorf("envelope: ciphertext of %d bytes holds %d bytes, metadata says %d: %w", c, n, m.Size, ErrInvalidSize)
+	}
+	return nil
+}

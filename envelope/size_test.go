@@ -1,0 +1,162 @@
+package envelope
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestCiphertextSizeTable(t *testing.T) {
+	for n, want := range map[int64]int64{
+		0:                 16,
+		1:                 17,
+		S - 1:             S + 15,
+		S:                 S + 16,
+		S + 1:             S + 1 + 32,
+		2 * S:             2*S + 32,
+		5 << 20:           5<<20 + 80*16,
+		MaxStreamSize:     MaxStreamSize + 16<<32,
+		-1:                -1,
+		MaxStreamSize + 1: -1,
+	} {
+		if got := CiphertextSize(n); got != want {
+			t.Errorf("CiphertextSize(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// Exhaustively around the first segment boundaries (and the last ones):
+// PlaintextSize inverts CiphertextSize and accepts exactly its image.
+func TestSizeAlgebraExhaustive(t *testing.T) {
+	image := map[int64]int64{} // ciphertext size -> plaintext size
+	var centres []int64
+	for k := int64(0); k <= 4; k++ {
+		centres = append(centres, k*S)
+	}
+	centres = append(centres, MaxStreamSize-S, MaxStreamSize)
+	for _, c := range centres {
+		for n := c - 3*TagSize; n <= c+3*TagSize; n++ {
+			ct := CiphertextSize(n)
+			if n < 0 || n > MaxStreamSize {
+				if ct != -1 {
+					t.Fatalf("CiphertextSize(%d) = %d", n, ct)
+				}
+				continue
+			}
+			image[ct] = n
+			back, err := PlaintextSize(ct)
+			if err != nil || back != n {
+				t.Fatalf("PlaintextSize(CiphertextSize(%d)=%d) = %d, %v", n, ct, back, err)
+			}
+		}
+	}
+	// Every ciphertext size in the windows: valid exactly when in the image.
+	var cs []int64
+	for k := int64(0); k <= 4; k++ {
+		cs = append(cs, k*E)
+	}
+	cs = append(cs, CiphertextSize(MaxStreamSize-S), CiphertextSize(MaxStreamSize))
+	for _, centre := range cs {
+		for c := centre - 2*TagSize; c <= centre+2*TagSize; c++ {
+			n, err := PlaintextSize(c)
+			want, valid := image[c]
+			switch {
+			case valid && (err != nil || n != want):
+				t.Fatalf("PlaintextSize(%d) = %d, %v; want %d", c, n, err, want)
+			case !valid && !errors.Is(err, ErrInvalidSize):
+				t.Fatalf("PlaintextSize(%d) = %d, %v; want ErrInvalidSize", c, n, err)
+			}
+		}
+	}
+	// Named impossible sizes.
+	for _, c := range []int64{-1, 0, 1, 15, E + 1, E + 15, E + 16, 2*E + 16, CiphertextSize(MaxStreamSize) + 1} {
+		if _, err := PlaintextSize(c); !errors.Is(err, ErrInvalidSize) {
+			t.Errorf("PlaintextSize(%d): %v", c, err)
+		}
+	}
+}
+
+func TestSizeAlgebraRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		n := rng.Int64N(6 << 40) // up to 6 TiB
+		if back, err := PlaintextSize(CiphertextSize(n)); err != nil || back != n {
+			t.Fatalf("n=%d: %d, %v", n, back, err)
+		}
+		c := rng.Int64N(6 << 40)
+		if n, err := PlaintextSize(c); err == nil && CiphertextSize(n) != c {
+			t.Fatalf("c=%d: PlaintextSize %d does not map back", c, n)
+		}
+	}
+}
+
+// The listing-size rule: LIST reports the sum of a multipart object's
+// parts, and PlaintextSize of that sum is the plaintext size exactly when
+// every part but the last holds whole segments (a multiple of 64 KiB).
+func TestMultipartListingSize(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		parts := 1 + rng.IntN(40)
+		var ct, pt int64
+		for i := 0; i < parts; i++ {
+			var n int64
+			if i < parts-1 {
+				n = (80 + rng.Int64N(2000)) * S // 5 MiB .. ~130 MiB, whole segments
+			} else {
+				n = 1 + rng.Int64N(200*S) // the last part: any non-empty size
+			}
+			ct += CiphertextSize(n)
+			pt += n
+		}
+		got, err := PlaintextSize(ct)
+		if err != nil || got != pt {
+			t.Fatalf("aligned parts: PlaintextSize(%d) = %d, %v; want %d", ct, got, err, pt)
+		}
+	}
+	// Misaligned parts (e.g. 5,000,000 bytes) break the rule: the result
+	// is never too small, at most 16 bytes per extra part too large, or
+	// the sum is an invalid size.
+	var ct, pt int64
+	for _, n := range []int64{5_000_000, 5_000_000, 1234} {
+		ct += CiphertextSize(n)
+		pt += n
+	}
+	if got, err := PlaintextSize(ct); err != nil || got != pt+32 {
+		t.Fatalf("5,000,000-byte parts: PlaintextSize = %d, %v; want %d", got, err, pt+32)
+	}
+	for range 20000 {
+		parts := 1 + rng.IntN(40)
+		var ct, pt int64
+		for range parts {
+			n := 1 + rng.Int64N(200*S)
+			ct += CiphertextSize(n)
+			pt += n
+		}
+		got, err := PlaintextSize(ct)
+		if err == nil && (got < pt || got > pt+16*int64(parts-1) || (got-pt)%16 != 0) {
+			t.Fatalf("misaligned parts: PlaintextSize = %d for %d bytes in %d parts", got, pt, parts)
+		}
+	}
+	// An empty last part after aligned parts (legal in S3) makes the sum
+	// invalid, so listings pass it through: the documented edge.
+	if _, err := PlaintextSize(CiphertextSize(80*S) + CiphertextSize(0)); !errors.Is(err, ErrInvalidSize) {
+		t.Fatalf("empty last part: %v", err)
+	}
+}
+
+func TestCheckSize(t *testing.T) {
+	m := sampleMetadata()
+	m.Size = 1000
+	if err := m.CheckSize(CiphertextSize(1000)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []int64{CiphertextSize(999), CiphertextSize(1001), 1000, 5} {
+		if err := m.CheckSize(c); !errors.Is(err, ErrInvalidSize) {
+			t.Errorf("CheckSize(%d): %v", c, err)
+		}
+	}
+	m.Multipart, m.Size = true, -1
+	if err := m.CheckSize(12345); err != nil {
+		t.Errorf("multipart: %v", err)
+	}
+}

@@ -1,0 +1,155 @@
+package keycache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// lend runs WithBucketKey and keeps the lent plaintext slice itself (which
+// callers must not do) so the test can watch the cache wipe it.
+func lend(t *testing.T, c *Cache, bucket string) (alias, copyOf []byte) {
+	t.Helper()
+	err := c.WithBucketKey(context.Background(), WriteRequest{Bucket: bucket}, func(k Key) error {
+		alias, copyOf = k.Plaintext, bytes.Clone(k.Plaintext)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if isZero(copyOf) {
+		t.Fatal("lent an all-zero key")
+	}
+	return alias, copyOf
+}
+
+func TestWipeOnEviction(t *testing.T) {
+	c := newCache(t, newLocal(t), Options{MaxEntries: 1, MaxUnwrapped: 2})
+	a, _ := lend(t, c, "a")
+	var seeded []byte
+	wrapped, _ := write(t, c, WriteRequest{Bucket: "a"})
+	_ = c.WithUnwrappedKey(context.Background(), ReadRequest{KeyBucket: "a", KeyID: LocalKeyAlias, Wrapped: wrapped}, func(p []byte) error {
+		seeded = p
+		return nil
+	})
+	b, _ := lend(t, c, "b") // evicts a's bucket key and unwrapped key
+	if !isZero(a) {
+		t.Error("evicted bucket key not wiped")
+	}
+	if !isZero(seeded) {
+		t.Error("evicted unwrapped key not wiped")
+	}
+	if isZero(b) {
+		t.Error("live key wiped")
+	}
+	if st := c.Stats(); st.CachedBucketKeys != 1 || st.CachedUnwrapped != 2 {
+		t.Errorf("cached %d bucket keys, %d unwrapped; want 1, 2", st.CachedBucketKeys, st.CachedUnwrapped)
+	}
+}
+
+// TestWipeWaitsForCallback: eviction never blocks on a callback and never
+// zeroes a key while one uses it; the last callback out wipes it.
+func TestWipeWaitsForCallback(t *testing.T) {
+	c := newCache(t, newLocal(t), Options{MaxEntries: 1})
+	inside, proceed, done := make(chan []byte), make(chan struct{}), make(chan error)
+	go func() {
+		done <- c.WithBucketKey(context.Background(), WriteRequest{Bucket: "a"}, func(k Key) error {
+			want := bytes.Clone(k.Plaintext)
+			inside <- k.Plaintext
+			<-proceed
+			if !bytes.Equal(k.Plaintext, want) {
+				return errors.New("key changed during the callback")
+			}
+			return nil
+		})
+	}()
+	a := recv(t, inside, "callback")
+	lend(t, c, "b") // evicts a while its callback runs, without waiting for it
+	if isZero(a) {
+		t.Fatal("key wiped while a callback held it")
+	}
+	close(proceed)
+	if err := recv(t, done, "callback return"); err != nil {
+		t.Fatal(err)
+	}
+	if !isZero(a) {
+		t.Fatal("key not wiped when its last callback returned")
+	}
+}
+
+func TestWipeOnReplacementAndExpiry(t *testing.T) {
+	clock := newFakeClock()
+	c := newCache(t, newLocal(t), Options{TTL: time.Minute, RefreshAhead: -1, Now: clock.Now})
+	a, _ := lend(t, c, "a")
+	b, _ := lend(t, c, "b")
+	clock.Advance(time.Minute)
+	a2, _ := lend(t, c, "a") // replaces a's expired key
+	if !isZero(a) || isZero(a2) {
+		t.Fatal("replaced key not wiped, or new key wiped")
+	}
+	if isZero(b) {
+		t.Fatal("expired but unswept key wiped early")
+	}
+	// The sweep wipes expired keys nobody asked for again: b, and the
+	// unwrap seeds of a and b (two each: under the local key id and under
+	// "" as requested); a2 and its seeds live.
+	if n := c.removeExpired(); n != 5 {
+		t.Errorf("swept %d entries, want 5", n)
+	}
+	if !isZero(b) || isZero(a2) {
+		t.Fatal("sweep did not wipe the expired key, or wiped a live one")
+	}
+	if st := c.Stats(); st.CachedBucketKeys != 1 || st.CachedUnwrapped != 2 {
+		t.Errorf("after the sweep: %d bucket keys, %d unwrapped", st.CachedBucketKeys, st.CachedUnwrapped)
+	}
+}
+
+func TestClose(t *testing.T) {
+	c := New(newLocal(t), Options{})
+	a, _ := lend(t, c, "a")
+	wrapped, _ := write(t, c, WriteRequest{Bucket: "a"})
+	c.Close()
+	c.Close() // idempotent
+	if !isZero(a) {
+		t.Fatal("Close did not wipe cached keys")
+	}
+	if st := c.Stats(); st.CachedBucketKeys != 0 || st.CachedUnwrapped != 0 {
+		t.Fatalf("Close left %d + %d keys", st.CachedBucketKeys, st.CachedUnwrapped)
+	}
+	err := c.WithBucketKey(context.Background(), WriteRequest{Bucket: "a"}, func(Key) error { return nil })
+	if !errors.Is(err, ErrClosed) || KindOf(err) != KindUnavailable {
+		t.Errorf("write after Close: %v", err)
+	}
+	_, err = read(c, ReadRequest{KeyBucket: "a", Wrapped: wrapped})
+	if !errors.Is(err, ErrClosed) {
+		t.Errorf("read after Close: %v", err)
+	}
+}
+
+// TestCloseDuringRefresh: Close waits for a background refresh held open in
+// the provider, cancels it, and leaves no key behind.
+func TestCloseDuringRefresh(t *testing.T) {
+	p := &countingProvider{Provider: newLocal(t)}
+	clock := newFakeClock()
+	c := New(p, Options{TTL: time.Minute, Now: clock.Now})
+	a, _ := lend(t, c, "a")
+	clock.Advance(55 * time.Second)
+	called, release := p.hold()
+	lend(t, c, "a")
+	recv(t, called, "refresh")
+	closed := make(chan struct{})
+	go func() {
+		c.Close()
+		close(closed)
+	}()
+	release()
+	recv(t, closed, "Close")
+	if !isZero(a) {
+		t.Fatal("key survived Close")
+	}
+	if st := c.Stats(); st.CachedBucketKeys != 0 || st.CachedUnwrapped != 0 {
+		t.Fatalf("a refresh finishing during Close left %d + %d keys", st.CachedBucketKeys, st.CachedUnwrapped)
+	}
+}

@@ -1,0 +1,232 @@
+package keycache
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLocalRoundTrip(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	encCtx := map[string]string{"aws:s3:arn": "arn:aws:s3:::photos", "tenant": "t1"}
+	gk, err := l.GenerateDataKey(ctx, LocalKeyAlias, encCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gk.Plaintext) != 32 || len(gk.Wrapped) != localBlobSize || gk.KeyID != l.KeyID() {
+		t.Fatalf("got %d-byte key, %d-byte blob, key id %q", len(gk.Plaintext), len(gk.Wrapped), gk.KeyID)
+	}
+	if !strings.HasPrefix(l.KeyID(), "local:") || len(l.KeyID()) != len("local:")+16 {
+		t.Errorf("KeyID = %q", l.KeyID())
+	}
+	for _, id := range []string{"", LocalKeyAlias, l.KeyID()} {
+		pt, err := l.Decrypt(ctx, id, gk.Wrapped, map[string]string{"tenant": "t1", "aws:s3:arn": "arn:aws:s3:::photos"})
+		if err != nil {
+			t.Fatalf("Decrypt(%q): %v", id, err)
+		}
+		if !bytes.Equal(pt, gk.Plaintext) {
+			t.Fatal("Decrypt returned another key")
+		}
+	}
+	gk2, err := l.GenerateDataKey(ctx, "", encCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(gk2.Plaintext, gk.Plaintext) || bytes.Equal(gk2.Wrapped[:localHeader], gk.Wrapped[:localHeader]) {
+		t.Error("two generated keys share a key or salt")
+	}
+}
+
+func TestLocalRejects(t *testing.T) {
+	l := newLocal(t)
+	other := newLocal(t)
+	ctx := context.Background()
+	encCtx := BucketContext("a")
+	gk, err := l.GenerateDataKey(ctx, "", encCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip := func(i int) []byte {
+		b := bytes.Clone(gk.Wrapped)
+		b[i] ^= 0x01
+		return b
+	}
+	tests := []struct {
+		name    string
+		p       *Local
+		keyID   string
+		wrapped []byte
+		encCtx  map[string]string
+		want    ErrorKind
+	}{
+		{"other bucket's context", l, "", gk.Wrapped, BucketContext("b"), KindInvalid},
+		{"extra context pair", l, "", gk.Wrapped, map[string]string{"aws:s3:arn": "arn:aws:s3:::a", "x": ""}, KindInvalid},
+		{"no context", l, "", gk.Wrapped, nil, KindInvalid},
+		{"version", l, "", flip(0), encCtx, KindInvalid},
+		{"fingerprint", l, "", flip(3), encCtx, KindDenied},
+		{"salt", l, "", flip(20), encCtx, KindInvalid},
+		{"ciphertext", l, "", flip(50), encCtx, KindInvalid},
+		{"tag", l, "", flip(localBlobSize - 1), encCtx, KindInvalid},
+		{"truncated", l, "", gk.Wrapped[:localBlobSize-1], encCtx, KindInvalid},
+		{"extended", l, "", append(bytes.Clone(gk.Wrapped), 0), encCtx, KindInvalid},
+		{"empty", l, "", nil, encCtx, KindInvalid},
+		{"unknown key id", l, "alias/other", gk.Wrapped, encCtx, KindDenied},
+		{"other master key", other, "", gk.Wrapped, encCtx, KindDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pt, err := tt.p.Decrypt(ctx, tt.keyID, tt.wrapped, tt.encCtx)
+			if pt != nil || KindOf(err) != tt.want {
+				t.Fatalf("Decrypt = %d bytes, kind %v (%v); want kind %v", len(pt), KindOf(err), err, tt.want)
+			}
+		})
+	}
+	if _, err := l.GenerateDataKey(ctx, "alias/other", encCtx); KindOf(err) != KindDenied {
+		t.Errorf("GenerateDataKey with an unknown key id: %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := l.GenerateDataKey(cctx, "", encCtx); KindOf(err) != KindUnavailable {
+		t.Errorf("GenerateDataKey with a canceled context: %v", err)
+	}
+}
+
+func TestLocalKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "master.key")
+	if _, err := NewLocal(path, false); err == nil {
+		t.Fatal("NewLocal without create made a key")
+	}
+	l1, err := NewLocal(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
+	}
+	// Reloading (with or without create) gives the same key.
+	l2, err := NewLocal(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l3, err := NewLocal(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gk, err := l1.GenerateDataKey(context.Background(), "", BucketContext("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []*Local{l2, l3} {
+		if l.KeyID() != l1.KeyID() {
+			t.Fatalf("reloaded key id %s, want %s", l.KeyID(), l1.KeyID())
+		}
+		if _, err := l.Decrypt(context.Background(), "", gk.Wrapped, BucketContext("a")); err != nil {
+			t.Fatalf("reloaded key cannot decrypt: %v", err)
+		}
+	}
+
+	bad := []struct {
+		name    string
+		content string
+		mode    os.FileMode
+	}{
+		{"world readable", strings.Repeat("ab", 32) + "\n", 0o644},
+		{"short", strings.Repeat("ab", 31) + "\n", 0o600},
+		{"not hex", strings.Repeat("zz", 32) + "\n", 0o600},
+		{"empty", "", 0o600},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(b.name, " ", "-"))
+			if err := os.WriteFile(p, []byte(b.content), b.mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(p, b.mode); err != nil { // beat the umask
+				t.Fatal(err)
+			}
+			_, err := NewLocal(p, true)
+			if err == nil {
+				t.Fatal("NewLocal accepted it")
+			}
+			if strings.Contains(err.Error(), "abab") {
+				t.Errorf("error shows key material: %v", err)
+			}
+		})
+	}
+	if _, err := NewLocal(dir, true); err == nil {
+		t.Error("NewLocal accepted a directory")
+	}
+	if _, err := NewLocalKey(make([]byte, 16)); err == nil {
+		t.Error("NewLocalKey accepted a 16-byte key")
+	}
+}
+
+// TestLocalKeyFileGolden pins the file format: a key written by hand loads
+// and gives the fingerprint that names it, so blobs stay readable across
+// versions.
+func TestLocalKeyFileGolden(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "k")
+	hexKey := "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	if err := os.WriteFile(p, []byte("  "+hexKey+"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewLocal(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := make([]byte, 32)
+	for i := range master {
+		master[i] = byte(i)
+	}
+	l2, err := NewLocalKey(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.KeyID() != l2.KeyID() {
+		t.Fatalf("file key id %s, raw key id %s", l.KeyID(), l2.KeyID())
+	}
+}
+
+// FuzzLocalDecrypt feeds Decrypt untrusted blobs and contexts (they come
+// from object metadata): it must never panic, and must succeed only on the
+// blob and context it issued.
+func FuzzLocalDecrypt(f *testing.F) {
+	master := bytes.Repeat([]byte{7}, 32)
+	l, err := NewLocalKey(master)
+	if err != nil {
+		f.Fatal(err)
+	}
+	// A fixed salt and key, so every fuzz worker knows the one valid blob.
+	pt := bytes.Repeat([]byte{9}, 32)
+	blob, err := l.wrap(bytes.Repeat([]byte{5}, localSaltSize), pt, BucketContext("a"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	gk := GeneratedKey{Plaintext: pt, Wrapped: blob}
+	f.Add(gk.Wrapped, "a")
+	f.Add(gk.Wrapped, "b")
+	f.Add(gk.Wrapped[:10], "a")
+	f.Add([]byte{}, "")
+	f.Add(append([]byte{2}, gk.Wrapped[1:]...), "a")
+	f.Fuzz(func(t *testing.T, blob []byte, bucket string) {
+		pt, err := l.Decrypt(context.Background(), "", blob, BucketContext(bucket))
+		if err == nil {
+			if !bytes.Equal(blob, gk.Wrapped) || bucket != "a" || !bytes.Equal(pt, gk.Plaintext) {
+				t.Fatalf("Decrypt accepted a blob or context it did not issue")
+			}
+			return
+		}
+		if KindOf(err) != KindInvalid && KindOf(err) != KindDenied {
+			t.Fatalf("Decrypt error of kind %v: %v", KindOf(err), err)
+		}
+	})
+}

@@ -1,0 +1,152 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/sigv4"
+)
+
+// Config configures a Proxy. Fields marked required must be set.
+type Config struct {
+	Upstream            *url.URL                // required: the S3 endpoint, e.g. http://127.0.0.1:7070
+	UpstreamRegion      string                  // required: region the backend expects in signatures
+	UpstreamCredentials aws.CredentialsProvider // required: the proxy's own backend credentials
+	UpstreamTransport   http.RoundTripper       // [a tuned http.Transport]; set for a custom CA
+	UpstreamPayload     sigv4.PayloadMode       // how streamed ciphertext is signed [PayloadChunked]
+	UpstreamTimeout     time.Duration           // per-request header timeout to the backend [2m]
+
+	Region            string            // region clients sign for [UpstreamRegion]
+	ClientCredentials sigv4.Credentials // required: client access keys
+	Keys              *keycache.Cache   // required
+	KMSKeyID          string            // required: default KMS key for new objects
+
+	// Replicas declares replication: Replicas["b"] = ["a"] means bucket b
+	// holds replicas of bucket a's objects, so objects whose key bucket is a
+	// are readable through b.
+	Replicas map[string][]string
+
+	// VirtualHostDomains enables virtual-hosted-style addressing: a request
+	// to host "bucket.<domain>" addresses bucket.
+	VirtualHostDomains []string
+
+	// NoBucketKey makes responses report
+	// x-amz-server-side-encryption-bucket-key-enabled: false. Set it when
+	// Keys was built with Options.Disabled (the one-KMS-call-per-object
+	// baseline), so that clients are told what really happened.
+	NoBucketKey bool
+
+	Logger   *slog.Logger // [slog.Default()]
+	Observer Observer     // [none]
+	Now      func() time.Time
+}
+
+// Observer receives one call per finished client request, for metrics.
+// Operation is an S3 operation name ("PutObject", "GetObject", ...);
+// bytesIn/bytesOut count plaintext body bytes. Implementations must be
+// cheap and safe for concurrent use.
+type Observer interface {
+	ObserveRequest(operation string, status int, bytesIn, bytesOut int64, d time.Duration)
+}
+
+const defaultUpstreamTimeout = 2 * time.Minute
+
+// validate checks the required fields and fills in defaults, so that a
+// misconfigured proxy fails at start-up with one clear error rather than on
+// the first request.
+func (c *Config) validate() error {
+	var missing []string
+	if c.Upstream == nil {
+		missing = append(missing, "Upstream")
+	}
+	if c.UpstreamRegion == "" {
+		missing = append(missing, "UpstreamRegion")
+	}
+	if c.UpstreamCredentials == nil {
+		missing = append(missing, "UpstreamCredentials")
+	}
+	if c.ClientCredentials == nil {
+		missing = append(missing, "ClientCredentials")
+	}
+	if c.Keys == nil {
+		missing = append(missing, "Keys")
+	}
+	if c.KMSKeyID == "" {
+		missing = append(missing, "KMSKeyID")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("proxy: missing required configuration: %s", strings.Join(missing, ", "))
+	}
+	if c.Upstream.Scheme != "http" && c.Upstream.Scheme != "https" {
+		return fmt.Errorf("proxy: upstream %q: scheme must be http or https", c.Upstream.Redacted())
+	}
+	if c.Upstream.Host == "" {
+		return fmt.Errorf("proxy: upstream %q: no host", c.Upstream.Redacted())
+	}
+	if c.Upstream.User != nil {
+		return errors.New("proxy: upstream URL must not carry credentials; use UpstreamCredentials")
+	}
+	if c.Upstream.RawQuery != "" || c.Upstream.Fragment != "" {
+		return fmt.Errorf("proxy: upstream %q: must not have a query or fragment", c.Upstream.Redacted())
+	}
+	if c.UpstreamTimeout < 0 {
+		return errors.New("proxy: UpstreamTimeout must not be negative")
+	}
+	if c.UpstreamTimeout == 0 {
+		c.UpstreamTimeout = defaultUpstreamTimeout
+	}
+	switch c.UpstreamPayload {
+	case sigv4.PayloadChunked, sigv4.PayloadUnsignedTrailer, sigv4.PayloadUnsigned:
+	default:
+		return fmt.Errorf("proxy: unknown UpstreamPayload %d", c.UpstreamPayload)
+	}
+	if c.Region == "" {
+		c.Region = c.UpstreamRegion
+	}
+	c.VirtualHostDomains = slices.Clone(c.VirtualHostDomains)
+	for i, d := range c.VirtualHostDomains {
+		d = strings.ToLower(strings.Trim(d, "."))
+		if d == "" || strings.ContainsAny(d, "/:") {
+			return fmt.Errorf("proxy: virtual host domain %q: want a bare DNS name such as s3.example.com", c.VirtualHostDomains[i])
+		}
+		c.VirtualHostDomains[i] = d
+	}
+	for b, srcs := range c.Replicas {
+		if b == "" {
+			return errors.New("proxy: Replicas: empty bucket name")
+		}
+		for _, s := range srcs {
+			if s == "" {
+				return fmt.Errorf("proxy: Replicas[%q]: empty source bucket name", b)
+			}
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// defaultTransport is a transport tuned for one busy backend: many idle
+// connections kept, no transparent decompression (the proxy needs the
+// stored bytes exactly as stored).
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	t.DisableCompression = true
+	t.ExpectContinueTimeout = time.Second
+	return t
+}

@@ -1,0 +1,465 @@
+package proxy
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/bucketkey/bucketkey/envelope"
+	"github.com/bucketkey/bucketkey/s3err"
+	"github.com/bucketkey/bucketkey/sigv4"
+)
+
+// copySource is a parsed x-amz-copy-source.
+type copySource struct {
+	bucket, key, versionID string
+}
+
+// parseCopySource reads "bucket/key[?versionId=v]", URL-encoded, with or
+// without a leading slash.
+func parseCopySource(v string) (copySource, error) {
+	bad := s3err.InvalidArgument.With("Copy Source must mention the source bucket and key: sourcebucket/sourcekey").
+		WithExtra("ArgumentName", "x-amz-copy-source").WithExtra("ArgumentValue", v)
+	raw, rawQuery, _ := strings.Cut(strings.TrimSpace(v), "?")
+	dec, err := url.PathUnescape(raw)
+	if err != nil {
+		return copySource{}, bad.Wrap(err)
+	}
+	dec = strings.TrimPrefix(dec, "/")
+	bucket, key, ok := strings.Cut(dec, "/")
+	if !ok || bucket == "" || key == "" {
+		return copySource{}, bad
+	}
+	if strings.HasPrefix(bucket, "arn:") {
+		return copySource{}, s3err.NotImplemented.With("Copy sources named by access point ARN are not supported by the encrypting proxy.")
+	}
+	src := copySource{bucket: bucket, key: key}
+	if rawQuery != "" {
+		q, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			return copySource{}, bad.Wrap(err)
+		}
+		src.versionID = q.Get("versionId")
+	}
+	return src, nil
+}
+
+// header is the x-amz-copy-source the proxy sends the backend.
+func (c copySource) header() string {
+	v := sigv4.EscapePath(c.bucket) + "/" + sigv4.EscapePath(c.key)
+	if c.versionID != "" {
+		v += "?versionId=" + queryEscape(c.versionID)
+	}
+	return v
+}
+
+// query is the source read's query.
+func (c copySource) query() url.Values {
+	q := url.Values{}
+	if c.versionID != "" {
+		q.Set("versionId", c.versionID)
+	}
+	return q
+}
+
+// copyConditions maps x-amz-copy-source-if-* to the If-* headers of the
+// proxy's reads of the source.
+func copyConditions(h http.Header) http.Header {
+	c := make(http.Header)
+	for _, k := range conditionHeaders {
+		if v := h.Values("X-Amz-Copy-Source-" + k); len(v) > 0 {
+			c[k] = append([]string(nil), v...)
+		}
+	}
+	return c
+}
+
+// sourceError turns a failed read of a copy source into the copy's answer:
+// S3 answers a copy whose source condition failed with 412, even for the
+// conditions a GET would answer with 304.
+func (rq *request) sourceError(resp *http.Response) error {
+	if resp.StatusCode == http.StatusNotModified {
+		drain(resp)
+		return s3err.PreconditionFailed
+	}
+	return rq.relay(resp)
+}
+
+// contentHeaders are the object headers a copy with directive COPY takes
+// from the source (with its user metadata).
+var contentHeaders = []string{
+	"Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language",
+	"Cache-Control", "Expires", "X-Amz-Website-Redirect-Location",
+}
+
+// copyHeaders builds the destination's headers: the client's (storage
+// class, ACL, tagging, lock settings, ...), and the object's metadata from
+// the client (REPLACE) or from the source (COPY).
+func copyHeaders(client, source http.Header, replace bool) http.Header {
+	h := forwardHeader(client)
+	for k := range h {
+		if isCopySourceHeader(k) || strings.EqualFold(k, "X-Amz-Metadata-Directive") {
+			delete(h, k)
+		}
+	}
+	if replace {
+		return h
+	}
+	for k := range h {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-meta-") {
+			delete(h, k)
+		}
+	}
+	for _, k := range contentHeaders {
+		h.Del(k)
+		if v := source.Values(k); len(v) > 0 {
+			h[http.CanonicalHeaderKey(k)] = append([]string(nil), v...)
+		}
+	}
+	for k, v := range source {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-meta-") && !envelope.IsEnvelopeHeader(k) {
+			h[k] = append([]string(nil), v...)
+		}
+	}
+	return h
+}
+
+// copyObject serves CopyObject. An encrypted single-part source is copied
+// by the backend: the proxy re-seals its data key for the destination
+// (docs/ARCHITECTURE.md, "Copy") and asks for a server-side copy with
+// x-amz-metadata-directive: REPLACE and the new metadata. A source without
+// envelope metadata (to be encrypted now) or a multipart-encrypted one
+// (whose part boundaries a server-side copy does not keep: S3 and
+// versitygw both store a copy as one part) is streamed through the proxy
+// and stored as a new single-part object.
+func (p *Proxy) copyObject(rq *request) error {
+	src, err := parseCopySource(rq.r.Header.Get("X-Amz-Copy-Source"))
+	if err != nil {
+		return err
+	}
+	sse, err := parseSSE(rq.r.Header, rq.bucket)
+	if err != nil {
+		return err
+	}
+	var replace bool
+	switch d := strings.ToUpper(strings.TrimSpace(rq.r.Header.Get("X-Amz-Metadata-Directive"))); d {
+	case "", "COPY":
+	case "REPLACE":
+		replace = true
+	default:
+		return s3err.InvalidArgument.With("Unknown metadata directive.").WithExtra("ArgumentName", "x-amz-metadata-directive").WithExtra("ArgumentValue", d)
+	}
+	if src.bucket == rq.bucket && src.key == rq.key && src.versionID == "" && !replace &&
+		rq.r.Header.Get("X-Amz-Server-Side-Encryption") == "" && rq.r.Header.Get("X-Amz-Storage-Class") == "" &&
+		rq.r.Header.Get("X-Amz-Website-Redirect-Location") == "" {
+		return s3err.InvalidRequest.With("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+	}
+	if _, err := rq.readBody(maxPassthroughBody); err != nil {
+		return err
+	}
+	ctx := rq.r.Context()
+	for attempt := 0; ; attempt++ {
+		err := p.copyOnce(ctx, rq, src, sse, replace)
+		if !errors.Is(err, errObjectChanged) {
+			return err
+		}
+		if attempt == 2 {
+			e := s3err.ServiceUnavailable.With("The source object changed repeatedly during the copy. Please retry.").Wrap(err)
+			e.RetryAfter = defaultRetryAfter
+			return e
+		}
+	}
+}
+
+func (p *Proxy) copyOnce(ctx context.Context, rq *request, src copySource, sse sseRequest, replace bool) error {
+	spec := readSpec{
+		bucket: src.bucket, key: src.key, query: src.query(),
+		cond: copyConditions(rq.r.Header), header: make(http.Header),
+		head: true, wantKey: true, errorDoc: true,
+	}
+	res, err := p.readObject(ctx, rq, spec)
+	if err != nil {
+		return err
+	}
+	defer res.close()
+	if res.passthrough != nil && !ok2xx(res.passthrough.StatusCode) {
+		return rq.sourceError(res.passthrough)
+	}
+	if res.passthrough != nil || res.md.Multipart {
+		var etag string
+		var srcHeader http.Header
+		if res.passthrough != nil {
+			etag, srcHeader = res.passthrough.Header.Get("ETag"), res.passthrough.Header
+		} else {
+			etag, srcHeader = res.etag, res.resp.Header
+		}
+		return p.copyByStream(ctx, rq, src, sse, replace, etag, srcHeader)
+	}
+
+	md, err := p.reseal(ctx, rq, res.md, res.dk, rq.bucket, rq.key, sse)
+	if err != nil {
+		return err
+	}
+	h := copyHeaders(rq.r.Header, res.resp.Header, replace)
+	setMetadata(h, md)
+	h.Set("X-Amz-Copy-Source", src.header())
+	// Pin the copy to the object whose key was just re-sealed.
+	h.Set("X-Amz-Copy-Source-If-Match", res.etag)
+	h.Set("X-Amz-Metadata-Directive", "REPLACE")
+	resp, err := p.forward(rq, http.MethodPut, forwardQuery(query(rq.r)), h, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusPreconditionFailed {
+		return errObjectChanged
+	}
+	if resp.StatusCode != http.StatusOK {
+		return rq.relay(resp)
+	}
+	doc, err := readXML(resp.Body)
+	if err != nil {
+		return err
+	}
+	out, err := rewriteXML(doc, dropChecksums("CopyObjectResult")...)
+	if err != nil {
+		return fmt.Errorf("proxy: CopyObject: backend answer: %w", err)
+	}
+	rh := rq.w.Header()
+	copyResponseHeader(rh, resp.Header, true)
+	p.setSSEHeaders(rh, md.KeyID)
+	if sse.rawContext != "" {
+		rh.Set("X-Amz-Server-Side-Encryption-Context", sse.rawContext)
+	}
+	return rq.relayBodyHeaders(resp.StatusCode, out)
+}
+
+// copyByStream copies by reading the source through the proxy (decrypting
+// it if it is encrypted) and writing it as a new encrypted object. The
+// read is pinned to the ETag the first look at the source saw.
+func (p *Proxy) copyByStream(ctx context.Context, rq *request, src copySource, sse sseRequest, replace bool, etag string, srcHeader http.Header) error {
+	cond := make(http.Header)
+	cond.Set("If-Match", etag)
+	res, err := p.readObject(ctx, rq, readSpec{
+		bucket: src.bucket, key: src.key, query: src.query(),
+		cond: cond, header: make(http.Header),
+	})
+	if err != nil {
+		return err
+	}
+	defer res.close()
+	plain, size, err := res.plaintext()
+	if err != nil {
+		return err
+	}
+	if plain == nil {
+		if res.passthrough.StatusCode == http.StatusPreconditionFailed {
+			return errObjectChanged
+		}
+		return rq.sourceError(res.passthrough)
+	}
+	h := copyHeaders(rq.r.Header, srcHeader, replace)
+	if !replace && h.Get("X-Amz-Tagging") == "" && !strings.EqualFold(rq.r.Header.Get("X-Amz-Tagging-Directive"), "REPLACE") {
+		tags, err := p.sourceTagging(ctx, src)
+		if err != nil {
+			return err
+		}
+		if tags != "" {
+			h.Set("X-Amz-Tagging", tags)
+		}
+	}
+	h.Del("X-Amz-Tagging-Directive")
+	md, dk, err := p.sealNew(ctx, rq, rq.bucket, rq.key, sse, false, size)
+	if err != nil {
+		return err
+	}
+	defer dk.Wipe()
+	setMetadata(h, md)
+	resp, err := p.putEncrypted(ctx, encryptedPut{
+		bucket: rq.bucket, key: rq.key, query: url.Values{},
+		header: h, dk: dk, plaintext: plain, size: size,
+	})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if !ok2xx(resp.StatusCode) {
+		return rq.relay(resp)
+	}
+	drain(resp)
+	rh := rq.w.Header()
+	if v := resp.Header.Get("X-Amz-Version-Id"); v != "" {
+		rh.Set("X-Amz-Version-Id", v)
+	}
+	if v := srcHeader.Get("X-Amz-Version-Id"); v != "" {
+		rh.Set("X-Amz-Copy-Source-Version-Id", v)
+	}
+	p.setSSEHeaders(rh, md.KeyID)
+	if sse.rawContext != "" {
+		rh.Set("X-Amz-Server-Side-Encryption-Context", sse.rawContext)
+	}
+	return rq.answerCopyXML("CopyObjectResult", resp.Header.Get("ETag"), p.cfg.Now())
+}
+
+// plaintext returns the bytes a successful read yields and their number:
+// decrypted for an encrypted object, as stored for one without envelope
+// metadata. A failed read returns nil.
+func (r *readResult) plaintext() (io.Reader, int64, error) {
+	if r.passthrough == nil {
+		return r.body, r.rng.Length, nil
+	}
+	if !ok2xx(r.passthrough.StatusCode) {
+		return nil, 0, nil
+	}
+	if r.passthrough.ContentLength < 0 {
+		return nil, 0, errors.New("proxy: copy source of unknown length")
+	}
+	return r.passthrough.Body, r.passthrough.ContentLength, nil
+}
+
+// sourceTagging returns the source's tag set as an x-amz-tagging value,
+// for a streamed copy that must copy tags as the backend would.
+func (p *Proxy) sourceTagging(ctx context.Context, src copySource) (string, error) {
+	q := src.query()
+	q.Set("tagging", "")
+	req, err := p.newUpstream(ctx, http.MethodGet, src.bucket, src.key, q, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := p.do(req, nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", nil // no tags, or a backend without tagging: nothing to copy
+	}
+	doc, err := readXML(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	var t struct {
+		Tags []struct {
+			Key   string `xml:"Key"`
+			Value string `xml:"Value"`
+		} `xml:"TagSet>Tag"`
+	}
+	if err := xml.Unmarshal(doc, &t); err != nil {
+		return "", fmt.Errorf("proxy: source tagging: %w", err)
+	}
+	v := url.Values{}
+	for _, tag := range t.Tags {
+		v.Add(tag.Key, tag.Value)
+	}
+	return encodeQuery(v), nil
+}
+
+// answerCopyXML sends S3's copy result document (CopyObjectResult or
+// CopyPartResult) for a copy the proxy did itself.
+func (rq *request) answerCopyXML(root, etag string, at time.Time) error {
+	doc := struct {
+		XMLName      xml.Name
+		ETag         string `xml:"ETag"`
+		LastModified string `xml:"LastModified"`
+	}{
+		XMLName:      xml.Name{Space: "http://s3.amazonaws.com/doc/2006-03-01/", Local: root},
+		ETag:         etag,
+		LastModified: at.UTC().Format("2006-01-02T15:04:05.000Z"),
+	}
+	out, err := xml.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	rq.w.Header().Set("Content-Type", "application/xml")
+	return rq.relayBodyHeaders(http.StatusOK, append([]byte(xml.Header), out...))
+}
+
+// copyRangeRE is the only x-amz-copy-source-range form S3 accepts.
+var copyRangeRE = regexp.MustCompile(`^bytes=([0-9]+)-([0-9]+)$`)
+
+// uploadPartCopy copies a source object, or a range of it, into part N of
+// an upload by streaming it through the proxy: the source is decrypted (if
+// encrypted) and encrypted again as part N of the destination, whose
+// stream key differs from any source stream's.
+func (p *Proxy) uploadPartCopy(rq *request) error {
+	part, err := parsePartNumber(query(rq.r).Get("partNumber"))
+	if err != nil {
+		return err
+	}
+	src, err := parseCopySource(rq.r.Header.Get("X-Amz-Copy-Source"))
+	if err != nil {
+		return err
+	}
+	rangeHeader := strings.TrimSpace(rq.r.Header.Get("X-Amz-Copy-Source-Range"))
+	if rangeHeader != "" && !copyRangeRE.MatchString(rangeHeader) {
+		return s3err.InvalidArgument.With("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy").
+			WithExtra("ArgumentName", "x-amz-copy-source-range").WithExtra("ArgumentValue", rangeHeader)
+	}
+	if _, err := rq.readBody(maxPassthroughBody); err != nil {
+		return err
+	}
+	u, dk, err := p.uploadKey(rq)
+	if err != nil {
+		return err
+	}
+	defer dk.Wipe()
+	ctx := rq.r.Context()
+	res, err := p.readObject(ctx, rq, readSpec{
+		bucket: src.bucket, key: src.key, query: src.query(),
+		rangeHeader: rangeHeader, cond: copyConditions(rq.r.Header), header: make(http.Header),
+		errorDoc: true,
+	})
+	if err != nil {
+		if e := s3err.As(err); e != nil && e.Code == "InvalidRange" {
+			return s3err.InvalidArgument.With("Range specified is not valid for source object").Wrap(err)
+		}
+		return err
+	}
+	defer res.close()
+	plain, size, err := res.plaintext()
+	if err != nil {
+		return err
+	}
+	if plain == nil {
+		return rq.sourceError(res.passthrough)
+	}
+	q := forwardQuery(query(rq.r))
+	q.Set("uploadId", u.backend)
+	h := forwardHeader(rq.r.Header)
+	for k := range h {
+		if isCopySourceHeader(k) {
+			delete(h, k)
+		}
+	}
+	resp, err := p.putEncrypted(ctx, encryptedPut{
+		bucket: rq.bucket, key: rq.key, query: q,
+		header: h, dk: dk, part: part, plaintext: plain, size: size,
+	})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if !ok2xx(resp.StatusCode) {
+		return rq.relay(resp)
+	}
+	drain(resp)
+	rh := rq.w.Header()
+	var srcHeader http.Header
+	if res.passthrough != nil {
+		srcHeader = res.passthrough.Header
+	} else {
+		srcHeader = res.resp.Header
+	}
+	if v := srcHeader.Get("X-Amz-Version-Id"); v != "" {
+		rh.Set("X-Amz-Copy-Source-Version-Id", v)
+	}
+	p.setSSEHeaders(rh, u.md.KeyID)
+	return rq.answerCopyXML("CopyPartResult", resp.Header.Get("ETag"), p.cfg.Now())
+}

@@ -1,0 +1,123 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/bucketkey/bucketkey/envelope"
+	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/s3err"
+)
+
+// sealNew starts a new object (or multipart upload) named key in bucket: it
+// borrows the bucket's current bucket key and seals a fresh data key under
+// it. The caller wipes the returned data key.
+func (p *Proxy) sealNew(ctx context.Context, rq *request, bucket, key string, sse sseRequest, multipart bool, size int64) (*envelope.Metadata, *envelope.DataKey, error) {
+	keyID := sse.keyID
+	if keyID == "" {
+		keyID = p.cfg.KMSKeyID
+	}
+	var md *envelope.Metadata
+	var dk *envelope.DataKey
+	err := p.cfg.Keys.WithBucketKey(ctx, keycache.WriteRequest{
+		Bucket:    bucket,
+		KeyID:     keyID,
+		Context:   sse.context,
+		AccessKey: rq.auth.AccessKey,
+	}, func(k keycache.Key) error {
+		m, d, err := envelope.Seal(k.Plaintext, bucket, key)
+		if err != nil {
+			return err
+		}
+		m.KeyID = k.KeyID
+		m.WrappedKey = bytes.Clone(k.Wrapped)
+		m.Context = sse.context
+		m.Multipart = multipart
+		m.Size = size
+		if multipart {
+			m.Size = -1
+		}
+		md, dk = m, d
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := md.Validate(); err != nil {
+		dk.Wipe()
+		if errors.Is(err, envelope.ErrInvalidMetadata) {
+			// Only the client's context can be out of bounds.
+			return nil, nil, s3err.InvalidArgument.With("The encryption context is too large.").Wrap(err)
+		}
+		return nil, nil, err
+	}
+	return md, dk, nil
+}
+
+// reseal re-seals an object's data key for a new name (CopyObject): the
+// destination bucket's current bucket key, the destination name, the
+// destination's encryption context.
+func (p *Proxy) reseal(ctx context.Context, rq *request, src *envelope.Metadata, dk *envelope.DataKey, bucket, key string, sse sseRequest) (*envelope.Metadata, error) {
+	keyID := sse.keyID
+	if keyID == "" {
+		keyID = p.cfg.KMSKeyID
+	}
+	var md *envelope.Metadata
+	err := p.cfg.Keys.WithBucketKey(ctx, keycache.WriteRequest{
+		Bucket:    bucket,
+		KeyID:     keyID,
+		Context:   sse.context,
+		AccessKey: rq.auth.AccessKey,
+	}, func(k keycache.Key) error {
+		m, err := src.Reseal(dk, k.Plaintext, bucket, key)
+		if err != nil {
+			return err
+		}
+		m.KeyID = k.KeyID
+		m.WrappedKey = bytes.Clone(k.Wrapped)
+		m.Context = sse.context
+		md = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := md.Validate(); err != nil {
+		return nil, fmt.Errorf("proxy: resealed metadata: %w", err)
+	}
+	return md, nil
+}
+
+// openDataKey unwraps md's bucket key (cached) and opens the data key of
+// the object named key, read through bucket.
+func (p *Proxy) openDataKey(ctx context.Context, rq *request, md *envelope.Metadata, bucket, key string) (*envelope.DataKey, error) {
+	var dk *envelope.DataKey
+	err := p.cfg.Keys.WithUnwrappedKey(ctx, keycache.ReadRequest{
+		KeyBucket: md.KeyBucket,
+		KeyID:     md.KeyID,
+		Wrapped:   md.WrappedKey,
+		Context:   md.Context,
+		AccessKey: rq.auth.AccessKey,
+		Bucket:    bucket,
+	}, func(bucketKey []byte) error {
+		d, err := md.Open(bucketKey, key)
+		dk = d
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dk, nil
+}
+
+// mayRead applies the binding policy (docs/ARCHITECTURE.md, "Replication"):
+// bucket serves objects keyed to itself, or to a bucket it is declared to
+// replicate.
+func (p *Proxy) mayRead(bucket string, md *envelope.Metadata) error {
+	if md.KeyBucket == bucket || p.replicas[bucket][md.KeyBucket] {
+		return nil
+	}
+	return s3err.AccessDenied.Wrap(fmt.Errorf("proxy: object keyed to another bucket, and %q is not declared a replica of it", bucket))
+}

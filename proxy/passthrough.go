@@ -1,0 +1,91 @@
+package proxy
+
+import (
+	"crypto/md5"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// maxPassthroughBody bounds the bodies of requests the proxy forwards
+// without changing them (XML configuration, DeleteObjects, tagging): they
+// are read whole so they can be signed with their hash.
+const maxPassthroughBody = 16 << 20
+
+// passthrough serves an operation the proxy does not need to change: the
+// authenticated request is rebuilt for the backend (same method, bucket,
+// key and query; forwarded headers; the verified body) and the backend's
+// answer is relayed as it is. Envelope metadata never leaves in either
+// direction.
+func (p *Proxy) passthrough(rq *request) error {
+	body, err := rq.readBody(maxPassthroughBody)
+	if err != nil {
+		return err
+	}
+	h := forwardHeader(rq.r.Header)
+	resp, err := p.forward(rq, rq.r.Method, forwardQuery(query(rq.r)), h, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return rq.relay(resp)
+}
+
+// forward sends a request for the same bucket and key as the client's
+// with an in-memory body. A non-empty body gets a Content-MD5 (verified
+// bodies are re-described for the backend: S3 requires it for
+// DeleteObjects and several configuration calls, and it costs nothing).
+func (p *Proxy) forward(rq *request, method string, q map[string][]string, h http.Header, body []byte) (*http.Response, error) {
+	if len(body) > 0 {
+		sum := md5.Sum(body)
+		h.Set("Content-Md5", base64.StdEncoding.EncodeToString(sum[:]))
+	}
+	req, err := p.newUpstream(rq.r.Context(), method, rq.bucket, rq.key, q, h)
+	if err != nil {
+		return nil, err
+	}
+	return p.do(req, body)
+}
+
+// relay sends the backend's response to the client unchanged but for
+// connection headers, envelope metadata and the request id.
+func (rq *request) relay(resp *http.Response) error {
+	copyResponseHeader(rq.w.Header(), resp.Header, false)
+	if resp.ContentLength >= 0 && bodyAllowed(resp.StatusCode) {
+		rq.w.Header().Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
+	rq.w.WriteHeader(resp.StatusCode)
+	if rq.r.Method == http.MethodHead {
+		return nil
+	}
+	return rq.copyOut(resp.Body)
+}
+
+// copyOut streams a body to the client; a failure mid-way aborts the
+// response (the client sees a broken transfer).
+func (rq *request) copyOut(r io.Reader) error {
+	buf := getBuf()
+	defer putBuf(buf)
+	_, err := io.CopyBuffer(rq.w, r, *buf)
+	return err
+}
+
+// relayBody sends a rewritten small body with the backend's status and
+// headers.
+func (rq *request) relayBody(resp *http.Response, body []byte) error {
+	copyResponseHeader(rq.w.Header(), resp.Header, false)
+	rq.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	rq.w.WriteHeader(resp.StatusCode)
+	if rq.r.Method == http.MethodHead {
+		return nil
+	}
+	_, err := rq.w.Write(body)
+	return err
+}
+
+// bodyAllowed reports whether a response status may carry a body (and so a
+// Content-Length).
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}

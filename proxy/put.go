@@ -1,0 +1,191 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/bucketkey/bucketkey/envelope"
+	"github.com/bucketkey/bucketkey/s3err"
+)
+
+// encryptedPut is one streamed upload of ciphertext: a PutObject or an
+// UploadPart.
+type encryptedPut struct {
+	bucket, key string
+	query       url.Values
+	header      http.Header // final headers, envelope metadata included
+	dk          *envelope.DataKey
+	part        int       // 0 for a single-part object, else the part number
+	plaintext   io.Reader // the verified client body (or a decrypting reader)
+	size        int64     // exact plaintext length
+}
+
+// errAbandoned ends the encrypting goroutine when the backend answered
+// before taking the whole body.
+var errAbandoned = errors.New("proxy: backend answered before the upload finished")
+
+// putEncrypted streams plaintext through envelope.NewWriter into a pipe
+// that is the backend request's body (docs/ARCHITECTURE.md, "Uploads that
+// fail"). The final segment is sealed only after the plaintext source
+// returned io.EOF, which the verifying client body does only if every
+// hash, signature and checksum held; on any failure the pipe fails
+// instead, the backend request is cut short of its declared length, and
+// the backend stores nothing. Memory: one segment buffer plus the
+// writer's.
+//
+// If the plaintext source failed, its error is returned (the client's
+// fault, e.g. BadDigest); otherwise the backend's response.
+func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Response, error) {
+	csize := envelope.CiphertextSize(u.size)
+	req, err := p.newUpstream(ctx, http.MethodPut, u.bucket, u.key, u.query, u.header)
+	if err != nil {
+		return nil, err
+	}
+	req, dl := p.withDeadline(req)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := encryptTo(pw, u)
+		if err != nil {
+			pw.CloseWithError(err)
+		} else {
+			pw.Close()
+			dl.arm() // all sent: now the backend's answer is due
+		}
+		done <- err
+	}()
+	resp, err := p.doStream(req, dl, pr, csize)
+	// Whatever happened, the goroutine must end: a backend that answered
+	// early no longer reads the pipe.
+	pr.CloseWithError(errAbandoned)
+	bodyErr := <-done
+	if bodyErr != nil && !errors.Is(bodyErr, errAbandoned) && !errors.Is(bodyErr, io.ErrClosedPipe) {
+		if resp != nil {
+			drain(resp)
+		}
+		return nil, clientBodyError(bodyErr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// encryptTo encrypts u.plaintext into w and seals the final segment only
+// when the source ended cleanly with exactly u.size bytes.
+func encryptTo(w io.Writer, u encryptedPut) error {
+	ew, err := envelope.NewWriter(w, u.dk, u.part)
+	if err != nil {
+		return err
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	n, err := io.CopyBuffer(ew, onlyReader{u.plaintext}, *buf)
+	if err != nil {
+		return err
+	}
+	if n != u.size {
+		return s3err.IncompleteBody.Wrap(fmt.Errorf("proxy: body of %d bytes, declared %d", n, u.size))
+	}
+	return ew.Close()
+}
+
+// onlyReader hides a reader's WriteTo so that io.CopyBuffer drives the
+// copy with the pooled buffer.
+type onlyReader struct{ io.Reader }
+
+// clientBodyError is the answer when the client's body failed: sigv4's
+// S3 error as it is (BadDigest, XAmzContentSHA256Mismatch, ...), anything
+// else (a reset connection) as IncompleteBody.
+func clientBodyError(err error) error {
+	if e := s3err.As(err); e != nil {
+		return e
+	}
+	var uerr *upstreamError
+	if errors.As(err, &uerr) {
+		return err
+	}
+	return s3err.IncompleteBody.Wrap(err)
+}
+
+// putObject serves PutObject: the body is encrypted as it streams, under a
+// fresh data key sealed with the bucket's current bucket key; the backend
+// stores ciphertext and the envelope metadata.
+func (p *Proxy) putObject(rq *request) error {
+	n := rq.auth.ContentLength
+	if n < 0 {
+		return s3err.MissingContentLength
+	}
+	sse, err := parseSSE(rq.r.Header, rq.bucket)
+	if err != nil {
+		return err
+	}
+	ctx := rq.r.Context()
+	md, dk, err := p.sealNew(ctx, rq, rq.bucket, rq.key, sse, false, n)
+	if err != nil {
+		return err
+	}
+	defer dk.Wipe()
+	h := forwardHeader(rq.r.Header)
+	setMetadata(h, md)
+	resp, err := p.putEncrypted(ctx, encryptedPut{
+		bucket: rq.bucket, key: rq.key,
+		query:  forwardQuery(query(rq.r)),
+		header: h, dk: dk, plaintext: rq.body(), size: n,
+	})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return rq.answerWrite(resp, md.KeyID, sse)
+}
+
+// setMetadata adds the envelope metadata to upstream headers.
+func setMetadata(h http.Header, md *envelope.Metadata) {
+	for k, v := range md.Headers() {
+		h.Set(k, v)
+	}
+}
+
+// answerWrite relays the backend's answer to an object write, told as S3
+// tells an SSE-KMS write under a bucket key; the checksum the client asked
+// for is the plaintext's it sent (verified by sigv4), never the backend's.
+func (rq *request) answerWrite(resp *http.Response, keyID string, sse sseRequest) error {
+	if !ok2xx(resp.StatusCode) {
+		return rq.relay(resp)
+	}
+	h := rq.w.Header()
+	copyResponseHeader(h, resp.Header, true)
+	rq.p.setSSEHeaders(h, keyID)
+	if sse.rawContext != "" {
+		h.Set("X-Amz-Server-Side-Encryption-Context", sse.rawContext)
+	}
+	if alg := rq.auth.ChecksumAlgorithm; alg != "" && rq.auth.Checksum != nil {
+		if sum := rq.auth.Checksum(); sum != "" {
+			h.Set("X-Amz-Checksum-"+strings.ToLower(alg), sum)
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxXMLDoc))
+	if err != nil {
+		return &upstreamError{err: err}
+	}
+	return rq.relayBodyHeaders(resp.StatusCode, body)
+}
+
+// relayBodyHeaders sends status and body with the headers already set.
+func (rq *request) relayBodyHeaders(status int, body []byte) error {
+	if len(body) > 0 || bodyAllowed(status) {
+		rq.w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	}
+	rq.w.WriteHeader(status)
+	if len(body) == 0 || rq.r.Method == http.MethodHead {
+		return nil
+	}
+	_, err := rq.w.Write(body)
+	return err
+}

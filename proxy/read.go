@@ -1,0 +1,507 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bucketkey/bucketkey/envelope"
+	"github.com/bucketkey/bucketkey/s3err"
+)
+
+// readSpec is one read of an object, its part or a range of it, by GET,
+// HEAD, CopyObject or UploadPartCopy.
+type readSpec struct {
+	bucket, key string
+	// query is forwarded on the backend request whose answer the client
+	// sees (versionId, response-* overrides); internal requests keep only
+	// versionId.
+	query       url.Values
+	partNumber  int
+	rangeHeader string
+	cond        http.Header // the client's If-* conditions
+	header      http.Header // other forwarded client headers (SSE-C, expected bucket owner, ...)
+	head        bool        // headers only
+	wantKey     bool        // decrypting: open the data key even for head
+	// errorDoc: when the first request is a HEAD and fails, fetch the
+	// backend's error document with a GET (the client expects a body).
+	errorDoc bool
+}
+
+// readResult is what a read found. Either passthrough is set (an object
+// without envelope metadata, or a backend error, relayed unchanged), or
+// the rest describes plaintext to send.
+type readResult struct {
+	passthrough *http.Response
+
+	resp       *http.Response // the backend answer whose headers describe the object
+	md         *envelope.Metadata
+	dk         *envelope.DataKey // nil for head
+	etag       string
+	status     int            // 200, or 206 for ranges and parts
+	rng        envelope.Range // the plaintext range sent
+	size       int64          // the object's plaintext size
+	partial    bool           // send Content-Range
+	partsCount int            // x-amz-mp-parts-count for part reads, 0 if none
+	headFirst  bool           // resp answered a HEAD: it has no body
+	body       io.Reader      // the plaintext of rng; nil for head
+	closers    []io.Closer
+}
+
+// close releases the read's backend bodies and wipes its data key.
+func (r *readResult) close() {
+	if r == nil {
+		return
+	}
+	if r.passthrough != nil {
+		r.passthrough.Body.Close()
+	}
+	for _, c := range r.closers {
+		c.Close()
+	}
+	if r.dk != nil {
+		r.dk.Wipe()
+	}
+}
+
+// errObjectChanged: the object was replaced between two backend requests
+// of one read (the second was pinned with If-Match to the first's ETag).
+var errObjectChanged = errors.New("proxy: object changed during the read")
+
+// readObject plans and starts a read, retrying when the object changes
+// under it. Requests of one read are pinned to the ETag the first one saw,
+// so the layout, the key and the bytes all belong to the same object.
+func (p *Proxy) readObject(ctx context.Context, rq *request, s readSpec) (*readResult, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := p.readOnce(ctx, rq, s)
+		if !errors.Is(err, errObjectChanged) {
+			return res, err
+		}
+		if attempt == 2 {
+			e := s3err.ServiceUnavailable.With("The object changed repeatedly while it was read. Please retry.").Wrap(err)
+			e.RetryAfter = defaultRetryAfter
+			return nil, e
+		}
+	}
+}
+
+// sendRead sends one bodiless backend request of a read.
+func (p *Proxy) sendRead(ctx context.Context, method string, s readSpec, q url.Values, h http.Header) (*http.Response, error) {
+	req, err := p.newUpstream(ctx, method, s.bucket, s.key, q, h)
+	if err != nil {
+		return nil, err
+	}
+	return p.do(req, nil)
+}
+
+// internalQuery is the query of the proxy's own requests of a read: the
+// version only.
+func (s readSpec) internalQuery() url.Values {
+	q := url.Values{}
+	if v := s.query.Get("versionId"); v != "" {
+		q.Set("versionId", v)
+	}
+	return q
+}
+
+// pinned returns the forwarded headers plus If-Match: etag.
+func (s readSpec) pinned(etag string) http.Header {
+	h := s.header.Clone()
+	if h == nil {
+		h = make(http.Header)
+	}
+	if etag != "" {
+		h.Set("If-Match", etag)
+	}
+	return h
+}
+
+func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readResult, err error) {
+	res := &readResult{}
+	defer func() {
+		if err != nil {
+			res.close() // sub-steps that fail leave their bodies in res
+		}
+	}()
+
+	// The first request carries the client's conditions. A whole GET is
+	// one request; a range needs the size first, so it starts with HEAD.
+	first := http.MethodGet
+	if s.head || s.rangeHeader != "" {
+		first = http.MethodHead
+	}
+	q := cloneValues(s.query)
+	if s.partNumber > 0 {
+		q.Set("partNumber", strconv.Itoa(s.partNumber))
+	}
+	h := s.header.Clone()
+	if h == nil {
+		h = make(http.Header)
+	}
+	for k, v := range s.cond {
+		h[k] = v
+	}
+	resp, err := p.sendRead(ctx, first, s, q, h)
+	if err != nil {
+		return nil, err
+	}
+	if !ok2xx(resp.StatusCode) {
+		if first == http.MethodHead && (!s.head || s.errorDoc) && resp.StatusCode != http.StatusNotModified {
+			// A HEAD answer has no error document; ask again with GET so
+			// the client gets the backend's.
+			drain(resp)
+			resp, err = p.sendRead(ctx, http.MethodGet, s, q, h)
+			if err != nil {
+				return nil, err
+			}
+			if ok2xx(resp.StatusCode) {
+				drain(resp)
+				return nil, errObjectChanged
+			}
+		}
+		res.passthrough = resp
+		return res, nil
+	}
+	etag := resp.Header.Get("ETag")
+
+	md, err := envelope.ParseMetadata(resp.Header)
+	if errors.Is(err, envelope.ErrNotEncrypted) {
+		if s.rangeHeader == "" {
+			res.passthrough = resp
+			return res, nil
+		}
+		// A pre-proxy object and a range: the backend serves the range,
+		// pinned to the version the HEAD saw.
+		drain(resp)
+		method := http.MethodGet
+		if s.head {
+			method = http.MethodHead
+		}
+		h := s.pinned(etag)
+		h.Set("Range", s.rangeHeader)
+		resp, err = p.sendRead(ctx, method, s, cloneValues(s.query), h)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode == http.StatusPreconditionFailed {
+			drain(resp)
+			return nil, errObjectChanged
+		}
+		res.passthrough = resp
+		return res, nil
+	}
+	res.resp, res.headFirst = resp, first == http.MethodHead
+	res.closers = append(res.closers, resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: stored object: %w", err)
+	}
+	if err := p.mayRead(s.bucket, md); err != nil {
+		return nil, err
+	}
+	res.md, res.etag = md, etag
+
+	layout, partsCount, err := p.layout(ctx, s, resp, md, etag)
+	if err != nil {
+		return nil, err
+	}
+	size, err := layout.PlaintextSize()
+	if err != nil {
+		return nil, fmt.Errorf("proxy: stored object: %w", err)
+	}
+	if md.Size >= 0 && md.Size != size {
+		return nil, fmt.Errorf("proxy: stored object: recorded size %d, stored size %d: %w", md.Size, size, envelope.ErrAuth)
+	}
+	res.size = size
+
+	if !s.head || s.wantKey {
+		if res.dk, err = p.openDataKey(ctx, rq, md, s.bucket, s.key); err != nil {
+			return nil, err
+		}
+	}
+
+	switch {
+	case s.partNumber > 0:
+		return p.readPart(res, s, layout, partsCount)
+	case s.rangeHeader != "":
+		r, ok, err := envelope.ParseRange(s.rangeHeader, size)
+		if err != nil {
+			return nil, invalidRange(s.rangeHeader, size, err)
+		}
+		if ok {
+			return p.readRange(ctx, res, s, layout, r)
+		}
+	}
+	return p.readWhole(ctx, res, s, layout)
+}
+
+// readPart reads part s.partNumber from the response of GET ?partNumber.
+func (p *Proxy) readPart(res *readResult, s readSpec, layout envelope.Layout, partsCount int) (*readResult, error) {
+	res.status, res.partial, res.partsCount = http.StatusPartialContent, true, partsCount
+	part := 0
+	if layout.Multipart {
+		part = s.partNumber
+		if part > len(layout.Parts) {
+			return nil, fmt.Errorf("proxy: part %d of a %d-part object", part, len(layout.Parts))
+		}
+		var start int64
+		for _, c := range layout.Parts[:part-1] {
+			n, err := envelope.PlaintextSize(c)
+			if err != nil {
+				return nil, fmt.Errorf("proxy: stored object: %w", err)
+			}
+			start += n
+		}
+		n, err := envelope.PlaintextSize(layout.Parts[part-1])
+		if err != nil {
+			return nil, fmt.Errorf("proxy: stored object: %w", err)
+		}
+		res.rng = envelope.Range{Start: start, Length: n}
+	} else {
+		res.rng = envelope.Range{Length: res.size}
+	}
+	if res.dk != nil && !s.head {
+		body, err := envelope.NewReader(res.resp.Body, res.dk, part)
+		if err != nil {
+			return nil, err
+		}
+		res.body = body
+	}
+	return res, nil
+}
+
+// readRange reads the plaintext range r: only the segments it needs are
+// fetched, with one more request pinned to the object the HEAD saw.
+func (p *Proxy) readRange(ctx context.Context, res *readResult, s readSpec, layout envelope.Layout, r envelope.Range) (*readResult, error) {
+	res.status, res.partial, res.rng = http.StatusPartialContent, true, r
+	if s.head {
+		return res, nil
+	}
+	off, n, err := layout.CiphertextRange(r)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: range: %w", err)
+	}
+	h := s.pinned(res.etag)
+	h.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	resp, err := p.sendRead(ctx, http.MethodGet, s, cloneValues(s.query), h)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusPreconditionFailed {
+		drain(resp)
+		return nil, errObjectChanged
+	}
+	if !ok2xx(resp.StatusCode) {
+		res.close()
+		return &readResult{passthrough: resp}, nil
+	}
+	res.closers = append(res.closers, resp.Body)
+	if resp.ContentLength != n {
+		return nil, fmt.Errorf("proxy: backend answered %d bytes for a %d-byte range: %w", resp.ContentLength, n, envelope.ErrAuth)
+	}
+	body, err := envelope.NewRangeReader(resp.Body, res.dk, layout, r)
+	if err != nil {
+		return nil, err
+	}
+	res.body = body
+	return res, nil
+}
+
+// readWhole reads the whole object, every part's final segment checked.
+func (p *Proxy) readWhole(ctx context.Context, res *readResult, s readSpec, layout envelope.Layout) (*readResult, error) {
+	res.status, res.rng = http.StatusOK, envelope.Range{Length: res.size}
+	if s.head {
+		return res, nil
+	}
+	resp := res.resp
+	if res.headFirst {
+		// The first request was a HEAD (an unusable Range): fetch the
+		// object it described.
+		var err error
+		resp, err = p.sendRead(ctx, http.MethodGet, s, cloneValues(s.query), s.pinned(res.etag))
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode == http.StatusPreconditionFailed {
+			drain(resp)
+			return nil, errObjectChanged
+		}
+		if !ok2xx(resp.StatusCode) {
+			res.close()
+			return &readResult{passthrough: resp}, nil
+		}
+		res.closers = append(res.closers, resp.Body)
+	}
+	var total int64
+	for _, c := range layout.Parts {
+		total += c
+	}
+	if resp.ContentLength != total {
+		return nil, fmt.Errorf("proxy: backend sent %d bytes for a %d-byte object: %w", resp.ContentLength, total, envelope.ErrAuth)
+	}
+	if !layout.Multipart {
+		body, err := envelope.NewReader(resp.Body, res.dk, 0)
+		if err != nil {
+			return nil, err
+		}
+		res.body = body
+		return res, nil
+	}
+	res.body = &partsReader{src: resp.Body, dk: res.dk, parts: layout.Parts}
+	return res, nil
+}
+
+// partsReader decrypts a multipart object's parts in turn, each its own
+// stream keyed by its part number.
+type partsReader struct {
+	src   io.Reader
+	dk    *envelope.DataKey
+	parts []int64
+	i     int
+	cur   io.Reader
+}
+
+func (r *partsReader) Read(b []byte) (int, error) {
+	for {
+		if r.cur == nil {
+			if r.i == len(r.parts) {
+				return 0, io.EOF
+			}
+			cur, err := envelope.NewReader(io.LimitReader(r.src, r.parts[r.i]), r.dk, r.i+1)
+			if err != nil {
+				return 0, err
+			}
+			r.cur = cur
+			r.i++
+		}
+		n, err := r.cur.Read(b)
+		if errors.Is(err, io.EOF) {
+			r.cur = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+// maxParallelHeads bounds the concurrent HEAD ?partNumber requests of one
+// read.
+const maxParallelHeads = 8
+
+// layout learns the stored shape of an object: its ciphertext size for a
+// single-part object; for a multipart one, each part's ciphertext size
+// from HEAD ?partNumber=k (docs/ARCHITECTURE.md, "Multipart"), pinned to
+// etag, concurrently.
+func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md *envelope.Metadata, etag string) (envelope.Layout, int, error) {
+	if !md.Multipart {
+		total := resp.ContentLength
+		if s.partNumber > 0 {
+			if t, ok := contentRangeTotal(resp.Header.Get("Content-Range")); ok {
+				total = t
+			}
+		}
+		if total < 0 {
+			return envelope.Layout{}, 0, errors.New("proxy: backend did not say the object's size")
+		}
+		return envelope.SingleLayout(total), 0, nil
+	}
+	var count int
+	known := map[int]int64{}
+	countHeader := func(r *http.Response) (int, error) {
+		n, err := strconv.Atoi(r.Header.Get("X-Amz-Mp-Parts-Count"))
+		if err != nil || n < 1 || n > 10000 {
+			return 0, fmt.Errorf("proxy: object is multipart-encrypted but the backend reports no parts (x-amz-mp-parts-count %q)", r.Header.Get("X-Amz-Mp-Parts-Count"))
+		}
+		return n, nil
+	}
+	headPart := func(k int) (int64, *http.Response, error) {
+		q := s.internalQuery()
+		q.Set("partNumber", strconv.Itoa(k))
+		r, err := p.sendRead(ctx, http.MethodHead, s, q, s.pinned(etag))
+		if err != nil {
+			return 0, nil, err
+		}
+		drain(r)
+		switch {
+		case r.StatusCode == http.StatusPreconditionFailed:
+			return 0, nil, errObjectChanged
+		case !ok2xx(r.StatusCode):
+			return 0, nil, fmt.Errorf("proxy: HEAD part %d: backend answered %s", k, r.Status)
+		case r.ContentLength < 0:
+			return 0, nil, fmt.Errorf("proxy: HEAD part %d: no size", k)
+		}
+		return r.ContentLength, r, nil
+	}
+	if s.partNumber > 0 {
+		n, err := countHeader(resp)
+		if err != nil {
+			return envelope.Layout{}, 0, err
+		}
+		count = n
+		known[s.partNumber] = resp.ContentLength
+	} else {
+		size, r, err := headPart(1)
+		if err != nil {
+			return envelope.Layout{}, 0, err
+		}
+		if count, err = countHeader(r); err != nil {
+			return envelope.Layout{}, 0, err
+		}
+		known[1] = size
+	}
+	parts := make([]int64, count)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallelHeads)
+	for k := 1; k <= count; k++ {
+		if c, ok := known[k]; ok {
+			parts[k-1] = c
+			continue
+		}
+		g.Go(func() error {
+			if gctx.Err() != nil {
+				return gctx.Err()
+			}
+			size, _, err := headPart(k)
+			parts[k-1] = size
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return envelope.Layout{}, 0, err
+	}
+	return envelope.Layout{Multipart: true, Parts: parts}, count, nil
+}
+
+// contentRangeTotal parses the total of "bytes a-b/total".
+func contentRangeTotal(v string) (int64, bool) {
+	_, total, ok := strings.Cut(v, "/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(total), 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// invalidRange is S3's 416 for a range outside the object.
+func invalidRange(header string, size int64, err error) error {
+	return s3err.InvalidRange.
+		WithExtra("RangeRequested", header).
+		WithExtra("ActualObjectSize", strconv.FormatInt(size, 10)).
+		Wrap(err)
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}

@@ -1,0 +1,176 @@
+package proxy
+
+import (
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/bucketkey/bucketkey/envelope"
+	"github.com/bucketkey/bucketkey/s3err"
+)
+
+// Upload IDs carry the upload's key material (docs/ARCHITECTURE.md,
+// "Multipart key material"): S3 cannot tell UploadPart the metadata set on
+// CreateMultipartUpload, so the proxy hands the client
+//
+//	<backend upload id>.bk1.<base64url(fields || mac)>
+//
+// where fields are the envelope metadata headers (names without the
+// "x-amz-meta-bk-" prefix), each name and value preceded by its uvarint
+// length, in sorted order; and mac is the first 16 bytes of
+// HMAC-SHA256(HKDF-SHA256(data key, info=uploadIDInfo), uvarint(len(backend
+// id)) || backend id || fields). The sealed data key opens only for the
+// object name it was sealed for, so an ID replayed on another key fails;
+// the MAC ties the key material to its backend upload, so it cannot be
+// grafted onto another upload of the same name.
+const (
+	uploadIDSep    = ".bk1."
+	uploadIDMACLen = 16
+	uploadIDInfo   = "bucketkey proxy upload id v1"
+	maxUploadID    = 4096
+)
+
+var uploadB64 = base64.RawURLEncoding
+
+// uploadID is a parsed client upload ID.
+type uploadID struct {
+	backend string             // the backend's upload ID
+	md      *envelope.Metadata // nil for a bare backend ID
+	fields  []byte
+	mac     []byte
+}
+
+// encodeUploadID returns the client upload ID for a backend upload whose
+// envelope metadata is md and data key dk.
+func encodeUploadID(backend string, md *envelope.Metadata, dk *envelope.DataKey) (string, error) {
+	fields := encodeFields(md.Headers())
+	mac, err := uploadMAC(dk, backend, fields)
+	if err != nil {
+		return "", err
+	}
+	return backend + uploadIDSep + uploadB64.EncodeToString(append(fields, mac...)), nil
+}
+
+// parseUploadID splits a client upload ID. A bare backend ID (as
+// ListMultipartUploads returns) parses with md nil.
+func parseUploadID(id string) (uploadID, error) {
+	invalid := func(err error) error {
+		return s3err.NoSuchUpload.With("The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.").Wrap(err)
+	}
+	if id == "" {
+		return uploadID{}, invalid(errors.New("proxy: empty upload id"))
+	}
+	if len(id) > maxUploadID {
+		return uploadID{}, invalid(errors.New("proxy: upload id too long"))
+	}
+	i := strings.LastIndex(id, uploadIDSep)
+	if i < 0 {
+		return uploadID{backend: id}, nil
+	}
+	u := uploadID{backend: id[:i]}
+	if u.backend == "" {
+		return uploadID{}, invalid(errors.New("proxy: upload id has no backend part"))
+	}
+	raw, err := uploadB64.DecodeString(id[i+len(uploadIDSep):])
+	if err != nil {
+		return uploadID{}, invalid(fmt.Errorf("proxy: upload id: %w", err))
+	}
+	if len(raw) < uploadIDMACLen {
+		return uploadID{}, invalid(errors.New("proxy: upload id too short"))
+	}
+	u.fields, u.mac = raw[:len(raw)-uploadIDMACLen], raw[len(raw)-uploadIDMACLen:]
+	h, err := decodeFields(u.fields)
+	if err != nil {
+		return uploadID{}, invalid(err)
+	}
+	md, err := envelope.ParseMetadata(h)
+	if err != nil {
+		return uploadID{}, invalid(fmt.Errorf("proxy: upload id: %w", err))
+	}
+	if !md.Multipart {
+		return uploadID{}, invalid(errors.New("proxy: upload id metadata is not multipart"))
+	}
+	u.md = md
+	return u, nil
+}
+
+// verify checks the ID's MAC with the data key its metadata opened to.
+func (u uploadID) verify(dk *envelope.DataKey) error {
+	want, err := uploadMAC(dk, u.backend, u.fields)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(want, u.mac) {
+		return s3err.NoSuchUpload.Wrap(errors.New("proxy: upload id does not belong to this upload"))
+	}
+	return nil
+}
+
+func uploadMAC(dk *envelope.DataKey, backend string, fields []byte) ([]byte, error) {
+	k, err := hkdf.Key(sha256.New, dk[:], nil, uploadIDInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: upload id key: %w", err)
+	}
+	m := hmac.New(sha256.New, k)
+	clear(k)
+	m.Write(binary.AppendUvarint(nil, uint64(len(backend))))
+	m.Write([]byte(backend))
+	m.Write(fields)
+	return m.Sum(nil)[:uploadIDMACLen], nil
+}
+
+func encodeFields(h map[string]string) []byte {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b []byte
+	for _, k := range names {
+		short := strings.TrimPrefix(strings.ToLower(k), envelope.MetaPrefix)
+		b = binary.AppendUvarint(b, uint64(len(short)))
+		b = append(b, short...)
+		b = binary.AppendUvarint(b, uint64(len(h[k])))
+		b = append(b, h[k]...)
+	}
+	return b
+}
+
+func decodeFields(b []byte) (http.Header, error) {
+	h := make(http.Header)
+	next := func() (string, error) {
+		n, m := binary.Uvarint(b)
+		if m <= 0 || n > uint64(len(b)-m) {
+			return "", errors.New("proxy: upload id: truncated field")
+		}
+		s := string(b[m : m+int(n)])
+		b = b[m+int(n):]
+		return s, nil
+	}
+	for len(b) > 0 {
+		name, err := next()
+		if err != nil {
+			return nil, err
+		}
+		value, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if name == "" || strings.ContainsAny(name, " :\r\n") {
+			return nil, errors.New("proxy: upload id: bad field name")
+		}
+		full := envelope.MetaPrefix + name
+		if len(h.Values(full)) > 0 {
+			return nil, errors.New("proxy: upload id: duplicate field")
+		}
+		h.Set(full, value)
+	}
+	return h, nil
+}

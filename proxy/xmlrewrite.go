@@ -1,0 +1,176 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/bucketkey/bucketkey/envelope"
+)
+
+// xmlRule edits the elements whose path ends with path (local names,
+// outermost first): drop removes the element, replace rewrites its text
+// (returning false leaves it as is).
+type xmlRule struct {
+	path    []string
+	drop    bool
+	replace func(text string) (string, bool)
+}
+
+type xmlSplice struct {
+	from, to int64
+	with     string
+}
+
+// maxXMLDoc bounds the XML documents the proxy reads whole: S3 list
+// responses (1,000 entries of keys up to 1 KiB) and the XML bodies clients
+// send are a few MiB at most.
+const maxXMLDoc = 32 << 20
+
+// rewriteXML applies rules to doc and returns the edited document. It
+// edits bytes in place: everything it does not touch (declarations,
+// namespaces, unknown elements, whitespace, escaping) is kept exactly, so
+// fields a newer backend adds pass through. The document must be
+// well-formed.
+func rewriteXML(doc []byte, rules ...xmlRule) ([]byte, error) {
+	type open struct {
+		name       string
+		start      int64 // offset of '<'
+		inner      int64 // offset just after the start tag
+		rule       *xmlRule
+		text       strings.Builder
+		selfClosed bool
+	}
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	var (
+		stack     []*open
+		names     []string
+		splices   []xmlSplice
+		dropDepth int // stack depth of the element being dropped, 0 if none
+	)
+	for {
+		off := d.InputOffset()
+		tok, err := d.RawToken()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("proxy: XML: %w", err)
+		}
+		end := d.InputOffset()
+		switch t := tok.(type) {
+		case xml.StartElement:
+			o := &open{name: t.Name.Local, start: off, inner: end}
+			o.selfClosed = end-off >= 2 && string(doc[end-2:end]) == "/>"
+			stack = append(stack, o)
+			names = append(names, o.name)
+			if dropDepth == 0 {
+				o.rule = matchRule(rules, names)
+				if o.rule != nil && o.rule.drop {
+					dropDepth = len(stack)
+				}
+			}
+		case xml.EndElement:
+			if len(stack) == 0 || stack[len(stack)-1].name != t.Name.Local {
+				return nil, fmt.Errorf("proxy: XML: unexpected end element %q", t.Name.Local)
+			}
+			o := stack[len(stack)-1]
+			depth := len(stack)
+			stack, names = stack[:depth-1], names[:depth-1]
+			switch {
+			case dropDepth == depth:
+				splices = append(splices, xmlSplice{from: o.start, to: end})
+				dropDepth = 0
+			case dropDepth == 0 && o.rule != nil && o.rule.replace != nil && !o.selfClosed:
+				if s, ok := o.rule.replace(o.text.String()); ok {
+					var b strings.Builder
+					_ = xml.EscapeText(&b, []byte(s))
+					splices = append(splices, xmlSplice{from: o.inner, to: off, with: b.String()})
+				}
+			}
+		case xml.CharData:
+			if n := len(stack); n > 0 && stack[n-1].rule != nil {
+				stack[n-1].text.Write(t)
+			}
+		}
+	}
+	if len(stack) > 0 {
+		return nil, fmt.Errorf("proxy: XML: element %q not closed", stack[len(stack)-1].name)
+	}
+	if len(splices) == 0 {
+		return doc, nil
+	}
+	sort.Slice(splices, func(i, j int) bool { return splices[i].from < splices[j].from })
+	var out bytes.Buffer
+	out.Grow(len(doc))
+	var at int64
+	for _, s := range splices {
+		out.Write(doc[at:s.from])
+		out.WriteString(s.with)
+		at = s.to
+	}
+	out.Write(doc[at:])
+	return out.Bytes(), nil
+}
+
+func matchRule(rules []xmlRule, names []string) *xmlRule {
+	for i := range rules {
+		p := rules[i].path
+		if len(p) > len(names) {
+			continue
+		}
+		tail := names[len(names)-len(p):]
+		match := true
+		for j := range p {
+			if p[j] != tail[j] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return &rules[i]
+		}
+	}
+	return nil
+}
+
+// plaintextSizeText rewrites a ciphertext size to the plaintext size from
+// the size algebra. Sizes no ciphertext can have (objects written before
+// the proxy) are left alone.
+func plaintextSizeText(s string) (string, bool) {
+	c, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || c < 0 {
+		return "", false
+	}
+	n, err := envelope.PlaintextSize(c)
+	if err != nil {
+		return "", false
+	}
+	return strconv.FormatInt(n, 10), true
+}
+
+// sizeRule rewrites <Size> under parent to the plaintext size.
+func sizeRule(parent string) xmlRule {
+	return xmlRule{path: []string{parent, "Size"}, replace: plaintextSizeText}
+}
+
+// checksumElements are the checksum elements S3 puts in parts, listings
+// and results; for encrypted data they describe ciphertext (or nothing the
+// backend can verify), so the proxy removes them.
+var checksumElements = []string{
+	"ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME", "ChecksumSHA1", "ChecksumSHA256", "ChecksumType",
+}
+
+// dropChecksums drops checksum elements directly under parent.
+func dropChecksums(parent string) []xmlRule {
+	rules := make([]xmlRule, 0, len(checksumElements))
+	for _, c := range checksumElements {
+		rules = append(rules, xmlRule{path: []string{parent, c}, drop: true})
+	}
+	return rules
+}

@@ -1,0 +1,220 @@
+package sigv4
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"strconv"
+)
+
+// chunkHeaderRoom is the space reserved before each chunk's data for its
+// header ("<16 hex>;chunk-signature=<64 hex>\r\n" is 99 bytes), so the
+// header is written in front of the data already in place and nothing is
+// copied twice.
+const chunkHeaderRoom = 128
+
+var (
+	errUpstreamShort = errors.New("sigv4: upstream body ended before its declared size")
+	errUpstreamLong  = errors.New("sigv4: upstream body is longer than its declared size")
+)
+
+// chunkedLength is the exact Content-Length of an aws-chunked body of size
+// decoded bytes in chunks of chunk bytes: signed
+// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) or unsigned with a CRC32C trailer.
+func chunkedLength(size int64, chunk int, signed bool) int64 {
+	per := func(n int64) int64 {
+		l := int64(len(strconv.FormatInt(n, 16))) + 2 + n + 2
+		if signed {
+			l += int64(len(chunkSignaturePrefix)) + 64
+		}
+		return l
+	}
+	c := int64(chunk)
+	total := (size / c) * per(c)
+	if rest := size % c; rest > 0 {
+		total += per(rest)
+	}
+	if signed {
+		return total + int64(len("0"+chunkSignaturePrefix)) + 64 + 4
+	}
+	return total + int64(len("0\r\n")+len(crc32cTrailerName)+1+base64.StdEncoding.EncodedLen(4)+4)
+}
+
+const crc32cTrailerName = "x-amz-checksum-crc32c"
+
+// chunkEncoder frames a body as aws-chunked on the fly, one chunk in memory
+// at a time: signed (sign != nil) or unsigned with a CRC32C trailer.
+type chunkEncoder struct {
+	src       io.Reader
+	remaining int64
+	chunk     int
+	buf       []byte // chunkHeaderRoom | chunk data | CRLF
+	out       []byte // framed bytes not yet returned
+	sign      func(data []byte) ([]byte, error)
+	crc       hash.Hash32
+	final     bool
+	err       error
+}
+
+func newChunkEncoder(src io.Reader, size int64, chunk int, sign func([]byte) ([]byte, error)) *chunkEncoder {
+	n := chunk
+	if size < int64(n) {
+		n = int(size)
+	}
+	e := &chunkEncoder{src: src, remaining: size, chunk: chunk, buf: make([]byte, chunkHeaderRoom+n+2), sign: sign}
+	if sign == nil {
+		e.crc = crc32.New(castagnoli)
+	}
+	return e
+}
+
+// Read implements io.Reader.
+func (e *chunkEncoder) Read(p []byte) (int, error) {
+	for len(e.out) == 0 {
+		if e.err != nil {
+			return 0, e.err
+		}
+		e.err = e.next()
+	}
+	n := copy(p, e.out)
+	e.out = e.out[n:]
+	return n, nil
+}
+
+// next frames the next chunk into e.out; io.EOF after the final one.
+func (e *chunkEncoder) next() error {
+	if e.final {
+		return io.EOF
+	}
+	if e.remaining > 0 {
+		n := e.chunk
+		if e.remaining < int64(n) {
+			n = int(e.remaining)
+		}
+		data := e.buf[chunkHeaderRoom : chunkHeaderRoom+n]
+		if _, err := io.ReadFull(e.src, data); err != nil {
+			return upstreamReadErr(err)
+		}
+		e.remaining -= int64(n)
+		var hdr [chunkHeaderRoom]byte
+		h := strconv.AppendInt(hdr[:0], int64(n), 16)
+		if e.sign != nil {
+			sig, err := e.sign(data)
+			if err != nil {
+				return fmt.Errorf("sigv4: signing chunk: %w", err)
+			}
+			h = append(h, chunkSignaturePrefix...)
+			h = hex.AppendEncode(h, sig)
+		} else {
+			e.crc.Write(data)
+		}
+		h = append(h, '\r', '\n')
+		start := chunkHeaderRoom - len(h)
+		copy(e.buf[start:], h)
+		e.buf[chunkHeaderRoom+n] = '\r'
+		e.buf[chunkHeaderRoom+n+1] = '\n'
+		e.out = e.buf[start : chunkHeaderRoom+n+2]
+		return nil
+	}
+	// All data is out: the body must end exactly here. This read also
+	// holds the final chunk back until the source has finished (and, for
+	// the proxy, verified) its input.
+	if err := expectEOF(e.src); err != nil {
+		return err
+	}
+	e.final = true
+	if e.sign != nil {
+		sig, err := e.sign(nil)
+		if err != nil {
+			return fmt.Errorf("sigv4: signing final chunk: %w", err)
+		}
+		f := append([]byte("0"+chunkSignaturePrefix), hex.EncodeToString(sig)...)
+		e.out = append(f, "\r\n\r\n"...)
+		return nil
+	}
+	f := []byte("0\r\n" + crc32cTrailerName + ":")
+	f = base64.StdEncoding.AppendEncode(f, e.crc.Sum(nil))
+	e.out = append(f, "\r\n\r\n"...)
+	return nil
+}
+
+// Close closes the source if it is an io.Closer.
+func (e *chunkEncoder) Close() error { return closeIf(e.src) }
+
+// exactReader passes exactly remaining bytes of src through and requires
+// src to end there. It holds the last byte back until src has returned
+// io.EOF: with no framing to end the upload, withholding it is what keeps a
+// failing (or overlong) source from completing the backend's
+// Content-Length.
+type exactReader struct {
+	src       io.Reader
+	remaining int64
+	err       error
+}
+
+func (x *exactReader) Read(p []byte) (int, error) {
+	if x.err != nil {
+		return 0, x.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if x.remaining == 1 {
+		var last [1]byte
+		if _, err := io.ReadFull(x.src, last[:]); err != nil {
+			x.err = upstreamReadErr(err)
+			return 0, x.err
+		}
+		if err := expectEOF(x.src); err != nil {
+			x.err = err
+			return 0, err
+		}
+		x.remaining = 0
+		x.err = io.EOF
+		p[0] = last[0]
+		return 1, nil
+	}
+	if int64(len(p)) > x.remaining-1 {
+		p = p[:x.remaining-1]
+	}
+	n, err := x.src.Read(p)
+	x.remaining -= int64(n)
+	if err != nil {
+		x.err = upstreamReadErr(err)
+	}
+	return n, x.err
+}
+
+func upstreamReadErr(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errUpstreamShort
+	}
+	return fmt.Errorf("sigv4: reading upstream body: %w", err)
+}
+
+func (x *exactReader) Close() error { return closeIf(x.src) }
+
+// expectEOF reads src to check it has nothing left.
+func expectEOF(src io.Reader) error {
+	var one [1]byte
+	n, err := io.ReadFull(src, one[:])
+	switch {
+	case n > 0:
+		return errUpstreamLong
+	case err == io.EOF:
+		return nil
+	default:
+		return fmt.Errorf("sigv4: reading upstream body: %w", err)
+	}
+}
+
+func closeIf(r io.Reader) error {
+	if c, ok := r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}

@@ -1,0 +1,343 @@
+package sigv4
+
+import (
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bucketkey/bucketkey/s3err"
+)
+
+const (
+	algorithmHMAC  = "AWS4-HMAC-SHA256"
+	algorithmECDSA = "AWS4-ECDSA-P256-SHA256"
+	scopeTerminal  = "aws4_request"
+	serviceS3      = "s3"
+
+	// maxPresignExpires is S3's upper bound for X-Amz-Expires: one week.
+	maxPresignExpires = 604800
+)
+
+// credential is the parsed Credential= / X-Amz-Credential value:
+// <access key>/<yyyymmdd>/<region>/<service>/aws4_request.
+type credential struct {
+	accessKey string
+	date      string
+	region    string
+	service   string
+	// scope is "<date>/<region>/<service>/aws4_request", a substring of the
+	// credential, used as is in the string to sign.
+	scope string
+}
+
+// authParams is what a request says about its own signature, before any of
+// it is checked against the request or the credentials.
+type authParams struct {
+	presigned     bool
+	cred          credential
+	signedHeaders string // "host;x-amz-date", validated: sorted, lowercase, unique
+	signature     [32]byte
+	// For presigned URLs only (header auth takes these from headers).
+	amzDate string
+	expires time.Duration
+	// payload is X-Amz-Content-Sha256 from the query of a presigned URL, or "".
+	payload string
+}
+
+// Error constructors for the two auth mechanisms: S3 reports a malformed
+// Authorization header and malformed query parameters with different codes.
+func malformedHeader(msg string) *s3err.Error {
+	return s3err.AuthorizationHeaderMalformed.With("The authorization header is malformed; " + msg)
+}
+
+func malformedQuery(msg string) *s3err.Error {
+	return s3err.AuthorizationQueryParametersError.With(msg)
+}
+
+// errUnsupportedMechanism is what S3 answers to SigV2 and other schemes in
+// regions that only take SigV4. It is deliberately not InvalidArgument:
+// s3cmd reacts to InvalidArgument by falling back to SigV2.
+var errUnsupportedMechanism = s3err.InvalidRequest.With("The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
+
+var errSigV4a = s3err.NotImplemented.With("Signature Version 4A (AWS4-ECDSA-P256-SHA256) is not implemented.")
+
+// parseAuthorization parses an Authorization header value:
+//
+//	AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=<64 hex>
+//
+// It checks syntax only. It does not allocate on success.
+func parseAuthorization(h string, service string) (authParams, *s3err.Error) {
+	var a authParams
+	alg, rest, _ := strings.Cut(strings.TrimLeft(h, " "), " ")
+	switch alg {
+	case algorithmHMAC:
+	case algorithmECDSA:
+		return a, errSigV4a
+	case "AWS":
+		return a, errUnsupportedMechanism
+	default:
+		return a, malformedHeader("the authorization algorithm is not AWS4-HMAC-SHA256.")
+	}
+	var haveCred, haveSigned, haveSig bool
+	for rest != "" {
+		var part string
+		part, rest, _ = strings.Cut(rest, ",")
+		part = strings.TrimSpace(part)
+		name, value, ok := strings.Cut(part, "=")
+		if !ok {
+			return a, malformedHeader("expected Credential, SignedHeaders and Signature as name=value pairs.")
+		}
+		switch name {
+		case "Credential":
+			if haveCred {
+				return a, malformedHeader("Credential appears twice.")
+			}
+			haveCred = true
+			c, msg := parseCredential(value, service)
+			if msg != "" {
+				return a, malformedHeader(msg)
+			}
+			a.cred = c
+		case "SignedHeaders":
+			if haveSigned {
+				return a, malformedHeader("SignedHeaders appears twice.")
+			}
+			haveSigned = true
+			if msg := checkSignedHeaders(value); msg != "" {
+				return a, malformedHeader(msg)
+			}
+			a.signedHeaders = value
+		case "Signature":
+			if haveSig {
+				return a, malformedHeader("Signature appears twice.")
+			}
+			haveSig = true
+			if !parseSignature(value, &a.signature) {
+				return a, malformedHeader("the signature is not 64 hexadecimal characters.")
+			}
+		default:
+			return a, malformedHeader("unexpected component " + strconv.Quote(name) + ".")
+		}
+	}
+	if !haveCred || !haveSigned || !haveSig {
+		return a, malformedHeader("it must contain Credential, SignedHeaders and Signature.")
+	}
+	return a, nil
+}
+
+// parseCredential parses <access key>/<date>/<region>/<service>/aws4_request.
+// The access key is everything before the last four components. It returns a
+// message describing the problem, or "".
+func parseCredential(s string, service string) (credential, string) {
+	var c credential
+	rest := s
+	var parts [4]string
+	for i := 3; i >= 0; i-- {
+		j := strings.LastIndexByte(rest, '/')
+		if j < 0 {
+			return c, "the Credential is not <access key>/<date>/<region>/<service>/aws4_request."
+		}
+		parts[i] = rest[j+1:]
+		rest = rest[:j]
+	}
+	c.accessKey = rest
+	c.date, c.region, c.service = parts[0], parts[1], parts[2]
+	c.scope = s[len(rest)+1:]
+	switch {
+	case c.accessKey == "":
+		return c, "the Credential has no access key."
+	case parts[3] != scopeTerminal:
+		return c, "the Credential should be scoped with a valid terminator: 'aws4_request'."
+	case !validScopeDate(c.date):
+		return c, "the Credential date is not a valid yyyyMMdd date."
+	case c.region == "":
+		return c, "the Credential has an empty region."
+	case c.service != service:
+		return c, "the Credential should be scoped to the correct service: '" + service + "'."
+	}
+	return c, ""
+}
+
+// checkSignedHeaders validates a SignedHeaders list: non-empty lowercase
+// header names, strictly ascending (which also rules out duplicates), as
+// every SigV4 signer produces them. Whether required headers are in it is
+// checked later, against the request.
+func checkSignedHeaders(s string) string {
+	if s == "" {
+		return "SignedHeaders is empty."
+	}
+	prev := ""
+	for rest := s; ; {
+		name, more, found := strings.Cut(rest, ";")
+		if name == "" {
+			return "SignedHeaders contains an empty header name."
+		}
+		for i := 0; i < len(name); i++ {
+			if c := name[i]; !isTokenChar(c) || ('A' <= c && c <= 'Z') {
+				return "SignedHeaders must be lowercase header names."
+			}
+		}
+		if prev != "" && name <= prev {
+			return "SignedHeaders must be sorted and unique."
+		}
+		prev = name
+		if !found {
+			return ""
+		}
+		rest = more
+	}
+}
+
+// signedHeaderSet iterates over a validated SignedHeaders list.
+func hasSignedHeader(list, name string) bool {
+	for rest := list; rest != ""; {
+		var h string
+		h, rest, _ = strings.Cut(rest, ";")
+		if h == name {
+			return true
+		}
+	}
+	return false
+}
+
+// hasSignedHeaderFold is hasSignedHeader with a case-insensitive name.
+func hasSignedHeaderFold(list, name string) bool {
+	for rest := list; rest != ""; {
+		var h string
+		h, rest, _ = strings.Cut(rest, ";")
+		if strings.EqualFold(h, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func parseSignature(s string, out *[32]byte) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.Decode(out[:], []byte(s))
+	return err == nil
+}
+
+// isTokenChar reports whether c may appear in an HTTP header name (RFC 9110
+// token).
+func isTokenChar(c byte) bool { return tokenChars[c] }
+
+var tokenChars = func() (t [256]bool) {
+	for c := 0x21; c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune("\"(),/:;<=>?@[\\]{}", rune(c))
+	}
+	return t
+}()
+
+// The presigned-URL query parameters.
+const (
+	qAlgorithm     = "X-Amz-Algorithm"
+	qCredential    = "X-Amz-Credential"
+	qDate          = "X-Amz-Date"
+	qExpires       = "X-Amz-Expires"
+	qSignedHeaders = "X-Amz-SignedHeaders"
+	qSignature     = "X-Amz-Signature"
+	qContentSHA256 = "X-Amz-Content-Sha256"
+	qSecurityToken = "X-Amz-Security-Token"
+)
+
+var errMissingQueryParams = malformedQuery("Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.")
+
+// isPresigned reports whether the query carries query-string authentication.
+func isPresigned(q []queryParam) bool {
+	for _, p := range q {
+		switch p.key {
+		case qAlgorithm, qCredential, qSignature:
+			return true
+		}
+	}
+	return false
+}
+
+// parsePresigned extracts and checks the X-Amz-* authentication parameters
+// of a presigned URL. Each must appear exactly once.
+func parsePresigned(q []queryParam, service string) (authParams, *s3err.Error) {
+	a := authParams{presigned: true}
+	var vals [7]string
+	var seen [7]bool
+	for _, p := range q {
+		i := -1
+		switch p.key {
+		case qAlgorithm:
+			i = 0
+		case qCredential:
+			i = 1
+		case qDate:
+			i = 2
+		case qExpires:
+			i = 3
+		case qSignedHeaders:
+			i = 4
+		case qSignature:
+			i = 5
+		case qContentSHA256:
+			i = 6
+		default:
+			continue
+		}
+		if seen[i] {
+			return a, malformedQuery("Query-string authentication parameter " + p.key + " appears more than once.")
+		}
+		seen[i] = true
+		v, ok := unescapeQuery(p.value)
+		if !ok {
+			return a, malformedQuery("Query-string authentication parameter " + p.key + " is not correctly URL-encoded.")
+		}
+		vals[i] = v
+	}
+	for i := 0; i < 6; i++ {
+		if !seen[i] {
+			return a, errMissingQueryParams
+		}
+	}
+	switch vals[0] {
+	case algorithmHMAC:
+	case algorithmECDSA:
+		return a, errSigV4a
+	default:
+		return a, malformedQuery("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\".")
+	}
+	c, msg := parseCredential(vals[1], service)
+	if msg != "" {
+		return a, malformedQuery("Error parsing the X-Amz-Credential parameter; " + msg)
+	}
+	a.cred = c
+	a.amzDate = vals[2]
+	if _, ok := parseAmzDate(a.amzDate); !ok {
+		return a, malformedQuery("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\".")
+	}
+	exp, err := strconv.ParseInt(vals[3], 10, 64)
+	switch {
+	case err != nil && len(vals[3]) > 0 && vals[3][0] == '-':
+		return a, malformedQuery("X-Amz-Expires must be non-negative.")
+	case err != nil:
+		return a, malformedQuery("X-Amz-Expires should be a number.")
+	case exp < 1:
+		return a, malformedQuery("X-Amz-Expires must be at least 1 second.")
+	case exp > maxPresignExpires:
+		return a, malformedQuery("X-Amz-Expires must be less than a week (in seconds) that is 604800.")
+	}
+	a.expires = time.Duration(exp) * time.Second
+	if msg := checkSignedHeaders(vals[4]); msg != "" {
+		return a, malformedQuery("X-Amz-SignedHeaders is malformed: " + msg)
+	}
+	a.signedHeaders = vals[4]
+	if !parseSignature(vals[5], &a.signature) {
+		return a, malformedQuery("X-Amz-Signature is not 64 hexadecimal characters.")
+	}
+	if seen[6] {
+		a.payload = vals[6]
+		if a.payload == "" {
+			return a, malformedQuery("X-Amz-Content-Sha256 is empty.")
+		}
+	}
+	return a, nil
+}

@@ -1,0 +1,229 @@
+package sigv4
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// PayloadMode is how Signer protects a streamed body.
+type PayloadMode int
+
+// Payload modes for upstream bodies.
+const (
+	// PayloadChunked signs the body as aws-chunked
+	// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), chunk by chunk, unbuffered.
+	PayloadChunked PayloadMode = iota
+	// PayloadUnsignedTrailer sends STREAMING-UNSIGNED-PAYLOAD-TRAILER with an
+	// x-amz-checksum-crc32c trailer over the body.
+	PayloadUnsignedTrailer
+	// PayloadUnsigned sends UNSIGNED-PAYLOAD, for backends that refuse
+	// chunked uploads; the body is protected only by TLS.
+	PayloadUnsigned
+)
+
+func (m PayloadMode) String() string {
+	switch m {
+	case PayloadChunked:
+		return "chunked"
+	case PayloadUnsignedTrailer:
+		return "unsigned-trailer"
+	case PayloadUnsigned:
+		return "unsigned"
+	}
+	return fmt.Sprintf("PayloadMode(%d)", int(m))
+}
+
+// DefaultChunkSize is the aws-chunked chunk size SignStream uses unless
+// Signer.ChunkSize says otherwise: S3 recommends at least 64 KiB.
+const DefaultChunkSize = 64 << 10
+
+// minChunkSize is S3's minimum size of every chunk but the last.
+const minChunkSize = 8 << 10
+
+// Signer signs requests for the backend with the proxy's own credentials.
+type Signer struct {
+	Credentials aws.CredentialsProvider
+	Region      string
+	Mode        PayloadMode
+	Now         func() time.Time // [time.Now]
+	// ChunkSize is the aws-chunked chunk size of SignStream
+	// [DefaultChunkSize]; at least 8 KiB.
+	ChunkSize int
+
+	once sync.Once
+	sdk  *v4.Signer
+}
+
+func (s *Signer) signer() *v4.Signer {
+	s.once.Do(func() {
+		// S3 paths are escaped once, by EscapePath (via URL.RawPath): the
+		// SDK must not escape them again.
+		s.sdk = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	})
+	return s.sdk
+}
+
+func (s *Signer) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Sign signs req, whose body is body (nil for none), sent with its SHA-256.
+// It sets req.Body, Content-Length, X-Amz-Date, X-Amz-Content-Sha256 and
+// Authorization. Headers must be final.
+//
+// A non-empty body without a Content-MD5 header gets one (DeleteObjects
+// requires it on older backends, and it costs nothing for small bodies).
+// req.URL.RawPath is set to EscapePath(req.URL.Path) (unless URL.Opaque is
+// set), so the path sent is the path signed.
+func (s *Signer) Sign(ctx context.Context, req *http.Request, body []byte) error {
+	sum := sha256.Sum256(body)
+	if len(body) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		if req.Header.Get("Content-Md5") == "" {
+			req.Header.Set("Content-Md5", ContentMD5(body))
+		}
+	} else {
+		req.Body = http.NoBody
+		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+	}
+	req.ContentLength = int64(len(body))
+	payload := hex.EncodeToString(sum[:])
+	req.Header.Set("X-Amz-Content-Sha256", payload)
+	_, err := s.sign(ctx, req, payload, s.now())
+	return err
+}
+
+// sign signs req's headers with payload as the payload hash and returns the
+// credentials used.
+func (s *Signer) sign(ctx context.Context, req *http.Request, payload string, t time.Time) (aws.Credentials, error) {
+	if s.Credentials == nil {
+		return aws.Credentials{}, errors.New("sigv4: Signer has no credentials")
+	}
+	creds, err := s.Credentials.Retrieve(ctx)
+	if err != nil {
+		return creds, fmt.Errorf("sigv4: retrieving upstream credentials: %w", err)
+	}
+	if req.URL.Opaque == "" {
+		req.URL.RawPath = EscapePath(req.URL.Path)
+	}
+	// net/http writes these from ContentLength/TransferEncoding; a copy in
+	// the header map would only confuse the signature.
+	req.Header.Del("Content-Length")
+	req.Header.Del("Transfer-Encoding")
+	if err := s.signer().SignHTTP(ctx, creds, req, payload, serviceS3, s.Region, t); err != nil {
+		return creds, fmt.Errorf("sigv4: signing upstream request: %w", err)
+	}
+	return creds, nil
+}
+
+// SignStream signs req for a streamed body of exactly size bytes, framing it
+// per s.Mode without buffering it: it sets req.Body (and, for aws-chunked,
+// Content-Encoding, X-Amz-Decoded-Content-Length and the framed
+// Content-Length). If body fails, the request body fails too, so the
+// backend sees an incomplete upload and stores nothing.
+//
+// The request body reads body to its end before sending its own end: the
+// last aws-chunked chunk (or, unsigned, the reader's EOF) waits until body
+// returns io.EOF, and a body longer or shorter than size is an error. If body
+// is an io.Closer it is closed with the request body.
+func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Reader, size int64) error {
+	if size < 0 {
+		return fmt.Errorf("sigv4: SignStream needs the body size, got %d", size)
+	}
+	chunk := s.ChunkSize
+	if chunk == 0 {
+		chunk = DefaultChunkSize
+	}
+	if chunk < minChunkSize {
+		return fmt.Errorf("sigv4: ChunkSize %d is below S3's minimum of %d", chunk, minChunkSize)
+	}
+	t := s.now()
+	req.GetBody = nil
+	switch s.Mode {
+	case PayloadUnsigned:
+		req.Header.Set("X-Amz-Content-Sha256", unsignedPayload)
+		req.ContentLength = size
+		if size == 0 {
+			// net/http sends a zero-length non-nil body as chunked; settle
+			// the (empty) body now instead.
+			if err := expectEOF(body); err != nil {
+				return err
+			}
+			closeIf(body)
+			req.Body = http.NoBody
+		} else {
+			req.Body = &exactReader{src: body, remaining: size}
+		}
+		_, err := s.sign(ctx, req, unsignedPayload, t)
+		return err
+
+	case PayloadChunked:
+		setChunkedHeaders(req, size)
+		req.Header.Set("X-Amz-Content-Sha256", streamingSigned)
+		req.ContentLength = chunkedLength(size, chunk, true)
+		creds, err := s.sign(ctx, req, streamingSigned, t)
+		if err != nil {
+			return err
+		}
+		seed, err := seedSignature(req.Header.Get("Authorization"))
+		if err != nil {
+			return err
+		}
+		ss := v4.NewStreamSigner(creds, serviceS3, s.Region, seed)
+		req.Body = newChunkEncoder(body, size, chunk, func(data []byte) ([]byte, error) {
+			return ss.GetSignature(ctx, nil, data, t)
+		})
+		return nil
+
+	case PayloadUnsignedTrailer:
+		setChunkedHeaders(req, size)
+		req.Header.Set("X-Amz-Content-Sha256", streamingUnsignedTrailer)
+		req.Header.Set("X-Amz-Trailer", checksumCRC32C.header())
+		req.Header.Set("X-Amz-Sdk-Checksum-Algorithm", checksumCRC32C.String())
+		req.ContentLength = chunkedLength(size, chunk, false)
+		req.Body = newChunkEncoder(body, size, chunk, nil)
+		_, err := s.sign(ctx, req, streamingUnsignedTrailer, t)
+		return err
+	}
+	return fmt.Errorf("sigv4: unknown payload mode %v", s.Mode)
+}
+
+// setChunkedHeaders declares an aws-chunked body of size decoded bytes.
+func setChunkedHeaders(req *http.Request, size int64) {
+	ce := "aws-chunked"
+	if old := req.Header.Get("Content-Encoding"); old != "" && !strings.Contains(strings.ToLower(old), "aws-chunked") {
+		ce += "," + old
+	}
+	req.Header.Set("Content-Encoding", ce)
+	req.Header.Set("X-Amz-Decoded-Content-Length", fmt.Sprint(size))
+}
+
+// seedSignature extracts the signature from an Authorization header the SDK
+// produced.
+func seedSignature(authz string) ([]byte, error) {
+	i := strings.LastIndex(authz, "Signature=")
+	if i < 0 {
+		return nil, errors.New("sigv4: signed request has no signature")
+	}
+	seed, err := hex.DecodeString(authz[i+len("Signature="):])
+	if err != nil || len(seed) != sha256.Size {
+		return nil, errors.New("sigv4: signed request has a malformed signature")
+	}
+	return seed, nil
+}
