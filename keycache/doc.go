@@ -17,7 +17,11 @@
 // and is bounded by Options.ProviderTimeout. A key in use near the end of its
 // life (RefreshAhead before expiry, or 90% of MaxObjects) is replaced by one
 // background call while requests keep using the old one, so in steady state
-// no request waits on KMS. At most MaxEntries keys are cached (LRU).
+// no request waits on KMS; the price is that a key in continuous use lives
+// TTL-RefreshAhead, about 11% more GenerateDataKey calls at the defaults.
+// Stats.Waited counts the requests that did wait. A request that waited for
+// a new key uses it even if the TTL ran out meanwhile. At most MaxEntries
+// keys are cached (LRU).
 //
 // # Unwrapped keys
 //
@@ -50,7 +54,8 @@
 // When the provider throttles, is unreachable or denies:
 //   - Cached keys keep serving until they expire (TTL, MaxObjects): the hot
 //     path never calls the provider. A failed background refresh leaves the
-//     old key in place and is retried at most once a second while it is used.
+//     old key in place and is retried while the key is used, at most once a
+//     second (sooner only for refresh windows under 4s).
 //   - A cold or expired entry fails with *Error of the provider's kind once
 //     the SDK's bounded retries (KMSOptions.MaxAttempts, MaxBackoff) are
 //     spent; there is no retry loop of the cache's own, and a request whose

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
@@ -57,6 +58,13 @@ func (p *Proxy) getObject(rq *request) error {
 	}
 	defer res.close()
 	if res.passthrough != nil {
+		if res.passthrough.StatusCode == http.StatusNotModified && res.passthrough.Header.Get("ETag") == "" {
+			// A 304 for a single If-None-Match tag means the object has
+			// that tag; S3 says so, some backends forget to.
+			if inm := rq.r.Header.Values("If-None-Match"); len(inm) == 1 && !strings.ContainsAny(inm[0], ",*") {
+				res.passthrough.Header.Set("ETag", strings.TrimSpace(inm[0]))
+			}
+		}
 		return rq.relay(res.passthrough)
 	}
 	return rq.sendPlaintext(res)

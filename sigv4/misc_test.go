@@ -3,7 +3,9 @@ package sigv4
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"hash/crc64"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"reflect"
@@ -194,6 +196,55 @@ func TestKeyCacheBounded(t *testing.T) {
 		}
 		if len(c.m) > maxCachedKeys {
 			t.Fatalf("cache grew to %d", len(c.m))
+		}
+	}
+}
+
+// TestCanonicalHeaderSources covers the signed headers net/http keeps out
+// of the header map, and header maps with non-canonical keys.
+func TestCanonicalHeaderSources(t *testing.T) {
+	// Content-Length signed (the SDK signs it) but only in r.ContentLength,
+	// as for a request built in-process.
+	r := sdkSign(t, signSpec{body: []byte("hello")})
+	r.Header.Del("Content-Length")
+	if _, err := testVerifier(testTime).Verify(r, VerifyOptions{}); err != nil {
+		t.Fatalf("content-length from r.ContentLength: %v", err)
+	}
+	// A signed header stored under a non-canonical key.
+	r = sdkSign(t, signSpec{body: []byte("hello"), headers: map[string]string{"X-Amz-Meta-Odd": "v"}})
+	r.Header["x-amz-meta-odd"] = r.Header["X-Amz-Meta-Odd"]
+	delete(r.Header, "X-Amz-Meta-Odd")
+	if _, err := testVerifier(testTime).Verify(r, VerifyOptions{}); err != nil {
+		t.Fatalf("non-canonical header key: %v", err)
+	}
+	// Transfer-Encoding and Host as net/http presents them.
+	r = serverRequest("PUT", "/b/k", "", nil, nil)
+	r.Host = ""
+	r.URL.Host = "from-url.test"
+	r.TransferEncoding = []string{"chunked"}
+	in := canonicalInput{method: "PUT", path: "/b/k", signedHeaders: "host;transfer-encoding", payload: "UNSIGNED-PAYLOAD"}
+	got, _ := appendCanonicalRequest(nil, r, &in)
+	if want := "PUT\n/b/k\n\nhost:from-url.test\ntransfer-encoding:chunked\n\nhost;transfer-encoding\nUNSIGNED-PAYLOAD"; string(got) != want {
+		t.Fatalf("canonical request:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestChunkedSourceError: a transport error under an aws-chunked body is
+// IncompleteBody, wrapping the cause.
+func TestChunkedSourceError(t *testing.T) {
+	data := []byte("hello, world")
+	body := unsignedChunked(data, 5, "x-amz-checksum-crc32:"+crcB64(checksumCRC32, data)+"\r\n\r\n")
+	for _, cut := range []int{3, 10, len(body) - 3} {
+		r := unsignedTrailerRequest(t, body, len(data), map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32"})
+		r.Body = io.NopCloser(&errReader{data: body[:cut], err: errInjected})
+		a, err := testVerifier(testTime).Verify(r, VerifyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = readBody(t, a)
+		wantCode(t, err, "IncompleteBody", 400)
+		if !errors.Is(err, errInjected) {
+			t.Fatalf("cut at %d: %v does not wrap the cause", cut, err)
 		}
 	}
 }

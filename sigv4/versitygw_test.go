@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -76,17 +77,28 @@ func TestSignerAgainstVersityGW(t *testing.T) {
 		}
 	}
 
-	// A failed source leaves no object behind.
+	// A failed source leaves no object behind in the aws-chunked modes:
+	// the final chunk never comes. The upload goes through a relay that
+	// tells when versitygw has answered the aborted request, so the HEAD
+	// that follows does not race its handling.
+	//
+	// With UNSIGNED-PAYLOAD nothing but Content-Length ends the body, and
+	// versitygw stores what it got before the connection closed: the
+	// truncated object is logged, not asserted, as it is the backend's
+	// behaviour, and it is why PayloadUnsigned is only a fallback.
+	relayURL, answered := relay(t, gw.Addr)
 	for _, mode := range []PayloadMode{PayloadChunked, PayloadUnsignedTrailer, PayloadUnsigned} {
 		key := "/bk-sigv4/failed-" + mode.String()
-		req := newUpstreamRequest(t, "PUT", gw.URL, key)
+		req := newUpstreamRequest(t, "PUT", relayURL, key)
 		if err := signer(mode).SignStream(ctx, req, &errReader{data: payloadBody(100000), err: errInjected}, 200000); err != nil {
 			t.Fatal(err)
 		}
-		if resp, err := http.DefaultClient.Do(req); err == nil {
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 			t.Fatalf("%v: upload of a failing body succeeded: %d", mode, resp.StatusCode)
 		}
+		<-answered
 		head := newUpstreamRequest(t, "HEAD", gw.URL, key)
 		if err := signer(mode).Sign(ctx, head, nil); err != nil {
 			t.Fatal(err)
@@ -96,7 +108,10 @@ func TestSignerAgainstVersityGW(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
+		switch {
+		case mode == PayloadUnsigned && resp.StatusCode == http.StatusOK:
+			t.Logf("versitygw stored %s bytes of an aborted UNSIGNED-PAYLOAD upload of 200000", resp.Header.Get("Content-Length"))
+		case resp.StatusCode != http.StatusNotFound:
 			t.Fatalf("%v: HEAD of the failed upload: %d, want 404", mode, resp.StatusCode)
 		}
 	}
@@ -150,4 +165,51 @@ func TestSignerAgainstVersityGW(t *testing.T) {
 	if body := do(t, list); !strings.Contains(string(body), "<KeyCount>1</KeyCount>") {
 		t.Fatalf("listing: %s", body)
 	}
+}
+
+// relay forwards TCP connections to addr and, once the client side of a
+// connection has gone (the aborted upload), half-closes the backend side
+// and signals on answered when the backend has responded or closed: by then
+// its handler has finished with the request.
+func relay(t *testing.T, addr string) (string, <-chan struct{}) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	answered := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				b, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				fromBackend := make(chan struct{})
+				go func() {
+					// Wait for the first byte of the answer, then pass
+					// everything on.
+					var one [1]byte
+					n, _ := b.Read(one[:])
+					close(fromBackend)
+					if n > 0 {
+						c.Write(one[:n])
+						io.Copy(c, b)
+					}
+				}()
+				io.Copy(b, c)
+				b.(*net.TCPConn).CloseWrite()
+				<-fromBackend
+				answered <- struct{}{}
+			}()
+		}
+	}()
+	return "http://" + l.Addr().String(), answered
 }

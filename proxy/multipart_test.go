@@ -1,0 +1,271 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/bucketkey/bucketkey/envelope"
+)
+
+// uploadParts does a multipart upload by hand with the given part sizes
+// and returns the data.
+func (tp *testProxy) uploadParts(t testing.TB, bucket, key string, sizes []int) []byte {
+	t.Helper()
+	ctx := context.Background()
+	cr, err := tp.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []byte
+	var parts []types.CompletedPart
+	for i, n := range sizes {
+		data := randBytes(n)
+		all = append(all, data...)
+		up, err := tp.client.UploadPart(ctx, &s3.UploadPartInput{
+			Bucket: &bucket, Key: &key, UploadId: cr.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(data),
+		})
+		if err != nil {
+			t.Fatalf("UploadPart %d: %v", i+1, err)
+		}
+		parts = append(parts, types.CompletedPart{ETag: up.ETag, PartNumber: aws.Int32(int32(i + 1)), ChecksumCRC32: up.ChecksumCRC32})
+	}
+	lp, err := tp.client.ListParts(ctx, &s3.ListPartsInput{Bucket: &bucket, Key: &key, UploadId: cr.UploadId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lp.Parts) != len(sizes) {
+		t.Fatalf("ListParts: %d parts, want %d", len(lp.Parts), len(sizes))
+	}
+	for i, p := range lp.Parts {
+		if aws.ToInt64(p.Size) != int64(sizes[i]) {
+			t.Errorf("ListParts part %d size %d, want plaintext %d", i+1, aws.ToInt64(p.Size), sizes[i])
+		}
+		if p.ChecksumCRC32 != nil || p.ChecksumCRC64NVME != nil {
+			t.Errorf("ListParts part %d has a checksum", i+1)
+		}
+	}
+	if aws.ToString(lp.UploadId) != aws.ToString(cr.UploadId) {
+		t.Errorf("ListParts UploadId %q, want the proxy's %q", aws.ToString(lp.UploadId), aws.ToString(cr.UploadId))
+	}
+	if _, err := tp.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &bucket, Key: &key, UploadId: cr.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	}); err != nil {
+		t.Fatalf("CompleteMultipartUpload: %v", err)
+	}
+	return all
+}
+
+// checkRanges reads ranges of an object and compares them with data.
+func (tp *testProxy) checkRanges(t *testing.T, bucket, key string, data []byte, ranges []string) {
+	t.Helper()
+	for _, rg := range ranges {
+		got, out := getAll(t, tp.client, &s3.GetObjectInput{Bucket: &bucket, Key: &key, Range: aws.String(rg)})
+		r, ok, err := envelope.ParseRange(rg, int64(len(data)))
+		if err != nil || !ok {
+			t.Fatalf("test range %q: %v %v", rg, ok, err)
+		}
+		want := data[r.Start : r.Start+r.Length]
+		mustEqual(t, "range "+rg, got, want)
+		wantCR := fmt.Sprintf("bytes %d-%d/%d", r.Start, r.Start+r.Length-1, len(data))
+		if aws.ToString(out.ContentRange) != wantCR {
+			t.Errorf("range %s: Content-Range %q, want %q", rg, aws.ToString(out.ContentRange), wantCR)
+		}
+	}
+}
+
+// TestMultipartUploadManager uploads 40 MiB with the SDK's upload manager
+// (5 MiB parts, concurrent, checksums on) and reads it whole, by ranges
+// across part boundaries, and by part number.
+func TestMultipartUploadManager(t *testing.T) {
+	tp := newTestProxy(t)
+	ctx := context.Background()
+	bucket := tp.newBucket(t)
+	data := randBytes(40 << 20)
+	up := manager.NewUploader(tp.client, func(u *manager.Uploader) { u.PartSize = 5 << 20; u.Concurrency = 4 })
+	if _, err := up.Upload(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("big"), Body: bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "GET", tp.get(t, bucket, "big"), data)
+
+	head, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("big")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToInt64(head.ContentLength) != int64(len(data)) {
+		t.Errorf("HEAD size %d, want %d", aws.ToInt64(head.ContentLength), len(data))
+	}
+	const p = 5 << 20
+	tp.checkRanges(t, bucket, "big", data, []string{
+		"bytes=0-0", fmt.Sprintf("bytes=%d-%d", p-10, p+10), fmt.Sprintf("bytes=%d-%d", p-1, 3*p), "bytes=-100",
+		fmt.Sprintf("bytes=%d-", 8*p-1), fmt.Sprintf("bytes=%d-", 7*p), "bytes=-6000000",
+	})
+	// Part numbers.
+	for _, k := range []int32{1, 4, 8} {
+		got, out := getAll(t, tp.client, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("big"), PartNumber: aws.Int32(k)})
+		start := int(k-1) * p
+		mustEqual(t, fmt.Sprintf("part %d", k), got, data[start:start+p])
+		if aws.ToInt32(out.PartsCount) != 8 {
+			t.Errorf("part %d: parts count %d, want 8", k, aws.ToInt32(out.PartsCount))
+		}
+		want := fmt.Sprintf("bytes %d-%d/%d", start, start+p-1, len(data))
+		if aws.ToString(out.ContentRange) != want {
+			t.Errorf("part %d: Content-Range %q, want %q", k, aws.ToString(out.ContentRange), want)
+		}
+	}
+	// The SDK's download manager (ranged GETs in parallel).
+	buf := manager.NewWriteAtBuffer(nil)
+	if _, err := manager.NewDownloader(tp.client, func(d *manager.Downloader) { d.PartSize = 7 << 20 }).Download(ctx, buf,
+		&s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("big")}); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "download manager", buf.Bytes(), data)
+
+	// Listing: the size algebra is exact for 64 KiB-aligned parts.
+	l, err := tp.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Contents) != 1 || aws.ToInt64(l.Contents[0].Size) != int64(len(data)) {
+		t.Errorf("ListObjectsV2: %+v, want one object of %d bytes", l.Contents, len(data))
+	}
+}
+
+// TestMultipartNonUniform: misaligned non-last parts decrypt whole, by
+// range and by part number; ListParts sizes are exact.
+func TestMultipartNonUniform(t *testing.T) {
+	tp := newTestProxy(t)
+	bucket := tp.newBucket(t)
+	sizes := []int{5<<20 + 1000, 5<<20 + 7, 6<<20 - 3, 3000}
+	data := tp.uploadParts(t, bucket, "odd", sizes)
+	mustEqual(t, "GET", tp.get(t, bucket, "odd"), data)
+	rng := rand.New(rand.NewPCG(1, 2))
+	ranges := []string{
+		fmt.Sprintf("bytes=%d-%d", sizes[0]-5, sizes[0]+5),
+		fmt.Sprintf("bytes=%d-%d", sizes[0]+sizes[1]-1, sizes[0]+sizes[1]),
+		"bytes=-3001", "bytes=0-", fmt.Sprintf("bytes=%d-", len(data)-1),
+	}
+	for range 6 {
+		a := rng.IntN(len(data))
+		b := a + rng.IntN(len(data)-a)
+		ranges = append(ranges, fmt.Sprintf("bytes=%d-%d", a, b))
+	}
+	tp.checkRanges(t, bucket, "odd", data, ranges)
+	start := 0
+	for i, n := range sizes {
+		got, _ := getAll(t, tp.client, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("odd"), PartNumber: aws.Int32(int32(i + 1))})
+		mustEqual(t, fmt.Sprintf("part %d", i+1), got, data[start:start+n])
+		start += n
+	}
+	head, err := tp.client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("odd")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToInt64(head.ContentLength) != int64(len(data)) {
+		t.Errorf("HEAD size %d, want %d", aws.ToInt64(head.ContentLength), len(data))
+	}
+}
+
+// TestMultipartRules: gaps are refused; upload IDs are bound to their
+// object and upload; bare backend IDs can abort; an upload ID's part data
+// written for one key cannot be used on another.
+func TestMultipartRules(t *testing.T) {
+	tp := newTestProxy(t)
+	ctx := context.Background()
+	bucket := tp.newBucket(t)
+	cr, err := tp.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.ServerSideEncryption != types.ServerSideEncryptionAwsKms {
+		t.Errorf("CreateMultipartUpload SSE %q", cr.ServerSideEncryption)
+	}
+	id := aws.ToString(cr.UploadId)
+	if !strings.Contains(id, ".bk1.") {
+		t.Fatalf("upload id %q carries no key material", id)
+	}
+	var parts []types.CompletedPart
+	for _, n := range []int32{1, 3} {
+		up, err := tp.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: aws.String("k"), UploadId: cr.UploadId, PartNumber: aws.Int32(n), Body: bytes.NewReader(randBytes(5 << 20))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, types.CompletedPart{ETag: up.ETag, PartNumber: aws.Int32(n)})
+	}
+	_, err = tp.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: aws.String("k"), UploadId: cr.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	wantCode(t, "Complete with a gap", err, "InvalidPart")
+
+	// The upload ID used for another key fails (its key material is
+	// sealed to "k").
+	_, err = tp.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: aws.String("other"), UploadId: cr.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader([]byte("x"))})
+	wantCode(t, "UploadPart on another key", err, "NoSuchUpload")
+
+	// Key material grafted onto another upload of the same key fails.
+	cr2, err := tp.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, _, _ := strings.Cut(id, ".bk1.")
+	b2, km2, _ := strings.Cut(aws.ToString(cr2.UploadId), ".bk1.")
+	_, err = tp.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: aws.String("k"), UploadId: aws.String(b1 + ".bk1." + km2), PartNumber: aws.Int32(1), Body: bytes.NewReader([]byte("x"))})
+	wantCode(t, "grafted upload id", err, "NoSuchUpload")
+	// A bare backend ID cannot upload (no key material) ...
+	_, err = tp.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: aws.String("k"), UploadId: aws.String(b2), PartNumber: aws.Int32(1), Body: bytes.NewReader([]byte("x"))})
+	wantCode(t, "bare upload id", err, "NoSuchUpload")
+
+	// ... but ListMultipartUploads shows bare IDs, and they abort.
+	lu, err := tp.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lu.Uploads) != 2 {
+		t.Fatalf("ListMultipartUploads: %d uploads, want 2", len(lu.Uploads))
+	}
+	for _, u := range lu.Uploads {
+		if _, err := tp.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &bucket, Key: u.Key, UploadId: u.UploadId}); err != nil {
+			t.Fatalf("abort with bare id: %v", err)
+		}
+	}
+	lu, err = tp.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lu.Uploads) != 0 {
+		t.Fatalf("after abort: %d uploads", len(lu.Uploads))
+	}
+	// Abort with the proxy's ID form.
+	cr3, err := tp.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("k3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &bucket, Key: aws.String("k3"), UploadId: cr3.UploadId}); err != nil {
+		t.Fatalf("abort with proxy id: %v", err)
+	}
+}
+
+// wantCode fails unless err is an S3 API error with code.
+func wantCode(t testing.TB, what string, err error, code string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("%s: error %v, want S3 error %s", what, err, code)
+	}
+	if ae.ErrorCode() != code {
+		t.Fatalf("%s: error code %s (%v), want %s", what, ae.ErrorCode(), err, code)
+	}
+}
+
+var _ = io.EOF

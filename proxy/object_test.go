@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/bucketkey/bucketkey/envelope"
+	"github.com/bucketkey/bucketkey/internal/testenv"
+)
+
+// TestPutGetRoundTrip: plaintext in = plaintext out across segment
+// boundaries; HEAD reports plaintext sizes; the backend holds ciphertext of
+// exactly CiphertextSize(n) bytes and none of the plaintext; responses say
+// SSE-KMS with a bucket key and carry the client's plaintext checksum.
+func TestPutGetRoundTrip(t *testing.T) {
+	tp := newTestProxy(t)
+	ctx := context.Background()
+	bucket := tp.newBucket(t)
+	for _, n := range []int{0, 1, 16, 64<<10 - 1, 64 << 10, 64<<10 + 1, 1<<20 + 1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			data := randBytes(n)
+			key := fmt.Sprintf("obj/%d", n)
+			put := tp.put(t, bucket, key, data)
+			if put.ServerSideEncryption != types.ServerSideEncryptionAwsKms {
+				t.Errorf("PUT x-amz-server-side-encryption = %q, want aws:kms", put.ServerSideEncryption)
+			}
+			if !aws.ToBool(put.BucketKeyEnabled) {
+				t.Error("PUT bucket-key-enabled not true")
+			}
+			if !contains(aws.ToString(put.SSEKMSKeyId), testenv.KMSKeyID) {
+				t.Errorf("PUT kms key id = %q, want the ARN of %s", aws.ToString(put.SSEKMSKeyId), testenv.KMSKeyID)
+			}
+			if put.ChecksumCRC32 == nil && put.ChecksumCRC64NVME == nil && put.ChecksumCRC32C == nil {
+				t.Error("PUT answered no checksum although the SDK sent one")
+			}
+			got, out := getAll(t, tp.client, &s3.GetObjectInput{Bucket: &bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
+			mustEqual(t, "GET", got, data)
+			if aws.ToInt64(out.ContentLength) != int64(n) {
+				t.Errorf("GET Content-Length %d, want %d", aws.ToInt64(out.ContentLength), n)
+			}
+			if aws.ToString(out.ETag) != aws.ToString(put.ETag) {
+				t.Errorf("GET ETag %s, PUT ETag %s", aws.ToString(out.ETag), aws.ToString(put.ETag))
+			}
+			head, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if aws.ToInt64(head.ContentLength) != int64(n) {
+				t.Errorf("HEAD Content-Length %d, want %d", aws.ToInt64(head.ContentLength), n)
+			}
+			if head.ChecksumCRC64NVME != nil || head.ChecksumCRC32 != nil {
+				t.Error("HEAD leaked a (ciphertext) checksum")
+			}
+			for k := range head.Metadata {
+				if envelope.IsEnvelopeHeader("x-amz-meta-" + k) {
+					t.Errorf("HEAD leaked envelope metadata %q", k)
+				}
+			}
+			raw, sout := stored(t, bucket, key)
+			if int64(len(raw)) != envelope.CiphertextSize(int64(n)) {
+				t.Errorf("backend holds %d bytes, want CiphertextSize(%d) = %d", len(raw), n, envelope.CiphertextSize(int64(n)))
+			}
+			if n >= 16 && bytes.Contains(raw, data[:16]) {
+				t.Error("backend bytes contain plaintext")
+			}
+			if _, err := envelope.ParseMetadata(metaHeader(sout.Metadata)); err != nil {
+				t.Errorf("backend metadata: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,182 @@
+package sigv4
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/bucketkey/bucketkey/s3err"
+)
+
+// Payload hash values of x-amz-content-sha256 other than a hex SHA-256.
+const (
+	unsignedPayload          = "UNSIGNED-PAYLOAD"
+	streamingSigned          = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+	streamingSignedTrailer   = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+	streamingUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+	streamingECDSA           = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"
+	streamingECDSATrailer    = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER"
+)
+
+// payloadMode is how the request protects its body.
+type payloadMode uint8
+
+const (
+	payloadSHA256 payloadMode = iota
+	payloadUnsigned
+	payloadChunkedSigned
+	payloadChunkedSignedTrailer
+	payloadChunkedUnsignedTrailer
+)
+
+func (m payloadMode) chunked() bool { return m >= payloadChunkedSigned }
+func (m payloadMode) trailer() bool {
+	return m == payloadChunkedSignedTrailer || m == payloadChunkedUnsignedTrailer
+}
+
+// parsePayload classifies an x-amz-content-sha256 value.
+func parsePayload(s string, sum *[32]byte) (payloadMode, *s3err.Error) {
+	switch s {
+	case unsignedPayload:
+		return payloadUnsigned, nil
+	case streamingSigned:
+		return payloadChunkedSigned, nil
+	case streamingSignedTrailer:
+		return payloadChunkedSignedTrailer, nil
+	case streamingUnsignedTrailer:
+		return payloadChunkedUnsignedTrailer, nil
+	case streamingECDSA, streamingECDSATrailer:
+		return 0, errSigV4a
+	}
+	if len(s) == 64 {
+		if _, err := hex.Decode(sum[:], []byte(s)); err == nil {
+			return payloadSHA256, nil
+		}
+	}
+	return 0, s3err.InvalidRequest.With("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-UNSIGNED-PAYLOAD-TRAILER, or a valid sha256 value.")
+}
+
+// wrapBody builds the verifying body reader for the payload mode.
+func (v *Verifier) wrapBody(r *http.Request, mode payloadMode, wantSHA *[32]byte, key *[32]byte, p *authParams) (*bodyReader, int64, *s3err.Error) {
+	src := r.Body
+	if src == nil {
+		src = http.NoBody
+	}
+	b := &bodyReader{src: src, body: src, want: r.ContentLength}
+	length := r.ContentLength
+
+	if mode == payloadSHA256 {
+		if r.ContentLength == 0 || src == http.NoBody {
+			// No body: settle the hash now rather than at a read that
+			// the caller might never make.
+			if *wantSHA != emptySHA256 {
+				return nil, 0, errSHA256Mismatch
+			}
+			b.want = 0
+		} else {
+			b.sha = newSHA256()
+			b.wantSHA = *wantSHA
+		}
+	}
+	if r.Method == http.MethodPut && !mode.chunked() && r.ContentLength < 0 {
+		return nil, 0, s3err.MissingContentLength
+	}
+
+	// Checksums the client declared.
+	ck, ckWant, inTrailer, cerr := requestChecksum(r.Header, mode)
+	if cerr != nil {
+		return nil, 0, cerr
+	}
+	if ck != checksumNone {
+		b.ck = ck.newHash()
+		b.ckAlg = ck
+		b.ckWant = ckWant
+	}
+	if md := r.Header["Content-Md5"]; len(md) > 0 {
+		raw, err := base64.StdEncoding.DecodeString(md[0])
+		if len(md) > 1 || err != nil || len(raw) != 16 {
+			return nil, 0, s3err.InvalidDigest
+		}
+		b.md5 = newMD5()
+		copy(b.wantMD5[:], raw)
+	}
+
+	if mode.chunked() {
+		dl := r.Header["X-Amz-Decoded-Content-Length"]
+		if len(dl) != 1 {
+			return nil, 0, s3err.MissingContentLength.With("You must provide x-amz-decoded-content-length with a streaming (aws-chunked) upload.")
+		}
+		n, err := strconv.ParseInt(dl[0], 10, 64)
+		if err != nil || n < 0 {
+			return nil, 0, s3err.InvalidRequest.With("x-amz-decoded-content-length is not a non-negative integer.")
+		}
+		var chain *chainSigner
+		if mode == payloadChunkedSigned || mode == payloadChunkedSignedTrailer {
+			chain = newChainSigner(key, p.amzDate, p.cred.scope, &p.signature)
+		}
+		trailerCk := checksumNone
+		if inTrailer {
+			trailerCk = ck
+		}
+		b.dec = newChunkDecoder(src, n, chain, mode.trailer(), trailerCk)
+		b.src = b.dec
+		b.want = -1 // the decoder enforces the decoded length
+		length = n
+	}
+	return b, length, nil
+}
+
+// requestChecksum finds the x-amz-checksum-* the client declared: in a
+// header (with its value), or announced in x-amz-trailer (value to come),
+// or just named by x-amz-sdk-checksum-algorithm (computed, nothing to
+// compare with).
+func requestChecksum(h http.Header, mode payloadMode) (alg checksumAlg, want []byte, inTrailer bool, err *s3err.Error) {
+	for a := checksumCRC32; a <= checksumSHA256; a++ {
+		vals := h[checksumAlgs[a].canonical]
+		if len(vals) == 0 {
+			continue
+		}
+		if alg != checksumNone || len(vals) > 1 {
+			return 0, nil, false, s3err.InvalidRequest.With("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+		}
+		raw, derr := base64.StdEncoding.DecodeString(vals[0])
+		if derr != nil || len(raw) != a.size() {
+			return 0, nil, false, s3err.InvalidRequest.With("Value for " + a.header() + " header is invalid.")
+		}
+		alg, want = a, raw
+	}
+	if tr := h["X-Amz-Trailer"]; len(tr) > 0 {
+		if !mode.trailer() {
+			return 0, nil, false, s3err.InvalidRequest.With("x-amz-trailer is only valid with a STREAMING-*-TRAILER x-amz-content-sha256.")
+		}
+		for _, list := range tr {
+			for _, name := range strings.Split(list, ",") {
+				name = strings.TrimSpace(name)
+				if name == "" {
+					continue
+				}
+				a := checksumByHeader(name)
+				if a == checksumNone {
+					return 0, nil, false, s3err.InvalidRequest.With("The trailer " + name + " is not supported; only x-amz-checksum-* trailers are.")
+				}
+				if alg != checksumNone {
+					return 0, nil, false, s3err.InvalidRequest.With("Expecting a single x-amz-checksum- header or trailer. Multiple checksum Types are not allowed.")
+				}
+				alg, inTrailer = a, true
+			}
+		}
+	}
+	if sdk := h["X-Amz-Sdk-Checksum-Algorithm"]; len(sdk) > 0 {
+		a := checksumByName(strings.TrimSpace(sdk[0]))
+		switch {
+		case len(sdk) > 1 || a == checksumNone:
+			return 0, nil, false, s3err.InvalidRequest.With("Value for x-amz-sdk-checksum-algorithm header is invalid.")
+		case alg != checksumNone && a != alg:
+			return 0, nil, false, s3err.InvalidRequest.With("Value for x-amz-sdk-checksum-algorithm header is invalid; it does not match the x-amz-checksum- header or trailer.")
+		}
+		alg = a
+	}
+	return alg, want, inTrailer, nil
+}
