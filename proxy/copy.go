@@ -128,6 +128,7 @@ func copyHeaders(client, source http.Header, replace bool) http.Header {
 			h[k] = append([]string(nil), v...)
 		}
 	}
+	stripAWSChunked(h)
 	return h
 }
 

@@ -128,6 +128,11 @@ func copyResponseHeader(dst, src http.Header, object bool) {
 			}
 		}
 	}
+	stripAWSChunked(dst)
+	if _, ok := dst["Content-Type"]; !ok {
+		// Never let net/http sniff a type from (plaintext) body bytes.
+		dst["Content-Type"] = nil
+	}
 }
 
 func dropResponseHeader(k string, object bool) bool {
@@ -168,8 +173,26 @@ func isKMSHeader(k string) bool {
 	return false
 }
 
-// isChecksumHeader reports whether a header carries a checksum of a body.
-func isChecksumHeader(k string) bool {
-	lk := strings.ToLower(k)
-	return lk == "content-md5" || strings.HasPrefix(lk, "x-amz-checksum-")
+// stripAWSChunked removes the aws-chunked token from Content-Encoding. It
+// only frames a request body and S3 never stores it, but some backends
+// (versitygw) keep it with the object's Content-Encoding; a client must
+// not see it on the object.
+func stripAWSChunked(h http.Header) {
+	vs := h.Values("Content-Encoding")
+	if len(vs) == 0 {
+		return
+	}
+	var keep []string
+	for _, v := range vs {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = textproto.TrimString(tok); tok != "" && !strings.EqualFold(tok, "aws-chunked") {
+				keep = append(keep, tok)
+			}
+		}
+	}
+	if len(keep) == 0 {
+		h.Del("Content-Encoding")
+		return
+	}
+	h.Set("Content-Encoding", strings.Join(keep, ","))
 }

@@ -118,7 +118,7 @@ func (p *Proxy) uploadPart(rq *request) error {
 	resp, err := p.putEncrypted(rq.r.Context(), encryptedPut{
 		bucket: rq.bucket, key: rq.key, query: q,
 		header: forwardHeader(rq.r.Header), dk: dk, part: part,
-		plaintext: rq.body(), size: n,
+		plaintext: rq.body(), size: n, fromClient: true,
 	})
 	if err != nil {
 		return err
@@ -188,19 +188,21 @@ func checkCompleteParts(doc []byte) error {
 	if len(c.Parts) == 0 {
 		return s3err.MalformedXML.With("The XML you provided was not well-formed or did not validate against our published schema: no parts.")
 	}
-	prev := 0
-	for _, part := range c.Parts {
+	nums := make([]int, len(c.Parts))
+	for i, part := range c.Parts {
 		n, err := strconv.Atoi(part.PartNumber)
 		if err != nil || n < 1 || n > 10000 {
 			return s3err.InvalidPart.Wrap(fmt.Errorf("proxy: part number %q", part.PartNumber))
 		}
-		if n <= prev {
+		if i > 0 && n <= nums[i-1] {
 			return s3err.InvalidPartOrder
 		}
-		if n != prev+1 {
-			return s3err.InvalidPart.With(fmt.Sprintf("The encrypting proxy requires parts numbered 1 to N without gaps; part %d is missing.", prev+1))
+		nums[i] = n
+	}
+	for i, n := range nums {
+		if n != i+1 {
+			return s3err.InvalidPart.With(fmt.Sprintf("The encrypting proxy requires parts numbered 1 to N without gaps; part %d is missing.", i+1))
 		}
-		prev = n
 	}
 	return nil
 }

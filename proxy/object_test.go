@@ -54,6 +54,16 @@ func TestPutGetRoundTrip(t *testing.T) {
 			if aws.ToInt64(head.ContentLength) != int64(n) {
 				t.Errorf("HEAD Content-Length %d, want %d", aws.ToInt64(head.ContentLength), n)
 			}
+			if aws.ToString(head.ETag) != aws.ToString(put.ETag) || head.ServerSideEncryption != types.ServerSideEncryptionAwsKms {
+				t.Errorf("HEAD ETag %s SSE %q, PUT ETag %s", aws.ToString(head.ETag), head.ServerSideEncryption, aws.ToString(put.ETag))
+			}
+			l, err := tp.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: &key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(l.Contents) != 1 || aws.ToString(l.Contents[0].ETag) != aws.ToString(put.ETag) || aws.ToInt64(l.Contents[0].Size) != int64(n) {
+				t.Errorf("LIST %+v, want ETag %s size %d", l.Contents, aws.ToString(put.ETag), n)
+			}
 			if head.ChecksumCRC64NVME != nil || head.ChecksumCRC32 != nil {
 				t.Error("HEAD leaked a (ciphertext) checksum")
 			}

@@ -1,12 +1,3 @@
-// Package proxy is bucketkey's HTTP front: it authenticates S3 requests
-// (sigv4), routes them by S3 operation (gorilla/mux), encrypts object bodies
-// on the way in and decrypts them on the way out (envelope, with keys from
-// keycache), and re-signs everything for the backend.
-//
-// Each file holds one concern: routing (routes.go, address.go), the
-// request lifecycle (request.go), talking to the backend (upstream.go,
-// headers.go), and the operations (put.go, get.go, read.go, copy.go,
-// multipart.go, list.go, passthrough.go).
 package proxy
 
 import (

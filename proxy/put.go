@@ -23,6 +23,10 @@ type encryptedPut struct {
 	part        int       // 0 for a single-part object, else the part number
 	plaintext   io.Reader // the verified client body (or a decrypting reader)
 	size        int64     // exact plaintext length
+	// fromClient: plaintext is the client's body, so its failures are the
+	// client's (400s); otherwise it is a backend object being copied, whose
+	// failures (a tampered source, a broken backend stream) are not.
+	fromClient bool
 }
 
 // errAbandoned ends the encrypting goroutine when the backend answered
@@ -67,6 +71,9 @@ func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Respons
 	if bodyErr != nil && !errors.Is(bodyErr, errAbandoned) && !errors.Is(bodyErr, io.ErrClosedPipe) {
 		if resp != nil {
 			drain(resp)
+		}
+		if !u.fromClient {
+			return nil, bodyErr
 		}
 		return nil, clientBodyError(bodyErr)
 	}
@@ -136,7 +143,7 @@ func (p *Proxy) putObject(rq *request) error {
 	resp, err := p.putEncrypted(ctx, encryptedPut{
 		bucket: rq.bucket, key: rq.key,
 		query:  forwardQuery(query(rq.r)),
-		header: h, dk: dk, plaintext: rq.body(), size: n,
+		header: h, dk: dk, plaintext: rq.body(), size: n, fromClient: true,
 	})
 	if err != nil {
 		return err

@@ -248,3 +248,25 @@ func TestArnRegion(t *testing.T) {
 		}
 	}
 }
+
+// TestServeNoUpstreamCredentials: without a static pair, the AWS default
+// chain must yield credentials at start-up; when it cannot, serve stops with
+// one line naming both ways to fix it.
+func TestServeNoUpstreamCredentials(t *testing.T) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	key := writeFile(t, "master.key", strings.Repeat("12", 32)+"\n")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--upstream", "http://127.0.0.1:1", "--kms-local-key", key,
+		"--client-access-key", "app", "--client-secret-key", "app-secret"}, &stdout, &stderr, env())
+	msg := stderr.String()
+	if code != exitConfig || strings.Count(msg, "\n") != 1 ||
+		!strings.Contains(msg, "bucketkey serve: no backend credentials: set --upstream-access-key and --upstream-secret-key, or configure the AWS default chain") {
+		t.Errorf("exit %d, stderr %q", code, msg)
+	}
+}

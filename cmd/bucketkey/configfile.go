@@ -61,13 +61,16 @@ func parseConfig(b []byte) (map[string]any, error) {
 	}
 	for k, v := range m {
 		switch x := v.(type) {
-		case map[string]any:
-			return nil, fmt.Errorf("%q: nested settings are not supported", k)
+		case nil:
 		case []any:
 			for _, item := range x {
 				if _, err := scalarString(item); err != nil {
-					return nil, fmt.Errorf("%q: %v", k, err)
+					return nil, fmt.Errorf("%q: a list of strings, numbers or booleans only", k)
 				}
+			}
+		default:
+			if _, err := scalarString(v); err != nil {
+				return nil, fmt.Errorf("%q: nested settings are not supported", k)
 			}
 		}
 	}

@@ -399,16 +399,16 @@ func TestServeShutdownTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	pw, status := slowPut(t, r.listen, "/stuck/never-finishes", 1<<20)
-	defer pw.Close()
 	if _, err := pw.Write(randomBytes(100_000)); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the PUT to be in flight", func() bool { return getStats(t, r.admin).Total.ObjectsEncrypted == 1 })
 	r.cancel()
-	<-r.done
+	<-r.done // serve returned with the request still unfinished
 	if r.code != exitOK {
 		t.Errorf("exit %d", r.code)
 	}
+	pw.CloseWithError(io.ErrUnexpectedEOF) // unblock the client's body writer
 	if code := <-status; code == http.StatusOK {
 		t.Errorf("the unfinished PUT succeeded")
 	}

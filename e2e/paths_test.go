@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// TestPathTricks sends correctly signed requests whose paths try to
+// escape their bucket or their name: dot segments (plain and encoded),
+// empty segments, encoded slashes in the key and in the bucket, and keys
+// longer than S3 allows. Whatever the answer, another bucket never
+// changes, and no plaintext is ever stored: every object the backend
+// holds afterwards carries the envelope.
+func TestPathTricks(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b, victim := e.newBucket(), e.newBucket()
+	e.put(victim, "k", []byte("victim's object"))
+	e.put(b, "existing", []byte("old"))
+	data := []byte("secret data, never stored in the clear")
+
+	cases := []struct {
+		name, path string // B and V stand for the two buckets
+		method     string // [PUT of data]
+		status     int    // 0: any status, as long as nothing escapes
+		code       string
+		key        string // where a 200 must have stored data, read back through the proxy at getPath
+		getPath    string
+	}{
+		{name: "dot-dot segment", path: "/B/../V/k"},
+		{name: "encoded dot-dot segment", path: "/B/%2e%2e/V/k"},
+		{name: "encoded dot-dot and slashes in one key segment", path: "/B/a%2F..%2F..%2FV%2Fk"},
+		{name: "dot-dot key", path: "/B/.."},
+		{name: "dot key", path: "/B/."},
+		{name: "encoded dot-dot bucket", path: "/%2e%2e/V/k", status: 400, code: "InvalidBucketName"},
+		{name: "encoded slash and dot-dot in the bucket", path: "/B%2F..%2FV", status: 400, code: "InvalidBucketName"},
+		// S3 refuses a bucket name with a slash. The proxy must not
+		// forward it as a path: "/B%2Fk" would be CreateBucket("B/k")
+		// to the proxy and PutObject(B, k) to the backend, in the clear.
+		{name: "encoded slash in the bucket", path: "/B%2Fk", status: 400, code: "InvalidBucketName"},
+		// Read through the same confusion: GET "/B%2Fexisting" is
+		// ListObjects("B/existing") to the proxy, GetObject to the backend.
+		{name: "encoded slash in the bucket, GET", method: http.MethodGet, path: "/B%2Fexisting", status: 400, code: "InvalidBucketName"},
+		{name: "encoded slash in the bucket, HEAD", method: http.MethodHead, path: "/B%2Fexisting", status: 400},
+		{name: "empty segment", path: "/B//k", status: 200, getPath: "/B//k"},
+		{name: "encoded slash in the key", path: "/B/a%2Fb", status: 200, key: "a/b", getPath: "/B/a/b"},
+		{name: "key of 1025 bytes", path: "/B/" + strings.Repeat("a", 1025), status: 400, code: "KeyTooLongError"},
+		// S3 says KeyTooLongError; versitygw enforces the limit only on
+		// single-segment names, and the proxy leaves S3's limits to the
+		// backend: any answer, as long as nothing escapes.
+		{name: "key of 1031 bytes in segments", path: "/B/" + strings.Repeat("abcdefghi/", 103) + "x"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e.t = t
+			defer func() { e.t = nil }()
+			sub := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "B", b), "V", victim) }
+			beforeVictim := e.snapshot(victim)
+			ctx := ctxFor(t, 30*time.Second)
+			var r reply
+			if c.method == "" {
+				r = e.send(e.signedPut(ctx, sub(c.path), data, nil))
+			} else {
+				r = e.send(e.signed(ctx, c.method, sub(c.path)))
+				if r.status == 200 && len(r.body) > 0 && !strings.HasPrefix(string(r.body), "<?xml") {
+					t.Errorf("%s %s answered %d bytes that are not an S3 document", c.method, c.path, len(r.body))
+				}
+			}
+			if c.status != 0 && (r.status != c.status || r.code != c.code) {
+				t.Errorf("%s: got %s, want %d %s", c.path, r, c.status, c.code)
+			}
+			if c.status == 0 && r.status == 200 {
+				t.Logf("%s: accepted", c.path)
+			}
+			e.sameState("PUT "+c.path, beforeVictim, victim)
+			if r.status == 200 && c.getPath != "" {
+				got := e.send(e.signed(ctx, http.MethodGet, sub(c.getPath)))
+				if got.status != 200 || !bytes.Equal(got.body, data) {
+					t.Errorf("GET %s after PUT %s: %s", c.getPath, c.path, got)
+				}
+			}
+			if c.key != "" {
+				raw, md := e.stored(b, c.key)
+				if md["bk-v"] != "1" || bytes.Contains(raw, data[:16]) {
+					t.Errorf("%s stored as %q with metadata %v", c.key, raw, md)
+				}
+			}
+			e.noPlaintext(data, b, victim)
+		})
+	}
+	e.t = t
+	mustEqual(t, "victim's object", e.get(victim, "k"), []byte("victim's object"))
+}
+
+// noPlaintext fails the test if any object in the buckets lacks the
+// envelope or holds the first 16 bytes of data.
+func (e *env) noPlaintext(data []byte, buckets ...string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, b := range buckets {
+		l, err := e.backend.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(b)})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, o := range l.Contents {
+			raw, md := e.stored(b, aws.ToString(o.Key))
+			if md["bk-v"] == "1" && !bytes.Contains(raw, data[:16]) {
+				continue
+			}
+			e.t.Errorf("backend object %s/%s is stored in the clear (%d bytes, metadata %v)", b, aws.ToString(o.Key), len(raw), md)
+			// Remove it, so that the next case starts clean.
+			if _, err := e.backend.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(b), Key: o.Key}); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestOversizedRequests: metadata and headers beyond S3's limits are
+// refused with S3's codes and store nothing.
+func TestOversizedRequests(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := e.newBucket()
+	e.put(b, "existing", []byte("old"))
+	cases := []struct {
+		name   string
+		header http.Header
+		status int
+		code   string
+	}{
+		// S3 counts user metadata (names and values) against 2 KB.
+		{name: "3 KB of user metadata", header: http.Header{"X-Amz-Meta-Big": {strings.Repeat("m", 3000)}}, status: 400, code: "MetadataTooLarge"},
+		// 1800 bytes fit alone, not with the envelope's ~600: the client
+		// gets the error S3 would give for the sum.
+		{name: "user metadata that fits only without the envelope", header: http.Header{"X-Amz-Meta-Big": {strings.Repeat("m", 1800)}}, status: 400, code: "MetadataTooLarge"},
+		// S3 refuses request headers over 8 KB.
+		{name: "16 KB header", header: http.Header{"X-Custom": {strings.Repeat("h", 16000)}}, status: 400, code: "RequestHeaderSectionTooLarge"},
+		// Over 1 MiB, Go's http.Server answers 431 before the proxy sees
+		// the request (S3 would say 400 RequestHeaderSectionTooLarge).
+		{name: "2 MB header", header: http.Header{"X-Custom": {strings.Repeat("h", 2<<20)}}, status: 431},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e.t = t
+			defer func() { e.t = nil }()
+			before := e.snapshot(b)
+			ctx := ctxFor(t, 30*time.Second)
+			r := e.send(e.signedPut(ctx, "/"+b+"/existing", randBytes(100<<10), c.header))
+			if r.status != c.status || r.code != c.code {
+				t.Errorf("got %s, want %d %s", r, c.status, c.code)
+			}
+			e.sameState(c.name, before, b)
+		})
+	}
+	e.t = t
+	mustEqual(t, "object after the attempts", e.get(b, "existing"), []byte("old"))
+}
