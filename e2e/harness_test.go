@@ -86,12 +86,15 @@ type envOptions struct {
 	kmsFaults bool // KMS through a toxiproxy proxy (env.kmsToxi)
 	s3Faults  bool // the backend through a toxiproxy proxy (env.s3Toxi)
 	ownKMS    bool // a local-kms of the test's own (its state may be changed)
-	// kmsFront, if set, wraps the KMS endpoint URL the proxy uses (for the
-	// throttling fake); it returns the URL to use.
-	kmsFront func(t *testing.T, kmsURL string) string
-	cache    keycache.Options
-	kmsOpts  keycache.KMSOptions
-	config   func(*proxy.Config)
+	// kms is a local-kms to use instead of the shared one (so that two
+	// envs can share a KMS whose state a test changes).
+	kms *testenv.Process
+	// kmsEndpoint, if set, is where the proxy sends KMS requests (the
+	// throttling fake in front of local-kms).
+	kmsEndpoint string
+	cache       keycache.Options
+	kmsOpts     keycache.KMSOptions
+	config      func(*proxy.Config)
 }
 
 // env is one proxy under test, with everything around it.
@@ -125,7 +128,10 @@ var seq atomic.Int64
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, s3: sharedS3, kms: sharedKMS, obs: newObserver(), log: &lockedBuffer{}}
-	if o.ownKMS {
+	switch {
+	case o.kms != nil:
+		e.kms = o.kms
+	case o.ownKMS:
 		e.kms = testenv.KMS(t)
 	}
 	kmsURL := e.kms.URL
@@ -133,8 +139,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		e.kmsToxi = e.toxiProxy("kms", e.kms.Addr)
 		kmsURL = "http://" + e.kmsToxi.Listen
 	}
-	if o.kmsFront != nil {
-		kmsURL = o.kmsFront(t, kmsURL)
+	if o.kmsEndpoint != "" {
+		kmsURL = o.kmsEndpoint
 	}
 	upURL := e.s3.URL
 	if o.s3Faults {
@@ -499,13 +505,23 @@ func (r reply) String() string {
 // the answer.
 func (e *env) send(req *http.Request) reply {
 	e.t.Helper()
-	resp, err := e.httpClient.Do(req)
+	r, err := sendReq(e.httpClient, req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
+	return r
+}
+
+// sendReq sends req with c and reads the answer; the error is the
+// round trip's (a broken body is in reply.err).
+func sendReq(c *http.Client, req *http.Request) (reply, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return reply{status: resp.StatusCode, header: resp.Header, body: b, code: errorCode(b), err: err}
+	return reply{status: resp.StatusCode, header: resp.Header, body: b, code: errorCode(b), err: err}, nil
 }
 
 // errorCode returns the Code of an S3 error document, or "".

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
@@ -46,6 +47,11 @@ var errAbandoned = errors.New("proxy: backend answered before the upload finishe
 // fault, e.g. BadDigest); otherwise the backend's response.
 func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Response, error) {
 	csize := envelope.CiphertextSize(u.size)
+	if csize >= expectContinueMin {
+		// Let the backend refuse (no such bucket, denied) before it is
+		// sent megabytes it will not store.
+		u.header.Set("Expect", "100-continue")
+	}
 	req, err := p.newUpstream(ctx, http.MethodPut, u.bucket, u.key, u.query, u.header)
 	if err != nil {
 		return nil, err
@@ -68,7 +74,10 @@ func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Respons
 	// early no longer reads the pipe.
 	pr.CloseWithError(errAbandoned)
 	bodyErr := <-done
-	if bodyErr != nil && !errors.Is(bodyErr, errAbandoned) && !errors.Is(bodyErr, io.ErrClosedPipe) {
+	if errors.Is(bodyErr, io.ErrClosedPipe) {
+		bodyErr = errAbandoned // the transport closed the body it gave up on
+	}
+	if bodyErr != nil && !errors.Is(bodyErr, errAbandoned) {
 		if resp != nil {
 			drain(resp)
 		}
@@ -78,9 +87,60 @@ func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Respons
 		return nil, clientBodyError(bodyErr)
 	}
 	if err != nil {
+		if u.fromClient && errors.Is(bodyErr, errAbandoned) && connBroken(err) {
+			// The backend hung up while the body was streaming: most
+			// likely it refused the request and closed (Go's transport
+			// then reports the write error, not the answer). Find out
+			// why, so the client hears "no such bucket", not 503.
+			if refusal := p.whyRefused(ctx, u.bucket); refusal != nil {
+				_, _ = io.CopyN(io.Discard, u.plaintext, maxDrainOnError)
+				return nil, refusal.Wrap(err)
+			}
+		}
 		return nil, err
 	}
+	if u.fromClient && !ok2xx(resp.StatusCode) && errors.Is(bodyErr, errAbandoned) {
+		// The backend refused before taking the whole body (no such
+		// bucket, access denied). Read the rest of a reasonably sized
+		// client body so that the client, still sending, gets the answer
+		// instead of a reset connection.
+		_, _ = io.CopyN(io.Discard, u.plaintext, maxDrainOnError)
+	}
 	return resp, nil
+}
+
+// expectContinueMin is the upload size from which the proxy asks the
+// backend with Expect: 100-continue, as the AWS SDKs do from 2 MB.
+const expectContinueMin = 1 << 20
+
+// maxDrainOnError bounds what the proxy reads and discards of a client's
+// upload after the backend refused it early.
+const maxDrainOnError = 64 << 20
+
+// connBroken reports whether err is a connection the peer closed or reset.
+func connBroken(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// whyRefused asks the backend about bucket (HEAD) after an upload it cut
+// off, and returns the error to answer, or nil if the bucket looks fine.
+func (p *Proxy) whyRefused(ctx context.Context, bucket string) *s3err.Error {
+	req, err := p.newUpstream(ctx, http.MethodHead, bucket, "", nil, nil)
+	if err != nil {
+		return nil
+	}
+	resp, err := p.do(req, nil)
+	if err != nil {
+		return nil
+	}
+	drain(resp)
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return s3err.NoSuchBucket
+	case http.StatusForbidden:
+		return s3err.AccessDenied
+	}
+	return nil
 }
 
 // encryptTo encrypts u.plaintext into w and seals the final segment only

@@ -2,9 +2,12 @@ package proxy
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -30,6 +33,7 @@ func unitProxy(t testing.TB, opts ...proxyOption) *Proxy {
 		UpstreamCredentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
 		ClientCredentials:   sigv4.StaticCredentials{clientAccessKey: clientSecretKey},
 		Keys:                keys, KMSKeyID: local.KeyID(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -145,6 +149,16 @@ func TestResolve(t *testing.T) {
 		{"/bkt/k", "bkt.s3.example.com", address{level: levelObject, bucket: "bkt", key: "bkt/k"}, false},
 		{"/k", "my.dotted.bucket.s3.example.com:443", address{level: levelObject, bucket: "my.dotted.bucket", key: "k"}, false},
 		{"/", "other.example.org", address{level: levelService}, false},
+		// Bucket names that would change the path signed for the backend.
+		{"/b%2Fk", "", address{}, true},
+		{"/b%2F..%2Fv", "", address{}, true},
+		{"/%2e%2e/v/k", "", address{}, true},
+		{"/%2e/k", "", address{}, true},
+		{"/b%20c/k", "", address{}, true},
+		{"/b%3Fc/k", "", address{}, true},
+		{"/" + strings.Repeat("b", 256) + "/k", "", address{}, true},
+		{"/Legacy_Bucket/k", "", address{level: levelObject, bucket: "Legacy_Bucket", key: "k"}, false},
+		{"/k", "b%2fx.s3.example.com", address{}, true},
 	}
 	for _, c := range cases {
 		r := httptest.NewRequest("GET", "http://x"+c.target, nil)
