@@ -10,9 +10,7 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +53,11 @@ type Config struct {
 	// Objects is how many distinct keys GET and mixed workloads cycle over
 	// (written first, not timed) [min(Count, 1000) or 1000].
 	Objects int
+
+	// Prewritten says the objects GET and mixed workloads read already
+	// exist (a put run with the same KeyPrefix and Size, at least Objects
+	// operations long, wrote them): the untimed write is skipped.
+	Prewritten bool
 
 	// AdminURL, if set, is a bucketkey admin listener whose /stats is read
 	// before and after the run to report KMS requests.
@@ -135,12 +138,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	client := newClient(cfg)
-	payload := make([]byte, cfg.Size)
-	if _, err := rand.Read(payload); err != nil {
+	payload, err := newPayload(cfg.Size)
+	if err != nil {
 		return nil, err
 	}
 
-	if cfg.Op != OpPut {
+	if cfg.Op != OpPut && !cfg.Prewritten {
 		if err := prepopulate(ctx, client, cfg, payload); err != nil {
 			return nil, err
 		}
@@ -191,7 +194,7 @@ func (cfg Config) key(i int) string {
 }
 
 // prepopulate writes the objects GET and mixed workloads read, untimed.
-func prepopulate(ctx context.Context, client *s3.Client, cfg Config, payload []byte) error {
+func prepopulate(ctx context.Context, client *s3.Client, cfg Config, payload *objectBody) error {
 	var (
 		wg       sync.WaitGroup
 		next     atomic.Int64
@@ -218,12 +221,12 @@ func prepopulate(ctx context.Context, client *s3.Client, cfg Config, payload []b
 	return firstErr
 }
 
-func put(ctx context.Context, client *s3.Client, cfg Config, key string, payload []byte) error {
+func put(ctx context.Context, client *s3.Client, cfg Config, key string, payload *objectBody) error {
 	_, err := client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(cfg.Bucket),
 		Key:           aws.String(key),
-		Body:          bytes.NewReader(payload),
-		ContentLength: aws.Int64(int64(len(payload))),
+		Body:          payload.reader(),
+		ContentLength: aws.Int64(payload.size),
 	})
 	return err
 }
@@ -249,7 +252,7 @@ type worker struct {
 	errMsg string
 }
 
-func runWorkers(ctx context.Context, client *s3.Client, cfg Config, payload []byte) *Result {
+func runWorkers(ctx context.Context, client *s3.Client, cfg Config, payload *objectBody) *Result {
 	runCtx := ctx
 	var cancel context.CancelFunc
 	if cfg.Count <= 0 {

@@ -10,11 +10,16 @@ import (
 // Comparison holds the ratios of a run (A) to a baseline run (B) of the
 // same workload: above 1 means A is faster (or, for latency, slower).
 type Comparison struct {
-	A, B     *Result
+	A        *Result       `json:"-"`
+	B        *Result       `json:"-"`
 	OpsRatio float64       `json:"ops_ratio"`    // A.OpsPerSec / B.OpsPerSec
 	MBRatio  float64       `json:"mb_ratio"`     // A.MBPerSec / B.MBPerSec
 	P50Added time.Duration `json:"p50_added_ns"` // A.P50 - B.P50
 	P99Added time.Duration `json:"p99_added_ns"` // A.P99 - B.P99
+	// KMSPerOpRatio is A's KMS requests per operation over B's, when both
+	// runs read a bucketkey admin listener and B made KMS requests
+	// (0.001 = 99.9% fewer).
+	KMSPerOpRatio float64 `json:"kms_per_op_ratio,omitempty"`
 }
 
 // Compare returns a against baseline b.
@@ -25,6 +30,9 @@ func Compare(a, b *Result) Comparison {
 	}
 	if b.MBPerSec > 0 {
 		c.MBRatio = a.MBPerSec / b.MBPerSec
+	}
+	if a.KMS != nil && b.KMS != nil && a.Ops > 0 && b.Ops > 0 && b.KMS.Requests > 0 {
+		c.KMSPerOpRatio = (a.KMS.Requests / float64(a.Ops)) / (b.KMS.Requests / float64(b.Ops))
 	}
 	return c
 }
@@ -54,8 +62,12 @@ func Print(w io.Writer, results ...*Result) {
 
 // PrintComparison writes the ratios of c.
 func PrintComparison(w io.Writer, c Comparison) {
-	fmt.Fprintf(w, "%s vs %s: ops/s x%.3f, MB/s x%.3f, p50 %+v, p99 %+v\n",
+	fmt.Fprintf(w, "%s vs %s: ops/s x%.3f, MB/s x%.3f, p50 %+v, p99 %+v",
 		c.A.Endpoint, c.B.Endpoint, c.OpsRatio, c.MBRatio, round(c.P50Added), round(c.P99Added))
+	if c.A.KMS != nil && c.B.KMS != nil && c.B.KMS.Requests > 0 {
+		fmt.Fprintf(w, ", KMS requests per op x%.5f (%.3f%% fewer)", c.KMSPerOpRatio, (1-c.KMSPerOpRatio)*100)
+	}
+	fmt.Fprintln(w)
 }
 
 func round(d time.Duration) time.Duration {

@@ -34,7 +34,9 @@ func TestBackendFaults(t *testing.T) {
 		name  string
 		build func(ctx context.Context) *http.Request
 	}{
-		{"PutObject", func(ctx context.Context) *http.Request { return e.signedPut(ctx, "/"+b+"/new", randBytes(200<<10), nil) }},
+		{"PutObject", func(ctx context.Context) *http.Request {
+			return e.signedPut(ctx, "/"+b+"/new", randBytes(200<<10), nil)
+		}},
 		{"GetObject", func(ctx context.Context) *http.Request { return e.signed(ctx, http.MethodGet, "/"+b+"/obj") }},
 		{"HeadObject", func(ctx context.Context) *http.Request { return e.signed(ctx, http.MethodHead, "/"+b+"/obj") }},
 		{"ranged GetObject", func(ctx context.Context) *http.Request {

@@ -315,4 +315,3 @@ func TestKMSThrottling(t *testing.T) {
 		t.Errorf("throttling not counted: %v", e.keys.Stats().Total.Requests)
 	}
 }
-

@@ -1,23 +1,99 @@
 package envelope
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Range is a plaintext byte range: Start and Length, both >= 0.
 type Range struct {
 	Start, Length int64
 }
 
-// Layout is the shape of a stored object: the ciphertext size of each part
-// in order (one entry for a single-part object, whose part number is 0).
-// The proxy learns it from Content-Length (single-part) or from one
-// HEAD ?partNumber=k per part (multipart); see docs/FORMAT.md.
+// Layout is the shape of a stored object: the stream (ciphertext) size of
+// each part in order (one entry for a single-part object, whose part
+// number is 0). In a multipart object each stream is followed by its
+// EndSize-byte end field, and Marker says whether a marker part holding
+// the end tag follows the last one (see end.go). The proxy learns it from
+// Content-Length (single-part) or from one HEAD ?partNumber=k per stored
+// part (multipart, MultipartLayout); see docs/FORMAT.md.
 type Layout struct {
 	Multipart bool
-	Parts     []int64 // ciphertext sizes; for multipart, Parts[i] is part i+1
+	Parts     []int64 // stream sizes; for multipart, Parts[i] is part i+1 without its end field
+	Marker    bool    // multipart: the end tag is a marker part after the last part
 }
 
 // SingleLayout is the layout of a single-part object of ciphertext size c.
 func SingleLayout(c int64) Layout { return Layout{Parts: []int64{c}} }
+
+// MultipartLayout is the layout of a multipart object whose stored parts
+// (as the backend reports them: parts 1..M in order) have the given sizes.
+// A last stored part of exactly EndSize bytes is the marker part (no part
+// of the object is that small: a stream alone is at least TagSize bytes);
+// every other stored part is a stream and its end field.
+func MultipartLayout(stored []int64) (Layout, error) {
+	l := Layout{Multipart: true}
+	n := len(stored)
+	if n >= 2 && stored[n-1] == EndSize {
+		l.Marker, n = true, n-1
+	}
+	for i, c := range stored[:n] {
+		if _, err := StoredPartPlaintextSize(c); err != nil {
+			return Layout{}, fmt.Errorf("envelope: part %d: %w", i+1, err)
+		}
+		l.Parts = append(l.Parts, c-EndSize)
+	}
+	if err := l.check(); err != nil {
+		return Layout{}, err
+	}
+	return l, nil
+}
+
+// PartCount is the number of parts the object's plaintext is in (the
+// marker part is not one).
+func (l Layout) PartCount() int { return len(l.Parts) }
+
+// StoredSize is the number of bytes the backend stores for the object.
+func (l Layout) StoredSize() int64 {
+	var total int64
+	for i := range l.Parts {
+		total += l.stride(i)
+	}
+	if l.Marker {
+		total += EndSize
+	}
+	return total
+}
+
+// EndRange is where the object's end tag is stored: its last EndSize
+// bytes. A reader that does not fetch them with its range checks them
+// with CheckEnd, so that a backend that dropped trailing parts cannot
+// pass off the shorter object (its sizes, its part count, a 416) as
+// authentic.
+func (l Layout) EndRange() (off, n int64) {
+	return l.StoredSize() - EndSize, EndSize
+}
+
+// CheckEnd checks tag, the bytes at EndRange of a multipart object, which
+// must be the end tag of its part count; the error wraps ErrAuth.
+func (l Layout) CheckEnd(key *DataKey, tag []byte) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	if !l.Multipart {
+		return errors.New("envelope: a single-part object has no end tag")
+	}
+	return checkEndTag(key, len(l.Parts), tag)
+}
+
+// stride is the stored size of Parts[i]: its stream and, for multipart,
+// its end field.
+func (l Layout) stride(i int) int64 {
+	if l.Multipart {
+		return l.Parts[i] + EndSize
+	}
+	return l.Parts[i]
+}
 
 // partNumber is the part number of Parts[i].
 func (l Layout) partNumber(i int) int {
@@ -33,8 +109,10 @@ func (l Layout) check() error {
 		return fmt.Errorf("envelope: layout has no parts")
 	case !l.Multipart && len(l.Parts) != 1:
 		return fmt.Errorf("envelope: single-part layout has %d parts", len(l.Parts))
-	case len(l.Parts) > MaxPart:
+	case len(l.Parts) > MaxPart, l.Marker && len(l.Parts) >= MaxPart:
 		return fmt.Errorf("envelope: layout has %d parts, more than %d", len(l.Parts), MaxPart)
+	case l.Marker && !l.Multipart:
+		return fmt.Errorf("envelope: single-part layout with an end marker")
 	}
 	return nil
 }
@@ -56,18 +134,28 @@ func (l Layout) PlaintextSize() (int64, error) {
 	return total, nil
 }
 
-// CiphertextRange returns the ciphertext byte range [off, off+n) to fetch
+// CiphertextRange returns the stored byte range [off, off+n) to fetch
 // from the backend to decrypt the plaintext range r: whole segments only,
-// spanning parts as needed. A range of the whole object (Start 0, Length
-// the plaintext size, even 0) maps to the whole ciphertext, so that every
-// part's end is authenticated; any other range must have Length >= 1 and
-// lie inside the object, or the error wraps ErrUnsatisfiableRange.
+// spanning parts (and the end fields between them) as needed. A range of
+// the whole object (Start 0, Length the plaintext size, even 0) maps to
+// the whole stored object, so that every part's end and the object's end
+// are authenticated, and so does the tail of any range that reaches the
+// object's final segment; any other range must have Length >= 1 and lie
+// inside the object, or the error wraps ErrUnsatisfiableRange.
 func (l Layout) CiphertextRange(r Range) (off, n int64, err error) {
 	p, err := l.plan(r)
 	if err != nil {
 		return 0, 0, err
 	}
 	return p.ctOff, p.ctEnd - p.ctOff, nil
+}
+
+// ChecksEnd reports whether NewRangeReader, reading r, fetches and checks
+// the object's end tag itself: r is in a multipart object and reaches its
+// final segment.
+func (l Layout) ChecksEnd(r Range) bool {
+	p, err := l.plan(r)
+	return err == nil && l.Multipart && p.end
 }
 
 // segPos is a segment: its part (an index into Parts) and its index there.
@@ -82,6 +170,9 @@ type rangePlan struct {
 	first, last  segPos
 	ctOff, ctEnd int64 // ciphertext bytes to fetch
 	ptOff        int64 // plaintext offset of the first segment in the object
+	// end: the run ends with the object's final segment, and (multipart)
+	// the fetch includes the object's end, whose tag the reader checks.
+	end bool
 }
 
 // plan maps r to the segments that cover it.
@@ -103,7 +194,9 @@ func (l Layout) plan(r Range) (*rangePlan, error) {
 		first = l.locate(r.Start)
 		last = l.locate(r.Start + r.Length - 1)
 	}
-	p := &rangePlan{first: first, last: last}
+	final := len(l.Parts) - 1
+	p := &rangePlan{first: first, last: last,
+		end: last.part == final && last.seg == segments(mustPlain(l.Parts[final]))-1}
 	var ct, pt int64 // offsets of part i
 	for i, c := range l.Parts {
 		if i == first.part {
@@ -114,8 +207,13 @@ func (l Layout) plan(r Range) (*rangePlan, error) {
 			p.ctEnd = ct + min((last.seg+1)*encSegmentSize, c)
 			break
 		}
-		ct += c
+		ct += l.stride(i)
 		pt += mustPlain(c)
+	}
+	if p.end {
+		// Fetch through the end field and any marker part: a range that
+		// reaches the end of the object checks the end tag itself.
+		p.ctEnd = l.StoredSize()
 	}
 	return p, nil
 }

@@ -12,9 +12,11 @@ import (
 // ErrAuth (a segment failed, src ended early or held more bytes) or src's
 // error. Bytes of a segment are returned only after that segment
 // authenticated, and the final segment's only once src has ended. It
-// switches part keys at part boundaries, so one reader serves any range of
-// a multipart object, and a whole-object range authenticates every part's
-// end.
+// switches part keys at part boundaries and checks the (zero) end fields
+// between parts, so one reader serves any range of a multipart object; a
+// range that reaches the object's final segment (the whole object, say)
+// also checks the object's end tag before it releases that segment, so a
+// multipart object whose trailing parts were dropped never reads whole.
 func NewRangeReader(src io.Reader, key *DataKey, l Layout, r Range) (io.Reader, error) {
 	if key == nil {
 		return nil, fmt.Errorf("envelope: nil data key")
@@ -30,6 +32,7 @@ func NewRangeReader(src io.Reader, key *DataKey, l Layout, r Range) (io.Reader, 
 		bufp:   getSegmentBuf(),
 		pos:    p.first,
 		last:   p.last,
+		end:    p.end && l.Multipart,
 		skip:   r.Start - p.ptOff,
 		remain: r.Length,
 		cipher: -1,
@@ -53,6 +56,7 @@ type rangeSource struct {
 	cipher int // part index c is for
 
 	pos, last segPos // next segment to read; final segment of the run
+	end       bool   // the run ends the multipart object: check its end tag
 	skip      int64  // plaintext bytes to drop before the range starts
 	remain    int64  // plaintext bytes of the range still to return
 	done      bool
@@ -126,6 +130,11 @@ func (s *rangeSource) segment() ([]byte, error) {
 		}
 		return nil, fmt.Errorf("envelope: read ciphertext: %w", err)
 	}
+	if final && s.l.Multipart && (s.pos != s.last || s.end) {
+		if err := s.endField(); err != nil {
+			return nil, err
+		}
+	}
 	if s.pos == s.last {
 		// Nothing may follow the run: check before releasing its bytes.
 		n, err := io.ReadFull(s.src, s.peek[:])
@@ -148,4 +157,32 @@ func (s *rangeSource) segment() ([]byte, error) {
 		s.pos.seg++
 	}
 	return pt, nil
+}
+
+// endField reads the end field after the part at s.pos, which the fetched
+// range spans: zeros between parts; at the end of the object, the end tag,
+// there or (after zeros) in the marker part.
+func (s *rangeSource) endField() error {
+	var field [2 * EndSize]byte
+	n := EndSize
+	lastPart := s.pos.part == len(s.l.Parts)-1
+	if lastPart && s.l.Marker {
+		n = 2 * EndSize
+	}
+	if _, err := io.ReadFull(s.src, field[:n]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("envelope: ciphertext ends early at the end of part %d: %w: %w",
+				s.l.partNumber(s.pos.part), ErrAuth, io.ErrUnexpectedEOF)
+		}
+		return fmt.Errorf("envelope: read ciphertext: %w", err)
+	}
+	if !lastPart || s.l.Marker {
+		if err := checkZeroEnd(field[:EndSize], s.l.partNumber(s.pos.part)); err != nil {
+			return err
+		}
+	}
+	if lastPart {
+		return checkEndTag(&s.key, len(s.l.Parts), field[n-EndSize:n])
+	}
+	return nil
 }

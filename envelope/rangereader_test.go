@@ -18,7 +18,9 @@ type object struct {
 }
 
 // newObject encrypts parts of the given plaintext sizes; one size and
-// multipart=false makes a single-part object.
+// multipart=false makes a single-part object. A multipart object is
+// stored as a completed upload is: each stream followed by its end field,
+// the last one holding the end tag (withMarker moves it to a marker part).
 func newObject(t testing.TB, multipart bool, sizes ...int) *object {
 	t.Helper()
 	o := &object{key: testKey(byte(len(sizes))), l: Layout{Multipart: multipart}}
@@ -32,8 +34,36 @@ func newObject(t testing.TB, multipart bool, sizes ...int) *object {
 		o.pt = append(o.pt, pt...)
 		o.ct = append(o.ct, ct...)
 		o.l.Parts = append(o.l.Parts, int64(len(ct)))
+		if multipart {
+			end := make([]byte, EndSize)
+			if i == len(sizes)-1 {
+				end = endTag(t, o.key, len(sizes))
+			}
+			o.ct = append(o.ct, end...)
+		}
 	}
 	return o
+}
+
+// withMarker moves a multipart object's end tag from its last part's end
+// field to a marker part.
+func withMarker(t testing.TB, o *object) *object {
+	t.Helper()
+	n := len(o.ct)
+	tag := bytes.Clone(o.ct[n-EndSize:])
+	clear(o.ct[n-EndSize:])
+	o.ct = append(o.ct, tag...)
+	o.l.Marker = true
+	return o
+}
+
+func endTag(t testing.TB, key *DataKey, parts int) []byte {
+	t.Helper()
+	tag, err := EndTag(key, parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
 }
 
 // read fetches and decrypts r the way the proxy does.
@@ -52,6 +82,9 @@ func (o *object) read(r Range) ([]byte, error) {
 func TestCiphertextRange(t *testing.T) {
 	single := SingleLayout(CiphertextSize(3*S + 100))
 	multi := Layout{Multipart: true, Parts: []int64{CiphertextSize(2 * S), CiphertextSize(S + 10), CiphertextSize(0), CiphertextSize(5)}}
+	marked := multi
+	marked.Marker = true
+	const F = EndSize
 	cases := []struct {
 		l      Layout
 		r      Range
@@ -64,12 +97,16 @@ func TestCiphertextRange(t *testing.T) {
 		{single, Range{3 * S, 100}, 3 * E, 116},
 		{single, Range{3*S + 99, 1}, 3 * E, 116},
 		{single, Range{0, 3*S + 100}, 0, 3*E + 116},
-		// multipart: part 1 = 2 full segments, part 2 = S+10, part 3 empty, part 4 = 5.
-		{multi, Range{2*S - 1, 2}, E, E + E},                   // spans parts 1 and 2
-		{multi, Range{2 * S, S + 10}, 2 * E, E + 26},           // exactly part 2
-		{multi, Range{3*S + 9, 2}, 2*E + E, 26 + 16 + 21},      // spans the empty part 3
-		{multi, Range{3*S + 10, 5}, 2*E + E + 26 + 16, 21},     // exactly part 4
-		{multi, Range{0, 3*S + 15}, 0, 2*E + E + 26 + 16 + 21}, // whole object
+		// multipart: part 1 = 2 full segments, part 2 = S+10, part 3 empty,
+		// part 4 = 5; each stream followed by its 16-byte end field (F).
+		{multi, Range{2*S - 1, 2}, E, E + F + E},                      // spans parts 1 and 2
+		{multi, Range{2 * S, S + 10}, 2*E + F, E + 26},                // exactly part 2
+		{multi, Range{3*S + 9, 2}, 3*E + F, 26 + F + 16 + F + 21 + F}, // spans the empty part 3, to the end
+		{multi, Range{3*S + 10, 5}, 3*E + 26 + 16 + 3*F, 21 + F},      // exactly part 4, with the end tag
+		{multi, Range{0, 3*S + 15}, 0, 3*E + 26 + 16 + 21 + 4*F},      // whole object
+		{marked, Range{3*S + 10, 5}, 3*E + 26 + 16 + 3*F, 21 + F + F}, // and the marker part
+		{marked, Range{0, 3*S + 15}, 0, 3*E + 26 + 16 + 21 + 5*F},     // whole object
+		{marked, Range{3*S + 9, 1}, 3*E + F, 26},                      // end of part 2 only
 	}
 	for _, c := range cases {
 		off, n, err := c.l.CiphertextRange(c.r)
@@ -104,6 +141,8 @@ func TestRangeReaderProperty(t *testing.T) {
 		"mp-with-empty-parts": newObject(t, true, S+1, 0, 7, 0),
 		"mp-one-part":         newObject(t, true, S+1),
 		"mp-empty":            newObject(t, true, 0),
+		"mp-marker":           withMarker(t, newObject(t, true, 2*S, S+5)),
+		"mp-marker-one":       withMarker(t, newObject(t, true, 3)),
 	}
 	for name, o := range shapes {
 		total, err := o.l.PlaintextSize()
@@ -216,7 +255,8 @@ func TestRangeReaderTamper(t *testing.T) {
 	// which a byte range inside the object cannot see.
 	whole := Range{0, int64(len(o.pt))}
 	l := Layout{Multipart: true, Parts: []int64{o.l.Parts[0], o.l.Parts[1], E}}
-	cut := o.ct[:o.l.Parts[0]+o.l.Parts[1]+E]
+	cut := bytes.Clone(o.ct[:o.l.Parts[0]+o.l.Parts[1]+E+2*EndSize])
+	cut = append(cut, endTag(t, o.key, 3)...)
 	rr, err := NewRangeReader(bytes.NewReader(cut), o.key, l, Range{0, 5 * S})
 	if err != nil {
 		t.Fatal(err)
@@ -232,8 +272,8 @@ func TestRangeReaderTamper(t *testing.T) {
 // swapParts returns o's ciphertext with parts i and j (of equal size) swapped.
 func swapParts(o *object, i, j int) []byte {
 	starts := []int64{0}
-	for _, c := range o.l.Parts {
-		starts = append(starts, starts[len(starts)-1]+c)
+	for i := range o.l.Parts {
+		starts = append(starts, starts[len(starts)-1]+o.l.stride(i))
 	}
 	ct := bytes.Clone(o.ct)
 	copy(ct[starts[i]:starts[i+1]], o.ct[starts[j]:starts[j+1]])

@@ -90,14 +90,29 @@ func TestSizeAlgebraRandom(t *testing.T) {
 	}
 }
 
-// The listing-size rule: LIST reports the sum of a multipart object's
-// parts, and PlaintextSize of that sum is the plaintext size exactly when
-// every part but the last holds whole segments (a multiple of 64 KiB).
+// The listing-size rule: LIST reports the stored size of a multipart
+// object (streams, end fields, perhaps a marker part) and its ETag the
+// stored part count m; MultipartPlaintextSize of the two is the plaintext
+// size exactly when every part but the last holds whole segments (a
+// multiple of 64 KiB).
 func TestMultipartListingSize(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
+	// stored is the stored size and part count of parts of these sizes,
+	// with a marker part when the last part does not end the object.
+	stored := func(sizes []int64) (c int64, m int) {
+		for _, n := range sizes {
+			c += StoredPartSize(n)
+		}
+		m = len(sizes)
+		if !EndsObject(m, sizes[m-1]) {
+			c, m = c+EndSize, m+1
+		}
+		return c, m
+	}
 	for range 20000 {
 		parts := 1 + rng.IntN(40)
-		var ct, pt int64
+		var sizes []int64
+		var pt int64
 		for i := 0; i < parts; i++ {
 			var n int64
 			if i < parts-1 {
@@ -105,42 +120,49 @@ func TestMultipartListingSize(t *testing.T) {
 			} else {
 				n = 1 + rng.Int64N(200*S) // the last part: any non-empty size
 			}
-			ct += CiphertextSize(n)
+			sizes = append(sizes, n)
 			pt += n
 		}
-		got, err := PlaintextSize(ct)
+		c, m := stored(sizes)
+		got, err := MultipartPlaintextSize(c, m)
 		if err != nil || got != pt {
-			t.Fatalf("aligned parts: PlaintextSize(%d) = %d, %v; want %d", ct, got, err, pt)
+			t.Fatalf("aligned parts: MultipartPlaintextSize(%d, %d) = %d, %v; want %d", c, m, got, err, pt)
 		}
 	}
-	// Misaligned parts (e.g. 5,000,000 bytes) break the rule: the result
+	// Misaligned parts (e.g. 5,300,000 bytes) break the rule: the result
 	// is never too small, at most 16 bytes per extra part too large, or
 	// the sum is an invalid size.
-	var ct, pt int64
-	for _, n := range []int64{5_000_000, 5_000_000, 1234} {
-		ct += CiphertextSize(n)
-		pt += n
-	}
-	if got, err := PlaintextSize(ct); err != nil || got != pt+32 {
-		t.Fatalf("5,000,000-byte parts: PlaintextSize = %d, %v; want %d", got, err, pt+32)
+	c, m := stored([]int64{5_300_000, 5_300_000, 1234})
+	if got, err := MultipartPlaintextSize(c, m); err != nil || got != 5_300_000*2+1234+16 {
+		t.Fatalf("5,300,000-byte parts: MultipartPlaintextSize = %d, %v; want %d", got, err, 5_300_000*2+1234+16)
 	}
 	for range 20000 {
 		parts := 1 + rng.IntN(40)
-		var ct, pt int64
+		var sizes []int64
+		var pt int64
 		for range parts {
 			n := 1 + rng.Int64N(200*S)
-			ct += CiphertextSize(n)
+			sizes = append(sizes, n)
 			pt += n
 		}
-		got, err := PlaintextSize(ct)
+		c, m := stored(sizes)
+		got, err := MultipartPlaintextSize(c, m)
 		if err == nil && (got < pt || got > pt+16*int64(parts-1) || (got-pt)%16 != 0) {
-			t.Fatalf("misaligned parts: PlaintextSize = %d for %d bytes in %d parts", got, pt, parts)
+			t.Fatalf("misaligned parts: MultipartPlaintextSize = %d for %d bytes in %d parts", got, pt, parts)
 		}
 	}
 	// An empty last part after aligned parts (legal in S3) makes the sum
 	// invalid, so listings pass it through: the documented edge.
-	if _, err := PlaintextSize(CiphertextSize(80*S) + CiphertextSize(0)); !errors.Is(err, ErrInvalidSize) {
-		t.Fatalf("empty last part: %v", err)
+	if c, m := stored([]int64{80 * S, 0}); !errors.Is(func() error { _, err := MultipartPlaintextSize(c, m); return err }(), ErrInvalidSize) {
+		t.Fatal("empty last part: valid size")
+	}
+	for _, bad := range []struct {
+		c int64
+		m int
+	}{{15, 1}, {31, 2}, {100, 0}, {1 << 20, MaxPart + 1}} {
+		if _, err := MultipartPlaintextSize(bad.c, bad.m); !errors.Is(err, ErrInvalidSize) {
+			t.Errorf("MultipartPlaintextSize(%d, %d): %v", bad.c, bad.m, err)
+		}
 	}
 }
 

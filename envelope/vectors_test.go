@@ -42,6 +42,10 @@ type vector struct {
 	SealedKey string            `json:"sealed_key"`
 	Metadata  map[string]string `json:"metadata"`
 	Parts     []vectorPart      `json:"parts"`
+	// Multipart: END(N), and whether it is stored in a marker part after
+	// the last part (when the last part does not end the object).
+	EndTag string `json:"end_tag,omitempty"`
+	Marker bool   `json:"marker,omitempty"`
 }
 
 type vectorPart struct {
@@ -53,6 +57,9 @@ type vectorPart struct {
 	CiphertextSHA   string `json:"ciphertext_sha256"`
 	CiphertextHex   string `json:"ciphertext,omitempty"` // when at most 1 KiB
 	FirstSegmentTag string `json:"first_segment_tag"`
+	// Multipart: the end field stored after the stream, and the stored size.
+	EndField   string `json:"end_field,omitempty"`
+	StoredSize int64  `json:"stored_size,omitempty"`
 }
 
 // vectorPlaintext is the plaintext of every vector part: byte i is i mod 251.
@@ -91,6 +98,8 @@ func vectorInputs() []vector {
 	mp.Multipart = true
 	uni := base("single-part, non-ASCII object name", "photos/été 2024/🐈.jpg", 3)
 	uni.KeyBucket = "Legacy_Bucket.1"
+	marker := base("multipart, one 5 MiB part, end tag in a marker part", "big/5mib.bin", MinPartSize)
+	marker.Multipart = true
 	return []vector{
 		base("single-part, empty", "empty", 0),
 		base("single-part, 1 byte", "one", 1),
@@ -99,6 +108,7 @@ func vectorInputs() []vector {
 		base("single-part, one segment and one byte", "seg+1", SegmentSize+1),
 		mp,
 		uni,
+		marker,
 	}
 }
 
@@ -136,6 +146,11 @@ func computeVector(t *testing.T, in vector) vector {
 	}
 	v.Metadata = m.Headers()
 	v.Parts = nil
+	nparts := len(in.Parts)
+	if v.Multipart {
+		v.EndTag = hex.EncodeToString(endTag(t, &dek, nparts))
+		v.Marker = !EndsObject(nparts, int64(in.Parts[nparts-1].PlaintextSize))
+	}
 	for i, p := range in.Parts {
 		part := 0
 		if v.Multipart {
@@ -155,6 +170,13 @@ func computeVector(t *testing.T, in vector) vector {
 		}
 		if len(ct) <= 1024 {
 			out.CiphertextHex = hex.EncodeToString(ct)
+		}
+		if v.Multipart {
+			out.EndField = hex.EncodeToString(make([]byte, EndSize))
+			if i == nparts-1 && !v.Marker {
+				out.EndField = v.EndTag
+			}
+			out.StoredSize = int64(len(ct)) + EndSize
 		}
 		v.Parts = append(v.Parts, out)
 	}
@@ -226,8 +248,9 @@ func checkVectorDecrypts(t *testing.T, v vector) {
 	if _, err := m.Open(unhex(t, v.BucketKey), v.Object+"x"); err == nil {
 		t.Fatal("opened under another name")
 	}
+	// The stored object, as the backend holds it.
 	var ct, pt []byte
-	l := Layout{Multipart: m.Multipart}
+	var stored []int64
 	for _, p := range v.Parts {
 		c := encrypt(t, vectorPlaintext(p.PlaintextSize), dek, p.Part)
 		if p.CiphertextHex != "" && !bytes.Equal(c, unhex(t, p.CiphertextHex)) {
@@ -239,7 +262,23 @@ func checkVectorDecrypts(t *testing.T, v vector) {
 		}
 		ct = append(ct, c...)
 		pt = append(pt, got...)
-		l.Parts = append(l.Parts, p.CiphertextSize)
+		if m.Multipart {
+			ct = append(ct, unhex(t, p.EndField)...)
+			stored = append(stored, p.StoredSize)
+		}
+	}
+	l := SingleLayout(int64(len(ct)))
+	if m.Multipart {
+		if v.Marker {
+			ct = append(ct, unhex(t, v.EndTag)...)
+			stored = append(stored, EndSize)
+		}
+		if l, err = MultipartLayout(stored); err != nil {
+			t.Fatal(err)
+		}
+		if l.StoredSize() != int64(len(ct)) {
+			t.Fatalf("layout of %d stored bytes, object of %d", l.StoredSize(), len(ct))
+		}
 	}
 	rr, err := NewRangeReader(bytes.NewReader(ct), dek, l, Range{0, int64(len(pt))})
 	if err != nil {

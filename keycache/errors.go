@@ -97,7 +97,11 @@ func asError(op string, err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		if e.Op == "" {
-			e.Op = op
+			// A provider's *Error may be shared (singleflight hands one
+			// to every waiter): name the operation on a copy.
+			c := *e
+			c.Op = op
+			return &c
 		}
 		return e
 	}

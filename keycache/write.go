@@ -95,9 +95,12 @@ func (c *Cache) borrowWrite(ctx context.Context, req WriteRequest) (*entry, erro
 			return nil, newError(KindUnavailable, OpGenerateDataKey, ErrClosed)
 		}
 		c.waited.Add(1)
-		name := k.flightName(req.Context)
+		// The flight outlives a caller that gives up, and the caller
+		// owns its map: the flight gets its own copy.
+		extra := cloneContext(req.Context)
+		name := k.flightName(extra)
 		e, err := wait(ctx, OpGenerateDataKey, c.sf.DoChan(name, func() (any, error) {
-			return c.generate(k, req.Context, nil)
+			return c.generate(k, extra, nil)
 		}))
 		if err != nil {
 			return nil, err

@@ -70,7 +70,7 @@ func (c copySource) query() url.Values {
 }
 
 // copyConditions maps x-amz-copy-source-if-* to the If-* headers of the
-// proxy's reads of the source.
+// proxy's reads of the source, with backend ETags (etag.go).
 func copyConditions(h http.Header) http.Header {
 	c := make(http.Header)
 	for _, k := range conditionHeaders {
@@ -78,6 +78,7 @@ func copyConditions(h http.Header) http.Header {
 			c[k] = append([]string(nil), v...)
 		}
 	}
+	backendETagHeaders(c)
 	return c
 }
 
@@ -229,7 +230,7 @@ func (p *Proxy) copyOnce(ctx context.Context, rq *request, src copySource, sse s
 	if err != nil {
 		return err
 	}
-	out, err := rewriteXML(doc, dropChecksums("CopyObjectResult")...)
+	out, err := rewriteXML(doc, append(dropChecksums("CopyObjectResult"), clientETagRule("CopyObjectResult", ""))...)
 	if err != nil {
 		return fmt.Errorf("proxy: CopyObject: backend answer: %w", err)
 	}
@@ -363,7 +364,8 @@ func (p *Proxy) sourceTagging(ctx context.Context, src copySource) (string, erro
 }
 
 // answerCopyXML sends S3's copy result document (CopyObjectResult or
-// CopyPartResult) for a copy the proxy did itself.
+// CopyPartResult) for a copy the proxy did itself; etag is the backend's
+// for what it wrote.
 func (rq *request) answerCopyXML(root, etag string, at time.Time) error {
 	doc := struct {
 		XMLName      xml.Name
@@ -371,7 +373,7 @@ func (rq *request) answerCopyXML(root, etag string, at time.Time) error {
 		LastModified string `xml:"LastModified"`
 	}{
 		XMLName:      xml.Name{Space: "http://s3.amazonaws.com/doc/2006-03-01/", Local: root},
-		ETag:         etag,
+		ETag:         clientETag(etag),
 		LastModified: at.UTC().Format("2006-01-02T15:04:05.000Z"),
 	}
 	out, err := xml.Marshal(doc)

@@ -10,6 +10,7 @@
 // and sse.go (bucket keys and SSE-KMS headers), put.go, read.go and get.go
 // (streamed encryption and decryption), multipart.go and uploadid.go,
 // copy.go, list.go and xmlrewrite.go (plaintext sizes in XML answers),
+// etag.go (ETags that do not pass for the plaintext's MD5),
 // passthrough.go (everything the proxy need not change).
 //
 // Decisions beyond docs/ARCHITECTURE.md, which users may notice:
@@ -25,11 +26,26 @@
 //     verified (sigv4) and the checksum echoed on the write's answer; they
 //     are not stored, so reads answer no checksum (SDKs then skip response
 //     validation), never the backend's checksum of ciphertext.
-//   - ETags are the backend's (MD5 of ciphertext for single-part objects),
-//     the same in PUT, HEAD, GET, LIST and conditions, as S3's SSE-KMS
-//     ETags are not MD5s of the plaintext either. s3cmd knows this from
-//     the answer's x-amz-server-side-encryption; rclone only from its
-//     remote's configuration: server_side_encryption = aws:kms.
+//   - ETags (etag.go): an encrypted object's backend ETag that looks like
+//     an MD5 (the ciphertext's, single-part objects and upload parts) is
+//     reported as "<hex>-0", which no client takes for an MD5 (rclone
+//     with its defaults and s3cmd would compare it with the plaintext's
+//     and report corruption) and no real ETag has; multipart ETags
+//     ("<hex>-N") are the backend's. One ETag per object in PUT, HEAD,
+//     GET, LIST, GetObjectAttributes, copy results and 304s; ETags in
+//     conditions (If-Match, If-None-Match, their x-amz-copy-source-
+//     forms) and in CompleteMultipartUpload lose the "-0" before the
+//     backend sees them, so the backend's own ETag is accepted too (what
+//     earlier versions reported). Objects without envelope metadata keep
+//     their real ETags in HEAD and GET. Listings have no metadata: an
+//     entry's ETag is mapped exactly when its size is (a size no
+//     ciphertext can have marks an object written before the proxy), so
+//     an entry's size and ETag always tell the same story; a pre-proxy
+//     object whose size a ciphertext could have lists with a mapped ETag
+//     as it lists with a shrunk size. rclone with provider = AWS or Minio
+//     also compares multipart ETags with its own computation over the
+//     plaintext (use_multipart_etag, off for provider = Other): set
+//     use_multipart_etag = false there.
 //   - CopyObject of a multipart-encrypted object is streamed through the
 //     proxy (S3 and versitygw store a server-side copy as one part, which
 //     would lose the part boundaries the decryption needs). So is a copy of

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
@@ -16,8 +15,9 @@ import (
 var conditionHeaders = []string{"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"}
 
 // conditions returns the If-* headers of h. The backend evaluates them:
-// the ETag and Last-Modified it compares are the ones the proxy reports,
-// so the answers (304, 412) agree with what the client saw.
+// it compares the Last-Modified the proxy reports, and the ETags the
+// client names mapped back to the backend's (etag.go), so the answers
+// (304, 412) agree with what the client saw.
 func conditions(h http.Header) http.Header {
 	c := make(http.Header)
 	for _, k := range conditionHeaders {
@@ -25,6 +25,7 @@ func conditions(h http.Header) http.Header {
 			c[k] = append([]string(nil), v...)
 		}
 	}
+	backendETagHeaders(c)
 	return c
 }
 
@@ -58,11 +59,11 @@ func (p *Proxy) getObject(rq *request) error {
 	}
 	defer res.close()
 	if res.passthrough != nil {
-		if res.passthrough.StatusCode == http.StatusNotModified && res.passthrough.Header.Get("ETag") == "" {
-			// A 304 for a single If-None-Match tag means the object has
-			// that tag; S3 says so, some backends forget to.
-			if inm := rq.r.Header.Values("If-None-Match"); len(inm) == 1 && !strings.ContainsAny(inm[0], ",*") {
-				res.passthrough.Header.Set("ETag", strings.TrimSpace(inm[0]))
+		if res.passthrough.StatusCode == http.StatusNotModified {
+			// S3 names the object's ETag in a 304, some backends forget
+			// to, and the backend's would not be the client's.
+			if e := p.notModifiedETag(rq.r.Context(), s, res.passthrough.Header.Get("ETag"), rq.r.Header.Values("If-None-Match")); e != "" {
+				res.passthrough.Header.Set("ETag", e)
 			}
 		}
 		return rq.relay(res.passthrough)

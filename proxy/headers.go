@@ -67,7 +67,8 @@ func isCopySourceHeader(name string) bool {
 // nothing of the client's signature or plaintext payload
 // (sigv4.StripForUpstream), no envelope metadata (a client must not be able
 // to plant x-amz-meta-bk-*), no SSE-KMS request (the proxy does it), and
-// none of the extra names given.
+// none of the extra names given. ETags in conditions become the backend's
+// (etag.go).
 func forwardHeader(src http.Header, extra ...string) http.Header {
 	h := make(http.Header, len(src))
 	for k, vv := range src {
@@ -95,6 +96,7 @@ func forwardHeader(src http.Header, extra ...string) http.Header {
 		}
 	}
 	sigv4.StripForUpstream(h)
+	backendETagHeaders(h)
 	return h
 }
 
@@ -113,13 +115,17 @@ var dropFromBackend = []string{
 // describes an encrypted object), it also drops everything that describes
 // the ciphertext rather than the plaintext: length, range, checksums,
 // Content-MD5, the backend's own encryption headers and the envelope
-// metadata; the caller sets the plaintext's.
+// metadata; the caller sets the plaintext's. Its ETag becomes the client
+// ETag (etag.go).
 func copyResponseHeader(dst, src http.Header, object bool) {
 	for k, vv := range src {
 		if dropResponseHeader(k, object) {
 			continue
 		}
 		dst[k] = append([]string(nil), vv...)
+	}
+	if object {
+		clientETagHeader(dst)
 	}
 	for _, c := range src.Values("Connection") {
 		for f := range strings.SplitSeq(c, ",") {

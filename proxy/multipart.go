@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/bucketkey/bucketkey/envelope"
@@ -130,7 +131,9 @@ func (p *Proxy) uploadPart(rq *request) error {
 // completeMultipartUpload checks that the parts are 1..N without gaps (so
 // that part i of the object is upload part i, which is what it was
 // encrypted as), removes the client's part checksums (of plaintext; the
-// backend has none for the ciphertext parts) and forwards the rest.
+// backend has none for the ciphertext parts), gives the parts their
+// backend ETags back (etag.go), makes sure the object will end with its
+// end tag (endObject) and forwards the rest.
 func (p *Proxy) completeMultipartUpload(rq *request) error {
 	body, err := rq.readBody(maxXMLDoc)
 	if err != nil {
@@ -139,13 +142,22 @@ func (p *Proxy) completeMultipartUpload(rq *request) error {
 	if err := checkCompleteParts(body); err != nil {
 		return err
 	}
-	body, err = rewriteXML(body, dropChecksums("Part")...)
+	body, err = rewriteXML(body, append(dropChecksums("Part"), backendPartETags)...)
 	if err != nil {
 		return s3err.MalformedXML.Wrap(err)
 	}
-	u, err := parseUploadID(query(rq.r).Get("uploadId"))
+	u, dk, err := p.uploadKey(rq)
 	if err != nil {
 		return err
+	}
+	defer dk.Wipe()
+	body, failed, err := p.endObject(rq, u, dk, body)
+	if err != nil {
+		return err
+	}
+	if failed != nil {
+		defer failed.Body.Close()
+		return rq.relay(failed)
 	}
 	q := forwardQuery(query(rq.r))
 	q.Set("uploadId", u.backend)
@@ -162,16 +174,164 @@ func (p *Proxy) completeMultipartUpload(rq *request) error {
 		return err
 	}
 	// S3 may answer 200 with an <Error> document; that passes unchanged.
-	out, err := rewriteXML(doc, dropChecksums("CompleteMultipartUploadResult")...)
+	out, err := rewriteXML(doc, append(dropChecksums("CompleteMultipartUploadResult"), clientETagRule("CompleteMultipartUploadResult", ""))...)
 	if err != nil {
 		return fmt.Errorf("proxy: CompleteMultipartUpload: backend answer: %w", err)
 	}
 	h := rq.w.Header()
 	copyResponseHeader(h, resp.Header, true)
-	if u.md != nil {
-		p.setSSEHeaders(h, u.md.KeyID)
-	}
+	p.setSSEHeaders(h, u.md.KeyID)
 	return rq.relayBodyHeaders(resp.StatusCode, out)
+}
+
+// completePart is a part of a CompleteMultipartUpload document.
+type completePart struct {
+	PartNumber int    `xml:"PartNumber"`
+	ETag       string `xml:"ETag"`
+}
+
+// endObject makes the completed object end with its end tag
+// (docs/FORMAT.md, "Multipart objects"), given the checked document doc
+// (parts 1..N, backend ETags), and returns the document to send. It lists
+// the upload's stored parts: each listed part must be the one stored
+// (same ETag), every part but the last must hold at least 5 MiB of
+// plaintext (S3's rule, which the proxy checks on the plaintext itself:
+// a smaller part carries an end tag, and must not be followed), and if
+// the last part does not carry the tag, the proxy stores it as part N+1,
+// the marker part, and completes with it. A backend error to relay comes
+// back as failed.
+func (p *Proxy) endObject(rq *request, u uploadID, dk *envelope.DataKey, doc []byte) (out []byte, failed *http.Response, err error) {
+	var c struct {
+		Parts []completePart `xml:"Part"`
+	}
+	if err := xml.Unmarshal(doc, &c); err != nil {
+		return nil, nil, s3err.MalformedXML.Wrap(err)
+	}
+	n := len(c.Parts)
+	stored, failed, err := p.storedParts(rq, u.backend, n)
+	if err != nil || failed != nil {
+		return nil, failed, err
+	}
+	var last int64
+	for i, part := range c.Parts {
+		sp, ok := stored[part.PartNumber]
+		if !ok || part.ETag == "" || !sameETag(part.ETag, sp.ETag) {
+			return nil, nil, s3err.InvalidPart.With(fmt.Sprintf("Part %d was not found, or its ETag is not the one given.", part.PartNumber))
+		}
+		size, err := envelope.StoredPartPlaintextSize(sp.Size)
+		if err != nil {
+			return nil, nil, s3err.InvalidPart.With(fmt.Sprintf("Part %d was not written through the encrypting proxy.", part.PartNumber)).Wrap(err)
+		}
+		if i < n-1 && size < envelope.MinPartSize {
+			return nil, nil, s3err.EntityTooSmall.
+				WithExtra("ProposedSize", strconv.FormatInt(size, 10)).
+				WithExtra("MinSizeAllowed", strconv.Itoa(envelope.MinPartSize)).
+				WithExtra("PartNumber", strconv.Itoa(part.PartNumber))
+		}
+		last = size
+	}
+	if !envelope.EndsObject(n, last) {
+		tag, err := envelope.EndTag(dk, n)
+		if err != nil {
+			return nil, nil, err
+		}
+		etag, failed, err := p.putMarker(rq, u.backend, n+1, tag)
+		if err != nil || failed != nil {
+			return nil, failed, err
+		}
+		c.Parts = append(c.Parts, completePart{PartNumber: n + 1, ETag: etag})
+	}
+	// A fresh document: checksums are gone already, and nothing else a
+	// CompleteMultipartUpload may hold matters to the backend.
+	fresh := struct {
+		XMLName xml.Name       `xml:"http://s3.amazonaws.com/doc/2006-03-01/ CompleteMultipartUpload"`
+		Parts   []completePart `xml:"Part"`
+	}{Parts: c.Parts}
+	b, err := xml.Marshal(fresh)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append([]byte(xml.Header), b...), nil, nil
+}
+
+// storedPart is a part as the backend's ListParts reports it.
+type storedPart struct {
+	PartNumber int    `xml:"PartNumber"`
+	ETag       string `xml:"ETag"`
+	Size       int64  `xml:"Size"`
+}
+
+// storedParts lists the backend upload's parts 1..n (ListParts, by pages);
+// a backend error to relay comes back as failed.
+func (p *Proxy) storedParts(rq *request, backendID string, n int) (_ map[int]storedPart, failed *http.Response, _ error) {
+	parts := make(map[int]storedPart, n)
+	marker := 0
+	for page := 0; marker < n; page++ {
+		if page > envelope.MaxPart {
+			return nil, nil, errors.New("proxy: ListParts does not end")
+		}
+		q := url.Values{"uploadId": {backendID}, "max-parts": {"1000"}}
+		if marker > 0 {
+			q.Set("part-number-marker", strconv.Itoa(marker))
+		}
+		resp, err := p.forward(rq, http.MethodGet, q, backendHeader(rq.r.Header), nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, resp, nil
+		}
+		doc, err := readXML(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		var lp struct {
+			IsTruncated          bool         `xml:"IsTruncated"`
+			NextPartNumberMarker int          `xml:"NextPartNumberMarker"`
+			Parts                []storedPart `xml:"Part"`
+		}
+		if err := xml.Unmarshal(doc, &lp); err != nil {
+			return nil, nil, fmt.Errorf("proxy: ListParts: backend answer: %w", err)
+		}
+		for _, sp := range lp.Parts {
+			parts[sp.PartNumber] = sp
+		}
+		if !lp.IsTruncated || lp.NextPartNumberMarker <= marker {
+			break
+		}
+		marker = lp.NextPartNumberMarker
+	}
+	return parts, nil, nil
+}
+
+// putMarker stores the end tag as part number part and returns its ETag;
+// a backend error to relay comes back as failed.
+func (p *Proxy) putMarker(rq *request, backendID string, part int, tag []byte) (_ string, failed *http.Response, _ error) {
+	q := url.Values{"uploadId": {backendID}, "partNumber": {strconv.Itoa(part)}}
+	resp, err := p.forward(rq, http.MethodPut, q, backendHeader(rq.r.Header), tag)
+	if err != nil {
+		return "", nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", resp, nil
+	}
+	drain(resp)
+	etag := resp.Header.Get("ETag")
+	if etag == "" {
+		return "", nil, errors.New("proxy: the backend stored the end marker part without an ETag")
+	}
+	return etag, nil, nil
+}
+
+// backendHeader is what the proxy's own requests of a client's operation
+// carry from it: the expected bucket owner.
+func backendHeader(client http.Header) http.Header {
+	h := make(http.Header)
+	if v := client.Get("X-Amz-Expected-Bucket-Owner"); v != "" {
+		h.Set("X-Amz-Expected-Bucket-Owner", v)
+	}
+	return h
 }
 
 // checkCompleteParts enforces the 1..N rule on a CompleteMultipartUpload

@@ -269,3 +269,94 @@ func wantCode(t testing.TB, what string, err error, code string) {
 		t.Fatalf("%s: error code %s (%v), want %s", what, ae.ErrorCode(), err, code)
 	}
 }
+
+// TestMultipartEnd: the end tag's placement is invisible to clients.
+// Whether the last part carries it (less than 5 MiB) or a marker part
+// follows (5 MiB or more), reads, sizes, part counts and part reads are
+// those of the client's parts; and a part under 5 MiB that is not the
+// last is refused at Complete, as S3 refuses it.
+func TestMultipartEnd(t *testing.T) {
+	tp := newTestProxy(t)
+	ctx := context.Background()
+	bucket := tp.newBucket(t)
+	for _, sizes := range [][]int{
+		{5 << 20, 5 << 20},      // marker part
+		{6 << 20, 5<<20 - 1},    // tag in the last part, stored larger than 5 MiB
+		{5<<20 + 1, 1},          // tag in a tiny last part
+		{envelope.MinPartSize},  // one part, marker
+		{5 << 20, 5<<20 + 7, 0}, // empty last part
+	} {
+		key := fmt.Sprintf("end-%v", sizes)
+		data := tp.uploadParts(t, bucket, key, sizes)
+		mustEqual(t, key+" GET", tp.get(t, bucket, key), data)
+		head, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+		if err != nil || aws.ToInt64(head.ContentLength) != int64(len(data)) {
+			t.Fatalf("%s: HEAD size %d, %v", key, aws.ToInt64(head.ContentLength), err)
+		}
+		start := 0
+		for i, n := range sizes {
+			got, out := getAll(t, tp.client, &s3.GetObjectInput{Bucket: &bucket, Key: &key, PartNumber: aws.Int32(int32(i + 1))})
+			mustEqual(t, fmt.Sprintf("%s part %d", key, i+1), got, data[start:start+n])
+			if aws.ToInt32(out.PartsCount) != int32(len(sizes)) {
+				t.Errorf("%s part %d: parts count %d", key, i+1, aws.ToInt32(out.PartsCount))
+			}
+			start += n
+		}
+		_, err = tp.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key, PartNumber: aws.Int32(int32(len(sizes) + 1))})
+		wantCode(t, key+" GET of the part after the last", err, "InvalidPartNumber")
+		if len(data) > 0 {
+			tp.checkRanges(t, bucket, key, data, []string{"bytes=0-0", "bytes=-1", fmt.Sprintf("bytes=%d-", len(data)/2)})
+		}
+		attrs, err := tp.client.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{
+			Bucket: &bucket, Key: &key,
+			ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesObjectSize, types.ObjectAttributesObjectParts},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The size algebra of listings: exact when the parts but the last
+		// are 64 KiB-aligned, else at most 16 bytes per part too large.
+		slack := int64(0)
+		for _, n := range sizes[:len(sizes)-1] {
+			if n%envelope.SegmentSize != 0 {
+				slack += 16
+			}
+		}
+		if got := aws.ToInt64(attrs.ObjectSize); got < int64(len(data)) || got > int64(len(data))+slack || attrs.ETag != nil {
+			t.Errorf("%s: GetObjectAttributes size %d (want %d + at most %d), ETag %v not asked for", key, got, len(data), slack, attrs.ETag)
+		}
+		if attrs.ObjectParts != nil && aws.ToInt32(attrs.ObjectParts.TotalPartsCount) != int32(len(sizes)) {
+			t.Errorf("%s: GetObjectAttributes parts count %d", key, aws.ToInt32(attrs.ObjectParts.TotalPartsCount))
+		}
+	}
+	// Listing sizes: exact, as the parts above are 64 KiB-aligned but the last.
+	l, err := tp.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: aws.String("end-[5242880 5242880]")})
+	if err != nil || len(l.Contents) != 1 || aws.ToInt64(l.Contents[0].Size) != 10<<20 {
+		t.Errorf("listing: %+v, %v", l.Contents, err)
+	}
+
+	// A part under 5 MiB of plaintext anywhere but last: EntityTooSmall,
+	// even where its ciphertext would pass the backend's rule.
+	key := "small-middle"
+	cr, err := tp.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []types.CompletedPart
+	for i, n := range []int{5<<20 - 1, 5 << 20} {
+		up, err := tp.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: &key, UploadId: cr.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(randBytes(n))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, types.CompletedPart{ETag: up.ETag, PartNumber: aws.Int32(int32(i + 1))})
+	}
+	_, err = tp.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: &key, UploadId: cr.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	wantCode(t, "Complete with a small middle part", err, "EntityTooSmall")
+	// A wrong ETag: InvalidPart.
+	parts[0].ETag = aws.String(`"00000000000000000000000000000000"`)
+	_, err = tp.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: &key, UploadId: cr.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	wantCode(t, "Complete with a wrong ETag", err, "InvalidPart")
+}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"syscall"
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
@@ -47,6 +46,9 @@ var errAbandoned = errors.New("proxy: backend answered before the upload finishe
 // fault, e.g. BadDigest); otherwise the backend's response.
 func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Response, error) {
 	csize := envelope.CiphertextSize(u.size)
+	if u.part > 0 {
+		csize = envelope.StoredPartSize(u.size) // the stream and its end field
+	}
 	if csize >= expectContinueMin {
 		// Let the backend refuse (no such bucket, denied) before it is
 		// sent megabytes it will not store.
@@ -86,24 +88,28 @@ func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Respons
 		}
 		return nil, clientBodyError(bodyErr)
 	}
+	// The backend answered, refused or failed before it took the whole
+	// body. The client may still be sending: read the rest of a
+	// reasonably sized body, so that it gets the answer instead of a
+	// connection reset by the proxy's close.
+	early := u.fromClient && errors.Is(bodyErr, errAbandoned) && (err != nil || !ok2xx(resp.StatusCode))
 	if err != nil {
-		if u.fromClient && errors.Is(bodyErr, errAbandoned) && connBroken(err) {
+		if early && !errors.Is(err, errUpstreamTimeout) {
 			// The backend hung up while the body was streaming: most
 			// likely it refused the request and closed (Go's transport
-			// then reports the write error, not the answer). Find out
-			// why, so the client hears "no such bucket", not 503.
+			// then reports the write error, a reset or an EOF, not the
+			// answer). Find out why, so the client hears "no such
+			// bucket", not 503.
 			if refusal := p.whyRefused(ctx, u.bucket); refusal != nil {
-				_, _ = io.CopyN(io.Discard, u.plaintext, maxDrainOnError)
-				return nil, refusal.Wrap(err)
+				err = refusal.Wrap(err)
 			}
+		}
+		if early {
+			_, _ = io.CopyN(io.Discard, u.plaintext, maxDrainOnError)
 		}
 		return nil, err
 	}
-	if u.fromClient && !ok2xx(resp.StatusCode) && errors.Is(bodyErr, errAbandoned) {
-		// The backend refused before taking the whole body (no such
-		// bucket, access denied). Read the rest of a reasonably sized
-		// client body so that the client, still sending, gets the answer
-		// instead of a reset connection.
+	if early {
 		_, _ = io.CopyN(io.Discard, u.plaintext, maxDrainOnError)
 	}
 	return resp, nil
@@ -116,11 +122,6 @@ const expectContinueMin = 1 << 20
 // maxDrainOnError bounds what the proxy reads and discards of a client's
 // upload after the backend refused it early.
 const maxDrainOnError = 64 << 20
-
-// connBroken reports whether err is a connection the peer closed or reset.
-func connBroken(err error) bool {
-	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
-}
 
 // whyRefused asks the backend about bucket (HEAD) after an upload it cut
 // off, and returns the error to answer, or nil if the bucket looks fine.
@@ -144,9 +145,17 @@ func (p *Proxy) whyRefused(ctx context.Context, bucket string) *s3err.Error {
 }
 
 // encryptTo encrypts u.plaintext into w and seals the final segment only
-// when the source ended cleanly with exactly u.size bytes.
+// when the source ended cleanly with exactly u.size bytes. A multipart
+// part also gets its end field (envelope.NewPartWriter), which depends on
+// u.size: a part too small to be followed carries the object's end tag.
 func encryptTo(w io.Writer, u encryptedPut) error {
-	ew, err := envelope.NewWriter(w, u.dk, u.part)
+	var ew io.WriteCloser
+	var err error
+	if u.part > 0 {
+		ew, err = envelope.NewPartWriter(w, u.dk, u.part, u.size)
+	} else {
+		ew, err = envelope.NewWriter(w, u.dk, 0)
+	}
 	if err != nil {
 		return err
 	}

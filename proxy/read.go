@@ -207,7 +207,7 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 	}
 	res.md, res.etag = md, etag
 
-	layout, partsCount, err := p.layout(ctx, s, resp, md, etag)
+	layout, err := p.layout(ctx, s, resp, md, etag)
 	if err != nil {
 		return nil, err
 	}
@@ -228,27 +228,74 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 
 	switch {
 	case s.partNumber > 0:
-		return p.readPart(res, s, layout, partsCount)
+		if err := p.checkEnd(ctx, s, res, layout); err != nil {
+			return nil, err
+		}
+		return p.readPart(res, s, layout)
 	case s.rangeHeader != "":
 		r, ok, err := envelope.ParseRange(s.rangeHeader, size)
 		if err != nil {
+			// A 416 states the object's size: only an authentic one.
+			if err := p.checkEnd(ctx, s, res, layout); err != nil {
+				return nil, err
+			}
 			return nil, invalidRange(s.rangeHeader, size, err)
 		}
 		if ok {
+			if !layout.ChecksEnd(r) {
+				if err := p.checkEnd(ctx, s, res, layout); err != nil {
+					return nil, err
+				}
+			}
 			return p.readRange(ctx, res, s, layout, r)
 		}
 	}
 	return p.readWhole(ctx, res, s, layout)
 }
 
+// checkEnd checks the end tag of a multipart object (envelope.Layout.
+// EndRange) for a read that does not fetch the object's end itself: a
+// part, a range that ends before the object does, or a 416. Otherwise a
+// backend that dropped the object's trailing parts would have its smaller
+// size and part count served as authentic (a whole GET checks the tag as
+// it reads). Reads without the data key (HEAD) authenticate nothing and
+// do not check.
+func (p *Proxy) checkEnd(ctx context.Context, s readSpec, res *readResult, layout envelope.Layout) error {
+	if !layout.Multipart || res.dk == nil {
+		return nil
+	}
+	off, n := layout.EndRange()
+	h := s.pinned(res.etag)
+	h.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	resp, err := p.sendRead(ctx, http.MethodGet, s, s.internalQuery(), h)
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	switch {
+	case resp.StatusCode == http.StatusPreconditionFailed:
+		return errObjectChanged
+	case resp.StatusCode != http.StatusPartialContent:
+		return fmt.Errorf("proxy: GET of the end tag: backend answered %s: %w", resp.Status, envelope.ErrAuth)
+	}
+	tag, err := io.ReadAll(io.LimitReader(resp.Body, n+1))
+	if err != nil {
+		return &upstreamError{err: err}
+	}
+	return layout.CheckEnd(res.dk, tag)
+}
+
 // readPart reads part s.partNumber from the response of GET ?partNumber.
-func (p *Proxy) readPart(res *readResult, s readSpec, layout envelope.Layout, partsCount int) (*readResult, error) {
-	res.status, res.partial, res.partsCount = http.StatusPartialContent, true, partsCount
+func (p *Proxy) readPart(res *readResult, s readSpec, layout envelope.Layout) (*readResult, error) {
+	res.status, res.partial = http.StatusPartialContent, true
 	part := 0
 	if layout.Multipart {
 		part = s.partNumber
-		if part > len(layout.Parts) {
-			return nil, fmt.Errorf("proxy: part %d of a %d-part object", part, len(layout.Parts))
+		res.partsCount = layout.PartCount()
+		if part > layout.PartCount() {
+			// The marker part, which holds no plaintext: as S3 answers
+			// for a part number past the last.
+			return nil, s3err.InvalidPartNumber
 		}
 		var start int64
 		for _, c := range layout.Parts[:part-1] {
@@ -267,7 +314,13 @@ func (p *Proxy) readPart(res *readResult, s readSpec, layout envelope.Layout, pa
 		res.rng = envelope.Range{Length: res.size}
 	}
 	if res.dk != nil && !s.head {
-		body, err := envelope.NewReader(res.resp.Body, res.dk, part)
+		var body io.Reader
+		var err error
+		if layout.Multipart {
+			body, err = envelope.NewPartReader(res.resp.Body, res.dk, layout, part)
+		} else {
+			body, err = envelope.NewReader(res.resp.Body, res.dk, 0)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -338,10 +391,7 @@ func (p *Proxy) readWhole(ctx context.Context, res *readResult, s readSpec, layo
 		}
 		res.closers = append(res.closers, resp.Body)
 	}
-	var total int64
-	for _, c := range layout.Parts {
-		total += c
-	}
+	total := layout.StoredSize()
 	if resp.ContentLength != total {
 		return nil, fmt.Errorf("proxy: backend sent %d bytes for a %d-byte object: %w", resp.ContentLength, total, envelope.ErrAuth)
 	}
@@ -353,43 +403,14 @@ func (p *Proxy) readWhole(ctx context.Context, res *readResult, s readSpec, layo
 		res.body = body
 		return res, nil
 	}
-	res.body = &partsReader{src: resp.Body, dk: res.dk, parts: layout.Parts}
-	return res, nil
-}
-
-// partsReader decrypts a multipart object's parts in turn, each its own
-// stream keyed by its part number.
-type partsReader struct {
-	src   io.Reader
-	dk    *envelope.DataKey
-	parts []int64
-	i     int
-	cur   io.Reader
-}
-
-func (r *partsReader) Read(b []byte) (int, error) {
-	for {
-		if r.cur == nil {
-			if r.i == len(r.parts) {
-				return 0, io.EOF
-			}
-			cur, err := envelope.NewReader(io.LimitReader(r.src, r.parts[r.i]), r.dk, r.i+1)
-			if err != nil {
-				return 0, err
-			}
-			r.cur = cur
-			r.i++
-		}
-		n, err := r.cur.Read(b)
-		if errors.Is(err, io.EOF) {
-			r.cur = nil
-			if n > 0 {
-				return n, nil
-			}
-			continue
-		}
-		return n, err
+	// Every part's end field and the object's end tag are checked before
+	// the final segment is released.
+	body, err := envelope.NewRangeReader(resp.Body, res.dk, layout, envelope.Range{Length: res.size})
+	if err != nil {
+		return nil, err
 	}
+	res.body = body
+	return res, nil
 }
 
 // maxParallelHeads bounds the concurrent HEAD ?partNumber requests of one
@@ -397,10 +418,10 @@ func (r *partsReader) Read(b []byte) (int, error) {
 const maxParallelHeads = 8
 
 // layout learns the stored shape of an object: its ciphertext size for a
-// single-part object; for a multipart one, each part's ciphertext size
-// from HEAD ?partNumber=k (docs/ARCHITECTURE.md, "Multipart"), pinned to
-// etag, concurrently.
-func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md *envelope.Metadata, etag string) (envelope.Layout, int, error) {
+// single-part object; for a multipart one, each stored part's size from
+// HEAD ?partNumber=k (docs/ARCHITECTURE.md, "Multipart"), pinned to etag,
+// concurrently, the marker part included (envelope.MultipartLayout).
+func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md *envelope.Metadata, etag string) (envelope.Layout, error) {
 	if !md.Multipart {
 		total := resp.ContentLength
 		if s.partNumber > 0 {
@@ -409,9 +430,9 @@ func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md 
 			}
 		}
 		if total < 0 {
-			return envelope.Layout{}, 0, errors.New("proxy: backend did not say the object's size")
+			return envelope.Layout{}, errors.New("proxy: backend did not say the object's size")
 		}
-		return envelope.SingleLayout(total), 0, nil
+		return envelope.SingleLayout(total), nil
 	}
 	var count int
 	known := map[int]int64{}
@@ -443,17 +464,17 @@ func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md 
 	if s.partNumber > 0 {
 		n, err := countHeader(resp)
 		if err != nil {
-			return envelope.Layout{}, 0, err
+			return envelope.Layout{}, err
 		}
 		count = n
 		known[s.partNumber] = resp.ContentLength
 	} else {
 		size, r, err := headPart(1)
 		if err != nil {
-			return envelope.Layout{}, 0, err
+			return envelope.Layout{}, err
 		}
 		if count, err = countHeader(r); err != nil {
-			return envelope.Layout{}, 0, err
+			return envelope.Layout{}, err
 		}
 		known[1] = size
 	}
@@ -475,9 +496,13 @@ func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md 
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return envelope.Layout{}, 0, err
+		return envelope.Layout{}, err
 	}
-	return envelope.Layout{Multipart: true, Parts: parts}, count, nil
+	l, err := envelope.MultipartLayout(parts)
+	if err != nil {
+		return envelope.Layout{}, fmt.Errorf("proxy: stored object: %w", err)
+	}
+	return l, nil
 }
 
 // contentRangeTotal parses the total of "bytes a-b/total".

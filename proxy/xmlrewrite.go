@@ -15,11 +15,22 @@ import (
 
 // xmlRule edits the elements whose path ends with path (local names,
 // outermost first): drop removes the element, replace rewrites its text
-// (returning false leaves it as is).
+// (returning false leaves it as is). replaceIn is replace for edits that
+// depend on the element's siblings (an entry's ETag on its Size, which
+// comes later): it runs when the parent closes and gets the text of the
+// parent's leaf children by local name.
 type xmlRule struct {
-	path    []string
-	drop    bool
-	replace func(text string) (string, bool)
+	path      []string
+	drop      bool
+	replace   func(text string) (string, bool)
+	replaceIn func(text string, siblings map[string]string) (string, bool)
+}
+
+// xmlDeferred is a replaceIn edit waiting for its parent to close.
+type xmlDeferred struct {
+	inner, end int64 // the element's text
+	text       string
+	rule       *xmlRule
 }
 
 type xmlSplice struct {
@@ -45,6 +56,12 @@ func rewriteXML(doc []byte, rules ...xmlRule) ([]byte, error) {
 		rule       *xmlRule
 		text       strings.Builder
 		selfClosed bool
+		// For parents of replaceIn elements: their leaf children's text
+		// and the edits waiting for it.
+		collect  bool
+		leaves   map[string]string
+		deferred []xmlDeferred
+		hasChild bool
 	}
 	d := xml.NewDecoder(bytes.NewReader(doc))
 	var (
@@ -67,6 +84,9 @@ func rewriteXML(doc []byte, rules ...xmlRule) ([]byte, error) {
 		case xml.StartElement:
 			o := &open{name: t.Name.Local, start: off, inner: end}
 			o.selfClosed = end-off >= 2 && string(doc[end-2:end]) == "/>"
+			if n := len(stack); n > 0 {
+				stack[n-1].hasChild = true
+			}
 			stack = append(stack, o)
 			names = append(names, o.name)
 			if dropDepth == 0 {
@@ -74,6 +94,7 @@ func rewriteXML(doc []byte, rules ...xmlRule) ([]byte, error) {
 				if o.rule != nil && o.rule.drop {
 					dropDepth = len(stack)
 				}
+				o.collect = parentOfReplaceIn(rules, names)
 			}
 		case xml.EndElement:
 			if len(stack) == 0 || stack[len(stack)-1].name != t.Name.Local {
@@ -82,19 +103,34 @@ func rewriteXML(doc []byte, rules ...xmlRule) ([]byte, error) {
 			o := stack[len(stack)-1]
 			depth := len(stack)
 			stack, names = stack[:depth-1], names[:depth-1]
+			var parent *open
+			if depth > 1 {
+				parent = stack[depth-2]
+			}
 			switch {
 			case dropDepth == depth:
 				splices = append(splices, xmlSplice{from: o.start, to: end})
 				dropDepth = 0
 			case dropDepth == 0 && o.rule != nil && o.rule.replace != nil && !o.selfClosed:
 				if s, ok := o.rule.replace(o.text.String()); ok {
-					var b strings.Builder
-					_ = xml.EscapeText(&b, []byte(s))
-					splices = append(splices, xmlSplice{from: o.inner, to: off, with: b.String()})
+					splices = append(splices, xmlSplice{from: o.inner, to: off, with: escapeXMLText(s)})
+				}
+			case dropDepth == 0 && o.rule != nil && o.rule.replaceIn != nil && !o.selfClosed && parent != nil:
+				parent.deferred = append(parent.deferred, xmlDeferred{inner: o.inner, end: off, text: o.text.String(), rule: o.rule})
+			}
+			if parent != nil && parent.collect && !o.hasChild {
+				if parent.leaves == nil {
+					parent.leaves = make(map[string]string)
+				}
+				parent.leaves[o.name] = o.text.String()
+			}
+			for _, d := range o.deferred {
+				if s, ok := d.rule.replaceIn(d.text, o.leaves); ok {
+					splices = append(splices, xmlSplice{from: d.inner, to: d.end, with: escapeXMLText(s)})
 				}
 			}
 		case xml.CharData:
-			if n := len(stack); n > 0 && stack[n-1].rule != nil {
+			if n := len(stack); n > 0 && (stack[n-1].rule != nil || n > 1 && stack[n-2].collect) {
 				stack[n-1].text.Write(t)
 			}
 		}
@@ -120,23 +156,41 @@ func rewriteXML(doc []byte, rules ...xmlRule) ([]byte, error) {
 
 func matchRule(rules []xmlRule, names []string) *xmlRule {
 	for i := range rules {
-		p := rules[i].path
-		if len(p) > len(names) {
-			continue
-		}
-		tail := names[len(names)-len(p):]
-		match := true
-		for j := range p {
-			if p[j] != tail[j] {
-				match = false
-				break
-			}
-		}
-		if match {
+		if pathEndsWith(names, rules[i].path) {
 			return &rules[i]
 		}
 	}
 	return nil
+}
+
+// parentOfReplaceIn reports whether the element at names is the parent of
+// elements a replaceIn rule edits.
+func parentOfReplaceIn(rules []xmlRule, names []string) bool {
+	for _, r := range rules {
+		if r.replaceIn != nil && len(r.path) > 1 && pathEndsWith(names, r.path[:len(r.path)-1]) {
+			return true
+		}
+	}
+	return false
+}
+
+func pathEndsWith(names, p []string) bool {
+	if len(p) > len(names) {
+		return false
+	}
+	tail := names[len(names)-len(p):]
+	for j := range p {
+		if p[j] != tail[j] {
+			return false
+		}
+	}
+	return true
+}
+
+func escapeXMLText(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }
 
 // plaintextSizeText rewrites a ciphertext size to the plaintext size from

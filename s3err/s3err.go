@@ -100,6 +100,7 @@ var (
 	InvalidDigest                     = def("InvalidDigest", 400, "The Content-MD5 or checksum you specified is not valid.")
 	InvalidObjectState                = def("InvalidObjectState", 403, "The operation is not valid for the current state of the object.")
 	InvalidPart                       = def("InvalidPart", 400, "One or more of the specified parts could not be found.")
+	InvalidPartNumber                 = def("InvalidPartNumber", 416, "The requested partnumber is not satisfiable")
 	InvalidPartOrder                  = def("InvalidPartOrder", 400, "The list of parts was not in ascending order.")
 	InvalidRange                      = def("InvalidRange", 416, "The requested range is not satisfiable")
 	InvalidRequest                    = def("InvalidRequest", 400, "Invalid Request")

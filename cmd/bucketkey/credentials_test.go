@@ -60,9 +60,28 @@ func FuzzParseCredentials(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		creds, err := parseCredentials(b)
 		if err != nil {
-			for _, line := range strings.Split(string(b), "\n") {
-				if _, secret, ok := strings.Cut(line, ":"); ok && len(strings.TrimSpace(secret)) >= 8 &&
-					strings.Contains(err.Error(), strings.TrimSpace(secret)) {
+			// Errors may name access keys, never secrets. A secret that is
+			// part of some line's access key (the regression seed
+			// ebe26518841ac626) may appear inside that access key.
+			lines := strings.Split(string(b), "\n")
+			var keys []string
+			for _, line := range lines {
+				if ak, _, ok := strings.Cut(line, ":"); ok {
+					keys = append(keys, strings.TrimSpace(ak))
+				}
+			}
+			inKey := func(s string) bool {
+				for _, k := range keys {
+					if strings.Contains(k, s) {
+						return true
+					}
+				}
+				return false
+			}
+			for _, line := range lines {
+				_, secret, ok := strings.Cut(line, ":")
+				secret = strings.TrimSpace(secret)
+				if ok && len(secret) >= 8 && !inKey(secret) && strings.Contains(err.Error(), secret) {
 					t.Fatalf("error %q quotes a secret", err)
 				}
 			}

@@ -6,6 +6,7 @@
 //	bucketkey dev       the proxy over an embedded S3 store and a local key: try it
 //	bucketkey report    savings of a running proxy, from its admin listener
 //	bucketkey estimate  KMS cost per month of a workload, with and without bucket keys
+//	bucketkey bench     S3 load generator: ops/s, MB/s, latency, KMS requests; compares two endpoints
 //
 // See README.md for every flag.
 package main
@@ -33,6 +34,7 @@ usage:
   bucketkey dev      [flags]   try it: proxy + embedded S3 store + local master key, no AWS account
   bucketkey report   [--admin URL] [--json]   savings of a running proxy
   bucketkey estimate [flags]   KMS cost per month of a workload, with and without bucket keys
+  bucketkey bench    [flags]   S3 load generator; with --compare-endpoint, the ratios of two endpoints
   bucketkey version
 `
 
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runReport(ctx, rest, stdout, stderr, getenv)
 	case "estimate":
 		return runEstimate(rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "bucketkey", version)
 		return exitOK
@@ -70,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "bucketkey: unknown command %q (serve, dev, report, estimate, version)\n", cmd)
+	fmt.Fprintf(stderr, "bucketkey: unknown command %q (serve, dev, report, estimate, bench, version)\n", cmd)
 	return exitConfig
 }
 

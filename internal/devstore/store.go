@@ -24,8 +24,7 @@
 // Limits, all fine for trying the proxy and all documented in the README:
 // gofakes3 holds in-progress multipart parts in memory, serialises writes,
 // does not support UploadPartCopy, versioning through the proxy or object
-// tagging, and ListObjects reports the whole-body MD5 as a multipart
-// object's ETag.
+// tagging.
 package devstore
 
 import (
@@ -171,6 +170,8 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case key != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		s.read(w, r, bucket, key, id)
+	case key == "" && bucket != "" && r.Method == http.MethodGet:
+		s.list(w, r, bucket)
 	case key != "" && (r.Method == http.MethodPut || r.Method == http.MethodDelete):
 		rw := newResponse(w, nil)
 		s.handler.ServeHTTP(rw, r)

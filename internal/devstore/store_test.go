@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -177,6 +178,30 @@ func TestMultipartPartNumber(t *testing.T) {
 	}
 	if aws.ToString(out.ETag) != aws.ToString(done.ETag) {
 		t.Errorf("GET ETag %s, Complete said %s", aws.ToString(out.ETag), aws.ToString(done.ETag))
+	}
+	for _, list := range []func() (string, error){
+		func() (string, error) {
+			l, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: b, Prefix: k})
+			if err != nil || len(l.Contents) != 1 {
+				return "", fmt.Errorf("ListObjectsV2: %v, %d entries", err, len(l.Contents))
+			}
+			return aws.ToString(l.Contents[0].ETag), nil
+		},
+		func() (string, error) {
+			l, err := c.ListObjects(ctx, &s3.ListObjectsInput{Bucket: b, Prefix: k})
+			if err != nil || len(l.Contents) != 1 {
+				return "", fmt.Errorf("ListObjects: %v, %d entries", err, len(l.Contents))
+			}
+			return aws.ToString(l.Contents[0].ETag), nil
+		},
+	} {
+		etag, err := list()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if etag != aws.ToString(done.ETag) {
+			t.Errorf("listed ETag %s, Complete said %s", etag, aws.ToString(done.ETag))
+		}
 	}
 	var off int64
 	for i, n := range sizes {

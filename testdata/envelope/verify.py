@@ -29,6 +29,10 @@ for v in f['vectors']:
     if v['multipart']: meta['x-amz-meta-bk-mp'] = '1'
     else: meta['x-amz-meta-bk-size'] = str(v['parts'][0]['plaintext_size'])
     assert meta == v['metadata'], (v['name'], meta, v['metadata'])
+    if v['multipart']:
+        # END(N): the empty message sealed under a key and nonce derived from N.
+        ek = hkdf(dek, None, b"bucketkey/v1 end" + struct.pack('>H', len(v['parts'])), 44)
+        end_tag = AESGCM(ek[:32]).encrypt(ek[32:], b'', None)
     for p in v['parts']:
         pk = hkdf(dek, None, b"bucketkey/v1 payload" + struct.pack('>H', p['part']), 39)
         assert pk[:32].hex() == p['payload_key'] and pk[32:].hex() == p['nonce_prefix']
@@ -43,4 +47,16 @@ for v in f['vectors']:
         assert hashlib.sha256(ct).hexdigest() == p['ciphertext_sha256'], v['name']
         if 'ciphertext' in p: assert ct.hex() == p['ciphertext']
         end = min(len(ct), S+T); assert ct[end-16:end].hex() == p['first_segment_tag']
+        if v['multipart']:
+            # Every stored part is its stream and a 16-byte end field: the end
+            # tag if the part ends the object (under 5 MiB, or part 10000), else zeros.
+            N = len(v['parts'])
+            ends = p['part'] == N and (n < 5 * 2**20 or N == 10000)
+            field = end_tag if ends else bytes(16)
+            assert p['end_field'] == field.hex() and p['stored_size'] == len(ct) + 16, v['name']
+    if v['multipart']:
+        N = len(v['parts'])
+        assert v['end_tag'] == end_tag.hex(), v['name']
+        last = v['parts'][-1]['plaintext_size']
+        assert v.get('marker', False) == (not (last < 5 * 2**20 or N == 10000)), v['name']
     print('ok', v['name'])

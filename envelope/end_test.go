@@ -1,0 +1,264 @@
+package envelope
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+)
+
+func TestEndTag(t *testing.T) {
+	k1, k2 := testKey(1), testKey(2)
+	a := endTag(t, k1, 3)
+	if len(a) != EndSize || !bytes.Equal(a, endTag(t, k1, 3)) {
+		t.Fatalf("END(3) = %x: not %d deterministic bytes", a, EndSize)
+	}
+	for _, other := range [][]byte{endTag(t, k1, 2), endTag(t, k1, 4), endTag(t, k2, 3), make([]byte, EndSize)} {
+		if bytes.Equal(a, other) {
+			t.Fatal("END(3) equals the tag of another count, another key, or zeros")
+		}
+	}
+	for _, n := range []int{0, -1, MaxPart + 1} {
+		if _, err := EndTag(k1, n); err == nil {
+			t.Errorf("EndTag(%d) accepted", n)
+		}
+	}
+	if _, err := EndTag(nil, 1); err == nil {
+		t.Error("nil key accepted")
+	}
+	l := Layout{Multipart: true, Parts: []int64{CiphertextSize(1), CiphertextSize(2), CiphertextSize(3)}}
+	if err := l.CheckEnd(k1, a); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		l   Layout
+		key *DataKey
+		tag []byte
+	}{
+		"wrong N":   {Layout{Multipart: true, Parts: l.Parts[:2]}, k1, a},
+		"wrong key": {l, k2, a},
+		"zeros":     {l, k1, make([]byte, EndSize)},
+		"short":     {l, k1, a[:EndSize-1]},
+	} {
+		if err := c.l.CheckEnd(c.key, c.tag); !errors.Is(err, ErrAuth) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := SingleLayout(16).CheckEnd(k1, a); err == nil || errors.Is(err, ErrAuth) {
+		t.Errorf("single-part CheckEnd: %v", err)
+	}
+}
+
+func TestEndsObject(t *testing.T) {
+	for _, c := range []struct {
+		part int
+		n    int64
+		want bool
+	}{
+		{1, 0, true}, {1, MinPartSize - 1, true}, {1, MinPartSize, false}, {9999, 8 << 20, false},
+		{MaxPart, 8 << 20, true}, {MaxPart, 0, true},
+	} {
+		if got := EndsObject(c.part, c.n); got != c.want {
+			t.Errorf("EndsObject(%d, %d) = %v", c.part, c.n, got)
+		}
+	}
+	for _, n := range []int64{0, 1, S, MinPartSize, MinPartSize + 1} {
+		c := StoredPartSize(n)
+		if got, err := StoredPartPlaintextSize(c); c != CiphertextSize(n)+EndSize || err != nil || got != n {
+			t.Errorf("stored size of %d: %d -> %d, %v", n, c, got, err)
+		}
+	}
+	for _, c := range []int64{0, 15, 16, 31} {
+		if _, err := StoredPartPlaintextSize(c); !errors.Is(err, ErrInvalidSize) {
+			t.Errorf("StoredPartPlaintextSize(%d): %v", c, err)
+		}
+	}
+}
+
+// writePart writes a part with NewPartWriter.
+func writePart(t *testing.T, key *DataKey, part int, pt []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := NewPartWriter(&buf, key, part, int64(len(pt)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(pt); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestPartWriterReader(t *testing.T) {
+	key := testKey(9)
+	for _, c := range []struct {
+		part int
+		n    int
+	}{{1, 0}, {1, 100}, {2, S}, {3, 2*S + 1}, {4, MinPartSize}, {MaxPart, 3}, {MaxPart, MinPartSize}} {
+		pt := pattern(c.n, byte(c.part))
+		stored := writePart(t, key, c.part, pt)
+		if int64(len(stored)) != StoredPartSize(int64(c.n)) {
+			t.Fatalf("part %d of %d bytes: stored %d, want %d", c.part, c.n, len(stored), StoredPartSize(int64(c.n)))
+		}
+		field := stored[len(stored)-EndSize:]
+		ends := EndsObject(c.part, int64(c.n))
+		if ends != bytes.Equal(field, endTag(t, key, c.part)) || !ends != bytes.Equal(field, zeroEnd[:]) {
+			t.Fatalf("part %d of %d bytes: end field %x, ends=%v", c.part, c.n, field, ends)
+		}
+		// As the last part of a c.part-part object: with its own end tag,
+		// or with a marker part; and as a part followed by others.
+		sizes := make([]int64, c.part)
+		for i := range sizes {
+			sizes[i] = CiphertextSize(MinPartSize)
+		}
+		sizes[c.part-1] = int64(len(stored)) - EndSize
+		last := Layout{Multipart: true, Parts: sizes, Marker: !ends}
+		read := func(l Layout, src []byte) ([]byte, error) {
+			r, err := NewPartReader(bytes.NewReader(src), key, l, c.part)
+			if err != nil {
+				return nil, err
+			}
+			return io.ReadAll(r)
+		}
+		if got, err := read(last, stored); err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("part %d of %d bytes: %d bytes, %v", c.part, c.n, len(got), err)
+		}
+		wrongN := Layout{Multipart: true, Parts: append(append([]int64{}, sizes...), 16)}
+		if c.part < MaxPart {
+			got, err := read(wrongN, stored)
+			if ends && !errors.Is(err, ErrAuth) || !ends && err != nil {
+				t.Fatalf("part %d read as not the last: %v", c.part, err)
+			}
+			if ends && len(got) > 0 && c.n <= S {
+				t.Fatal("released the final segment before the end field checked")
+			}
+		}
+		flipped := bytes.Clone(stored)
+		flipped[len(flipped)-1] ^= 1
+		for name, src := range map[string][]byte{
+			"flipped end": flipped, "no end": stored[:len(stored)-EndSize], "short end": stored[:len(stored)-1],
+			"extra byte": append(bytes.Clone(stored), 0),
+		} {
+			if _, err := read(last, src); !errors.Is(err, ErrAuth) {
+				t.Errorf("part %d of %d bytes, %s: %v", c.part, c.n, name, err)
+			}
+		}
+		if _, err := NewPartReader(bytes.NewReader(stored), testKey(8), last, c.part); err == nil {
+			r, _ := NewPartReader(bytes.NewReader(stored), testKey(8), last, c.part)
+			if _, err := io.ReadAll(r); !errors.Is(err, ErrAuth) {
+				t.Errorf("wrong key: %v", err)
+			}
+		}
+	}
+	// Close checks the declared size, and then writes no final segment.
+	var buf bytes.Buffer
+	w, _ := NewPartWriter(&buf, key, 1, 10)
+	w.Write(make([]byte, 9))
+	if err := w.Close(); err == nil {
+		t.Fatal("short part closed")
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("short part wrote %d bytes", buf.Len())
+	}
+	for _, part := range []int{0, MaxPart + 1} {
+		if _, err := NewPartWriter(&buf, key, part, 1); err == nil {
+			t.Errorf("part %d accepted", part)
+		}
+	}
+}
+
+func TestMultipartLayout(t *testing.T) {
+	a, b := StoredPartSize(MinPartSize), StoredPartSize(7)
+	l, err := MultipartLayout([]int64{a, b})
+	if err != nil || l.Marker || l.PartCount() != 2 || l.StoredSize() != a+b {
+		t.Fatalf("%+v, %v", l, err)
+	}
+	if off, n := l.EndRange(); off != a+b-EndSize || n != EndSize {
+		t.Fatalf("EndRange %d+%d", off, n)
+	}
+	l, err = MultipartLayout([]int64{a, a, EndSize})
+	if err != nil || !l.Marker || l.PartCount() != 2 || l.StoredSize() != 2*a+EndSize {
+		t.Fatalf("with marker: %+v, %v", l, err)
+	}
+	if n, _ := l.PlaintextSize(); n != 2*MinPartSize {
+		t.Fatalf("plaintext size %d", n)
+	}
+	for _, bad := range [][]int64{nil, {EndSize}, {a, 15}, {31}, {a, EndSize, EndSize}} {
+		if _, err := MultipartLayout(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	many := make([]int64, MaxPart+1)
+	for i := range many {
+		many[i] = a
+	}
+	many[MaxPart] = EndSize
+	if _, err := MultipartLayout(many); err == nil {
+		t.Error("marker after part 10000 accepted")
+	}
+}
+
+// TestDroppedTrailingParts is the attack the end tag exists for: a
+// backend re-creates a completed object from its first k parts (their
+// stored bytes unchanged). Every part still authenticates on its own, but
+// no read of the result reaches its end: the whole object, and any range
+// that reaches its end, fail before the final segment is released; the
+// end tag does not check against the smaller count.
+func TestDroppedTrailingParts(t *testing.T) {
+	for name, o := range map[string]*object{
+		"tag in last part": newObject(t, true, 2*S, 2*S, S+5),
+		"marker part":      withMarker(t, newObject(t, true, 2*S, 2*S, 2*S)),
+	} {
+		for k := 1; k < len(o.l.Parts); k++ {
+			var keep int64
+			for i := range k {
+				keep += o.l.stride(i)
+			}
+			for variant, tail := range map[string][]byte{
+				"dropped":        nil,
+				"old tag":        endTag(t, o.key, len(o.l.Parts)),                                     // the real END(N) as marker
+				"other zero end": make([]byte, EndSize),                                                // a fake marker
+				"own tag":        endTag(t, testKey(99), k),                                            // END(k) under another key
+				"next part":      o.ct[keep : keep+o.l.stride(k)][o.l.Parts[k] : o.l.Parts[k]+EndSize], // part k+1's end field
+			} {
+				ct := append(bytes.Clone(o.ct[:keep]), tail...)
+				l := Layout{Multipart: true, Parts: o.l.Parts[:k], Marker: len(tail) == EndSize}
+				total, _ := l.PlaintextSize()
+				for _, r := range []Range{{0, total}, {total - 1, 1}, {S, total - S}} {
+					off, n, err := l.CiphertextRange(r)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if off+n > int64(len(ct)) {
+						continue // fetching past the object: the backend answers short, as below
+					}
+					rr, err := NewRangeReader(bytes.NewReader(ct[off:off+n]), o.key, l, r)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := io.ReadAll(rr)
+					if !errors.Is(err, ErrAuth) || int64(len(got)) == r.Length {
+						t.Fatalf("%s, %d of %d parts, %s, range %+v: %d bytes, %v", name, k, len(o.l.Parts), variant, r, len(got), err)
+					}
+				}
+				if len(tail) == EndSize {
+					if err := l.CheckEnd(o.key, tail); !errors.Is(err, ErrAuth) {
+						t.Fatalf("%s, %d parts, %s: CheckEnd %v", name, k, variant, err)
+					}
+				}
+				// Read as if the last kept part held the tag itself.
+				l.Marker = false
+				if err := l.CheckEnd(o.key, ct[len(ct)-EndSize:]); !errors.Is(err, ErrAuth) {
+					t.Fatalf("%s, %d parts, %s: CheckEnd without marker %v", name, k, variant, err)
+				}
+			}
+		}
+		// The intact object reads whole.
+		if got, err := o.read(Range{0, int64(len(o.pt))}); err != nil || !bytes.Equal(got, o.pt) {
+			t.Fatalf("%s intact: %v", name, err)
+		}
+	}
+}
