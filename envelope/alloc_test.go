@@ -9,7 +9,7 @@ import (
 // Steady state allocates nothing per segment: the writer seals in place
 // into its one buffer, and the readers open in place.
 func TestWriterAllocsPerSegment(t *testing.T) {
-	w, err := NewWriter(io.Discard, testKey(1), 0)
+	w, err := NewWriter(io.Discard, testKey(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestReadersAllocsPerSegment(t *testing.T) {
 	ct := encrypt(t, pattern((runs+5)*S, 1), key, 0)
 	buf := make([]byte, S)
 
-	r, err := NewReader(bytes.NewReader(ct), key, 0)
+	r, err := NewReader(bytes.NewReader(ct), key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func BenchmarkEncrypt(b *testing.B) {
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
-				w, _ := NewWriter(io.Discard, key, 0)
+				w, _ := NewWriter(io.Discard, key)
 				if _, err := w.Write(pt); err != nil {
 					b.Fatal(err)
 				}
@@ -93,7 +93,7 @@ func BenchmarkDecrypt(b *testing.B) {
 			src := bytes.NewReader(ct)
 			for b.Loop() {
 				src.Reset(ct)
-				r, _ := NewReader(src, key, 0)
+				r, _ := NewReader(src, key)
 				if _, err := io.Copy(io.Discard, r); err != nil {
 					b.Fatal(err)
 				}
@@ -125,7 +125,7 @@ func BenchmarkSealOpen(b *testing.B) {
 	bk := bucketKey(1)
 	b.ReportAllocs()
 	for b.Loop() {
-		m, _, err := Seal(bk, "bucket", "some/object/name")
+		m, _, err := Seal(bk, "bucket", "some/object/name", false, 100)
 		if err != nil {
 			b.Fatal(err)
 		}

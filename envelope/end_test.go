@@ -64,11 +64,11 @@ func TestEndsObject(t *testing.T) {
 	}
 	for _, n := range []int64{0, 1, S, MinPartSize, MinPartSize + 1} {
 		c := StoredPartSize(n)
-		if got, err := StoredPartPlaintextSize(c); c != CiphertextSize(n)+EndSize || err != nil || got != n {
+		if got, err := StoredPartPlaintextSize(c); c != CiphertextSize(n)+PartOverhead || err != nil || got != n {
 			t.Errorf("stored size of %d: %d -> %d, %v", n, c, got, err)
 		}
 	}
-	for _, c := range []int64{0, 15, 16, 31} {
+	for _, c := range []int64{0, 15, 16, 31, 32, 47} {
 		if _, err := StoredPartPlaintextSize(c); !errors.Is(err, ErrInvalidSize) {
 			t.Errorf("StoredPartPlaintextSize(%d): %v", c, err)
 		}
@@ -78,18 +78,9 @@ func TestEndsObject(t *testing.T) {
 // writePart writes a part with NewPartWriter.
 func writePart(t *testing.T, key *DataKey, part int, pt []byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := NewPartWriter(&buf, key, part, int64(len(pt)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(pt); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return writeAll(t, pt, func(w io.Writer) (io.WriteCloser, error) {
+		return NewPartWriter(w, key, part, int64(len(pt)))
+	})
 }
 
 func TestPartWriterReader(t *testing.T) {
@@ -105,7 +96,7 @@ func TestPartWriterReader(t *testing.T) {
 		}
 		field := stored[len(stored)-EndSize:]
 		ends := EndsObject(c.part, int64(c.n))
-		if ends != bytes.Equal(field, endTag(t, key, c.part)) || !ends != bytes.Equal(field, zeroEnd[:]) {
+		if ends != bytes.Equal(field, endTag(t, key, c.part)) || !ends != bytes.Equal(field, zeroEnd[:EndSize]) {
 			t.Fatalf("part %d of %d bytes: end field %x, ends=%v", c.part, c.n, field, ends)
 		}
 		// As the last part of a c.part-part object: with its own end tag,
@@ -114,7 +105,7 @@ func TestPartWriterReader(t *testing.T) {
 		for i := range sizes {
 			sizes[i] = CiphertextSize(MinPartSize)
 		}
-		sizes[c.part-1] = int64(len(stored)) - EndSize
+		sizes[c.part-1] = int64(len(stored)) - PartOverhead
 		last := Layout{Multipart: true, Parts: sizes, Marker: !ends}
 		read := func(l Layout, src []byte) ([]byte, error) {
 			r, err := NewPartReader(bytes.NewReader(src), key, l, c.part)
@@ -140,7 +131,8 @@ func TestPartWriterReader(t *testing.T) {
 		flipped[len(flipped)-1] ^= 1
 		for name, src := range map[string][]byte{
 			"flipped end": flipped, "no end": stored[:len(stored)-EndSize], "short end": stored[:len(stored)-1],
-			"extra byte": append(bytes.Clone(stored), 0),
+			"extra byte": append(bytes.Clone(stored), 0), "no header": stored[PartHeaderSize:],
+			"short header": stored[:PartHeaderSize-1], "flipped header": flipFirst(stored),
 		} {
 			if _, err := read(last, src); !errors.Is(err, ErrAuth) {
 				t.Errorf("part %d of %d bytes, %s: %v", c.part, c.n, name, err)
@@ -160,12 +152,57 @@ func TestPartWriterReader(t *testing.T) {
 	if err := w.Close(); err == nil {
 		t.Fatal("short part closed")
 	}
-	if buf.Len() != 0 {
+	if buf.Len() > PartHeaderSize {
 		t.Fatalf("short part wrote %d bytes", buf.Len())
 	}
 	for _, part := range []int{0, MaxPart + 1} {
 		if _, err := NewPartWriter(&buf, key, part, 1); err == nil {
 			t.Errorf("part %d accepted", part)
+		}
+	}
+}
+
+func flipFirst(b []byte) []byte {
+	b = bytes.Clone(b)
+	b[0] ^= 1
+	return b
+}
+
+// TestPartUploadedAgain: S3 lets a client upload part k again with other
+// bytes (and a failed upload is retried), under the same data key and part
+// number. Each upload draws a fresh header, so the two never share a key
+// and nonces: the XOR of their ciphertexts is not the XOR of their
+// plaintexts, as it would be under a reused GCM key stream.
+func TestPartUploadedAgain(t *testing.T) {
+	key := testKey(4)
+	a, b := pattern(3*S, 1), pattern(3*S, 2)
+	ca, cb := writePart(t, key, 7, a), writePart(t, key, 7, b)
+	if bytes.Equal(ca[:PartHeaderSize], cb[:PartHeaderSize]) {
+		t.Fatal("two uploads of a part drew the same header")
+	}
+	same := 0
+	for i := range a {
+		if ca[PartHeaderSize+i]^cb[PartHeaderSize+i] == a[i]^b[i] {
+			same++
+		}
+	}
+	if same > len(a)/100 {
+		t.Fatalf("%d of %d ciphertext bytes XOR to the plaintexts' XOR: key stream reused", same, len(a))
+	}
+	// And the same plaintext uploaded twice gives different bytes, both
+	// readable.
+	ca2 := writePart(t, key, 7, a)
+	if bytes.Equal(ca, ca2) {
+		t.Fatal("uploading the same part twice stored identical bytes")
+	}
+	l := Layout{Multipart: true, Parts: make([]int64, 7)} // part 7 ends the object: its end field is END(7)
+	for i := range l.Parts {
+		l.Parts[i] = int64(len(ca)) - PartOverhead
+	}
+	for _, stored := range [][]byte{ca, ca2} {
+		r, _ := NewPartReader(bytes.NewReader(stored), key, l, 7)
+		if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, a) {
+			t.Fatalf("re-uploaded part: %v", err)
 		}
 	}
 }
@@ -179,14 +216,14 @@ func TestMultipartLayout(t *testing.T) {
 	if off, n := l.EndRange(); off != a+b-EndSize || n != EndSize {
 		t.Fatalf("EndRange %d+%d", off, n)
 	}
-	l, err = MultipartLayout([]int64{a, a, EndSize})
-	if err != nil || !l.Marker || l.PartCount() != 2 || l.StoredSize() != 2*a+EndSize {
+	l, err = MultipartLayout([]int64{a, a, MarkerSize})
+	if err != nil || !l.Marker || l.PartCount() != 2 || l.StoredSize() != 2*a+MarkerSize {
 		t.Fatalf("with marker: %+v, %v", l, err)
 	}
 	if n, _ := l.PlaintextSize(); n != 2*MinPartSize {
 		t.Fatalf("plaintext size %d", n)
 	}
-	for _, bad := range [][]int64{nil, {EndSize}, {a, 15}, {31}, {a, EndSize, EndSize}} {
+	for _, bad := range [][]int64{nil, {MarkerSize}, {a, 15}, {47}, {a, EndSize}, {a, MarkerSize, MarkerSize}} {
 		if _, err := MultipartLayout(bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
@@ -195,7 +232,7 @@ func TestMultipartLayout(t *testing.T) {
 	for i := range many {
 		many[i] = a
 	}
-	many[MaxPart] = EndSize
+	many[MaxPart] = MarkerSize
 	if _, err := MultipartLayout(many); err == nil {
 		t.Error("marker after part 10000 accepted")
 	}
@@ -217,15 +254,18 @@ func TestDroppedTrailingParts(t *testing.T) {
 			for i := range k {
 				keep += o.l.stride(i)
 			}
+			marker := func(tag []byte) []byte { return append(make([]byte, PartHeaderSize), tag...) }
+			nextEnd := o.ct[keep : keep+o.l.stride(k)]
+			nextEnd = nextEnd[len(nextEnd)-EndSize:]
 			for variant, tail := range map[string][]byte{
-				"dropped":        nil,
-				"old tag":        endTag(t, o.key, len(o.l.Parts)),                                     // the real END(N) as marker
-				"other zero end": make([]byte, EndSize),                                                // a fake marker
-				"own tag":        endTag(t, testKey(99), k),                                            // END(k) under another key
-				"next part":      o.ct[keep : keep+o.l.stride(k)][o.l.Parts[k] : o.l.Parts[k]+EndSize], // part k+1's end field
+				"dropped":          nil,
+				"old marker":       marker(endTag(t, o.key, len(o.l.Parts))), // the real END(N) as marker
+				"zero marker":      make([]byte, MarkerSize),                 // a fake marker
+				"own-count marker": marker(endTag(t, testKey(99), k)),        // END(k) under another key
+				"next part's end":  marker(nextEnd),                          // part k+1's end field
 			} {
 				ct := append(bytes.Clone(o.ct[:keep]), tail...)
-				l := Layout{Multipart: true, Parts: o.l.Parts[:k], Marker: len(tail) == EndSize}
+				l := Layout{Multipart: true, Parts: o.l.Parts[:k], Marker: len(tail) == MarkerSize}
 				total, _ := l.PlaintextSize()
 				for _, r := range []Range{{0, total}, {total - 1, 1}, {S, total - S}} {
 					off, n, err := l.CiphertextRange(r)
@@ -235,7 +275,11 @@ func TestDroppedTrailingParts(t *testing.T) {
 					if off+n > int64(len(ct)) {
 						continue // fetching past the object: the backend answers short, as below
 					}
-					rr, err := NewRangeReader(bytes.NewReader(ct[off:off+n]), o.key, l, r)
+					src := io.Reader(bytes.NewReader(ct[off : off+n]))
+					if hoff, hn, ok := l.HeaderRange(r); ok {
+						src = io.MultiReader(bytes.NewReader(ct[hoff:hoff+hn]), src)
+					}
+					rr, err := NewRangeReader(src, o.key, l, r)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -244,8 +288,8 @@ func TestDroppedTrailingParts(t *testing.T) {
 						t.Fatalf("%s, %d of %d parts, %s, range %+v: %d bytes, %v", name, k, len(o.l.Parts), variant, r, len(got), err)
 					}
 				}
-				if len(tail) == EndSize {
-					if err := l.CheckEnd(o.key, tail); !errors.Is(err, ErrAuth) {
+				if len(tail) == MarkerSize {
+					if err := l.CheckEnd(o.key, tail[PartHeaderSize:]); !errors.Is(err, ErrAuth) {
 						t.Fatalf("%s, %d parts, %s: CheckEnd %v", name, k, variant, err)
 					}
 				}

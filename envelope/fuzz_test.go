@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net/http"
@@ -34,7 +35,7 @@ func FuzzReader(f *testing.F) {
 	f.Add(uint8(0), make([]byte, TagSize), false)
 	f.Fuzz(func(t *testing.T, full uint8, tail []byte, oneByte bool) {
 		ct := append(bytes.Clone(long[:int(full%3)*E]), tail...)
-		r, err := NewReader(bytes.NewReader(ct), key, 0)
+		r, err := NewReader(bytes.NewReader(ct), key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,15 +62,20 @@ func FuzzReader(f *testing.F) {
 	})
 }
 
-// FuzzRangeReader builds multipart objects from fuzzed part sizes, reads a
-// fuzzed range, and optionally flips a fuzzed bit of the fetched bytes.
+// FuzzRangeReader builds multipart objects from fuzzed part sizes (with a
+// marker part when nparts >= 128), reads a fuzzed range, and optionally
+// flips a fuzzed bit of the fetched bytes (the part header fetched
+// separately included).
 func FuzzRangeReader(f *testing.F) {
 	f.Add(uint8(1), uint32(100), uint32(0), int64(0), int64(100), uint32(0), false)
 	f.Add(uint8(3), uint32(S), uint32(7), int64(S-1), int64(3), uint32(0), false)
 	f.Add(uint8(2), uint32(S+333), uint32(S), int64(5), int64(2*S), uint32(9), true)
 	f.Add(uint8(4), uint32(0), uint32(1), int64(0), int64(1), uint32(3), true)
 	f.Add(uint8(0), uint32(2*S), uint32(0), int64(0), int64(2*S), uint32(0), false)
+	f.Add(uint8(130), uint32(S), uint32(S+9), int64(S+2), int64(S), uint32(0), false)
+	f.Add(uint8(129), uint32(10), uint32(10), int64(9), int64(1), uint32(77), true)
 	f.Fuzz(func(t *testing.T, nparts uint8, partSize, lastSize uint32, start, length int64, flip uint32, doFlip bool) {
+		marker := nparts >= 128
 		nparts = nparts % 5
 		partSize %= 3*S + 1
 		lastSize %= 3*S + 1
@@ -83,6 +89,9 @@ func FuzzRangeReader(f *testing.F) {
 			}
 			sizes[nparts-1] = int(lastSize)
 			o = newObject(t, true, sizes...)
+			if marker {
+				o = withMarker(t, o)
+			}
 		}
 		r := Range{start, length}
 		off, n, err := o.l.CiphertextRange(r)
@@ -98,7 +107,14 @@ func FuzzRangeReader(f *testing.F) {
 		if off < 0 || n <= 0 || off+n > int64(len(o.ct)) {
 			t.Fatalf("range %+v -> [%d, +%d) outside %d ciphertext bytes", r, off, n, len(o.ct))
 		}
-		src := bytes.Clone(o.ct[off : off+n])
+		var src []byte
+		if hoff, hn, ok := o.l.HeaderRange(r); ok {
+			if hoff < 0 || hoff+hn > off {
+				t.Fatalf("range %+v: header at [%d, +%d) not before the range at %d", r, hoff, hn, off)
+			}
+			src = bytes.Clone(o.ct[hoff : hoff+hn])
+		}
+		src = append(src, o.ct[off:off+n]...)
 		if doFlip {
 			src[int(flip/8)%len(src)] ^= 1 << (flip % 8)
 		}
@@ -196,6 +212,102 @@ func FuzzParseRange(f *testing.F) {
 			if r != (Range{}) {
 				t.Fatalf("ok=false with range %+v", r)
 			}
+		}
+	})
+}
+
+// FuzzMultipartLayout parses fuzzed stored part sizes (as HEAD
+// ?partNumber=k reports them) into a layout. What it accepts must be
+// self-consistent, and the listing size (MultipartPlaintextSize of the
+// total and the part count) must never be smaller than the exact size, nor
+// larger by more than 16 bytes per part after the first.
+func FuzzMultipartLayout(f *testing.F) {
+	enc := func(sizes ...int64) []byte {
+		var b []byte
+		for _, c := range sizes {
+			b = binary.BigEndian.AppendUint32(b, uint32(c))
+		}
+		return b
+	}
+	f.Add(enc(StoredPartSize(MinPartSize), StoredPartSize(7)))
+	f.Add(enc(StoredPartSize(MinPartSize), StoredPartSize(MinPartSize), MarkerSize))
+	f.Add(enc(MarkerSize))
+	f.Add(enc(47, 48, 49))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var stored []int64
+		var total int64
+		for len(b) >= 4 && len(stored) < 16 {
+			c := int64(binary.BigEndian.Uint32(b))
+			stored, total, b = append(stored, c), total+c, b[4:]
+		}
+		l, err := MultipartLayout(stored)
+		if err != nil {
+			return
+		}
+		parts := len(stored)
+		if l.Marker {
+			parts--
+		}
+		if l.StoredSize() != total || !l.Multipart || l.PartCount() != parts {
+			t.Fatalf("%v: layout %+v stores %d bytes", stored, l, l.StoredSize())
+		}
+		n, err := l.PlaintextSize()
+		if err != nil {
+			t.Fatalf("%v: accepted layout has no size: %v", stored, err)
+		}
+		if off, k := l.EndRange(); off+k != total || k != EndSize {
+			t.Fatalf("%v: end tag at %d+%d", stored, off, k)
+		}
+		listed, err := MultipartPlaintextSize(total, len(stored))
+		if err == nil && (listed < n || listed-n > int64(EndSize*(l.PartCount()-1))) {
+			t.Fatalf("%v: listing size %d for %d plaintext bytes", stored, listed, n)
+		}
+	})
+}
+
+// FuzzPartReader reads a stored part (GET ?partNumber=k) after a fuzzed
+// edit: a bit flip, a truncation or appended bytes. An unedited part reads
+// back; an edited one fails with ErrAuth, having released only plaintext.
+func FuzzPartReader(f *testing.F) {
+	f.Add(uint16(0), uint32(100), false, uint32(0), uint16(0), []byte(nil))
+	f.Add(uint16(1), uint32(S+1), true, uint32(5), uint16(0), []byte(nil))
+	f.Add(uint16(2), uint32(2*S), false, uint32(0), uint16(3), []byte(nil))
+	f.Add(uint16(3), uint32(0), false, uint32(0), uint16(0), []byte{1})
+	f.Fuzz(func(t *testing.T, part uint16, size uint32, flip bool, bit uint32, cut uint16, extra []byte) {
+		p := 1 + int(part)%MaxPart
+		size %= 3*S + 1
+		key := testKey(5)
+		pt := pattern(int(size), byte(p))
+		stored := encryptPart(t, key, p, testSalt(p), pt)
+		// The part is the object's last (its end field holds END(p)).
+		l := Layout{Multipart: true, Parts: make([]int64, p)}
+		for i := range l.Parts {
+			l.Parts[i] = int64(len(stored)) - PartOverhead
+		}
+		src := bytes.Clone(stored)
+		if flip {
+			src[int(bit/8)%len(src)] ^= 1 << (bit % 8)
+		}
+		if c := int(cut) % len(src); c > 0 {
+			src = src[:len(src)-c]
+		}
+		src = append(src, extra...)
+		edited := !bytes.Equal(src, stored) // a cut and re-append may restore it
+		r, err := NewPartReader(bytes.NewReader(src), key, l, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if !bytes.Equal(got, pt[:min(len(got), len(pt))]) {
+			t.Fatal("released bytes that are not the plaintext")
+		}
+		switch {
+		case edited && !errors.Is(err, ErrAuth):
+			t.Fatalf("edited part read: %d bytes, %v", len(got), err)
+		case edited && len(got) == len(pt) && len(pt) > 0:
+			t.Fatal("edited part released all its plaintext")
+		case !edited && (err != nil || len(got) != len(pt)):
+			t.Fatalf("part %d of %d bytes: %d bytes, %v", p, size, len(got), err)
 		}
 	})
 }

@@ -29,11 +29,33 @@ func pattern(n int, seed byte) []byte {
 	return p
 }
 
-// encrypt encrypts pt as the stream of part in one Write.
+// testSalt is the part header the tests use for the stream of part (nil
+// for part 0), so that encrypt and decrypt agree.
+func testSalt(part int) []byte {
+	if part == 0 {
+		return nil
+	}
+	s := make([]byte, PartHeaderSize)
+	for i := range s {
+		s[i] = byte(part) + byte(i)
+	}
+	return s
+}
+
+// encrypt encrypts pt as the stream of part (with testSalt) in one Write.
 func encrypt(t testing.TB, pt []byte, key *DataKey, part int) []byte {
 	t.Helper()
+	return writeAll(t, pt, func(w io.Writer) (io.WriteCloser, error) {
+		return newStreamWriter(w, key, part, testSalt(part))
+	})
+}
+
+// writeAll writes pt in one Write to the writer newWriter makes over a
+// buffer, closes it, and returns what it wrote.
+func writeAll(t testing.TB, pt []byte, newWriter func(io.Writer) (io.WriteCloser, error)) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	w, err := NewWriter(&buf, key, part)
+	w, err := newWriter(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +71,7 @@ func encrypt(t testing.TB, pt []byte, key *DataKey, part int) []byte {
 // decrypt decrypts a whole stream, returning what the reader released
 // before any error.
 func decrypt(ct []byte, key *DataKey, part int) ([]byte, error) {
-	r, err := NewReader(bytes.NewReader(ct), key, part)
+	r, err := newStreamReader(bytes.NewReader(ct), key, part, testSalt(part))
 	if err != nil {
 		return nil, err
 	}

@@ -10,8 +10,10 @@ import (
 	"fmt"
 )
 
-// DataKey is a per-object data encryption key. The payload of each part is
-// encrypted under a key derived from it and the part number.
+// DataKey is a per-object data encryption key. The payload of a
+// single-part object is encrypted under a key derived from it; each stored
+// part of a multipart object under a key derived from it, the part number
+// and the part's own random header.
 type DataKey [KeySize]byte
 
 // Wipe zeroes the key.
@@ -31,7 +33,8 @@ const (
 
 	saltSize      = 32
 	sealNonceSize = 12
-	prefixSize    = 7 // per-stream nonce prefix
+	sealedKeyAD   = len(sealedKeyAAD) + 9 // label || shape || u64be(size)
+	prefixSize    = 7                     // per-stream nonce prefix
 	sealedKeySize = KeySize + TagSize
 
 	// maxObjectName bounds the object name bound into the object key; the
@@ -83,28 +86,39 @@ func objectKeyAEAD(bucketKey []byte, keyBucket, object string, salt []byte) (cip
 	return aead, okm[KeySize:], nil
 }
 
-// payloadKeyMaterial derives the key and nonce prefix of the stream of one
-// part: HKDF-SHA256(secret=DEK, salt=none, info=label || u16be(part)),
-// 39 bytes: key || prefix.
-func payloadKeyMaterial(key *DataKey, part int) ([]byte, error) {
+// payloadKeyMaterial derives the key and nonce prefix of one stream:
+// HKDF-SHA256(secret=DEK, salt=partSalt, info=label || u16be(part)),
+// 39 bytes: key || prefix. A single-part object's stream (part 0) has no
+// salt: its data key is fresh, and the object is written once. A part of a
+// multipart upload may be uploaded again with other bytes under the same
+// data key and number (S3 allows it, and a failed upload is retried), so
+// each upload of a part draws a random partSalt (its stored header):
+// without it two uploads of part k would reuse the key and nonces.
+func payloadKeyMaterial(key *DataKey, part int, partSalt []byte) ([]byte, error) {
 	if key == nil {
 		return nil, fmt.Errorf("envelope: nil data key")
 	}
 	if part < 0 || part > MaxPart {
 		return nil, fmt.Errorf("envelope: part number %d outside 0..%d", part, MaxPart)
 	}
+	switch {
+	case part == 0 && partSalt != nil:
+		return nil, fmt.Errorf("envelope: a single-part stream has no part salt")
+	case part > 0 && len(partSalt) != PartHeaderSize:
+		return nil, fmt.Errorf("envelope: part salt is %d bytes, want %d", len(partSalt), PartHeaderSize)
+	}
 	info := binary.BigEndian.AppendUint16([]byte(payloadKeyLabel), uint16(part))
-	okm, err := hkdf.Key(sha256.New, key[:], nil, string(info), KeySize+prefixSize)
+	okm, err := hkdf.Key(sha256.New, key[:], partSalt, string(info), KeySize+prefixSize)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: derive payload key: %w", err)
 	}
 	return okm, nil
 }
 
-// payloadAEAD returns the payload key of a part as an AEAD, and its prefix.
-func payloadAEAD(key *DataKey, part int) (cipher.AEAD, [prefixSize]byte, error) {
+// payloadAEAD returns the payload key of a stream as an AEAD, and its prefix.
+func payloadAEAD(key *DataKey, part int, partSalt []byte) (cipher.AEAD, [prefixSize]byte, error) {
 	var prefix [prefixSize]byte
-	okm, err := payloadKeyMaterial(key, part)
+	okm, err := payloadKeyMaterial(key, part, partSalt)
 	if err != nil {
 		return nil, prefix, err
 	}
@@ -131,10 +145,13 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 
 // Seal starts a new object: it draws a fresh data key and salt, derives the
 // object key from bucketKey, keyBucket and object, and returns metadata
-// holding the sealed data key (Version, Salt, SealedKey, KeyBucket set; the
-// caller fills KeyID, WrappedKey, Context, Multipart, Size) and the data key.
-// Size starts at -1 so that metadata whose size was forgotten fails Validate.
-func Seal(bucketKey []byte, keyBucket, object string) (*Metadata, *DataKey, error) {
+// holding the sealed data key (Version, Salt, SealedKey, KeyBucket,
+// Multipart and Size set; the caller fills KeyID, WrappedKey and Context)
+// and the data key. size is the plaintext size of a single-part object;
+// a multipart object records none (its Size is -1, size is ignored). The
+// seal authenticates the object's shape: single-part of exactly size
+// bytes, or multipart.
+func Seal(bucketKey []byte, keyBucket, object string, multipart bool, size int64) (*Metadata, *DataKey, error) {
 	dek := new(DataKey)
 	salt := make([]byte, saltSize)
 	if _, err := rand.Read(dek[:]); err != nil {
@@ -143,7 +160,7 @@ func Seal(bucketKey []byte, keyBucket, object string) (*Metadata, *DataKey, erro
 	if _, err := rand.Read(salt); err != nil {
 		return nil, nil, fmt.Errorf("envelope: draw salt: %w", err)
 	}
-	m, err := sealWith(dek, bucketKey, keyBucket, object, salt)
+	m, err := sealWith(dek, bucketKey, keyBucket, object, salt, multipart, size)
 	if err != nil {
 		dek.Wipe()
 		return nil, nil, err
@@ -152,9 +169,14 @@ func Seal(bucketKey []byte, keyBucket, object string) (*Metadata, *DataKey, erro
 }
 
 // sealWith is Seal with the randomness supplied, for test vectors.
-func sealWith(dek *DataKey, bucketKey []byte, keyBucket, object string, salt []byte) (*Metadata, error) {
+func sealWith(dek *DataKey, bucketKey []byte, keyBucket, object string, salt []byte, multipart bool, size int64) (*Metadata, error) {
 	if dek == nil {
 		return nil, fmt.Errorf("envelope: nil data key")
+	}
+	if multipart {
+		size = -1
+	} else if size < 0 || size > MaxStreamSize {
+		return nil, fmt.Errorf("envelope: object size %d outside 0..%d", size, int64(MaxStreamSize))
 	}
 	aead, nonce, err := objectKeyAEAD(bucketKey, keyBucket, object, salt)
 	if err != nil {
@@ -164,14 +186,33 @@ func sealWith(dek *DataKey, bucketKey []byte, keyBucket, object string, salt []b
 		Version:   Version,
 		KeyBucket: keyBucket,
 		Salt:      salt,
-		SealedKey: aead.Seal(make([]byte, 0, sealedKeySize), nonce, dek[:], []byte(sealedKeyAAD)),
-		Size:      -1,
+		SealedKey: aead.Seal(make([]byte, 0, sealedKeySize), nonce, dek[:], sealAD(multipart, size)),
+		Multipart: multipart,
+		Size:      size,
 	}, nil
+}
+
+// sealAD is the additional data of the sealed data key: the label, then
+// the object's shape: 0x00 || u64be(plaintext size) for a single-part
+// object, 0x01 || u64be(0) for a multipart one. So the recorded size and
+// the multipart flag, which readers rely on before the payload has
+// authenticated (a HEAD, a ranged read, a 416), cannot be edited.
+func sealAD(multipart bool, size int64) []byte {
+	ad := make([]byte, 0, sealedKeyAD)
+	ad = append(ad, sealedKeyAAD...)
+	if multipart {
+		ad = append(ad, 1)
+		size = 0
+	} else {
+		ad = append(ad, 0)
+	}
+	return binary.BigEndian.AppendUint64(ad, uint64(size))
 }
 
 // Open unseals the data key of an object named object, whose metadata is m,
 // with the bucket key that m.WrappedKey unwraps to. It fails with ErrAuth if
-// the metadata was moved to another object name or key bucket, or edited.
+// the metadata was moved to another object name or key bucket, or edited
+// (its size or multipart flag included).
 func (m *Metadata) Open(bucketKey []byte, object string) (*DataKey, error) {
 	if m.Version != Version {
 		return nil, fmt.Errorf("envelope: unsupported format version %d", m.Version)
@@ -179,12 +220,15 @@ func (m *Metadata) Open(bucketKey []byte, object string) (*DataKey, error) {
 	if len(m.SealedKey) != sealedKeySize {
 		return nil, fmt.Errorf("envelope: sealed key is %d bytes, want %d", len(m.SealedKey), sealedKeySize)
 	}
+	if !m.Multipart && (m.Size < 0 || m.Size > MaxStreamSize) {
+		return nil, fmt.Errorf("envelope: object size %d outside 0..%d", m.Size, int64(MaxStreamSize))
+	}
 	aead, nonce, err := objectKeyAEAD(bucketKey, m.KeyBucket, object, m.Salt)
 	if err != nil {
 		return nil, err
 	}
 	dek := new(DataKey)
-	if _, err := aead.Open(dek[:0], nonce, m.SealedKey, []byte(sealedKeyAAD)); err != nil {
+	if _, err := aead.Open(dek[:0], nonce, m.SealedKey, sealAD(m.Multipart, m.Size)); err != nil {
 		dek.Wipe()
 		return nil, fmt.Errorf("envelope: unseal data key: %w", ErrAuth)
 	}
@@ -197,17 +241,14 @@ func (m *Metadata) Open(bucketKey []byte, object string) (*DataKey, error) {
 // WrappedKey and Context are cleared, and the caller sets them to describe
 // bucketKey (so forgetting fails Validate instead of writing metadata that
 // names the source's bucket key). This is how CopyObject avoids
-// re-encrypting data: the payload depends on the data key only.
+// re-encrypting data: the payload depends on the data key only. It only
+// helps where the backend copies the stored bytes as they are: S3 stores a
+// server-side copy of a multipart object as one part, which loses the part
+// layout its decryption needs, so the proxy re-encrypts those.
 func (m *Metadata) Reseal(key *DataKey, bucketKey []byte, keyBucket, object string) (*Metadata, error) {
 	salt := make([]byte, saltSize)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, fmt.Errorf("envelope: draw salt: %w", err)
 	}
-	n, err := sealWith(key, bucketKey, keyBucket, object, salt)
-	if err != nil {
-		return nil, err
-	}
-	n.Multipart = m.Multipart
-	n.Size = m.Size
-	return n, nil
+	return sealWith(key, bucketKey, keyBucket, object, salt, m.Multipart, m.Size)
 }

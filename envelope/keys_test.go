@@ -20,11 +20,11 @@ func fill(m *Metadata) *Metadata {
 
 func TestSealOpen(t *testing.T) {
 	bk := bucketKey(1)
-	m, dek, err := Seal(bk, "photos", "2024/cat.jpg")
+	m, dek, err := Seal(bk, "photos", "2024/cat.jpg", false, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Version != Version || m.KeyBucket != "photos" || len(m.Salt) != saltSize || len(m.SealedKey) != sealedKeySize || m.Size != -1 {
+	if m.Version != Version || m.KeyBucket != "photos" || len(m.Salt) != saltSize || len(m.SealedKey) != sealedKeySize || m.Size != 100 || m.Multipart {
 		t.Fatalf("Seal metadata: %+v", m)
 	}
 	got, err := m.Open(bk, "2024/cat.jpg")
@@ -61,6 +61,18 @@ func TestSealOpen(t *testing.T) {
 			c.SealedKey[0] ^= 1
 			return c.Open(bk, "2024/cat.jpg")
 		},
+		// The seal authenticates the object's shape: its size, and whether
+		// it is multipart.
+		"edited size": func() (*DataKey, error) {
+			c := *m
+			c.Size = 99
+			return c.Open(bk, "2024/cat.jpg")
+		},
+		"flipped to multipart": func() (*DataKey, error) {
+			c := *m
+			c.Multipart, c.Size = true, -1
+			return c.Open(bk, "2024/cat.jpg")
+		},
 		// Length prefixes keep (bucket, name) pairs apart that a plain
 		// concatenation would merge.
 		"shifted boundary": func() (*DataKey, error) {
@@ -82,12 +94,30 @@ func TestSealOpen(t *testing.T) {
 	if _, err := m.Open(bk[:16], "2024/cat.jpg"); err == nil {
 		t.Error("short bucket key accepted")
 	}
+	// A multipart seal records no size and does not open as single-part.
+	mp, mk, err := Seal(bk, "photos", "big", true, 12345)
+	if err != nil || !mp.Multipart || mp.Size != -1 {
+		t.Fatalf("multipart Seal: %+v, %v", mp, err)
+	}
+	if got, err := mp.Open(bk, "big"); err != nil || *got != *mk {
+		t.Fatalf("multipart Open: %v", err)
+	}
+	for _, size := range []int64{0, 12345} {
+		c := *mp
+		c.Multipart, c.Size = false, size
+		if _, err := c.Open(bk, "big"); !errors.Is(err, ErrAuth) {
+			t.Errorf("multipart seal opened as single-part of %d bytes: %v", size, err)
+		}
+	}
+	if _, _, err := Seal(bk, "photos", "x", false, -1); err == nil {
+		t.Error("single-part Seal of -1 bytes accepted")
+	}
 }
 
 func TestSealIsRandom(t *testing.T) {
 	bk := bucketKey(1)
-	m1, k1, _ := Seal(bk, "b", "o")
-	m2, k2, _ := Seal(bk, "b", "o")
+	m1, k1, _ := Seal(bk, "b", "o", false, 100)
+	m2, k2, _ := Seal(bk, "b", "o", false, 100)
 	if *k1 == *k2 || bytes.Equal(m1.Salt, m2.Salt) || bytes.Equal(m1.SealedKey, m2.SealedKey) {
 		t.Fatal("two Seals share key material")
 	}
@@ -105,7 +135,7 @@ func TestSealRejectsBadInput(t *testing.T) {
 		"huge name":    {bucketKey(1), "b", string(make([]byte, 1<<16))},
 	}
 	for name, c := range cases {
-		if _, _, err := Seal(c.bk, c.bucket, c.ob); err == nil {
+		if _, _, err := Seal(c.bk, c.bucket, c.ob, false, 100); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -115,9 +145,8 @@ func TestSealRejectsBadInput(t *testing.T) {
 // new bucket and bucket key) while the ciphertext is copied byte for byte.
 func TestResealForCopy(t *testing.T) {
 	srcBK, dstBK := bucketKey(1), bucketKey(2)
-	m, dek, _ := Seal(srcBK, "src-bucket", "a.txt")
+	m, dek, _ := Seal(srcBK, "src-bucket", "a.txt", false, 5000)
 	fill(m)
-	m.Size = 5000
 	m.Context = map[string]string{"project": "x"}
 	pt := pattern(5000, 1)
 	ct := encrypt(t, pt, dek, 0)
@@ -166,12 +195,15 @@ func TestResealForCopy(t *testing.T) {
 	if _, err := m.Open(dstBK, "copy/a.txt"); !errors.Is(err, ErrAuth) {
 		t.Errorf("source metadata at copy's name: %v", err)
 	}
-	// Multipart objects keep their flag (their layout is unchanged).
-	mp, dk, _ := Seal(srcBK, "b", "big")
-	mp.Multipart = true
+	// Multipart objects keep their flag, for backends that copy stored
+	// bytes as they are (S3 does not: the proxy re-encrypts those).
+	mp, dk, _ := Seal(srcBK, "b", "big", true, -1)
 	rc, _ := mp.Reseal(dk, dstBK, "b", "big2")
 	if !rc.Multipart || rc.Size != -1 {
 		t.Fatalf("multipart reseal: %+v", rc)
+	}
+	if _, err := fill(rc).Open(dstBK, "big2"); err != nil {
+		t.Fatalf("multipart reseal opens: %v", err)
 	}
 }
 

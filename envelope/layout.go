@@ -12,14 +12,15 @@ type Range struct {
 
 // Layout is the shape of a stored object: the stream (ciphertext) size of
 // each part in order (one entry for a single-part object, whose part
-// number is 0). In a multipart object each stream is followed by its
-// EndSize-byte end field, and Marker says whether a marker part holding
-// the end tag follows the last one (see end.go). The proxy learns it from
-// Content-Length (single-part) or from one HEAD ?partNumber=k per stored
-// part (multipart, MultipartLayout); see docs/FORMAT.md.
+// number is 0). In a multipart object each stream is framed by its part's
+// PartHeaderSize-byte header and EndSize-byte end field, and Marker says
+// whether a marker part holding the end tag follows the last one (see
+// part.go, end.go). The proxy learns it from Content-Length (single-part)
+// or from one HEAD ?partNumber=k per stored part (multipart,
+// MultipartLayout); see docs/FORMAT.md.
 type Layout struct {
 	Multipart bool
-	Parts     []int64 // stream sizes; for multipart, Parts[i] is part i+1 without its end field
+	Parts     []int64 // stream sizes; for multipart, Parts[i] is part i+1 without its framing
 	Marker    bool    // multipart: the end tag is a marker part after the last part
 }
 
@@ -28,20 +29,20 @@ func SingleLayout(c int64) Layout { return Layout{Parts: []int64{c}} }
 
 // MultipartLayout is the layout of a multipart object whose stored parts
 // (as the backend reports them: parts 1..M in order) have the given sizes.
-// A last stored part of exactly EndSize bytes is the marker part (no part
-// of the object is that small: a stream alone is at least TagSize bytes);
-// every other stored part is a stream and its end field.
+// A last stored part of exactly MarkerSize bytes is the marker part (no
+// part of the object is that small: its framing alone is, and a stream is
+// at least TagSize bytes); every other stored part is a framed stream.
 func MultipartLayout(stored []int64) (Layout, error) {
 	l := Layout{Multipart: true}
 	n := len(stored)
-	if n >= 2 && stored[n-1] == EndSize {
+	if n >= 2 && stored[n-1] == MarkerSize {
 		l.Marker, n = true, n-1
 	}
 	for i, c := range stored[:n] {
 		if _, err := StoredPartPlaintextSize(c); err != nil {
 			return Layout{}, fmt.Errorf("envelope: part %d: %w", i+1, err)
 		}
-		l.Parts = append(l.Parts, c-EndSize)
+		l.Parts = append(l.Parts, c-PartOverhead)
 	}
 	if err := l.check(); err != nil {
 		return Layout{}, err
@@ -60,7 +61,7 @@ func (l Layout) StoredSize() int64 {
 		total += l.stride(i)
 	}
 	if l.Marker {
-		total += EndSize
+		total += MarkerSize
 	}
 	return total
 }
@@ -87,12 +88,25 @@ func (l Layout) CheckEnd(key *DataKey, tag []byte) error {
 }
 
 // stride is the stored size of Parts[i]: its stream and, for multipart,
-// its end field.
+// its header and end field.
 func (l Layout) stride(i int) int64 {
+	return l.header() + l.Parts[i] + l.end()
+}
+
+// header is the size of a part's header: PartHeaderSize for multipart.
+func (l Layout) header() int64 {
 	if l.Multipart {
-		return l.Parts[i] + EndSize
+		return PartHeaderSize
 	}
-	return l.Parts[i]
+	return 0
+}
+
+// end is the size of a part's end field: EndSize for multipart.
+func (l Layout) end() int64 {
+	if l.Multipart {
+		return EndSize
+	}
+	return 0
 }
 
 // partNumber is the part number of Parts[i].
@@ -136,18 +150,34 @@ func (l Layout) PlaintextSize() (int64, error) {
 
 // CiphertextRange returns the stored byte range [off, off+n) to fetch
 // from the backend to decrypt the plaintext range r: whole segments only,
-// spanning parts (and the end fields between them) as needed. A range of
-// the whole object (Start 0, Length the plaintext size, even 0) maps to
-// the whole stored object, so that every part's end and the object's end
-// are authenticated, and so does the tail of any range that reaches the
+// spanning parts (and the framing between them) as needed. A range of the
+// whole object (Start 0, Length the plaintext size, even 0) maps to the
+// whole stored object, so that every part's end and the object's end are
+// authenticated, and so does the tail of any range that reaches the
 // object's final segment; any other range must have Length >= 1 and lie
-// inside the object, or the error wraps ErrUnsatisfiableRange.
+// inside the object, or the error wraps ErrUnsatisfiableRange. In a
+// multipart object, a range whose first segment is its part's first
+// starts at that part's header; otherwise the header is elsewhere
+// (HeaderRange).
 func (l Layout) CiphertextRange(r Range) (off, n int64, err error) {
 	p, err := l.plan(r)
 	if err != nil {
 		return 0, 0, err
 	}
 	return p.ctOff, p.ctEnd - p.ctOff, nil
+}
+
+// HeaderRange reports where the header of the first part r touches is
+// stored when CiphertextRange(r) does not include it (r starts past the
+// first segment of a multipart part): NewRangeReader needs those
+// PartHeaderSize bytes first, so the caller fetches them too and puts them
+// before the range's bytes. ok is false when there is nothing to add.
+func (l Layout) HeaderRange(r Range) (off, n int64, ok bool) {
+	p, err := l.plan(r)
+	if err != nil || !l.Multipart || p.first.seg == 0 {
+		return 0, 0, false
+	}
+	return p.partOff, PartHeaderSize, true
 }
 
 // ChecksEnd reports whether NewRangeReader, reading r, fetches and checks
@@ -170,6 +200,7 @@ type rangePlan struct {
 	first, last  segPos
 	ctOff, ctEnd int64 // ciphertext bytes to fetch
 	ptOff        int64 // plaintext offset of the first segment in the object
+	partOff      int64 // stored offset of the first segment's part
 	// end: the run ends with the object's final segment, and (multipart)
 	// the fetch includes the object's end, whose tag the reader checks.
 	end bool
@@ -197,14 +228,19 @@ func (l Layout) plan(r Range) (*rangePlan, error) {
 	final := len(l.Parts) - 1
 	p := &rangePlan{first: first, last: last,
 		end: last.part == final && last.seg == segments(mustPlain(l.Parts[final]))-1}
-	var ct, pt int64 // offsets of part i
+	var ct, pt int64 // stored and plaintext offsets of part i
 	for i, c := range l.Parts {
+		stream := ct + l.header() // where part i's stream starts
 		if i == first.part {
-			p.ctOff = ct + first.seg*encSegmentSize
+			p.partOff = ct
+			p.ctOff = stream + first.seg*encSegmentSize
+			if first.seg == 0 {
+				p.ctOff = ct // with the part's header
+			}
 			p.ptOff = pt + first.seg*SegmentSize
 		}
 		if i == last.part {
-			p.ctEnd = ct + min((last.seg+1)*encSegmentSize, c)
+			p.ctEnd = stream + min((last.seg+1)*encSegmentSize, c)
 			break
 		}
 		ct += l.stride(i)

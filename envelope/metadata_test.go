@@ -248,7 +248,7 @@ func TestIsEnvelopeHeader(t *testing.T) {
 
 func TestMetadataHoldsNoSecretInClear(t *testing.T) {
 	bk := bucketKey(9)
-	m, dek, _ := Seal(bk, "b", "o")
+	m, dek, _ := Seal(bk, "b", "o", false, 100)
 	for k, v := range fill(m).Headers() {
 		raw, _ := b64.DecodeString(v)
 		for _, secret := range [][]byte{dek[:], bk} {

@@ -7,16 +7,18 @@ import (
 )
 
 // NewRangeReader decrypts the plaintext range r of an object with layout l.
-// src must yield exactly the ciphertext bytes CiphertextRange(r) returned.
-// It returns exactly r.Length bytes, then io.EOF; or an error wrapping
-// ErrAuth (a segment failed, src ended early or held more bytes) or src's
-// error. Bytes of a segment are returned only after that segment
-// authenticated, and the final segment's only once src has ended. It
-// switches part keys at part boundaries and checks the (zero) end fields
-// between parts, so one reader serves any range of a multipart object; a
-// range that reaches the object's final segment (the whole object, say)
-// also checks the object's end tag before it releases that segment, so a
-// multipart object whose trailing parts were dropped never reads whole.
+// src must yield exactly the ciphertext bytes CiphertextRange(r) returned,
+// preceded, when HeaderRange(r) reports one, by the PartHeaderSize bytes
+// of that part's header. It returns exactly r.Length bytes, then io.EOF;
+// or an error wrapping ErrAuth (a segment failed, src ended early or held
+// more bytes) or src's error. Bytes of a segment are returned only after
+// that segment authenticated, and the final segment's only once src has
+// ended. It switches part keys at part boundaries (each part's header
+// selects its key) and checks the (zero) end fields between parts, so one
+// reader serves any range of a multipart object; a range that reaches the
+// object's final segment (the whole object, say) also checks the object's
+// end tag before it releases that segment, so a multipart object whose
+// trailing parts were dropped never reads whole.
 func NewRangeReader(src io.Reader, key *DataKey, l Layout, r Range) (io.Reader, error) {
 	if key == nil {
 		return nil, fmt.Errorf("envelope: nil data key")
@@ -26,52 +28,56 @@ func NewRangeReader(src io.Reader, key *DataKey, l Layout, r Range) (io.Reader, 
 		return nil, err
 	}
 	s := &rangeSource{
-		key:    *key,
-		l:      l,
-		src:    src,
-		bufp:   getSegmentBuf(),
-		pos:    p.first,
-		last:   p.last,
-		end:    p.end && l.Multipart,
-		skip:   r.Start - p.ptOff,
-		remain: r.Length,
-		cipher: -1,
+		key:        *key,
+		l:          l,
+		src:        src,
+		bufp:       getSegmentBuf(),
+		pos:        p.first,
+		last:       p.last,
+		end:        p.end && l.Multipart,
+		skip:       r.Start - p.ptOff,
+		remain:     r.Length,
+		needHeader: l.Multipart,
 	}
 	s.buf = (*s.bufp)[:encSegmentSize]
-	if err := s.rekey(); err != nil {
-		putSegmentBuf(s.bufp)
-		return nil, err
+	if !l.Multipart {
+		if s.c, err = newSegmentCipher(&s.key, 0, nil); err != nil {
+			putSegmentBuf(s.bufp)
+			return nil, err
+		}
 	}
 	return &plainReader{src: s}, nil
 }
 
 // rangeSource reads a known run of segments, possibly over several parts.
 type rangeSource struct {
-	key    DataKey
-	l      Layout
-	src    io.Reader
-	bufp   *[]byte // from segmentBufs
-	buf    []byte
-	c      *segmentCipher
-	cipher int // part index c is for
+	key  DataKey
+	l    Layout
+	src  io.Reader
+	bufp *[]byte // from segmentBufs
+	buf  []byte
+	c    *segmentCipher // of the part at pos
 
-	pos, last segPos // next segment to read; final segment of the run
-	end       bool   // the run ends the multipart object: check its end tag
-	skip      int64  // plaintext bytes to drop before the range starts
-	remain    int64  // plaintext bytes of the range still to return
-	done      bool
-	peek      [1]byte
+	pos, last  segPos // next segment to read; final segment of the run
+	end        bool   // the run ends the multipart object: check its end tag
+	needHeader bool   // multipart: pos is a part's first segment read, its header comes first
+	skip       int64  // plaintext bytes to drop before the range starts
+	remain     int64  // plaintext bytes of the range still to return
+	done       bool
+	peek       [1]byte
 }
 
+// rekey reads the header of the part at s.pos and derives its cipher.
 func (s *rangeSource) rekey() error {
-	if s.cipher == s.pos.part {
-		return nil
+	var salt [PartHeaderSize]byte
+	if _, err := io.ReadFull(s.src, salt[:]); err != nil {
+		return readErr(err, fmt.Sprintf("header of part %d", s.l.partNumber(s.pos.part)))
 	}
-	c, err := newSegmentCipher(&s.key, s.l.partNumber(s.pos.part))
+	c, err := newSegmentCipher(&s.key, s.l.partNumber(s.pos.part), salt[:])
 	if err != nil {
 		return err
 	}
-	s.c, s.cipher = c, s.pos.part
+	s.c, s.needHeader = c, false
 	return nil
 }
 
@@ -116,8 +122,10 @@ func (s *rangeSource) read() ([]byte, error) {
 // segment reads, authenticates and returns the segment at s.pos, then
 // advances s.pos.
 func (s *rangeSource) segment() ([]byte, error) {
-	if err := s.rekey(); err != nil {
-		return nil, err
+	if s.needHeader {
+		if err := s.rekey(); err != nil {
+			return nil, err
+		}
 	}
 	partSize := s.l.Parts[s.pos.part]
 	segCt := min(encSegmentSize, partSize-s.pos.seg*encSegmentSize)
@@ -153,6 +161,7 @@ func (s *rangeSource) segment() ([]byte, error) {
 		s.done = true
 	} else if final {
 		s.pos = segPos{s.pos.part + 1, 0}
+		s.needHeader = true
 	} else {
 		s.pos.seg++
 	}
@@ -161,28 +170,26 @@ func (s *rangeSource) segment() ([]byte, error) {
 
 // endField reads the end field after the part at s.pos, which the fetched
 // range spans: zeros between parts; at the end of the object, the end tag,
-// there or (after zeros) in the marker part.
+// there or (after zeros) in the marker part, behind its zero header.
 func (s *rangeSource) endField() error {
-	var field [2 * EndSize]byte
+	var field [EndSize + MarkerSize]byte
 	n := EndSize
 	lastPart := s.pos.part == len(s.l.Parts)-1
 	if lastPart && s.l.Marker {
-		n = 2 * EndSize
+		n += MarkerSize
 	}
 	if _, err := io.ReadFull(s.src, field[:n]); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("envelope: ciphertext ends early at the end of part %d: %w: %w",
-				s.l.partNumber(s.pos.part), ErrAuth, io.ErrUnexpectedEOF)
-		}
-		return fmt.Errorf("envelope: read ciphertext: %w", err)
+		return readErr(err, fmt.Sprintf("end field of part %d", s.l.partNumber(s.pos.part)))
 	}
-	if !lastPart || s.l.Marker {
-		if err := checkZeroEnd(field[:EndSize], s.l.partNumber(s.pos.part)); err != nil {
+	part := s.l.partNumber(s.pos.part)
+	if !lastPart {
+		return checkZeroEnd(field[:n], part)
+	}
+	tagAt := n - EndSize
+	if s.l.Marker {
+		if err := checkZeroEnd(field[:tagAt], part); err != nil {
 			return err
 		}
 	}
-	if lastPart {
-		return checkEndTag(&s.key, len(s.l.Parts), field[n-EndSize:n])
-	}
-	return nil
+	return checkEndTag(&s.key, len(s.l.Parts), field[tagAt:n])
 }

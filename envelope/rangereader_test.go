@@ -19,8 +19,11 @@ type object struct {
 
 // newObject encrypts parts of the given plaintext sizes; one size and
 // multipart=false makes a single-part object. A multipart object is
-// stored as a completed upload is: each stream followed by its end field,
-// the last one holding the end tag (withMarker moves it to a marker part).
+// stored as a completed upload is: each stream behind its header
+// (testSalt) and followed by its end field, the last one holding the end
+// tag (withMarker moves it to a marker part). Unlike the proxy, which
+// refuses a part under 5 MiB anywhere but last, it builds parts of any
+// size, so that small objects exercise every layout.
 func newObject(t testing.TB, multipart bool, sizes ...int) *object {
 	t.Helper()
 	o := &object{key: testKey(byte(len(sizes))), l: Layout{Multipart: multipart}}
@@ -32,6 +35,7 @@ func newObject(t testing.TB, multipart bool, sizes ...int) *object {
 		}
 		ct := encrypt(t, pt, o.key, part)
 		o.pt = append(o.pt, pt...)
+		o.ct = append(o.ct, testSalt(part)...)
 		o.ct = append(o.ct, ct...)
 		o.l.Parts = append(o.l.Parts, int64(len(ct)))
 		if multipart {
@@ -52,6 +56,7 @@ func withMarker(t testing.TB, o *object) *object {
 	n := len(o.ct)
 	tag := bytes.Clone(o.ct[n-EndSize:])
 	clear(o.ct[n-EndSize:])
+	o.ct = append(o.ct, make([]byte, PartHeaderSize)...)
 	o.ct = append(o.ct, tag...)
 	o.l.Marker = true
 	return o
@@ -72,7 +77,11 @@ func (o *object) read(r Range) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	rr, err := NewRangeReader(bytes.NewReader(o.ct[off:off+n]), o.key, o.l, r)
+	src := io.Reader(bytes.NewReader(o.ct[off : off+n]))
+	if hoff, hn, ok := o.l.HeaderRange(r); ok {
+		src = io.MultiReader(bytes.NewReader(o.ct[hoff:hoff+hn]), src)
+	}
+	rr, err := NewRangeReader(src, o.key, o.l, r)
 	if err != nil {
 		return nil, err
 	}
@@ -84,34 +93,40 @@ func TestCiphertextRange(t *testing.T) {
 	multi := Layout{Multipart: true, Parts: []int64{CiphertextSize(2 * S), CiphertextSize(S + 10), CiphertextSize(0), CiphertextSize(5)}}
 	marked := multi
 	marked.Marker = true
-	const F = EndSize
+	const H, F = PartHeaderSize, EndSize
 	cases := []struct {
 		l      Layout
 		r      Range
 		off, n int64
+		header int64 // HeaderRange's offset, -1 for none
 	}{
-		{single, Range{0, 1}, 0, E},
-		{single, Range{S - 1, 1}, 0, E},
-		{single, Range{S - 1, 2}, 0, 2 * E},
-		{single, Range{S, 1}, E, E},
-		{single, Range{3 * S, 100}, 3 * E, 116},
-		{single, Range{3*S + 99, 1}, 3 * E, 116},
-		{single, Range{0, 3*S + 100}, 0, 3*E + 116},
+		{single, Range{0, 1}, 0, E, -1},
+		{single, Range{S - 1, 1}, 0, E, -1},
+		{single, Range{S - 1, 2}, 0, 2 * E, -1},
+		{single, Range{S, 1}, E, E, -1},
+		{single, Range{3 * S, 100}, 3 * E, 116, -1},
+		{single, Range{3*S + 99, 1}, 3 * E, 116, -1},
+		{single, Range{0, 3*S + 100}, 0, 3*E + 116, -1},
 		// multipart: part 1 = 2 full segments, part 2 = S+10, part 3 empty,
-		// part 4 = 5; each stream followed by its 16-byte end field (F).
-		{multi, Range{2*S - 1, 2}, E, E + F + E},                      // spans parts 1 and 2
-		{multi, Range{2 * S, S + 10}, 2*E + F, E + 26},                // exactly part 2
-		{multi, Range{3*S + 9, 2}, 3*E + F, 26 + F + 16 + F + 21 + F}, // spans the empty part 3, to the end
-		{multi, Range{3*S + 10, 5}, 3*E + 26 + 16 + 3*F, 21 + F},      // exactly part 4, with the end tag
-		{multi, Range{0, 3*S + 15}, 0, 3*E + 26 + 16 + 21 + 4*F},      // whole object
-		{marked, Range{3*S + 10, 5}, 3*E + 26 + 16 + 3*F, 21 + F + F}, // and the marker part
-		{marked, Range{0, 3*S + 15}, 0, 3*E + 26 + 16 + 21 + 5*F},     // whole object
-		{marked, Range{3*S + 9, 1}, 3*E + F, 26},                      // end of part 2 only
+		// part 4 = 5; each stream behind its 16-byte header (H) and
+		// followed by its 16-byte end field (F).
+		{multi, Range{2*S - 1, 2}, H + E, E + F + H + E, 0},                                      // spans parts 1 and 2
+		{multi, Range{2 * S, S + 10}, H + 2*E + F, H + E + 26, -1},                               // exactly part 2, with its header
+		{multi, Range{3*S + 9, 2}, 2*H + 3*E + F, 26 + F + H + 16 + F + H + 21 + F, H + 2*E + F}, // spans the empty part 3, to the end
+		{multi, Range{3*S + 10, 5}, 3*E + 26 + 16 + 3*(H+F), H + 21 + F, -1},                     // exactly part 4, with the end tag
+		{multi, Range{0, 3*S + 15}, 0, 3*E + 26 + 16 + 21 + 4*(H+F), -1},                         // whole object
+		{marked, Range{3*S + 10, 5}, 3*E + 26 + 16 + 3*(H+F), H + 21 + F + MarkerSize, -1},       // and the marker part
+		{marked, Range{0, 3*S + 15}, 0, 3*E + 26 + 16 + 21 + 4*(H+F) + MarkerSize, -1},           // whole object
+		{marked, Range{3*S + 9, 1}, 2*H + 3*E + F, 26, H + 2*E + F},                              // end of part 2 only
 	}
 	for _, c := range cases {
 		off, n, err := c.l.CiphertextRange(c.r)
 		if err != nil || off != c.off || n != c.n {
 			t.Errorf("%v %+v: off=%d n=%d err=%v; want %d, %d", c.l.Parts, c.r, off, n, err, c.off, c.n)
+		}
+		hoff, hn, ok := c.l.HeaderRange(c.r)
+		if ok != (c.header >= 0) || ok && (hoff != c.header || hn != H) {
+			t.Errorf("%v %+v: HeaderRange %d+%d %v; want %d", c.l.Parts, c.r, hoff, hn, ok, c.header)
 		}
 	}
 	for _, r := range []Range{{-1, 1}, {0, -1}, {3*S + 100, 1}, {0, 3*S + 101}, {5, 0}, {1 << 62, 1 << 62}} {

@@ -64,14 +64,20 @@ func (r *plainReader) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// NewReader returns a reader of the plaintext of the whole stream of part
-// read from src. It returns ErrAuth (wrapped) if any segment fails, if the
-// stream is truncated, or if data follows the final segment; it never
-// returns bytes of a segment that did not authenticate. Errors reading src
-// are returned wrapped. Memory is O(SegmentSize), and reading allocates
-// nothing after NewReader.
-func NewReader(src io.Reader, key *DataKey, part int) (io.Reader, error) {
-	c, err := newSegmentCipher(key, part)
+// NewReader returns a reader of the plaintext of the whole stream of a
+// single-part object read from src. It returns ErrAuth (wrapped) if any
+// segment fails, if the stream is truncated, or if data follows the final
+// segment; it never returns bytes of a segment that did not authenticate.
+// Errors reading src are returned wrapped. Memory is O(SegmentSize), and
+// reading allocates nothing after NewReader. A stored part of a multipart
+// object is read with NewPartReader, any range with NewRangeReader.
+func NewReader(src io.Reader, key *DataKey) (io.Reader, error) {
+	return newStreamReader(src, key, 0, nil)
+}
+
+// newStreamReader reads the stream of part with its salt.
+func newStreamReader(src io.Reader, key *DataKey, part int, partSalt []byte) (io.Reader, error) {
+	c, err := newSegmentCipher(key, part, partSalt)
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,7 @@ func TestSizeAlgebraRandom(t *testing.T) {
 }
 
 // The listing-size rule: LIST reports the stored size of a multipart
-// object (streams, end fields, perhaps a marker part) and its ETag the
+// object (streams, their framing, perhaps a marker part) and its ETag the
 // stored part count m; MultipartPlaintextSize of the two is the plaintext
 // size exactly when every part but the last holds whole segments (a
 // multiple of 64 KiB).
@@ -105,7 +105,7 @@ func TestMultipartListingSize(t *testing.T) {
 		}
 		m = len(sizes)
 		if !EndsObject(m, sizes[m-1]) {
-			c, m = c+EndSize, m+1
+			c, m = c+MarkerSize, m+1
 		}
 		return c, m
 	}

@@ -19,8 +19,10 @@ type segmentCipher struct {
 	nonce [prefixSize + 5]byte
 }
 
-func newSegmentCipher(key *DataKey, part int) (*segmentCipher, error) {
-	aead, prefix, err := payloadAEAD(key, part)
+// newSegmentCipher is the cipher of the stream of part (0 for a
+// single-part object) with the part's salt (nil for part 0).
+func newSegmentCipher(key *DataKey, part int, partSalt []byte) (*segmentCipher, error) {
+	aead, prefix, err := payloadAEAD(key, part, partSalt)
 	if err != nil {
 		return nil, err
 	}

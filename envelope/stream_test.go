@@ -53,7 +53,7 @@ func TestRoundTrip(t *testing.T) {
 				continue // slow under -race; the small sizes cover it
 			}
 			var ct bytes.Buffer
-			w, err := NewWriter(&ct, key, 0)
+			w, err := NewWriter(&ct, key)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +70,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("n=%d %s: ciphertext depends on write sizes", n, wname)
 			}
 			for rname, read := range reads {
-				r, err := NewReader(bytes.NewReader(ct.Bytes()), key, 0)
+				r, err := NewReader(bytes.NewReader(ct.Bytes()), key)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -88,7 +88,7 @@ func TestReaderConformance(t *testing.T) {
 	for _, n := range []int{0, 1, S, S + 1, 3*S + 5} {
 		pt := pattern(n, 3)
 		ct := encrypt(t, pt, key, 0)
-		r, _ := NewReader(bytes.NewReader(ct), key, 0)
+		r, _ := NewReader(bytes.NewReader(ct), key)
 		if err := iotest.TestReader(r, pt); err != nil {
 			t.Errorf("n=%d: %v", n, err)
 		}
@@ -108,7 +108,7 @@ func TestReaderConformance(t *testing.T) {
 func TestWriterHoldsFinalSegment(t *testing.T) {
 	key := testKey(3)
 	var dst bytes.Buffer
-	w, _ := NewWriter(&dst, key, 0)
+	w, _ := NewWriter(&dst, key)
 	pt := pattern(2*S+10, 1)
 	step := []struct {
 		write, wantDst int
@@ -161,7 +161,7 @@ func (f *failWriter) Write(p []byte) (int, error) {
 }
 
 func TestWriterErrorsAreSticky(t *testing.T) {
-	w, _ := NewWriter(&failWriter{after: 1}, testKey(1), 0)
+	w, _ := NewWriter(&failWriter{after: 1}, testKey(1))
 	if _, err := w.Write(make([]byte, 3*S)); err == nil {
 		t.Fatal("Write succeeded over a failing destination")
 	}
@@ -173,22 +173,37 @@ func TestWriterErrorsAreSticky(t *testing.T) {
 	}
 }
 
-func TestNewWriterRejectsBadPart(t *testing.T) {
-	for _, part := range []int{-1, MaxPart + 1} {
-		if _, err := NewWriter(io.Discard, testKey(1), part); err == nil {
-			t.Errorf("part %d accepted", part)
+func TestStreamRejectsBadPartOrSalt(t *testing.T) {
+	salt := make([]byte, PartHeaderSize)
+	cases := []struct {
+		part int
+		salt []byte
+	}{
+		{-1, nil}, {MaxPart + 1, salt}, // no such part
+		{0, salt},                // a single-part stream has no salt
+		{1, nil}, {1, salt[:15]}, // a part needs its 16-byte header
+		{MaxPart, make([]byte, 17)},
+	}
+	for _, c := range cases {
+		if _, err := newStreamWriter(io.Discard, testKey(1), c.part, c.salt); err == nil {
+			t.Errorf("writer: part %d with a %d-byte salt accepted", c.part, len(c.salt))
 		}
-		if _, err := NewReader(bytes.NewReader(nil), testKey(1), part); err == nil {
-			t.Errorf("reader part %d accepted", part)
+		if _, err := newStreamReader(bytes.NewReader(nil), testKey(1), c.part, c.salt); err == nil {
+			t.Errorf("reader: part %d with a %d-byte salt accepted", c.part, len(c.salt))
 		}
 	}
-	if _, err := NewWriter(io.Discard, nil, 0); err == nil {
+	for _, part := range []int{-1, 0, MaxPart + 1} {
+		if _, err := NewPartWriter(io.Discard, testKey(1), part, 10); err == nil {
+			t.Errorf("NewPartWriter: part %d accepted", part)
+		}
+	}
+	if _, err := NewWriter(io.Discard, nil); err == nil {
 		t.Error("nil key accepted")
 	}
 }
 
 func TestWriterCounterLimit(t *testing.T) {
-	wc, _ := NewWriter(io.Discard, testKey(1), 0)
+	wc, _ := NewWriter(io.Discard, testKey(1))
 	w := wc.(*writer)
 	w.index = math.MaxUint32 // as if 2^32-1 segments had been written
 	if _, err := w.Write(make([]byte, S)); err != nil {
@@ -341,11 +356,11 @@ func TestWrongKeyOrPartFails(t *testing.T) {
 // swapping their bytes at the backend fails.
 func TestSwappedObjectsFail(t *testing.T) {
 	bk := bytes.Repeat([]byte{0x42}, KeySize)
-	ma, ka, err := Seal(bk, "bucket", "a")
+	ma, ka, err := Seal(bk, "bucket", "a", false, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, kb, _ := Seal(bk, "bucket", "b")
+	mb, kb, _ := Seal(bk, "bucket", "b", false, 100)
 	cta := encrypt(t, pattern(1000, 1), ka, 0)
 	ctb := encrypt(t, pattern(1000, 2), kb, 0)
 	// The proxy reads object "a" with a's metadata, but the bytes are b's.
@@ -370,7 +385,7 @@ func TestSwappedObjectsFail(t *testing.T) {
 // and CiphertextSize stays exact.
 func TestEmptyFinalSegmentAfterFullRejected(t *testing.T) {
 	key := testKey(11)
-	c, _ := newSegmentCipher(key, 0)
+	c, _ := newSegmentCipher(key, 0, nil)
 	ct := c.seal(nil, pattern(S, 1), 0, false)
 	ct = c.seal(ct, nil, 1, true)
 	if _, err := decrypt(ct, key, 0); !errors.Is(err, ErrAuth) {
@@ -385,7 +400,7 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 func TestReaderPassesSourceErrors(t *testing.T) {
 	boom := errors.New("connection reset")
 	ct := encrypt(t, pattern(2*S, 1), testKey(1), 0)
-	r, _ := NewReader(io.MultiReader(bytes.NewReader(ct[:S+TagSize+5]), errReader{boom}), testKey(1), 0)
+	r, _ := NewReader(io.MultiReader(bytes.NewReader(ct[:S+TagSize+5]), errReader{boom}), testKey(1))
 	got, err := io.ReadAll(r)
 	if !errors.Is(err, boom) || errors.Is(err, ErrAuth) {
 		t.Fatalf("err %v", err)
@@ -401,11 +416,11 @@ func TestReaderPassesSourceErrors(t *testing.T) {
 func ExampleNewWriter() {
 	dek := testKey(1) // from Seal in real use
 	var stored bytes.Buffer
-	w, _ := NewWriter(&stored, dek, 0)
+	w, _ := NewWriter(&stored, dek)
 	io.WriteString(w, "hello, world")
 	w.Close() // only once the plaintext has been verified
 	fmt.Println(stored.Len(), CiphertextSize(12))
-	r, _ := NewReader(&stored, dek, 0)
+	r, _ := NewReader(&stored, dek)
 	pt, _ := io.ReadAll(r)
 	fmt.Println(string(pt))
 	// Output:

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -49,7 +51,9 @@ type vector struct {
 }
 
 type vectorPart struct {
-	Part            int    `json:"part"`
+	Part int `json:"part"`
+	// Multipart: the part's random header (an input: the writer draws it).
+	Header          string `json:"header,omitempty"`
 	PayloadKey      string `json:"payload_key"`
 	NoncePrefix     string `json:"nonce_prefix"`
 	PlaintextSize   int    `json:"plaintext_size"`
@@ -57,9 +61,11 @@ type vectorPart struct {
 	CiphertextSHA   string `json:"ciphertext_sha256"`
 	CiphertextHex   string `json:"ciphertext,omitempty"` // when at most 1 KiB
 	FirstSegmentTag string `json:"first_segment_tag"`
-	// Multipart: the end field stored after the stream, and the stored size.
+	// Multipart: the end field stored after the stream, the stored part's
+	// size (header, stream, end field) and its SHA-256.
 	EndField   string `json:"end_field,omitempty"`
 	StoredSize int64  `json:"stored_size,omitempty"`
+	StoredSHA  string `json:"stored_sha256,omitempty"`
 }
 
 // vectorPlaintext is the plaintext of every vector part: byte i is i mod 251.
@@ -92,14 +98,22 @@ func vectorInputs() []vector {
 		}
 		return v
 	}
+	// Multipart vectors give each part a header.
+	multipart := func(v vector) vector {
+		v.Multipart = true
+		for i := range v.Parts {
+			v.Parts[i].Header = seq(byte(0xC0+0x10*i), PartHeaderSize)
+		}
+		return v
+	}
 	ctx := base("single-part, 200 bytes, extra context", "with/context", 200)
 	ctx.Context = map[string]string{"project": "x", "department": "r&d <lab>"}
-	mp := base("multipart, aligned part then odd part", "big/upload.bin", 2*SegmentSize, SegmentSize+7)
-	mp.Multipart = true
+	// Part 1 holds exactly 5 MiB (80 full segments), the smallest part that
+	// may be followed; part 2 is odd and, under 5 MiB, ends the object.
+	mp := multipart(base("multipart, a 5 MiB part then an odd part", "big/upload.bin", MinPartSize, SegmentSize+7))
 	uni := base("single-part, non-ASCII object name", "photos/été 2024/🐈.jpg", 3)
 	uni.KeyBucket = "Legacy_Bucket.1"
-	marker := base("multipart, one 5 MiB part, end tag in a marker part", "big/5mib.bin", MinPartSize)
-	marker.Multipart = true
+	marker := multipart(base("multipart, one 5 MiB part, end tag in a marker part", "big/5mib.bin", MinPartSize))
 	return []vector{
 		base("single-part, empty", "empty", 0),
 		base("single-part, 1 byte", "one", 1),
@@ -132,15 +146,16 @@ func computeVector(t *testing.T, in vector) vector {
 		t.Fatal(err)
 	}
 	v.ObjectKey, v.SealNonce = hex.EncodeToString(okm[:KeySize]), hex.EncodeToString(okm[KeySize:])
-	m, err := sealWith(&dek, bk, v.KeyBucket, v.Object, salt)
+	size := int64(-1)
+	if !v.Multipart {
+		size = int64(v.Parts[0].PlaintextSize)
+	}
+	m, err := sealWith(&dek, bk, v.KeyBucket, v.Object, salt, v.Multipart, size)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v.SealedKey = hex.EncodeToString(m.SealedKey)
-	m.KeyID, m.WrappedKey, m.Context, m.Multipart = v.KeyID, unhex(t, v.WrappedKey), v.Context, v.Multipart
-	if !v.Multipart {
-		m.Size = int64(v.Parts[0].PlaintextSize)
-	}
+	m.KeyID, m.WrappedKey, m.Context = v.KeyID, unhex(t, v.WrappedKey), v.Context
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -153,34 +168,50 @@ func computeVector(t *testing.T, in vector) vector {
 	}
 	for i, p := range in.Parts {
 		part := 0
+		var header []byte
 		if v.Multipart {
-			part = i + 1
+			part, header = i+1, unhex(t, p.Header)
 		}
-		pk, err := payloadKeyMaterial(&dek, part)
+		pk, err := payloadKeyMaterial(&dek, part, header)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ct := encrypt(t, vectorPlaintext(p.PlaintextSize), &dek, part)
+		pt := vectorPlaintext(p.PlaintextSize)
+		var ct []byte // the stream
+		out := vectorPart{Part: part, Header: p.Header, PlaintextSize: p.PlaintextSize}
+		if v.Multipart {
+			// The stored part as the part writer makes it.
+			stored := encryptPart(t, &dek, part, header, pt)
+			if !bytes.Equal(stored[:PartHeaderSize], header) {
+				t.Fatal("the part writer did not store the header first")
+			}
+			ct = stored[PartHeaderSize : len(stored)-EndSize]
+			sum := sha256.Sum256(stored)
+			out.EndField = hex.EncodeToString(stored[len(stored)-EndSize:])
+			out.StoredSize, out.StoredSHA = int64(len(stored)), hex.EncodeToString(sum[:])
+		} else {
+			ct = encrypt(t, pt, &dek, 0)
+		}
 		sum := sha256.Sum256(ct)
 		tagEnd := min(len(ct), encSegmentSize)
-		out := vectorPart{
-			Part: part, PayloadKey: hex.EncodeToString(pk[:KeySize]), NoncePrefix: hex.EncodeToString(pk[KeySize:]),
-			PlaintextSize: p.PlaintextSize, CiphertextSize: int64(len(ct)), CiphertextSHA: hex.EncodeToString(sum[:]),
-			FirstSegmentTag: hex.EncodeToString(ct[tagEnd-TagSize : tagEnd]),
-		}
+		out.PayloadKey, out.NoncePrefix = hex.EncodeToString(pk[:KeySize]), hex.EncodeToString(pk[KeySize:])
+		out.CiphertextSize, out.CiphertextSHA = int64(len(ct)), hex.EncodeToString(sum[:])
+		out.FirstSegmentTag = hex.EncodeToString(ct[tagEnd-TagSize : tagEnd])
 		if len(ct) <= 1024 {
 			out.CiphertextHex = hex.EncodeToString(ct)
-		}
-		if v.Multipart {
-			out.EndField = hex.EncodeToString(make([]byte, EndSize))
-			if i == nparts-1 && !v.Marker {
-				out.EndField = v.EndTag
-			}
-			out.StoredSize = int64(len(ct)) + EndSize
 		}
 		v.Parts = append(v.Parts, out)
 	}
 	return v
+}
+
+// encryptPart is the stored part (header, stream, end field) of part with
+// the given header.
+func encryptPart(t testing.TB, key *DataKey, part int, header, pt []byte) []byte {
+	t.Helper()
+	return writeAll(t, pt, func(w io.Writer) (io.WriteCloser, error) {
+		return newPartWriter(w, key, part, int64(len(pt)), header)
+	})
 }
 
 // TestVectors checks the implementation against the known answers in
@@ -249,43 +280,101 @@ func checkVectorDecrypts(t *testing.T, v vector) {
 		t.Fatal("opened under another name")
 	}
 	// The stored object, as the backend holds it.
-	var ct, pt []byte
+	var ct, pt, parts [][]byte
 	var stored []int64
 	for _, p := range v.Parts {
-		c := encrypt(t, vectorPlaintext(p.PlaintextSize), dek, p.Part)
-		if p.CiphertextHex != "" && !bytes.Equal(c, unhex(t, p.CiphertextHex)) {
-			t.Fatal("ciphertext differs from the vector")
-		}
-		got, err := decrypt(c, dek, p.Part)
-		if err != nil || !bytes.Equal(got, vectorPlaintext(p.PlaintextSize)) {
-			t.Fatalf("part %d: %v", p.Part, err)
-		}
-		ct = append(ct, c...)
-		pt = append(pt, got...)
+		plain := vectorPlaintext(p.PlaintextSize)
+		var c []byte
 		if m.Multipart {
-			ct = append(ct, unhex(t, p.EndField)...)
+			c = encryptPart(t, dek, p.Part, unhex(t, p.Header), plain)
 			stored = append(stored, p.StoredSize)
+			if s := sha256.Sum256(c); hex.EncodeToString(s[:]) != p.StoredSHA {
+				t.Fatalf("part %d: stored part differs from the vector", p.Part)
+			}
+		} else {
+			c = encrypt(t, plain, dek, 0)
+			if got, err := decrypt(c, dek, 0); err != nil || !bytes.Equal(got, plain) {
+				t.Fatalf("NewReader: %v", err)
+			}
+			if p.CiphertextHex != "" && !bytes.Equal(c, unhex(t, p.CiphertextHex)) {
+				t.Fatal("ciphertext differs from the vector")
+			}
 		}
+		ct, pt, parts = append(ct, c), append(pt, plain), append(parts, plain)
 	}
-	l := SingleLayout(int64(len(ct)))
-	if m.Multipart {
-		if v.Marker {
-			ct = append(ct, unhex(t, v.EndTag)...)
-			stored = append(stored, EndSize)
+	if m.Multipart && v.Marker {
+		mk, err := Marker(dek, len(v.Parts))
+		if err != nil {
+			t.Fatal(err)
 		}
+		ct, stored = append(ct, mk), append(stored, MarkerSize)
+	}
+	obj, whole := bytes.Join(ct, nil), bytes.Join(pt, nil)
+	l := SingleLayout(int64(len(obj)))
+	if m.Multipart {
 		if l, err = MultipartLayout(stored); err != nil {
 			t.Fatal(err)
 		}
-		if l.StoredSize() != int64(len(ct)) {
-			t.Fatalf("layout of %d stored bytes, object of %d", l.StoredSize(), len(ct))
+		if l.StoredSize() != int64(len(obj)) {
+			t.Fatalf("layout of %d stored bytes, object of %d", l.StoredSize(), len(obj))
+		}
+		off, n := l.EndRange()
+		if err := l.CheckEnd(dek, obj[off:off+n]); err != nil {
+			t.Fatalf("end tag: %v", err)
+		}
+		if hex.EncodeToString(obj[off:off+n]) != v.EndTag {
+			t.Fatal("the object does not end with the vector's end tag")
+		}
+		for i := range v.Parts { // GET ?partNumber=k
+			r, err := NewPartReader(bytes.NewReader(ct[i]), dek, l, i+1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, parts[i]) {
+				t.Fatalf("part %d: %v", i+1, err)
+			}
 		}
 	}
-	rr, err := NewRangeReader(bytes.NewReader(ct), dek, l, Range{0, int64(len(pt))})
-	if err != nil {
-		t.Fatal(err)
+	read := func(r Range) []byte {
+		off, n, err := l.CiphertextRange(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := io.Reader(bytes.NewReader(obj[off : off+n]))
+		if hoff, hn, ok := l.HeaderRange(r); ok {
+			src = io.MultiReader(bytes.NewReader(obj[hoff:hoff+hn]), src)
+		}
+		rr, err := NewRangeReader(src, dek, l, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rr)
+		if err != nil {
+			t.Fatal(fmt.Errorf("range %+v: %w", r, err))
+		}
+		return got
 	}
-	var out bytes.Buffer
-	if _, err := out.ReadFrom(rr); err != nil || !bytes.Equal(out.Bytes(), pt) {
-		t.Fatal(fmt.Errorf("whole-object read: %w", err))
+	if got := read(Range{0, int64(len(whole))}); !bytes.Equal(got, whole) {
+		t.Fatal("whole-object read differs")
+	}
+	if len(whole) > SegmentSize+10 { // a range from the middle of a segment past the first
+		r := Range{SegmentSize + 3, 7}
+		if got := read(r); !bytes.Equal(got, whole[r.Start:r.Start+r.Length]) {
+			t.Fatal("ranged read differs")
+		}
+	}
+}
+
+// TestVectorsIndependentImplementation runs testdata/envelope/verify.py, an
+// implementation of docs/FORMAT.md in Python written from the spec, over
+// the vectors: the spec, the vectors and the Go code must agree. It needs
+// python3 with the cryptography package (in the machine image, as boto3 is).
+func TestVectorsIndependentImplementation(t *testing.T) {
+	out, err := exec.Command("python3", "../testdata/envelope/verify.py").CombinedOutput()
+	if err != nil {
+		t.Fatalf("verify.py: %v\n%s", err, out)
+	}
+	if n := bytes.Count(out, []byte("ok ")); n != len(vectorInputs()) {
+		t.Fatalf("verify.py checked %d vectors, want %d:\n%s", n, len(vectorInputs()), out)
 	}
 }

@@ -8,15 +8,22 @@ import (
 )
 
 // NewWriter returns a writer that encrypts what is written to it as the
-// stream of part (0 for a single-part object, 1..10000 for multipart parts)
-// and writes ciphertext to dst. Full segments are written as soon as they
-// are complete and the next byte arrives; the final segment is sealed and
-// written only by Close, so a caller whose plaintext source fails can
-// abandon the writer and the ciphertext written so far is incomplete (and
-// will not authenticate). Close does not close dst. Memory is
-// O(SegmentSize), and writing allocates nothing after NewWriter.
-func NewWriter(dst io.Writer, key *DataKey, part int) (io.WriteCloser, error) {
-	c, err := newSegmentCipher(key, part)
+// stream of a single-part object and writes ciphertext to dst. Full
+// segments are written as soon as they are complete and the next byte
+// arrives; the final segment is sealed and written only by Close, so a
+// caller whose plaintext source fails can abandon the writer and the
+// ciphertext written so far is incomplete (and will not authenticate).
+// Close does not close dst. Memory is O(SegmentSize), and writing
+// allocates nothing after NewWriter. Parts of a multipart upload are
+// written with NewPartWriter.
+func NewWriter(dst io.Writer, key *DataKey) (io.WriteCloser, error) {
+	return newStreamWriter(dst, key, 0, nil)
+}
+
+// newStreamWriter writes the stream of part with its salt (see
+// payloadKeyMaterial).
+func newStreamWriter(dst io.Writer, key *DataKey, part int, partSalt []byte) (*writer, error) {
+	c, err := newSegmentCipher(key, part, partSalt)
 	if err != nil {
 		return nil, err
 	}

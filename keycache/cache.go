@@ -27,9 +27,9 @@ type Cache struct {
 
 	waited atomic.Int64 // requests that waited for a provider call
 
-	mu     sync.Mutex     // orders inserts and refresh starts against Close
+	mu     sync.Mutex     // orders inserts, refresh starts and provider calls against Close
 	closed atomic.Bool    // set under mu
-	bg     sync.WaitGroup // background refreshes; Add under mu
+	bg     sync.WaitGroup // background refreshes and provider calls; Add under mu
 	stop   chan struct{}
 	swept  chan struct{} // closed when the janitor has stopped
 }
@@ -98,9 +98,12 @@ func (c *Cache) Stats() Stats {
 // Options returns the options in effect, defaults filled in.
 func (c *Cache) Options() Options { return c.o }
 
-// Close stops background refreshes and wipes every cached key. Keys lent to
-// running callbacks are wiped when those return. Later calls fail with an
-// *Error wrapping ErrClosed. Close is idempotent.
+// Close stops background refreshes, cancels the provider calls in flight
+// and waits for them to return (a provider that ignores its context delays
+// Close), then wipes every cached key: once Close returns, no provider call
+// the cache made is still running. Keys lent to running callbacks are wiped
+// when those return. Later calls fail with an *Error wrapping ErrClosed.
+// Close is idempotent.
 func (c *Cache) Close() {
 	c.mu.Lock()
 	if c.closed.Load() {
@@ -131,6 +134,32 @@ func (c *Cache) startBackground(f func()) bool {
 		f()
 	}()
 	return true
+}
+
+// startCall registers a provider call Close waits for: it returns false,
+// and the caller must not call the provider, once the cache is closed. A
+// true return must be matched by c.bg.Done when the provider call returns.
+// Flight bodies call it themselves, so a flight counts once however many
+// requests wait on it, and not at all if Close came first.
+func (c *Cache) startCall() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return false
+	}
+	c.bg.Add(1)
+	return true
+}
+
+// baselineContext bounds a Disabled-mode provider call, which runs on the
+// request's context, by ProviderTimeout and by Close.
+func (c *Cache) baselineContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	pctx, cancel := context.WithTimeout(ctx, c.o.ProviderTimeout)
+	stop := context.AfterFunc(c.ctx, cancel)
+	return pctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // insert runs put unless the cache is closed, in which case it wipes e.

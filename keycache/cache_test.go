@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -248,7 +249,17 @@ func TestCacheContextMismatch(t *testing.T) {
 	}
 }
 
+// TestCachePartitionByAccessKey runs one workload with and without
+// PartitionByAccessKey: bucket "b" is written by two access keys and one
+// reads what the other wrote; bucket "solo" is written by one. The
+// partition's extra KMS calls show in Stats as fewer requests saved and a
+// lower ratio, for b and in total; solo's figures are the same either way.
 func TestCachePartitionByAccessKey(t *testing.T) {
+	type figures struct {
+		actual, saved int64
+		ratio         float64
+	}
+	got := map[bool]map[string]figures{}
 	for _, partition := range []bool{false, true} {
 		t.Run(fmt.Sprint("partition=", partition), func(t *testing.T) {
 			kms := &countingProvider{Provider: startKMS(t)}
@@ -267,20 +278,65 @@ func TestCachePartitionByAccessKey(t *testing.T) {
 			if _, err := read(c, ReadRequest{KeyBucket: "b", KeyID: gk.KeyID, Wrapped: gk.Wrapped, AccessKey: "AK2"}); err != nil {
 				t.Fatal(err)
 			}
-			wantGens, wantDecs := int64(1), int64(0)
-			if partition {
-				wantGens, wantDecs = 2, 1
+			for range 3 {
+				write(t, c, WriteRequest{Bucket: "solo", KeyID: testenv.KMSKeyID, AccessKey: "AK1"})
 			}
-			if kms.gens.Load() != wantGens || kms.decs.Load() != wantDecs {
-				t.Errorf("%d GenerateDataKey, %d Decrypt; want %d, %d", kms.gens.Load(), kms.decs.Load(), wantGens, wantDecs)
+
+			// b: 5 objects written, 1 read; solo: 3 written.
+			wantGensB, wantDecs := int64(1), int64(0)
+			if partition {
+				wantGensB, wantDecs = 2, 1 // AK2's own bucket key, and its Decrypt of AK1's
+			}
+			if kms.gens.Load() != wantGensB+1 || kms.decs.Load() != wantDecs {
+				t.Errorf("%d GenerateDataKey, %d Decrypt; want %d, %d", kms.gens.Load(), kms.decs.Load(), wantGensB+1, wantDecs)
 			}
 			if bytes.Equal(ws[0], ws[1]) == partition || !bytes.Equal(ws[0], ws[2]) || !bytes.Equal(ws[1], ws[3]) {
 				t.Error("keys not partitioned as configured")
 			}
-			if st := c.Stats(); st.Total.Actual != wantGens+wantDecs {
-				t.Errorf("accounting shows %d requests", st.Total.Actual)
+
+			st := c.Stats()
+			want := map[string]figures{
+				"b":     {actual: wantGensB + wantDecs, saved: 6 - (wantGensB + wantDecs)},
+				"solo":  {actual: 1, saved: 2},
+				"total": {actual: wantGensB + wantDecs + 1, saved: 9 - (wantGensB + wantDecs + 1)},
+			}
+			baseline := map[string]int64{"b": 6, "solo": 3, "total": 9}
+			got[partition] = map[string]figures{}
+			for name, w := range want {
+				s, ok := st.Buckets[name]
+				if name == "total" {
+					s, ok = st.Total, true
+				}
+				if !ok {
+					t.Errorf("no figures for bucket %s: %v", name, st.Buckets)
+					continue
+				}
+				w.ratio = float64(w.saved) / float64(baseline[name])
+				f := figures{actual: s.Actual, saved: s.Saved, ratio: s.Ratio}
+				got[partition][name] = f
+				if f.actual != w.actual || f.saved != w.saved || math.Abs(f.ratio-w.ratio) > 1e-12 || s.BaselineTotal != baseline[name] {
+					t.Errorf("%s: actual %d, saved %d of %d, ratio %v; want %d, %d of %d, %v",
+						name, f.actual, f.saved, s.BaselineTotal, f.ratio, w.actual, w.saved, baseline[name], w.ratio)
+				}
 			}
 		})
+	}
+	if len(got[false]) != 3 || len(got[true]) != 3 {
+		return // a run failed; it said why
+	}
+	// Same workload, same baseline: every extra call is one fewer saved.
+	for _, name := range []string{"b", "solo", "total"} {
+		off, on := got[false][name], got[true][name]
+		extra := on.actual - off.actual
+		if off.saved-on.saved != extra {
+			t.Errorf("%s: partitioning made %d extra calls but saved %d fewer", name, extra, off.saved-on.saved)
+		}
+		if wantExtra := map[string]int64{"b": 2, "solo": 0, "total": 2}[name]; extra != wantExtra {
+			t.Errorf("%s: partitioning made %d extra calls, want %d", name, extra, wantExtra)
+		}
+		if (extra > 0) != (on.ratio < off.ratio) {
+			t.Errorf("%s: ratio %v partitioned, %v not", name, on.ratio, off.ratio)
+		}
 	}
 }
 

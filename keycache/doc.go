@@ -83,4 +83,5 @@
 // dev mode) and wraps data keys with AES-256-GCM under a per-blob key derived
 // with HKDF-SHA256; the AAD binds the blob header, the key id and the
 // canonical encryption context. The blob format is documented on Local.
+// Local.Close wipes the master key; close the Cache over it first.
 package keycache

@@ -2,7 +2,10 @@ package keycache
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,6 +173,17 @@ func read(c *Cache, req ReadRequest) ([]byte, error) {
 }
 
 func requests(s Savings, op, outcome string) int64 { return s.Requests[op][outcome] }
+
+// keyEncodings are the forms in which key bytes could leak into text: raw,
+// hex in both cases, and base64 in the standard and URL alphabets (unpadded,
+// so the padded forms contain them too).
+func keyEncodings(key []byte) []string {
+	h := hex.EncodeToString(key)
+	return []string{
+		string(key), h, strings.ToUpper(h),
+		base64.RawStdEncoding.EncodeToString(key), base64.RawURLEncoding.EncodeToString(key),
+	}
+}
 
 func isZero(b []byte) bool {
 	for _, x := range b {

@@ -2,7 +2,6 @@ package keycache
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +35,7 @@ func TestKeysPrintRedacted(t *testing.T) {
 		}{k, &gk})
 		outs[verb+" in slice"] = fmt.Sprintf(verb, []Key{k})
 	}
-	forms := []string{string(pt), hex.EncodeToString(pt), strings.ToUpper(hex.EncodeToString(pt)), fmt.Sprint(pt[:4]), "48 49 50 51"}
+	forms := append(keyEncodings(pt), fmt.Sprint(pt[:4]), "48 49 50 51")
 	for name, out := range outs {
 		for _, f := range forms {
 			if strings.Contains(out, f) {

@@ -3,9 +3,19 @@ package keycache
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,8 +134,10 @@ func TestKMSErrorsMapped(t *testing.T) {
 			if e.RetryAfter != 0 {
 				t.Errorf("RetryAfter = %v for a %v error", e.RetryAfter, e.Kind)
 			}
-			if strings.Contains(err.Error(), string(gk.Plaintext)) {
-				t.Errorf("error contains key bytes")
+			for i, f := range keyEncodings(gk.Plaintext) {
+				if strings.Contains(err.Error(), f) {
+					t.Errorf("error contains the key bytes (encoding %d of keyEncodings)", i)
+				}
 			}
 		})
 	}
@@ -227,5 +239,241 @@ func TestMapKMSError(t *testing.T) {
 		if (tt.want == KindThrottled || tt.want == KindUnavailable) != (e.RetryAfter > 0) {
 			t.Errorf("mapKMSError(%v).RetryAfter = %v", tt.err, e.RetryAfter)
 		}
+	}
+}
+
+// fakeThrottlingKMS is an httptest server speaking the KMS JSON protocol
+// for GenerateDataKey, because a real KMS cannot be made to throttle on
+// demand: it answers the first throttle requests with HTTP 400
+// ThrottlingException, as KMS does, and the later ones with a data key
+// (key); throttle < 0 throttles every request. It records the SDK's
+// amz-sdk-request header ("attempt=N; max=M") of each request.
+type fakeThrottlingKMS struct {
+	*httptest.Server
+	t        *testing.T
+	throttle int
+	key      []byte // the data key it hands out; a test value
+
+	mu       sync.Mutex
+	attempts []string
+}
+
+const fakeKMSKeyARN = "arn:aws:kms:" + testenv.Region + ":" + testenv.KMSAccount + ":key/" + testenv.KMSKeyID
+
+func newFakeThrottlingKMS(t *testing.T, throttle int) *fakeThrottlingKMS {
+	f := &fakeThrottlingKMS{t: t, throttle: throttle, key: bytes.Repeat([]byte{0x5a}, 32)}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeThrottlingKMS) serve(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		KeyId             string
+		KeySpec           string
+		EncryptionContext map[string]string
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || r.Method != http.MethodPost ||
+		r.Header.Get("X-Amz-Target") != "TrentService.GenerateDataKey" ||
+		in.KeyId != testenv.KMSKeyID || in.KeySpec != "AES_256" ||
+		in.EncryptionContext[ContextKeyBucketARN] != "arn:aws:s3:::b" {
+		f.t.Errorf("fake KMS got an unexpected request: %s %s, target %q, key %q, spec %q, context %v (%v)",
+			r.Method, r.URL, r.Header.Get("X-Amz-Target"), in.KeyId, in.KeySpec, in.EncryptionContext, err)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.attempts = append(f.attempts, r.Header.Get("Amz-Sdk-Request"))
+	n := len(f.attempts)
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	if f.throttle < 0 || n <= f.throttle {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"__type":"ThrottlingException","message":"Rate exceeded"}`)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"CiphertextBlob": []byte("fake blob"), // []byte encodes as base64, as KMS sends blobs
+		"KeyId":          fakeKMSKeyARN,
+		"Plaintext":      f.key,
+	})
+}
+
+func (f *fakeThrottlingKMS) requests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.attempts)
+}
+
+// TestKMSRetriesThrottling: the SDK's standard retryer retries throttling
+// with backoff, up to MaxAttempts requests in all; a throttle that outlasts
+// them reaches the cache as KindThrottled with a Retry-After, and one that
+// ends sooner is invisible. MaxBackoff keeps the backoff at a millisecond.
+func TestKMSRetriesThrottling(t *testing.T) {
+	tests := []struct {
+		name         string
+		maxAttempts  int // KMSOptions.MaxAttempts; 0 is the default, 3
+		throttle     int
+		wantRequests int
+		wantOK       bool
+	}{
+		{"persistent", 4, -1, 4, false},
+		{"persistent, default attempts", 0, -1, 3, false},
+		{"one throttle", 4, 1, 2, true},
+		{"throttled until the last attempt", 4, 3, 4, true},
+		{"throttled on every attempt", 4, 4, 4, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeThrottlingKMS(t, tt.throttle)
+			k, err := NewKMS(context.Background(), KMSOptions{
+				Region: testenv.Region, Endpoint: f.URL, AccessKey: "a", SecretKey: "b",
+				MaxAttempts: tt.maxAttempts, MaxBackoff: time.Millisecond,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gk, err := k.GenerateDataKey(context.Background(), testenv.KMSKeyID, BucketContext("b"))
+
+			reqs := f.requests()
+			if len(reqs) != tt.wantRequests {
+				t.Fatalf("fake KMS saw %d requests, want %d: %q", len(reqs), tt.wantRequests, reqs)
+			}
+			attempts := tt.maxAttempts
+			if attempts == 0 {
+				attempts = 3
+			}
+			for i, h := range reqs {
+				if want := fmt.Sprintf("attempt=%d; max=%d", i+1, attempts); !strings.HasPrefix(h, want) {
+					t.Errorf("request %d: amz-sdk-request %q, want %q", i+1, h, want)
+				}
+			}
+			if tt.wantOK {
+				if err != nil {
+					t.Fatalf("GenerateDataKey after %d throttles: %v", tt.throttle, err)
+				}
+				if !bytes.Equal(gk.Plaintext, f.key) || string(gk.Wrapped) != "fake blob" || gk.KeyID != fakeKMSKeyARN {
+					t.Fatalf("GenerateDataKey returned another key: %v", gk)
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != KindThrottled || e.Op != OpGenerateDataKey {
+				t.Fatalf("GenerateDataKey: %v (kind %v), want a throttled *Error", err, KindOf(err))
+			}
+			if e.RetryAfter != defaultRetryAfter {
+				t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, defaultRetryAfter)
+			}
+			var ae smithy.APIError
+			if !errors.As(err, &ae) || ae.ErrorCode() != "ThrottlingException" || ae.ErrorMessage() != "Rate exceeded" {
+				t.Errorf("error lost the KMS code or message: %v", err)
+			}
+			if gk.Plaintext != nil {
+				t.Errorf("a failed call returned %d key bytes", len(gk.Plaintext))
+			}
+		})
+	}
+}
+
+// kmsRecorder is a pass-through proxy in front of the real local-kms, not a
+// fake: it forwards every request unchanged and records the SigV4 access key
+// and session token it was signed with, since local-kms accepts any.
+type kmsRecorder struct {
+	*httptest.Server
+	mu              sync.Mutex
+	creds, sessions []string // Credential= of Authorization; X-Amz-Security-Token
+}
+
+func newKMSRecorder(t *testing.T, upstream string) *kmsRecorder {
+	u, err := url.Parse(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rec := &kmsRecorder{}
+	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cred := r.Header.Get("Authorization")
+		if _, after, ok := strings.Cut(cred, "Credential="); ok {
+			cred, _, _ = strings.Cut(after, ",")
+		}
+		rec.mu.Lock()
+		rec.creds = append(rec.creds, cred)
+		rec.sessions = append(rec.sessions, r.Header.Get("X-Amz-Security-Token"))
+		rec.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(rec.Close)
+	return rec
+}
+
+func (r *kmsRecorder) take() (creds, sessions []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	creds, sessions = r.creds, r.sessions
+	r.creds, r.sessions = nil, nil
+	return creds, sessions
+}
+
+// TestKMSDefaultCredentialChain: with no AccessKey, the provider signs with
+// the credentials (and finds the region) the SDK's default chain resolves,
+// here from the environment, with the shared files empty so the machine's
+// own configuration plays no part; static AccessKey options win over it.
+func TestKMSDefaultCredentialChain(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"config", "credentials"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const envAK, envSK, envToken = "AKIAENVCHAINTEST", "env-chain-secret", "env-chain-session-token"
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":           envAK,
+		"AWS_SECRET_ACCESS_KEY":       envSK,
+		"AWS_SESSION_TOKEN":           envToken,
+		"AWS_REGION":                  testenv.Region,
+		"AWS_DEFAULT_REGION":          "",
+		"AWS_PROFILE":                 "",
+		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+		"AWS_EC2_METADATA_DISABLED":   "true",
+	} {
+		t.Setenv(k, v)
+	}
+	rec := newKMSRecorder(t, testenv.KMS(t).URL)
+	wantScope := "/" + testenv.Region + "/kms/aws4_request"
+
+	k, err := NewKMS(context.Background(), KMSOptions{Endpoint: rec.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gk, err := k.GenerateDataKey(context.Background(), testenv.KMSKeyID, BucketContext("b"))
+	if err != nil {
+		t.Fatalf("GenerateDataKey with the default chain's credentials: %v", err)
+	}
+	if pt, err := k.Decrypt(context.Background(), gk.KeyID, gk.Wrapped, BucketContext("b")); err != nil || !bytes.Equal(pt, gk.Plaintext) {
+		t.Fatalf("Decrypt with the default chain's credentials: %v", err)
+	}
+	creds, sessions := rec.take()
+	if len(creds) != 2 {
+		t.Fatalf("local-kms saw %d requests, want 2", len(creds))
+	}
+	for i := range creds {
+		if !strings.HasPrefix(creds[i], envAK+"/") || !strings.HasSuffix(creds[i], wantScope) || sessions[i] != envToken {
+			t.Errorf("request %d signed as %q with session token %q; want %s/...%s and the environment's token",
+				i+1, creds[i], sessions[i], envAK, wantScope)
+		}
+	}
+
+	// Static credentials in the options take precedence over the chain.
+	k, err = NewKMS(context.Background(), KMSOptions{Endpoint: rec.URL, AccessKey: "static-ak", SecretKey: "static-sk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.GenerateDataKey(context.Background(), testenv.KMSKeyID, BucketContext("b")); err != nil {
+		t.Fatal(err)
+	}
+	creds, sessions = rec.take()
+	if len(creds) != 1 || !strings.HasPrefix(creds[0], "static-ak/") || sessions[0] != "" {
+		t.Errorf("with static credentials, signed as %q, session tokens %q", creds, sessions)
 	}
 }

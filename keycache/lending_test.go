@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -151,5 +153,112 @@ func TestCloseDuringRefresh(t *testing.T) {
 	}
 	if st := c.Stats(); st.CachedBucketKeys != 0 || st.CachedUnwrapped != 0 {
 		t.Fatalf("a refresh finishing during Close left %d + %d keys", st.CachedBucketKeys, st.CachedUnwrapped)
+	}
+}
+
+// fakeBlockingProvider forwards to a real provider, but holds every call
+// until release is closed, without looking at its context: it stands for a
+// provider slow to notice that Close canceled it (a real KMS cannot be made
+// to hang on demand). Each call reports its operation on entered as it
+// starts; running counts the calls inside it, and canceled those whose
+// context had been canceled by the time they were released.
+type fakeBlockingProvider struct {
+	Provider
+	entered  chan string
+	release  chan struct{}
+	running  atomic.Int64
+	canceled atomic.Int64
+}
+
+func (p *fakeBlockingProvider) hold(ctx context.Context, op string) func() {
+	p.running.Add(1)
+	p.entered <- op
+	<-p.release
+	if ctx.Err() != nil {
+		p.canceled.Add(1)
+	}
+	return func() { p.running.Add(-1) }
+}
+
+func (p *fakeBlockingProvider) GenerateDataKey(ctx context.Context, keyID string, encCtx map[string]string) (GeneratedKey, error) {
+	defer p.hold(ctx, OpGenerateDataKey)()
+	return p.Provider.GenerateDataKey(ctx, keyID, encCtx)
+}
+
+func (p *fakeBlockingProvider) Decrypt(ctx context.Context, keyID string, wrapped []byte, encCtx map[string]string) ([]byte, error) {
+	defer p.hold(ctx, OpDecrypt)()
+	return p.Provider.Decrypt(ctx, keyID, wrapped, encCtx)
+}
+
+// TestCloseWaitsForProviderCalls: Close cancels the provider calls in
+// flight and returns only once they have returned, for a miss's flight
+// (which no background refresh owns) as for a Disabled-mode call. The
+// bubble's Wait proves Close is blocked on the call rather than merely slow.
+func TestCloseWaitsForProviderCalls(t *testing.T) {
+	local := newLocal(t)
+	cold, err := local.GenerateDataKey(context.Background(), "", BucketContext("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeA := func(ctx context.Context, c *Cache) error {
+		return c.WithBucketKey(ctx, WriteRequest{Bucket: "a"}, func(Key) error { return nil })
+	}
+	readCold := func(ctx context.Context, c *Cache) error {
+		return c.WithUnwrappedKey(ctx, ReadRequest{KeyBucket: "a", Wrapped: cold.Wrapped}, func([]byte) error { return nil })
+	}
+	tests := []struct {
+		name string
+		o    Options
+		call func(context.Context, *Cache) error
+		op   string
+	}{
+		{"write miss", Options{}, writeA, OpGenerateDataKey},
+		{"read miss", Options{}, readCold, OpDecrypt},
+		{"baseline write", Options{Disabled: true}, writeA, OpGenerateDataKey},
+		{"baseline read", Options{Disabled: true}, readCold, OpDecrypt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := &fakeBlockingProvider{Provider: local, entered: make(chan string, 1), release: make(chan struct{})}
+				c := New(p, tt.o)
+				errc := make(chan error, 1)
+				go func() { errc <- tt.call(t.Context(), c) }()
+				if op := <-p.entered; op != tt.op {
+					t.Fatalf("provider called with %s, want %s", op, tt.op)
+				}
+				closed := make(chan int64)
+				go func() {
+					c.Close()
+					closed <- p.running.Load()
+				}()
+				synctest.Wait() // every goroutine is blocked: Close too, if it waits
+				early := false
+				select {
+				case n := <-closed:
+					early = true
+					t.Errorf("Close returned with %d provider calls running", n)
+				default:
+				}
+				close(p.release)
+				if !early {
+					if n := <-closed; n != 0 {
+						t.Errorf("Close returned with %d provider calls running", n)
+					}
+				}
+				if err := <-errc; KindOf(err) != KindUnavailable {
+					t.Errorf("request cut short by Close: %v, want kind unavailable", err)
+				}
+				if n := p.canceled.Load(); n != 1 {
+					t.Errorf("%d provider calls saw their context canceled by Close, want 1", n)
+				}
+				if err := tt.call(t.Context(), c); !errors.Is(err, ErrClosed) {
+					t.Errorf("request after Close: %v", err)
+				}
+				if n := p.running.Load(); n != 0 {
+					t.Errorf("%d provider calls running at the end", n)
+				}
+			})
+		})
 	}
 }

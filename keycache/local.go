@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Local is a Provider over a 256-bit master key kept in a file, for running
@@ -52,11 +53,18 @@ import (
 // One line: the 32-byte key in hex (64 characters). NewLocal refuses a file
 // that other users can access (any of the mode's "other" bits set) and, with
 // create, writes a missing file with mode 0600 from crypto/rand.
+//
+// Close wipes the master key from memory; the provider fails every call
+// after it.
 type Local struct {
-	master []byte
+	mu     sync.RWMutex // held for reading while master is used; Close writes
+	master []byte       // nil once Close has wiped it
 	fp     [localFPSize]byte
 	keyID  string
 }
+
+// errLocalClosed is the cause of the error a closed Local returns.
+var errLocalClosed = errors.New("provider closed, master key wiped")
 
 const (
 	localVersion  = 0x01
@@ -169,6 +177,18 @@ func createMasterKey(path string) ([]byte, error) {
 // Name is "local".
 func (l *Local) Name() string { return "local" }
 
+// Close wipes the master key. Calls that need the key after it fail with an
+// *Error of KindUnavailable; one already deriving from the key finishes
+// first. It does not close a Cache over l: close that first. Close is
+// idempotent and returns nil.
+func (l *Local) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	wipe(l.master)
+	l.master = nil
+	return nil
+}
+
 // KeyID is the provider's key id, "local:" and the key's fingerprint in hex.
 // GenerateDataKey reports it; Decrypt accepts it, "" and LocalKeyAlias.
 func (l *Local) KeyID() string { return l.keyID }
@@ -180,8 +200,16 @@ func (l *Local) checkKeyID(op, keyID string) error {
 	return newError(KindDenied, op, fmt.Errorf("key %q not found (local provider has %s)", keyID, l.keyID))
 }
 
+// aead derives the wrapping AEAD of one blob from the master key, or fails
+// with errLocalClosed after Close.
 func (l *Local) aead(salt []byte) (cipher.AEAD, error) {
+	l.mu.RLock()
+	if l.master == nil {
+		l.mu.RUnlock()
+		return nil, errLocalClosed
+	}
 	k, err := hkdf.Key(sha256.New, l.master, salt, localWrapInfo, 32)
+	l.mu.RUnlock()
 	if err != nil {
 		return nil, err
 	}

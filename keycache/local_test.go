@@ -3,9 +3,11 @@ package keycache
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -167,6 +169,72 @@ func TestLocalKeyFile(t *testing.T) {
 	}
 	if _, err := NewLocalKey(make([]byte, 16)); err == nil {
 		t.Error("NewLocalKey accepted a 16-byte key")
+	}
+}
+
+// TestLocalClose: Close wipes the master key; calls after it fail as
+// Unavailable, without touching the wiped key, and so do calls racing with
+// it (run with -race), which otherwise succeed with a key that unwraps.
+func TestLocalClose(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	gk, err := l.GenerateDataKey(ctx, "", BucketContext("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := l.master // the provider's own copy, to watch it wiped
+
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, 8*50)
+	for range 8 {
+		wg.Go(func() {
+			<-start
+			for range 50 {
+				g, err := l.GenerateDataKey(ctx, "", BucketContext("a"))
+				if err == nil {
+					var pt []byte
+					pt, err = l.Decrypt(ctx, "", g.Wrapped, BucketContext("a"))
+					if err == nil && !bytes.Equal(pt, g.Plaintext) {
+						err = errors.New("a key generated during Close does not unwrap to itself")
+					}
+				}
+				if err != nil && !errors.Is(err, errLocalClosed) {
+					errs <- err
+				}
+			}
+		})
+	}
+	close(start)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("call racing with Close: %v", err)
+	}
+
+	if !isZero(master) || l.master != nil {
+		t.Fatal("Close left the master key in memory")
+	}
+	if _, err := l.GenerateDataKey(ctx, "", BucketContext("a")); KindOf(err) != KindUnavailable || !errors.Is(err, errLocalClosed) {
+		t.Errorf("GenerateDataKey after Close: %v", err)
+	}
+	if pt, err := l.Decrypt(ctx, "", gk.Wrapped, BucketContext("a")); pt != nil || KindOf(err) != KindUnavailable || !errors.Is(err, errLocalClosed) {
+		t.Errorf("Decrypt after Close: %d bytes, %v", len(pt), err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if l.KeyID() == "" || l.Name() != "local" {
+		t.Errorf("Close lost the key id or name")
+	}
+
+	// Through a cache: a miss after the provider closed fails as Unavailable.
+	c := newCache(t, l, Options{})
+	if err := c.WithBucketKey(ctx, WriteRequest{Bucket: "a"}, func(Key) error { return nil }); KindOf(err) != KindUnavailable {
+		t.Errorf("write through a cache over a closed provider: %v", err)
 	}
 }
 

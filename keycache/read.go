@@ -128,9 +128,10 @@ func (c *Cache) unwrap(k readKey, wrapped []byte, extra map[string]string, bucke
 		contextEqual(cur.extra, extra) && cur.usable(c.o.Now()) {
 		return cur, nil
 	}
-	if c.closed.Load() {
+	if !c.startCall() {
 		return nil, newError(KindUnavailable, OpDecrypt, ErrClosed)
 	}
+	defer c.bg.Done()
 	stats := c.acct.bucket(bucket)
 	pctx, cancel := context.WithTimeout(c.ctx, c.o.ProviderTimeout)
 	pt, err := c.callDecrypt(pctx, stats, k.keyID, wrapped, fullContext(k.keyBucket, extra))
@@ -228,14 +229,15 @@ func (c *Cache) unwrapSeeds(k writeKey, gk GeneratedKey, extra map[string]string
 
 // readBaseline is the Disabled design: one Decrypt per object.
 func (c *Cache) readBaseline(ctx context.Context, req ReadRequest, bucket string, fn func([]byte) error) error {
-	if c.closed.Load() {
+	if !c.startCall() {
 		return newError(KindUnavailable, OpDecrypt, ErrClosed)
 	}
 	stats := c.acct.bucket(bucket)
 	c.waited.Add(1)
-	pctx, cancel := context.WithTimeout(ctx, c.o.ProviderTimeout)
+	pctx, cancel := c.baselineContext(ctx)
 	pt, err := c.callDecrypt(pctx, stats, req.KeyID, req.Wrapped, fullContext(req.KeyBucket, req.Context))
 	cancel()
+	c.bg.Done()
 	if err != nil {
 		return err
 	}

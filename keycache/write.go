@@ -121,9 +121,10 @@ func (c *Cache) generate(k writeKey, extra map[string]string, stale *entry) (*en
 	if cur, ok := c.writes.peek(k); ok && cur != stale && contextEqual(cur.extra, extra) && cur.usable(c.o.Now()) {
 		return cur, nil
 	}
-	if c.closed.Load() {
+	if !c.startCall() {
 		return nil, newError(KindUnavailable, OpGenerateDataKey, ErrClosed)
 	}
+	defer c.bg.Done()
 	stats := c.acct.bucket(k.bucket)
 	pctx, cancel := context.WithTimeout(c.ctx, c.o.ProviderTimeout)
 	gk, err := c.callGenerate(pctx, stats, k.keyID, fullContext(k.bucket, extra))
@@ -196,14 +197,15 @@ func (c *Cache) refreshWrite(k writeKey, e *entry) {
 // writeBaseline is the Disabled design: one GenerateDataKey per object, the
 // key wiped when fn returns.
 func (c *Cache) writeBaseline(ctx context.Context, req WriteRequest, fn func(Key) error) error {
-	if c.closed.Load() {
+	if !c.startCall() {
 		return newError(KindUnavailable, OpGenerateDataKey, ErrClosed)
 	}
 	stats := c.acct.bucket(req.Bucket)
 	c.waited.Add(1)
-	pctx, cancel := context.WithTimeout(ctx, c.o.ProviderTimeout)
+	pctx, cancel := c.baselineContext(ctx)
 	gk, err := c.callGenerate(pctx, stats, req.KeyID, fullContext(req.Bucket, req.Context))
 	cancel()
+	c.bg.Done()
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,9 @@ type address struct {
 // style when the Host is "<bucket>.<domain>" for a configured domain, else
 // path style. The path is split while still escaped (so "%2F" inside a key
 // stays part of the key) and each part decoded once; nothing is cleaned, so
-// keys like "a//b" and "a/../b" are what the client signed.
+// a key like "a//b" is what the client signed. The bucket must pass
+// checkBucketName and the key checkKey, both before anything reaches the
+// backend.
 func (p *Proxy) resolve(r *http.Request) (address, error) {
 	raw := r.URL.EscapedPath()
 	if !strings.HasPrefix(raw, "/") {
@@ -46,6 +48,9 @@ func (p *Proxy) resolve(r *http.Request) (address, error) {
 		}
 		if key == "" {
 			return address{level: levelBucket, bucket: b}, nil
+		}
+		if err := checkKey(key); err != nil {
+			return address{}, err
 		}
 		return address{level: levelObject, bucket: b, key: key}, nil
 	}
@@ -67,7 +72,51 @@ func (p *Proxy) resolve(r *http.Request) (address, error) {
 	if key == "" {
 		return address{level: levelBucket, bucket: bucket}, nil
 	}
+	if err := checkKey(key); err != nil {
+		return address{}, err
+	}
 	return address{level: levelObject, bucket: bucket, key: key}, nil
+}
+
+// maxKeyLen is S3's limit on an object key: 1024 bytes of its UTF-8.
+const maxKeyLen = 1024
+
+// checkKey rejects a decoded object key the proxy must not forward:
+//
+//   - one longer than S3 allows, with S3's 400 KeyTooLongError (backends
+//     enforce their own limits, or none: versitygw refuses only a single
+//     path segment its file system cannot name);
+//   - one with a "." or ".." path segment ("a/./b", "../v/k", "."), with
+//     400 InvalidArgument. S3 would store such a key as it is, but the
+//     proxy sends keys to the backend in the path, where RFC 3986 dot
+//     segments mean something else to the backend's HTTP stack: versitygw
+//     stores "a/./b" as "a/b" and "x/y/../../z" as "z" (another object than
+//     the one the client named and the envelope is bound to), and "../v/k"
+//     in bucket b would address bucket v for any backend that resolves dot
+//     segments. Percent-encoding the dots does not help: a backend that
+//     decodes before resolving (versitygw does) sees the same path. Dots
+//     inside a segment ("a..b", "..k", "k.") are ordinary characters.
+//
+// Empty segments ("a//b") are forwarded: they cannot leave the bucket.
+func checkKey(key string) error {
+	if len(key) > maxKeyLen {
+		return s3err.KeyTooLongError.Wrap(errKeyTooLong)
+	}
+	if hasDotSegment(key) {
+		return s3err.InvalidArgument.With(`Object keys with a "." or ".." path segment are not supported by the encrypting proxy.`).Wrap(errKeyDots)
+	}
+	return nil
+}
+
+// hasDotSegment reports whether a "/"-separated segment of key is "." or
+// "..".
+func hasDotSegment(key string) bool {
+	for seg := range strings.SplitSeq(key, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 type addrError string
@@ -79,6 +128,8 @@ const (
 	errLongBucket    = addrError("proxy: bucket name longer than 255 bytes")
 	errBucketDots    = addrError("proxy: bucket name is a dot segment")
 	errBucketCharset = addrError("proxy: bucket name has a character S3 does not allow")
+	errKeyTooLong    = addrError("proxy: object key longer than 1024 bytes")
+	errKeyDots       = addrError("proxy: object key has a dot segment")
 )
 
 // checkBucketName rejects a decoded bucket name that S3 could never have

@@ -35,6 +35,18 @@ type Config struct {
 	// are readable through b.
 	Replicas map[string][]string
 
+	// MixedBuckets names the buckets that hold objects written before the
+	// proxy (no envelope metadata) next to encrypted ones. A listing has no
+	// metadata, so by default the proxy takes every entry whose size could
+	// be a ciphertext size for an encrypted object and reports its
+	// plaintext size and client ETag, which is wrong for a pre-proxy object
+	// of such a size. In a mixed bucket it asks the backend instead: one
+	// HEAD per such entry of ListObjects, ListObjectsV2 and
+	// ListObjectVersions, so that listings agree with HEAD and GET for both
+	// kinds (docs/ARCHITECTURE.md, "Listing sizes"). Other buckets cost no
+	// extra request.
+	MixedBuckets []string
+
 	// VirtualHostDomains enables virtual-hosted-style addressing: a request
 	// to host "bucket.<domain>" addresses bucket.
 	VirtualHostDomains []string
@@ -119,6 +131,11 @@ func (c *Config) validate() error {
 			return fmt.Errorf("proxy: virtual host domain %q: want a bare DNS name such as s3.example.com", c.VirtualHostDomains[i])
 		}
 		c.VirtualHostDomains[i] = d
+	}
+	for _, b := range c.MixedBuckets {
+		if b == "" {
+			return errors.New("proxy: MixedBuckets: empty bucket name")
+		}
 	}
 	for b, srcs := range c.Replicas {
 		if b == "" {

@@ -40,6 +40,15 @@ func parseCopySource(v string) (copySource, error) {
 	if strings.HasPrefix(bucket, "arn:") {
 		return copySource{}, s3err.NotImplemented.With("Copy sources named by access point ARN are not supported by the encrypting proxy.")
 	}
+	// The same rules as for the request's own bucket and key: a source the
+	// backend would resolve to another path ("b/x/../k", "b%2F..") must not
+	// be read under the name the client gave.
+	if err := checkBucketName(bucket); err != nil {
+		return copySource{}, bad.Wrap(err)
+	}
+	if err := checkKey(key); err != nil {
+		return copySource{}, err
+	}
 	src := copySource{bucket: bucket, key: key}
 	if rawQuery != "" {
 		q, err := url.ParseQuery(rawQuery)

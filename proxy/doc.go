@@ -42,7 +42,8 @@
 //     ciphertext can have marks an object written before the proxy), so
 //     an entry's size and ETag always tell the same story; a pre-proxy
 //     object whose size a ciphertext could have lists with a mapped ETag
-//     as it lists with a shrunk size. rclone with provider = AWS or Minio
+//     as it lists with a shrunk size, unless its bucket is declared mixed
+//     (Config.MixedBuckets: a HEAD per such entry tells). rclone with provider = AWS or Minio
 //     also compares multipart ETags with its own computation over the
 //     plaintext (use_multipart_etag, off for provider = Other): set
 //     use_multipart_etag = false there.
@@ -53,6 +54,17 @@
 //   - UploadPart and UploadPartCopy need the proxy's upload ID (with key
 //     material); ListParts, Complete and Abort also accept the bare
 //     backend ID ListMultipartUploads shows.
+//   - Object keys (and copy sources) with a "." or ".." path segment
+//     ("a/./b", "../k") are refused with 400 InvalidArgument, and keys over
+//     1024 bytes with KeyTooLongError, before anything reaches the
+//     backend: S3 stores such keys literally, but backends such as
+//     versitygw resolve the path, so the object stored would not be the
+//     one named (and its envelope, bound to the name, would not open).
+//   - A completed multipart object whose last part holds 5 MiB or more
+//     ends with bucketkey's 32-byte marker part: its backend ETag says
+//     "-(N+1)" where its part count (x-amz-mp-parts-count, partNumber
+//     reads) says N. Complete lists the upload's parts (ListParts), so
+//     the upstream credentials need that permission too.
 //   - Refused as 501 NotImplemented: browser POST uploads (they would store
 //     plaintext), SelectObjectContent and GetObjectTorrent (ciphertext).
 //   - Memory: a PUT or GET holds one 64 KiB buffer plus the envelope

@@ -27,18 +27,13 @@ func (p *Proxy) sealNew(ctx context.Context, rq *request, bucket, key string, ss
 		Context:   sse.context,
 		AccessKey: rq.auth.AccessKey,
 	}, func(k keycache.Key) error {
-		m, d, err := envelope.Seal(k.Plaintext, bucket, key)
+		m, d, err := envelope.Seal(k.Plaintext, bucket, key, multipart, size)
 		if err != nil {
 			return err
 		}
 		m.KeyID = k.KeyID
 		m.WrappedKey = bytes.Clone(k.Wrapped)
 		m.Context = sse.context
-		m.Multipart = multipart
-		m.Size = size
-		if multipart {
-			m.Size = -1
-		}
 		md, dk = m, d
 		return nil
 	})

@@ -15,10 +15,25 @@ import (
 // ListObjectVersions: the backend's listing with every object size
 // rewritten to the plaintext size from the size algebra
 // (docs/ARCHITECTURE.md, "Listing sizes"), and its ETag to the client's
-// (etag.go), without a request per object.
+// (etag.go), without a request per object. In a mixed bucket
+// (Config.MixedBuckets) the entries written before the proxy keep theirs,
+// at the price of a HEAD per entry (listmixed.go).
 func (p *Proxy) listObjects(rq *request) error {
-	return p.rewritten(rq, forwardQuery(query(rq.r)), objectSizeRule("Contents", "Size"), objectSizeRule("Version", "Size"),
-		clientETagRule("Contents", "Size"), clientETagRule("Version", "Size"))
+	q := forwardQuery(query(rq.r))
+	if p.mixed[rq.bucket] {
+		return p.edited(rq, q, func(doc []byte) ([]byte, error) { return p.rewriteMixedListing(rq, doc) })
+	}
+	return p.rewritten(rq, q, listEntryRules()...)
+}
+
+// listEntryRules are the edits of a listing's object entries (Contents,
+// Version): plaintext size and client ETag. Delete markers and common
+// prefixes, which describe no stored bytes, are left alone.
+func listEntryRules() []xmlRule {
+	return []xmlRule{
+		objectSizeRule("Contents", "Size"), objectSizeRule("Version", "Size"),
+		clientETagRule("Contents", "Size"), clientETagRule("Version", "Size"),
+	}
 }
 
 // listParts serves ListParts with plaintext part sizes (each part is its
@@ -66,7 +81,7 @@ func (p *Proxy) getObjectAttributes(rq *request) error {
 
 // dataPartCount is the part count of GetObjectAttributes without the
 // marker part of an encrypted multipart object: its stored part m, if
-// it is EndSize bytes of an encrypted object, is the marker (one HEAD
+// it is MarkerSize bytes of an encrypted object, is the marker (one HEAD
 // ?partNumber=m). Anything else leaves the count alone.
 func (p *Proxy) dataPartCount(rq *request, text string) (string, bool) {
 	m, err := strconv.Atoi(text)
@@ -82,7 +97,7 @@ func (p *Proxy) dataPartCount(rq *request, text string) (string, bool) {
 		return "", false
 	}
 	drain(resp)
-	if _, err := envelope.ParseMetadata(resp.Header); err != nil || !ok2xx(resp.StatusCode) || resp.ContentLength != envelope.EndSize {
+	if _, err := envelope.ParseMetadata(resp.Header); err != nil || !ok2xx(resp.StatusCode) || resp.ContentLength != envelope.MarkerSize {
 		return "", false
 	}
 	return strconv.Itoa(m - 1), true
@@ -160,6 +175,13 @@ var storedPartETagRule = xmlRule{
 // rewritten forwards a bodiless request and relays a successful XML answer
 // edited by rules; other answers are relayed as they are.
 func (p *Proxy) rewritten(rq *request, q url.Values, rules ...xmlRule) error {
+	return p.edited(rq, q, func(doc []byte) ([]byte, error) { return rewriteXML(doc, rules...) })
+}
+
+// edited is rewritten for edits that need more than fixed rules (the
+// backend requests of a mixed bucket's listing): edit gets the whole
+// successful XML answer and returns the document to relay.
+func (p *Proxy) edited(rq *request, q url.Values, edit func(doc []byte) ([]byte, error)) error {
 	h := forwardHeader(rq.r.Header)
 	resp, err := p.forward(rq, rq.r.Method, q, h, nil)
 	if err != nil {
@@ -173,7 +195,7 @@ func (p *Proxy) rewritten(rq *request, q url.Values, rules ...xmlRule) error {
 	if err != nil {
 		return err
 	}
-	out, err := rewriteXML(doc, rules...)
+	out, err := edit(doc)
 	if err != nil {
 		return fmt.Errorf("proxy: %s: backend answer: %w", rq.op, err)
 	}

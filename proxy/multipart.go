@@ -231,11 +231,11 @@ func (p *Proxy) endObject(rq *request, u uploadID, dk *envelope.DataKey, doc []b
 		last = size
 	}
 	if !envelope.EndsObject(n, last) {
-		tag, err := envelope.EndTag(dk, n)
+		marker, err := envelope.Marker(dk, n)
 		if err != nil {
 			return nil, nil, err
 		}
-		etag, failed, err := p.putMarker(rq, u.backend, n+1, tag)
+		etag, failed, err := p.putMarker(rq, u.backend, n+1, marker)
 		if err != nil || failed != nil {
 			return nil, failed, err
 		}
@@ -305,11 +305,11 @@ func (p *Proxy) storedParts(rq *request, backendID string, n int) (_ map[int]sto
 	return parts, nil, nil
 }
 
-// putMarker stores the end tag as part number part and returns its ETag;
-// a backend error to relay comes back as failed.
-func (p *Proxy) putMarker(rq *request, backendID string, part int, tag []byte) (_ string, failed *http.Response, _ error) {
+// putMarker stores the marker part (envelope.Marker) as part number part
+// and returns its ETag; a backend error to relay comes back as failed.
+func (p *Proxy) putMarker(rq *request, backendID string, part int, marker []byte) (_ string, failed *http.Response, _ error) {
 	q := url.Values{"uploadId": {backendID}, "partNumber": {strconv.Itoa(part)}}
-	resp, err := p.forward(rq, http.MethodPut, q, backendHeader(rq.r.Header), tag)
+	resp, err := p.forward(rq, http.MethodPut, q, backendHeader(rq.r.Header), marker)
 	if err != nil {
 		return "", nil, err
 	}

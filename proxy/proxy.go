@@ -20,6 +20,8 @@ type Proxy struct {
 	client   *http.Client
 	// replicas[b][a] is true when bucket b may serve objects keyed to a.
 	replicas map[string]map[string]bool
+	// mixed holds the buckets of Config.MixedBuckets.
+	mixed map[string]bool
 }
 
 // New validates cfg and returns a Proxy.
@@ -51,6 +53,10 @@ func New(cfg Config) (*Proxy, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		replicas: make(map[string]map[string]bool),
+		mixed:    make(map[string]bool, len(cfg.MixedBuckets)),
+	}
+	for _, b := range cfg.MixedBuckets {
+		p.mixed[b] = true
 	}
 	for b, srcs := range cfg.Replicas {
 		m := make(map[string]bool, len(srcs))
@@ -70,8 +76,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	addr, err := p.resolve(r)
 	if err != nil {
 		// Authenticate even a request we cannot route, so that an anonymous
-		// caller learns nothing about the proxy but "access denied".
-		if _, verr := p.verifier.Verify(r, sigv4.VerifyOptions{}); verr != nil {
+		// caller learns nothing about the proxy but "access denied". Any
+		// payload mode passes here: the request is refused either way, with
+		// the routing error once the caller proved who it is.
+		if _, verr := p.verifier.Verify(r, sigv4.VerifyOptions{AllowStreaming: true}); verr != nil {
 			err = verr
 		}
 		rq.fail(err)

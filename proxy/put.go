@@ -154,7 +154,7 @@ func encryptTo(w io.Writer, u encryptedPut) error {
 	if u.part > 0 {
 		ew, err = envelope.NewPartWriter(w, u.dk, u.part, u.size)
 	} else {
-		ew, err = envelope.NewWriter(w, u.dk, 0)
+		ew, err = envelope.NewWriter(w, u.dk)
 	}
 	if err != nil {
 		return err

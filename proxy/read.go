@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -265,22 +266,9 @@ func (p *Proxy) checkEnd(ctx context.Context, s readSpec, res *readResult, layou
 		return nil
 	}
 	off, n := layout.EndRange()
-	h := s.pinned(res.etag)
-	h.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
-	resp, err := p.sendRead(ctx, http.MethodGet, s, s.internalQuery(), h)
+	tag, err := p.fetchStored(ctx, s, res.etag, off, n)
 	if err != nil {
 		return err
-	}
-	defer drain(resp)
-	switch {
-	case resp.StatusCode == http.StatusPreconditionFailed:
-		return errObjectChanged
-	case resp.StatusCode != http.StatusPartialContent:
-		return fmt.Errorf("proxy: GET of the end tag: backend answered %s: %w", resp.Status, envelope.ErrAuth)
-	}
-	tag, err := io.ReadAll(io.LimitReader(resp.Body, n+1))
-	if err != nil {
-		return &upstreamError{err: err}
 	}
 	return layout.CheckEnd(res.dk, tag)
 }
@@ -319,7 +307,7 @@ func (p *Proxy) readPart(res *readResult, s readSpec, layout envelope.Layout) (*
 		if layout.Multipart {
 			body, err = envelope.NewPartReader(res.resp.Body, res.dk, layout, part)
 		} else {
-			body, err = envelope.NewReader(res.resp.Body, res.dk, 0)
+			body, err = envelope.NewReader(res.resp.Body, res.dk)
 		}
 		if err != nil {
 			return nil, err
@@ -358,12 +346,50 @@ func (p *Proxy) readRange(ctx context.Context, res *readResult, s readSpec, layo
 	if resp.ContentLength != n {
 		return nil, fmt.Errorf("proxy: backend answered %d bytes for a %d-byte range: %w", resp.ContentLength, n, envelope.ErrAuth)
 	}
-	body, err := envelope.NewRangeReader(resp.Body, res.dk, layout, r)
+	src := io.Reader(resp.Body)
+	if hoff, hn, ok := layout.HeaderRange(r); ok {
+		// The range starts inside a part: its header, which selects the
+		// part's key, is fetched on its own.
+		header, err := p.fetchStored(ctx, s, res.etag, hoff, hn)
+		if err != nil {
+			return nil, err
+		}
+		src = io.MultiReader(bytes.NewReader(header), src)
+	}
+	body, err := envelope.NewRangeReader(src, res.dk, layout, r)
 	if err != nil {
 		return nil, err
 	}
 	res.body = body
 	return res, nil
+}
+
+// fetchStored reads n stored bytes at off of the object the HEAD saw
+// (pinned to etag), for the small reads a ranged read needs besides its
+// range: a part header, the end tag. An answer that is not exactly those
+// bytes fails authentication, as stored bytes that are not there would.
+func (p *Proxy) fetchStored(ctx context.Context, s readSpec, etag string, off, n int64) ([]byte, error) {
+	h := s.pinned(etag)
+	h.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	resp, err := p.sendRead(ctx, http.MethodGet, s, s.internalQuery(), h)
+	if err != nil {
+		return nil, err
+	}
+	defer drain(resp)
+	switch {
+	case resp.StatusCode == http.StatusPreconditionFailed:
+		return nil, errObjectChanged
+	case resp.StatusCode != http.StatusPartialContent:
+		return nil, fmt.Errorf("proxy: GET of stored bytes %d+%d: backend answered %s: %w", off, n, resp.Status, envelope.ErrAuth)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, n+1))
+	if err != nil {
+		return nil, &upstreamError{err: err}
+	}
+	if int64(len(b)) != n {
+		return nil, fmt.Errorf("proxy: GET of stored bytes %d+%d: %d bytes: %w", off, n, len(b), envelope.ErrAuth)
+	}
+	return b, nil
 }
 
 // readWhole reads the whole object, every part's final segment checked.
@@ -396,7 +422,7 @@ func (p *Proxy) readWhole(ctx context.Context, res *readResult, s readSpec, layo
 		return nil, fmt.Errorf("proxy: backend sent %d bytes for a %d-byte object: %w", resp.ContentLength, total, envelope.ErrAuth)
 	}
 	if !layout.Multipart {
-		body, err := envelope.NewReader(resp.Body, res.dk, 0)
+		body, err := envelope.NewReader(resp.Body, res.dk)
 		if err != nil {
 			return nil, err
 		}

@@ -182,8 +182,8 @@ func TestLegacyObjects(t *testing.T) {
 	bucket := tp.newBucket(t)
 	// 65560 bytes: a size no ciphertext can have (CiphertextSize skips
 	// 65553..65568), so listings leave it alone. (A legacy object whose
-	// size happens to be a ciphertext size is listed wrong: a documented
-	// limitation of mixed buckets.)
+	// size happens to be a ciphertext size is listed wrong unless its
+	// bucket is declared mixed: TestMixedBucketListing.)
 	data := randBytes(65560)
 	if _, err := backend().PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("old"), Body: bytes.NewReader(data), Metadata: map[string]string{"color": "blue"}}); err != nil {
 		t.Fatal(err)

@@ -69,6 +69,9 @@ func (p *Proxy) routes() *mux.Router {
 	}
 	none := sigv4.VerifyOptions{}
 	anyRegion := sigv4.VerifyOptions{AnyRegion: true}
+	// Only the operations that upload object data may stream their body
+	// (aws-chunked), as in S3; every other body comes hashed.
+	streaming := sigv4.VerifyOptions{AllowStreaming: true}
 
 	// Service.
 	add("ListBuckets", levelService, http.MethodGet, anyRegion, p.passthrough)
@@ -91,14 +94,14 @@ func (p *Proxy) routes() *mux.Router {
 
 	// Object.
 	add("UploadPartCopy", levelObject, http.MethodPut, none, p.uploadPartCopy, hasQuery("partNumber"), hasQuery("uploadId"), hasHeader("X-Amz-Copy-Source"))
-	add("UploadPart", levelObject, http.MethodPut, none, p.uploadPart, hasQuery("partNumber"), hasQuery("uploadId"))
+	add("UploadPart", levelObject, http.MethodPut, streaming, p.uploadPart, hasQuery("partNumber"), hasQuery("uploadId"))
 	for _, s := range objectSubresources {
 		add("GetObject"+s.name, levelObject, http.MethodGet, none, p.passthrough, hasQuery(s.query))
 		add("PutObject"+s.name, levelObject, http.MethodPut, none, p.passthrough, hasQuery(s.query))
 	}
 	add("DeleteObjectTagging", levelObject, http.MethodDelete, none, p.passthrough, hasQuery("tagging"))
 	add("CopyObject", levelObject, http.MethodPut, none, p.copyObject, hasHeader("X-Amz-Copy-Source"))
-	add("PutObject", levelObject, http.MethodPut, none, p.putObject)
+	add("PutObject", levelObject, http.MethodPut, streaming, p.putObject)
 	add("ListParts", levelObject, http.MethodGet, none, p.listParts, hasQuery("uploadId"))
 	add("GetObjectAttributes", levelObject, http.MethodGet, none, p.getObjectAttributes, hasQuery("attributes"))
 	// A torrent of ciphertext is of no use to anyone.

@@ -110,8 +110,11 @@ func TestRouting(t *testing.T) {
 		{"OPTIONS", "/b/k", "", nil, "Unsupported"},
 		{"PATCH", "/b", "", nil, "Unsupported"},
 		// Keys a cleaning router would redirect or rewrite.
-		{"GET", "/b/a//b/../c", "", nil, "GetObject"},
-		{"GET", "/b/./k", "", nil, "GetObject"},
+		{"GET", "/b/a//b//c", "", nil, "GetObject"},
+		{"GET", "/b/.k/k./a..b", "", nil, "GetObject"},
+		// Dot segments never reach a route (checkKey).
+		{"GET", "/b/a//b/../c", "", nil, "resolve error"},
+		{"GET", "/b/./k", "", nil, "resolve error"},
 		// Virtual-hosted style.
 		{"GET", "/", "b.s3.example.com", nil, "ListObjects"},
 		{"GET", "/?list-type=2", "b.s3.example.com:8080", nil, "ListObjectsV2"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,6 +157,15 @@ func TestParseCopySource(t *testing.T) {
 		{"/", copySource{}, false},
 		{"b/%zz", copySource{}, false},
 		{"arn:aws:s3:us-east-1:1:accesspoint/ap/object/k", copySource{}, false},
+		// What the backend would resolve to another path is refused, as in
+		// the request's own address.
+		{"b/x/../k", copySource{}, false},
+		{"b/./k", copySource{}, false},
+		{"..%2Fother/k", copySource{}, false},
+		{"b%2F../k", copySource{}, false},
+		{"b/" + strings.Repeat("k", 1025), copySource{}, false},
+		{"b/" + strings.Repeat("k", 1024), copySource{bucket: "b", key: strings.Repeat("k", 1024)}, true},
+		{"b/a..b", copySource{bucket: "b", key: "a..b"}, true},
 	}
 	for _, c := range cases {
 		got, err := parseCopySource(c.in)

@@ -15,7 +15,7 @@ func sealedUpload(t testing.TB, bucket, key string) (*envelope.Metadata, *envelo
 	t.Helper()
 	bk := make([]byte, 32)
 	_, _ = rand.Read(bk)
-	md, dk, err := envelope.Seal(bk, bucket, key)
+	md, dk, err := envelope.Seal(bk, bucket, key, true, -1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,10 @@
 #   c. 4 KiB GET latency through the proxy vs direct, concurrency 1
 #   d. peak RSS (VmHWM) of a fresh proxy streaming a 64 MiB object up and
 #      down, then a BENCH_HUGE_SIZE (5 GiB less 2 MiB) object, from a generator
+#   e. key rollover: 4 KiB PUT and GET, concurrency 16, for BENCH_ROLL_SECONDS
+#      each, through a proxy whose bucket keys live 2 s (a rollover, and with
+#      refresh ahead a background KMS call, every 2 s) vs the default 5 min:
+#      p99 latency with and without rollovers
 #
 # then CPU profiles of the proxy (its admin listener's /debug/pprof) during
 # extra, unmeasured runs of a and b, and writes the chart and figures.md
@@ -24,7 +28,8 @@
 # Knobs (environment): BENCH_OUT, BENCH_LARGE_COUNT [16], BENCH_SMALL_COUNT
 # [100000], BENCH_BASELINE_COUNT [100000] (the --no-bucket-key side),
 # BENCH_LATENCY_COUNT [3000], BENCH_HUGE_SIZE [5118MiB], BENCH_PROFILE_SECONDS [15],
-# BENCH_PARTS [abcd] (which of a-d to run; figures need all four in BENCH_OUT).
+# BENCH_ROLL_SECONDS [20], BENCH_PARTS [abcde] (which of a-e to run; figures
+# need all five in BENCH_OUT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -35,13 +40,16 @@ small_count=${BENCH_SMALL_COUNT:-100000}
 baseline_count=${BENCH_BASELINE_COUNT:-100000}
 latency_count=${BENCH_LATENCY_COUNT:-3000}
 huge_size=${BENCH_HUGE_SIZE:-5118MiB} # 5 GiB - 2 MiB: the ciphertext (16 B per 64 KiB more) must fit S3's 5 GiB single-PUT limit
-parts=${BENCH_PARTS:-abcd}
+parts=${BENCH_PARTS:-abcde}
+roll_seconds=${BENCH_ROLL_SECONDS:-20}
 profile_seconds=${BENCH_PROFILE_SECONDS:-15}
 
 for t in versitygw local-kms toxiproxy-server; do
   [ -x "$tools/$t" ] || { echo "benchmarks.sh: $tools/$t missing: run scripts/test.sh once to install the pinned tools" >&2; exit 2; }
 done
-command -v curl >/dev/null || { echo "benchmarks.sh: needs curl" >&2; exit 2; }
+for c in curl jq python3 /usr/bin/time; do
+  command -v "$c" >/dev/null || { echo "benchmarks.sh: needs $c (Debian: curl jq python3 time)" >&2; exit 2; }
+done
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -142,7 +150,7 @@ clk=$(getconf CLK_TCK)
 cpu_of() { # pid: user+system CPU seconds so far
   awk -v t="$clk" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat"
 }
-procs() { echo "proxy-bk:$bk_pid proxy-nobk:$nobk_pid versitygw:$s3_pid local-kms:$kms_pid toxiproxy:$toxi_pid${mem_pid:+ proxy-mem:$mem_pid}"; }
+procs() { echo "proxy-bk:$bk_pid proxy-nobk:$nobk_pid versitygw:$s3_pid local-kms:$kms_pid toxiproxy:$toxi_pid${mem_pid:+ proxy-mem:$mem_pid}${roll_pid:+ proxy-roll:$roll_pid}"; }
 
 # phase NAME bench-args...: one `bucketkey bench --json` run into NAME.json,
 # with the CPU seconds each server and the bench client spent during it.
@@ -215,6 +223,21 @@ rm -rf "$work/s3/data/memory/bench" # the 5 GiB object: free the disk now
 printf '{"start_kb":%d,"after_64MiB_kb":%d,"after_huge_put_kb":%d,"after_huge_kb":%d,"huge_size":"%s","huge_backend_bytes":%d}\n' \
   "$rss_start" "$rss_64" "$rss_huge_put" "$rss_huge" "$huge_size" "${backend_huge:-0}" >"$out/d-rss.json"
 log "peak RSS of the proxy: start ${rss_start} KiB, after 64 MiB ${rss_64} KiB, after ${huge_size} ${rss_huge} KiB"
+fi
+
+# e. key rollover: bucket keys that live 2 s vs 5 min, same workload
+if [[ $parts == *e* ]]; then
+start_proxy roll --bucket-key-ttl 2s
+phase e-put-4KiB-ttl5m --endpoint "$bk_url" --admin "$bk_admin" --bucket roll-long --create-bucket \
+  --op put --size 4KiB --duration "${roll_seconds}s" --concurrency 16
+phase e-put-4KiB-ttl2s --endpoint "$roll_url" --admin "$roll_admin" --bucket roll-short --create-bucket \
+  --op put --size 4KiB --duration "${roll_seconds}s" --concurrency 16
+# Reads of objects written under one (5 min) or about roll_seconds/2 (2 s)
+# bucket keys, through unwrap caches whose entries live as long.
+phase e-get-4KiB-ttl5m --endpoint "$bk_url" --admin "$bk_admin" --bucket roll-long \
+  --op get --prewritten --objects 2000 --size 4KiB --duration "${roll_seconds}s" --concurrency 16
+phase e-get-4KiB-ttl2s --endpoint "$roll_url" --admin "$roll_admin" --bucket roll-short \
+  --op get --prewritten --objects 2000 --size 4KiB --duration "${roll_seconds}s" --concurrency 16
 fi
 
 # KMS latency as the proxies saw it (the toxic's 10 ms plus local-kms).

@@ -139,6 +139,119 @@ func (b *bodyReader) checksum() string {
 	return base64.StdEncoding.EncodeToString(b.ckSum)
 }
 
+// verifiedBody is Authenticated.Body: a bodyReader read through a
+// holdBack, in one allocation.
+type verifiedBody struct {
+	hold holdBack
+	br   bodyReader
+}
+
+// Read implements io.Reader.
+func (v *verifiedBody) Read(p []byte) (int, error) { return v.hold.Read(p) }
+
+// Close closes the request body.
+func (v *verifiedBody) Close() error { return v.br.Close() }
+
+// holdBack is what Authenticated.Body reads through, whatever the payload
+// mode: it keeps the last byte it has read from src back until src returns
+// io.EOF, which the bodyReader does only once every hash, signature, length
+// and checksum check has passed. A consumer that acts on bytes as they
+// arrive (encrypting them into an upload the backend completes once it has
+// Content-Length bytes, say) therefore never has the whole of a body whose
+// check then fails: the failure comes first, and the held byte is dropped
+// with it. Without this, the final bytes came with a nil error and the
+// failure only on the next Read.
+//
+// Each Read makes at most two reads of src and allocates nothing: with a
+// byte held it reads into p[1:] (or, for a 1-byte p, into one) and shifts
+// by one position, never copying the data.
+type holdBack struct {
+	src    io.Reader
+	held   byte
+	have   bool    // held is a byte of the body not yet returned
+	srcEOF bool    // src has returned io.EOF; held, if have, is the last byte
+	one    [1]byte // src's buffer when the caller reads one byte at a time
+	err    error   // sticky: io.EOF once all is returned, or the failure
+}
+
+// Read implements io.Reader.
+func (h *holdBack) Read(p []byte) (int, error) {
+	if h.err != nil {
+		return 0, h.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if h.srcEOF {
+		// Only a held byte can be left (the 1-byte path below saw the
+		// EOF together with the byte it now holds).
+		p[0] = h.held
+		h.have = false
+		h.err = io.EOF
+		return 1, io.EOF
+	}
+	if !h.have {
+		n, err := h.src.Read(p)
+		switch {
+		case err == io.EOF:
+			h.err = io.EOF
+			return n, io.EOF
+		case err != nil:
+			return 0, h.fail(err)
+		case n == 0:
+			return 0, nil // no progress below; none here either
+		}
+		h.held, h.have = p[n-1], true
+		if n > 1 {
+			return n - 1, nil
+		}
+		// One byte read and held: read again, or this Read would make no
+		// progress (and, with 1-byte reads, none ever would).
+	}
+	if len(p) == 1 {
+		n, err := h.src.Read(h.one[:])
+		if err != nil && err != io.EOF {
+			return 0, h.fail(err)
+		}
+		if n == 0 {
+			if err == io.EOF {
+				p[0] = h.held
+				h.have = false
+				h.err = io.EOF
+				return 1, io.EOF
+			}
+			return 0, nil
+		}
+		p[0], h.held = h.held, h.one[0]
+		h.srcEOF = err == io.EOF
+		return 1, nil
+	}
+	n, err := h.src.Read(p[1:])
+	switch {
+	case err == io.EOF:
+		p[0] = h.held
+		h.have = false
+		h.err = io.EOF
+		return n + 1, io.EOF
+	case err != nil:
+		return 0, h.fail(err)
+	case n == 0:
+		return 0, nil
+	}
+	// p[1:n+1] is new data: return the held byte and all of it but its
+	// last byte, which is held in turn.
+	p[0], h.held = h.held, p[n]
+	return n, nil
+}
+
+// fail drops the held byte and makes err sticky. Whatever src returned
+// with err is not passed on either: a failed body yields nothing more.
+func (h *holdBack) fail(err error) error {
+	h.have = false
+	h.err = err
+	return err
+}
+
 // newSHA256 and newMD5 exist so that the hot path reads clearly.
 func newSHA256() hash.Hash { return sha256.New() }
 func newMD5() hash.Hash    { return md5.New() }

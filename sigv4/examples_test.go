@@ -167,7 +167,7 @@ func TestS3ExampleChunkedUpload(t *testing.T) {
 				closer
 			}{oneByteReader{r.Body}, closer{}}
 		}
-		a, err := exampleVerifier().Verify(r, VerifyOptions{})
+		a, err := exampleVerifier().Verify(r, VerifyOptions{AllowStreaming: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +196,7 @@ func TestS3ExampleChunkedUpload(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := chunkedExampleRequest(body) // the signed Content-Length
 			r := serverRequest("PUT", "/examplebucket/chunkObject.txt", "s3.amazonaws.com", h, tc.body)
-			a, err := exampleVerifier().Verify(r, VerifyOptions{})
+			a, err := exampleVerifier().Verify(r, VerifyOptions{AllowStreaming: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -300,5 +300,5 @@ func trailerExampleVerify(t *testing.T, body []byte) (*Authenticated, error) {
 		"Authorization":                exampleAuth("content-encoding;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class;x-amz-trailer", trailerSeed),
 	}
 	r := serverRequest("PUT", "/examplebucket/chunkObject.txt", "s3.amazonaws.com", h, body)
-	return exampleVerifier().Verify(r, VerifyOptions{})
+	return exampleVerifier().Verify(r, VerifyOptions{AllowStreaming: true})
 }

@@ -237,7 +237,7 @@ func TestChunkedSourceError(t *testing.T) {
 	for _, cut := range []int{3, 10, len(body) - 3} {
 		r := unsignedTrailerRequest(t, body, len(data), map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32"})
 		r.Body = io.NopCloser(&errReader{data: body[:cut], err: errInjected})
-		a, err := testVerifier(testTime).Verify(r, VerifyOptions{})
+		a, err := testVerifier(testTime).Verify(r, VerifyOptions{AllowStreaming: true})
 		if err != nil {
 			t.Fatal(err)
 		}

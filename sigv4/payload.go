@@ -58,13 +58,20 @@ func parsePayload(s string, sum *[32]byte) (payloadMode, *s3err.Error) {
 	return 0, s3err.InvalidRequest.With("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-UNSIGNED-PAYLOAD-TRAILER, or a valid sha256 value.")
 }
 
-// wrapBody builds the verifying body reader for the payload mode.
-func (v *Verifier) wrapBody(r *http.Request, mode payloadMode, wantSHA *[32]byte, key *[32]byte, p *authParams) (*bodyReader, int64, *s3err.Error) {
+// wrapBody builds the verifying body reader for the payload mode. h is r's
+// header with canonical keys (canonicalHeader).
+//
+// Every mode goes through here, so this is where the body gets its
+// holdBack: no mode can release its final bytes before its checks pass.
+func (v *Verifier) wrapBody(r *http.Request, h http.Header, mode payloadMode, wantSHA *[32]byte, key *[32]byte, p *authParams) (*verifiedBody, int64, *s3err.Error) {
 	src := r.Body
 	if src == nil {
 		src = http.NoBody
 	}
-	b := &bodyReader{src: src, body: src, want: r.ContentLength}
+	vb := &verifiedBody{}
+	vb.hold.src = &vb.br
+	b := &vb.br
+	*b = bodyReader{src: src, body: src, want: r.ContentLength}
 	length := r.ContentLength
 
 	if mode == payloadSHA256 {
@@ -84,54 +91,86 @@ func (v *Verifier) wrapBody(r *http.Request, mode payloadMode, wantSHA *[32]byte
 		return nil, 0, s3err.MissingContentLength
 	}
 
-	// Checksums the client declared.
-	ck, ckWant, inTrailer, cerr := requestChecksum(r.Header, mode)
-	if cerr != nil {
-		return nil, 0, cerr
+	d, derr := parseBodyHeaders(h, mode)
+	if derr != nil {
+		return nil, 0, derr
 	}
-	if ck != checksumNone {
-		b.ck = ck.newHash()
-		b.ckAlg = ck
-		b.ckWant = ckWant
+	if d.ck != checksumNone {
+		b.ck = d.ck.newHash()
+		b.ckAlg = d.ck
+		b.ckWant = d.ckWant
 	}
-	if md := r.Header["Content-Md5"]; len(md) > 0 {
-		raw, err := base64.StdEncoding.DecodeString(md[0])
-		if len(md) > 1 || err != nil || len(raw) != 16 {
-			return nil, 0, s3err.InvalidDigest
-		}
+	if d.hasMD5 {
 		b.md5 = newMD5()
-		copy(b.wantMD5[:], raw)
+		b.wantMD5 = d.md5
 	}
-
 	if mode.chunked() {
-		dl := r.Header["X-Amz-Decoded-Content-Length"]
-		if len(dl) != 1 {
-			return nil, 0, s3err.MissingContentLength.With("You must provide x-amz-decoded-content-length with a streaming (aws-chunked) upload.")
-		}
-		n, err := strconv.ParseInt(dl[0], 10, 64)
-		if err != nil || n < 0 {
-			return nil, 0, s3err.InvalidRequest.With("x-amz-decoded-content-length is not a non-negative integer.")
-		}
 		var chain *chainSigner
 		if mode == payloadChunkedSigned || mode == payloadChunkedSignedTrailer {
 			chain = newChainSigner(key, p.amzDate, p.cred.scope, &p.signature)
 		}
 		trailerCk := checksumNone
-		if inTrailer {
-			trailerCk = ck
+		if d.inTrailer {
+			trailerCk = d.ck
 		}
-		b.dec = newChunkDecoder(src, n, chain, mode.trailer(), trailerCk)
+		b.dec = newChunkDecoder(src, d.decoded, chain, mode.trailer(), trailerCk)
 		b.src = b.dec
 		b.want = -1 // the decoder enforces the decoded length
-		length = n
+		length = d.decoded
 	}
-	return b, length, nil
+	return vb, length, nil
+}
+
+// bodyHeaders is what a request's headers declare about its body besides
+// the payload mode.
+type bodyHeaders struct {
+	ck        checksumAlg // the x-amz-checksum-* algorithm, or checksumNone
+	ckWant    []byte      // its value from the header; nil if in the trailer or not sent
+	inTrailer bool        // the value comes in the aws-chunked trailer
+	hasMD5    bool        // Content-MD5 was sent
+	md5       [16]byte
+	decoded   int64 // x-amz-decoded-content-length for streaming modes, else -1
+}
+
+// parseBodyHeaders reads the digest and length headers of a request whose
+// payload mode is mode: x-amz-checksum-*, x-amz-trailer,
+// x-amz-sdk-checksum-algorithm, Content-MD5 and, for streaming modes,
+// x-amz-decoded-content-length. h must have canonical keys
+// (canonicalHeader).
+func parseBodyHeaders(h http.Header, mode payloadMode) (bodyHeaders, *s3err.Error) {
+	d := bodyHeaders{decoded: -1}
+	var err *s3err.Error
+	d.ck, d.ckWant, d.inTrailer, err = requestChecksum(h, mode)
+	if err != nil {
+		return bodyHeaders{}, err
+	}
+	if md := h["Content-Md5"]; len(md) > 0 {
+		raw, derr := base64.StdEncoding.DecodeString(md[0])
+		if len(md) > 1 || derr != nil || len(raw) != len(d.md5) {
+			return bodyHeaders{}, s3err.InvalidDigest
+		}
+		d.hasMD5 = true
+		copy(d.md5[:], raw)
+	}
+	if mode.chunked() {
+		dl := h["X-Amz-Decoded-Content-Length"]
+		if len(dl) != 1 {
+			return bodyHeaders{}, s3err.MissingContentLength.With("You must provide x-amz-decoded-content-length with a streaming (aws-chunked) upload.")
+		}
+		// Digits only, as for X-Amz-Expires: strconv alone takes a sign.
+		n, perr := strconv.ParseInt(dl[0], 10, 64)
+		if perr != nil || n < 0 || !allDigits(dl[0]) {
+			return bodyHeaders{}, s3err.InvalidRequest.With("x-amz-decoded-content-length is not a non-negative integer.")
+		}
+		d.decoded = n
+	}
+	return d, nil
 }
 
 // requestChecksum finds the x-amz-checksum-* the client declared: in a
 // header (with its value), or announced in x-amz-trailer (value to come),
 // or just named by x-amz-sdk-checksum-algorithm (computed, nothing to
-// compare with).
+// compare with). h must have canonical keys (canonicalHeader).
 func requestChecksum(h http.Header, mode payloadMode) (alg checksumAlg, want []byte, inTrailer bool, err *s3err.Error) {
 	for a := checksumCRC32; a <= checksumSHA256; a++ {
 		vals := h[checksumAlgs[a].canonical]

@@ -89,11 +89,13 @@ func parsePresigned(q []queryParam, service string) (authParams, *s3err.Error) {
 	if _, ok := parseAmzDate(a.amzDate); !ok {
 		return a, malformedQuery("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\".")
 	}
+	// Digits only: strconv would also take a sign ("+5"), which S3 does
+	// not, and the signed value must mean one thing to every verifier.
 	exp, err := strconv.ParseInt(vals[3], 10, 64)
 	switch {
-	case err != nil && len(vals[3]) > 0 && vals[3][0] == '-':
+	case len(vals[3]) > 0 && vals[3][0] == '-':
 		return a, malformedQuery("X-Amz-Expires must be non-negative.")
-	case err != nil:
+	case err != nil || !allDigits(vals[3]):
 		return a, malformedQuery("X-Amz-Expires should be a number.")
 	case exp < 1:
 		return a, malformedQuery("X-Amz-Expires must be at least 1 second.")
@@ -115,4 +117,17 @@ func parsePresigned(q []queryParam, service string) (authParams, *s3err.Error) {
 		}
 	}
 	return a, nil
+}
+
+// allDigits reports whether s is a non-empty run of ASCII decimal digits.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package sigv4
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
@@ -423,7 +424,7 @@ func TestVerifyRules(t *testing.T) {
 			},
 		},
 		{
-			name: "streaming without x-amz-decoded-content-length", code: "MissingContentLength", status: 411,
+			name: "streaming without x-amz-decoded-content-length", code: "MissingContentLength", status: 411, opts: VerifyOptions{AllowStreaming: true},
 			req: func(t *testing.T) *http.Request {
 				return sdkSign(t, with(func(s *signSpec) { s.payload = streamingUnsignedTrailer }))
 			},
@@ -618,6 +619,15 @@ func TestVerifyPresigned(t *testing.T) {
 		{name: "zero expiry", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request { return presign(t, "GET", "/bucket/key", "0", testRegion, nil, nil) }},
 		{name: "negative expiry", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request { return presign(t, "GET", "/bucket/key", "-5", testRegion, nil, nil) }},
 		{name: "non-numeric expiry", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request { return presign(t, "GET", "/bucket/key", "1h", testRegion, nil, nil) }},
+		// strconv takes a sign; S3 wants digits. "%2B5" is a literal "+5"
+		// ("+5" in a query would be " 5").
+		{name: "expiry with a plus sign", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request {
+			return presign(t, "GET", "/bucket/key", "%2B5", testRegion, nil, nil)
+		}},
+		{name: "expiry with a space", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request { return presign(t, "GET", "/bucket/key", "+5", testRegion, nil, nil) }},
+		{name: "expiry with leading zeros", req: func(t *testing.T) *http.Request {
+			return presign(t, "GET", "/bucket/key", "0005", testRegion, nil, nil)
+		}},
 		{name: "no expiry", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request { return presign(t, "GET", "/bucket/key", "", testRegion, nil, nil) }},
 		{name: "missing signed headers", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request {
 			return presign(t, "GET", "/bucket/key", "3600", testRegion, nil, func(q url.Values) { q.Del("X-Amz-SignedHeaders") })
@@ -697,35 +707,52 @@ func TestVerifyPresigned(t *testing.T) {
 }
 
 // TestBodyFailureReplacesEOF checks the body contract: a failed check is
-// reported in place of io.EOF, and io.EOF is never returned first, whatever
-// the caller's read sizes.
+// reported in place of io.EOF, io.EOF is never returned first, and the
+// failure comes before the whole body has been released (so that a
+// consumer streaming the body into an upload never has all of it), for
+// every payload mode and whatever the caller's read sizes.
 func TestBodyFailureReplacesEOF(t *testing.T) {
 	body := bytes.Repeat([]byte("0123456789"), 1000)
-	bad := append([]byte(nil), body...)
-	bad[len(bad)-1] ^= 1
 	md5sum := md5.Sum(body)
+	raw := func(headers map[string]string, payload string) func(t *testing.T) (*http.Request, []byte) {
+		return func(t *testing.T) (*http.Request, []byte) {
+			return sdkSign(t, signSpec{body: body, headers: headers, payload: payload}), body
+		}
+	}
 	for _, tc := range []struct {
-		name    string
-		headers map[string]string
-		payload string
-		code    string
+		name string
+		// req returns the request for body and the bytes it sends (framed
+		// for the streaming modes).
+		req      func(t *testing.T) (*http.Request, []byte)
+		code     string
+		checksum string // Checksum() of the verified body
 	}{
-		{"sha256", nil, hexSHA256(body), "XAmzContentSHA256Mismatch"},
-		{"content-md5", map[string]string{"Content-Md5": base64.StdEncoding.EncodeToString(md5sum[:])}, unsignedPayload, "BadDigest"},
-		{"crc32", map[string]string{"X-Amz-Checksum-Crc32": crcB64(checksumCRC32, body)}, unsignedPayload, "BadDigest"},
-		{"crc32c", map[string]string{"X-Amz-Checksum-Crc32c": crcB64(checksumCRC32C, body)}, unsignedPayload, "BadDigest"},
-		{"crc64nvme", map[string]string{"X-Amz-Checksum-Crc64nvme": crcB64(checksumCRC64NVME, body)}, unsignedPayload, "BadDigest"},
-		{"sha1", map[string]string{"X-Amz-Checksum-Sha1": crcB64(checksumSHA1, body)}, unsignedPayload, "BadDigest"},
-		{"sha256 checksum", map[string]string{"X-Amz-Checksum-Sha256": crcB64(checksumSHA256, body)}, hexSHA256(body), "XAmzContentSHA256Mismatch"},
+		{name: "sha256", req: raw(nil, ""), code: "XAmzContentSHA256Mismatch"},
+		{name: "content-md5", req: raw(map[string]string{"Content-Md5": base64.StdEncoding.EncodeToString(md5sum[:])}, unsignedPayload), code: "BadDigest"},
+		{name: "crc32", req: raw(map[string]string{"X-Amz-Checksum-Crc32": crcB64(checksumCRC32, body)}, unsignedPayload), code: "BadDigest", checksum: crcB64(checksumCRC32, body)},
+		{name: "crc32c", req: raw(map[string]string{"X-Amz-Checksum-Crc32c": crcB64(checksumCRC32C, body)}, unsignedPayload), code: "BadDigest", checksum: crcB64(checksumCRC32C, body)},
+		{name: "crc64nvme", req: raw(map[string]string{"X-Amz-Checksum-Crc64nvme": crcB64(checksumCRC64NVME, body)}, unsignedPayload), code: "BadDigest", checksum: crcB64(checksumCRC64NVME, body)},
+		{name: "sha1", req: raw(map[string]string{"X-Amz-Checksum-Sha1": crcB64(checksumSHA1, body)}, unsignedPayload), code: "BadDigest", checksum: crcB64(checksumSHA1, body)},
+		{name: "sha256 checksum", req: raw(map[string]string{"X-Amz-Checksum-Sha256": crcB64(checksumSHA256, body)}, hexSHA256(body)), code: "XAmzContentSHA256Mismatch", checksum: crcB64(checksumSHA256, body)},
+		{name: "signed chunked", code: "SignatureDoesNotMatch", req: func(t *testing.T) (*http.Request, []byte) {
+			return signedChunkedRequest(t, body, 8192, checksumNone)
+		}},
+		{name: "signed chunked with trailer", code: "SignatureDoesNotMatch", checksum: crcB64(checksumCRC32C, body), req: func(t *testing.T) (*http.Request, []byte) {
+			return signedChunkedRequest(t, body, 8192, checksumCRC32C)
+		}},
+		{name: "unsigned trailer", code: "BadDigest", checksum: crcB64(checksumCRC32, body), req: func(t *testing.T) (*http.Request, []byte) {
+			framed := unsignedChunked(body, 8192, "x-amz-checksum-crc32:"+crcB64(checksumCRC32, body)+"\r\n\r\n")
+			return unsignedTrailerRequest(t, framed, len(body), map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32"}), framed
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, good := range []bool{true, false} {
 				for _, chunk := range []int{1, 7, 4096, 1 << 20} {
-					r := sdkSign(t, signSpec{body: body, headers: tc.headers, payload: tc.payload})
+					r, sent := tc.req(t)
 					if !good {
-						r.Body = io.NopCloser(bytes.NewReader(bad))
+						r.Body = io.NopCloser(bytes.NewReader(corruptLastDataByte(t, sent, len(body))))
 					}
-					a, err := testVerifier(testTime).Verify(r, VerifyOptions{})
+					a, err := testVerifier(testTime).Verify(r, VerifyOptions{AllowStreaming: true})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -744,19 +771,22 @@ func TestBodyFailureReplacesEOF(t *testing.T) {
 							if good {
 								t.Fatalf("read size %d: %v", chunk, err)
 							}
-							wantCode(t, err, tc.code, 400)
+							wantCode(t, err, tc.code, 0)
 							// The failure is sticky.
-							if _, again := a.Body.Read(buf); again != err {
-								t.Fatalf("second read: %v, want %v", again, err)
+							if n, again := a.Body.Read(buf); n != 0 || again != err {
+								t.Fatalf("second read: %d bytes, %v, want %v", n, again, err)
 							}
 							break
 						}
 					}
-					if len(got) != len(body) {
-						t.Fatalf("read %d bytes, want %d", len(got), len(body))
+					switch {
+					case good && !bytes.Equal(got, body):
+						t.Fatalf("read size %d: read %d bytes of a good body, want all %d", chunk, len(got), len(body))
+					case !good && len(got) >= len(body):
+						t.Fatalf("read size %d: %d bytes of a corrupted %d-byte body released before the failure", chunk, len(got), len(body))
 					}
-					if good && tc.name != "content-md5" && tc.name != "sha256" && a.Checksum() != tc.headers[headerOf(tc.headers)] {
-						t.Fatalf("Checksum() = %q", a.Checksum())
+					if good && a.Checksum() != tc.checksum {
+						t.Fatalf("Checksum() = %q, want %q", a.Checksum(), tc.checksum)
 					}
 					if !good && a.Checksum() != "" {
 						t.Fatalf("Checksum() of a failed body = %q", a.Checksum())
@@ -767,13 +797,92 @@ func TestBodyFailureReplacesEOF(t *testing.T) {
 	}
 }
 
-func headerOf(h map[string]string) string {
-	for k := range h {
-		if strings.HasPrefix(k, "X-Amz-Checksum-") {
-			return k
+// corruptLastDataByte returns a copy of sent with the last byte of the
+// payload flipped: the last byte of sent itself, or, when sent is
+// aws-chunked framing around a payload of n bytes, the byte before the
+// final chunk.
+func corruptLastDataByte(t *testing.T, sent []byte, n int) []byte {
+	t.Helper()
+	bad := append([]byte(nil), sent...)
+	i := len(bad) - 1
+	if len(sent) != n {
+		i = bytes.LastIndex(bad, []byte("\r\n0\r\n"))
+		if j := bytes.LastIndex(bad, []byte("\r\n0;chunk-signature=")); j > i {
+			i = j
 		}
+		if i < 1 {
+			t.Fatal("no final chunk in the framed body")
+		}
+		i--
 	}
-	return ""
+	bad[i] ^= 1
+	return bad
+}
+
+// signedChunkedRequest signs (with the SDK) a PUT of data as aws-chunked
+// in chunks of chunk bytes: STREAMING-AWS4-HMAC-SHA256-PAYLOAD or, when
+// trailer is an algorithm, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER with
+// that checksum of data as a signed trailer. It returns the request and its
+// framed body. The chunk signatures come from the SDK's stream signer; the
+// trailer signature, which that signer does not make, is computed here as
+// the S3 documentation describes it.
+func signedChunkedRequest(t *testing.T, data []byte, chunk int, trailer checksumAlg) (*http.Request, []byte) {
+	t.Helper()
+	h := map[string]string{"Content-Encoding": "aws-chunked", "X-Amz-Decoded-Content-Length": strconv.Itoa(len(data))}
+	payload := streamingSigned
+	var trailerLine string
+	if trailer != checksumNone {
+		payload = streamingSignedTrailer
+		h["X-Amz-Trailer"] = trailer.header()
+		trailerLine = trailer.header() + ":" + crcB64(trailer, data)
+	}
+	frame := func(chunkSig func([]byte) string, trailerSig func() string) []byte {
+		var b bytes.Buffer
+		for rest := data; len(rest) > 0; {
+			n := min(chunk, len(rest))
+			b.WriteString(strconv.FormatInt(int64(n), 16) + chunkSignaturePrefix + chunkSig(rest[:n]) + "\r\n")
+			b.Write(rest[:n])
+			b.WriteString("\r\n")
+			rest = rest[n:]
+		}
+		b.WriteString("0" + chunkSignaturePrefix + chunkSig(nil) + "\r\n")
+		if trailer == checksumNone {
+			b.WriteString("\r\n")
+		} else {
+			b.WriteString(trailerLine + "\r\nx-amz-trailer-signature:" + trailerSig() + "\r\n\r\n")
+		}
+		return b.Bytes()
+	}
+	// The seed signature covers Content-Length, so sign a body of the final
+	// length first (signatures are always 64 hex digits), then frame the
+	// data with the chain that seed starts.
+	zero := func() string { return strings.Repeat("0", 64) }
+	r := sdkSign(t, signSpec{body: frame(func([]byte) string { return zero() }, zero), headers: h, payload: payload})
+	seed, err := seedSignature(r.Header.Get("Authorization"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := v4.NewStreamSigner(aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}, "s3", testRegion, seed)
+	prev := hex.EncodeToString(seed)
+	body := frame(func(d []byte) string {
+		sig, err := ss.GetSignature(context.Background(), nil, d, testTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = hex.EncodeToString(sig)
+		return prev
+	}, func() string {
+		amzDate := testTime.Format(amzDateLayout)
+		key := deriveKey(testSK, amzDate[:8], testRegion, "s3")
+		m := hmac.New(sha256.New, key[:])
+		io.WriteString(m, "AWS4-HMAC-SHA256-TRAILER\n"+amzDate+"\n"+amzDate[:8]+"/"+testRegion+"/s3/aws4_request\n"+prev+"\n"+hexSHA256([]byte(trailerLine+"\n")))
+		return hex.EncodeToString(m.Sum(nil))
+	})
+	if int64(len(body)) != r.ContentLength {
+		t.Fatalf("framed body is %d bytes, signed for %d", len(body), r.ContentLength)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return r, body
 }
 
 func TestBodyIncomplete(t *testing.T) {

@@ -135,8 +135,11 @@ func (s *Signer) sign(ctx context.Context, req *http.Request, payload string, t 
 // SignStream signs req for a streamed body of exactly size bytes, framing it
 // per s.Mode without buffering it: it sets req.Body (and, for aws-chunked,
 // Content-Encoding, X-Amz-Decoded-Content-Length and the framed
-// Content-Length). If body fails, the request body fails too, so the
-// backend sees an incomplete upload and stores nothing.
+// Content-Length). It first deletes any Content-MD5, x-amz-checksum-*,
+// x-amz-trailer and x-amz-sdk-checksum-algorithm in req's header: only the
+// checksums it computes itself describe the body it sends. If body fails,
+// the request body fails too, so the backend sees an incomplete upload and
+// stores nothing.
 //
 // The request body reads body to its end before sending its own end: the
 // last aws-chunked chunk (or, unsigned, the reader's EOF) waits until body
@@ -155,6 +158,7 @@ func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Read
 	}
 	t := s.now()
 	req.GetBody = nil
+	dropBodyDigests(req.Header)
 	switch s.Mode {
 	case PayloadUnsigned:
 		req.Header.Set("X-Amz-Content-Sha256", unsignedPayload)
@@ -202,6 +206,24 @@ func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Read
 		return err
 	}
 	return fmt.Errorf("sigv4: unknown payload mode %v", s.Mode)
+}
+
+// dropBodyDigests deletes, under any key case, the headers that describe a
+// body's digest: Content-MD5, x-amz-checksum-*, x-amz-trailer and
+// x-amz-sdk-checksum-algorithm. SignStream sends a body it did not see the
+// client send (the proxy's ciphertext), so a digest copied from the
+// client's request would at best fail the upload and at worst publish a
+// checksum of the plaintext next to the ciphertext. Callers strip them
+// too; this is the backstop, and SignStream sets its own afterwards.
+func dropBodyDigests(h http.Header) {
+	for k := range h {
+		if strings.EqualFold(k, "Content-Md5") ||
+			strings.EqualFold(k, "X-Amz-Trailer") ||
+			strings.EqualFold(k, "X-Amz-Sdk-Checksum-Algorithm") ||
+			len(k) >= len("X-Amz-Checksum-") && strings.EqualFold(k[:len("X-Amz-Checksum-")], "X-Amz-Checksum-") {
+			delete(h, k)
+		}
+	}
 }
 
 // setChunkedHeaders declares an aws-chunked body of size decoded bytes.

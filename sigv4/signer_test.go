@@ -224,3 +224,61 @@ func TestSignerConfigErrors(t *testing.T) {
 		t.Error("no credentials accepted")
 	}
 }
+
+// TestSignStreamDropsClientDigests: SignStream sends a body its caller
+// produced (the proxy's ciphertext), so whatever digest headers the request
+// still carries from the client (of the plaintext) are deleted, under any
+// key case, before it sets its own; the backend then accepts the upload.
+func TestSignStreamDropsClientDigests(t *testing.T) {
+	now := time.Now().UTC()
+	stub, srv := newStub(t, false, func() time.Time { return now })
+	plaintext := []byte("what the client sent")
+	data := bytes.Repeat([]byte("ciphertext "), 2000)
+	client := map[string]string{
+		"Content-Md5":                  md5B64(plaintext),
+		"X-Amz-Checksum-Crc32":         crcB64(checksumCRC32, plaintext),
+		"x-amz-checksum-sha256":        crcB64(checksumSHA256, plaintext), // a key net/http would not make
+		"X-Amz-Checksum-Type":          "FULL_OBJECT",
+		"X-Amz-Trailer":                "x-amz-checksum-crc32",
+		"X-Amz-Sdk-Checksum-Algorithm": "CRC32",
+	}
+	for _, tc := range []struct {
+		mode PayloadMode
+		want map[string]string // the digest headers SignStream sets itself
+	}{
+		{PayloadChunked, nil},
+		{PayloadUnsigned, nil},
+		{PayloadUnsignedTrailer, map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32c", "X-Amz-Sdk-Checksum-Algorithm": "CRC32C"}},
+	} {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			req := newUpstreamRequest(t, "PUT", srv.URL, "/bucket/digests")
+			for k, v := range client {
+				req.Header[k] = []string{v}
+			}
+			req.Header.Set("X-Amz-Meta-Kept", "yes")
+			if err := testSigner(tc.mode, now).SignStream(context.Background(), req, bytes.NewReader(data), int64(len(data))); err != nil {
+				t.Fatal(err)
+			}
+			for k := range req.Header {
+				lk := strings.ToLower(k)
+				if lk != "content-md5" && lk != "x-amz-trailer" && lk != "x-amz-sdk-checksum-algorithm" && !strings.HasPrefix(lk, "x-amz-checksum-") {
+					continue
+				}
+				if want, ok := tc.want[k]; !ok || req.Header.Get(k) != want {
+					t.Errorf("%s: %q sent, want %q", k, req.Header[k], want)
+				}
+			}
+			if req.Header.Get("X-Amz-Meta-Kept") != "yes" {
+				t.Error("an unrelated header was dropped")
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if rec := stub.next(t); resp.StatusCode != 200 || rec.err != nil || !bytes.Equal(rec.body, data) {
+				t.Fatalf("status %d: %v", resp.StatusCode, rec)
+			}
+		})
+	}
+}

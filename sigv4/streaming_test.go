@@ -51,7 +51,7 @@ func TestUnsignedTrailer(t *testing.T) {
 			} {
 				body := unsignedChunked(data, 65536, framing)
 				r := unsignedTrailerRequest(t, body, len(data), map[string]string{"X-Amz-Trailer": a.header(), "X-Amz-Sdk-Checksum-Algorithm": a.String()})
-				au, err := testVerifier(testTime).Verify(r, VerifyOptions{})
+				au, err := testVerifier(testTime).Verify(r, VerifyOptions{AllowStreaming: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -66,7 +66,7 @@ func TestUnsignedTrailer(t *testing.T) {
 			// The trailer of other data.
 			body := unsignedChunked(data, 65536, a.header()+":"+crcB64(a, data[1:])+"\r\n\r\n")
 			r := unsignedTrailerRequest(t, body, len(data), map[string]string{"X-Amz-Trailer": a.header()})
-			au, err := testVerifier(testTime).Verify(r, VerifyOptions{})
+			au, err := testVerifier(testTime).Verify(r, VerifyOptions{AllowStreaming: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +116,7 @@ func TestUnsignedChunkedRejects(t *testing.T) {
 				if oneByte {
 					r.Body = io.NopCloser(oneByteReader{r.Body})
 				}
-				a, err := testVerifier(testTime).Verify(r, VerifyOptions{})
+				a, err := testVerifier(testTime).Verify(r, VerifyOptions{AllowStreaming: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -150,7 +150,7 @@ func TestChunkedWithoutContentLength(t *testing.T) {
 		"X-Amz-Trailer":                "x-amz-checksum-crc32",
 	}
 	r := sdkSign(t, signSpec{body: body, headers: h, payload: streamingUnsignedTrailer, noLength: true})
-	a, err := testVerifier(testTime).Verify(r, VerifyOptions{})
+	a, err := testVerifier(testTime).Verify(r, VerifyOptions{AllowStreaming: true})
 	if err != nil {
 		t.Fatal(err)
 	}

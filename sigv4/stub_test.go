@@ -94,8 +94,12 @@ func (s *stubS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// holding its response can rely on finding it.
 	rec := stubRecord{method: r.Method, uri: r.RequestURI, payload: r.Header.Get("X-Amz-Content-Sha256")}
 	q := r.URL.Query()
-	// ListBuckets and GetBucketLocation accept any region, as S3 does.
-	opts := VerifyOptions{AnyRegion: r.URL.Path == "/" || q.Has("location")}
+	// ListBuckets and GetBucketLocation accept any region, as S3 does;
+	// object uploads (PutObject, UploadPart) may stream.
+	opts := VerifyOptions{
+		AnyRegion:      r.URL.Path == "/" || q.Has("location"),
+		AllowStreaming: r.Method == http.MethodPut && strings.Count(r.URL.Path, "/") > 1 && !q.Has("tagging") && !q.Has("acl"),
+	}
 	a, err := s.v.Verify(r, opts)
 	if err != nil {
 		rec.err = err

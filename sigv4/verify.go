@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"io"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,12 @@ type VerifyOptions struct {
 	// AnyRegion accepts a credential scope for any region (ListBuckets,
 	// GetBucketLocation, CreateBucket), as S3 does.
 	AnyRegion bool
+	// AllowStreaming accepts the streaming (aws-chunked, STREAMING-*)
+	// payload modes. S3 takes them only for the operations that upload
+	// object data, PutObject and UploadPart; everywhere else they are
+	// refused, so a small configuration body the proxy buffers and forwards
+	// (tagging, ACLs, ...) always comes with a hash checked before use.
+	AllowStreaming bool
 }
 
 // Authenticated is a request whose signature verified.
@@ -46,7 +53,9 @@ type Authenticated struct {
 	// declared length, Content-MD5 and any x-amz-checksum-* (header or
 	// trailer). If anything fails it returns a *s3err.Error in place of
 	// io.EOF at the end (or earlier, as soon as the failure is known): callers
-	// treat only io.EOF as a verified body.
+	// treat only io.EOF as a verified body. Whatever the payload mode, the
+	// last byte is held back until everything has verified, so a failing
+	// body is never released in full before its error.
 	Body io.ReadCloser
 	// ContentLength is the decoded payload length, or -1 if unknown.
 	ContentLength int64
@@ -70,6 +79,13 @@ var (
 	errNotYetValid     = s3err.AccessDenied.With("Request is not valid yet")
 	errExpired         = s3err.AccessDenied.With("Request has expired")
 	errBadQuery        = s3err.SignatureDoesNotMatch.With("The query string is not correctly URL-encoded, so it cannot match a signature.")
+	// S3's documentation defines streaming uploads for object data only and
+	// names no error for other operations. InvalidRequest (400), which
+	// this verifier already uses for streaming on presigned or non-PUT
+	// requests, says the client must change the request; NotImplemented
+	// (501) would say the server lacks a feature, which it does not, and
+	// a 5xx invites retries of a request that can never succeed.
+	errStreamingNotAllowed = s3err.InvalidRequest.With("Streaming (aws-chunked) payloads are only accepted by PutObject and UploadPart.")
 )
 
 func (v *Verifier) now() time.Time {
@@ -98,7 +114,8 @@ func (v *Verifier) scopeService() string {
 // read the body itself. Failures are *s3err.Error with S3's codes.
 //
 // Requests built in-process rather than received by a server have no
-// RequestURI; their URL's RequestURI() is used instead.
+// RequestURI; their URL's RequestURI() is used instead, and their header
+// keys need not be canonical: every lookup is case-insensitive.
 func (v *Verifier) Verify(r *http.Request, o VerifyOptions) (*Authenticated, error) {
 	a, err := v.verify(r, o)
 	if err != nil {
@@ -115,8 +132,12 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 	path, rawQuery := splitRequestURI(uri)
 	var qbuf [16]queryParam
 	query := parseQuery(rawQuery, qbuf[:])
+	// Every header lookup below is by canonical key, on a view in which
+	// each key is canonical: a map built in-process with "content-md5"
+	// must not skip the Content-MD5 check.
+	h := canonicalHeader(r.Header)
 
-	authz := r.Header["Authorization"]
+	authz := h["Authorization"]
 	presigned := isPresigned(query)
 	var p authParams
 	var perr *s3err.Error
@@ -151,7 +172,7 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 
 	// The request time.
 	if !p.presigned {
-		d := r.Header["X-Amz-Date"]
+		d := h["X-Amz-Date"]
 		if len(d) != 1 {
 			return nil, errNoDate
 		}
@@ -177,7 +198,7 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 			return nil, errUnsignedHeaders.WithExtra("HeadersNotSigned", strings.ToLower(k))
 		}
 	}
-	if _, ok := r.Header["X-Amz-Security-Token"]; ok {
+	if _, ok := h["X-Amz-Security-Token"]; ok {
 		return nil, errSessionToken
 	}
 	for _, q := range query {
@@ -214,10 +235,10 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 	// The payload hash the signature covers.
 	payload := p.payload
 	if payload == "" {
-		switch h := r.Header["X-Amz-Content-Sha256"]; {
-		case len(h) == 1:
-			payload = h[0]
-		case len(h) > 1:
+		switch v := h["X-Amz-Content-Sha256"]; {
+		case len(v) == 1:
+			payload = v[0]
+		case len(v) > 1:
 			return nil, s3err.InvalidRequest.With("x-amz-content-sha256 appears more than once.")
 		case p.presigned:
 			payload = unsignedPayload
@@ -253,9 +274,14 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 	if !hmac.Equal(sig[:], p.signature[:]) {
 		return nil, s3err.SignatureDoesNotMatch.WithExtra("AWSAccessKeyId", p.cred.accessKey)
 	}
+	// After the signature: who may stream what is for authenticated
+	// callers to learn.
+	if mode.chunked() && !o.AllowStreaming {
+		return nil, errStreamingNotAllowed
+	}
 
 	// The body.
-	body, length, berr := v.wrapBody(r, mode, &wantSHA, &key.key, &p)
+	body, length, berr := v.wrapBody(r, h, mode, &wantSHA, &key.key, &p)
 	if berr != nil {
 		return nil, berr
 	}
@@ -264,10 +290,52 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 		Presigned:     p.presigned,
 		Body:          body,
 		ContentLength: length,
-		Checksum:      body.checksum,
+		Checksum:      body.br.checksum,
 	}
-	if body.ckAlg != checksumNone {
-		auth.ChecksumAlgorithm = body.ckAlg.String()
+	if body.br.ckAlg != checksumNone {
+		auth.ChecksumAlgorithm = body.br.ckAlg.String()
 	}
 	return auth, nil
+}
+
+// canonicalHeader returns h itself when every key is in canonical MIME
+// form, as net/http makes them for every request it parses, and otherwise
+// a copy whose keys are, with the values of keys that differ only in case
+// merged under one key. Merged, such duplicates meet the checks for
+// repeated headers instead of one of them going unnoticed. Keys that are
+// not valid header names stay as they are: they match no name looked up.
+func canonicalHeader(h http.Header) http.Header {
+	canonical := true
+	for k := range h {
+		if !isCanonicalKey(k) {
+			canonical = false
+			break
+		}
+	}
+	if canonical {
+		return h
+	}
+	c := make(http.Header, len(h))
+	for k, v := range h {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		c[ck] = append(c[ck], v...)
+	}
+	return c
+}
+
+// isCanonicalKey reports whether k is in canonical MIME form: upper case at
+// the start and after each '-', lower case elsewhere. It is the quick check
+// of textproto.CanonicalMIMEHeaderKey without its validation of the bytes
+// (a key with invalid bytes takes canonicalHeader's slow path, where
+// CanonicalMIMEHeaderKey leaves it as it is).
+func isCanonicalKey(k string) bool {
+	upper := true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			return false
+		}
+		upper = c == '-'
+	}
+	return true
 }

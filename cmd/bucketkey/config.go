@@ -50,6 +50,7 @@ type serveConfig struct {
 	KMSPricePer10k       float64
 
 	Replica           listFlag
+	MixedBucket       listFlag
 	VirtualHostDomain listFlag
 
 	LogFormat       string
@@ -87,6 +88,7 @@ func serveFlags(c *serveConfig) *settings {
 	fs.BoolVar(&c.PartitionByAccessKey, "partition-by-access-key", false, "separate bucket keys per client access key")
 	fs.Float64Var(&c.KMSPricePer10k, "kms-price-per-10k", keycache.DefaultPricePer10k, "KMS request price in `dollars` per 10,000 requests, for the savings report")
 	fs.Var(&c.Replica, "replica", "`B=A`: bucket B holds replicas of bucket A's objects (repeatable)")
+	fs.Var(&c.MixedBucket, "mixed-bucket", "`bucket` that also holds objects written before the proxy: listings ask the backend about each entry (repeatable)")
 	fs.Var(&c.VirtualHostDomain, "virtual-host-domain", "accept virtual-hosted-style requests to bucket.`domain` (repeatable)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
@@ -115,6 +117,7 @@ type resolved struct {
 
 	Cache    keycache.Options
 	Replicas map[string][]string
+	Mixed    []string // buckets of --mixed-bucket
 	VHosts   []string
 
 	LogFormat, LogLevel string
@@ -269,6 +272,12 @@ func (c *serveConfig) validate(s *settings) (*resolved, error) {
 			return nil, fmt.Errorf("--replica %q: a bucket does not replicate itself", rep)
 		}
 		r.Replicas[b] = append(r.Replicas[b], a)
+	}
+	for _, b := range c.MixedBucket {
+		if !bucketName.MatchString(b) {
+			return nil, fmt.Errorf("--mixed-bucket %q: want a bucket name, e.g. photos", b)
+		}
+		r.Mixed = append(r.Mixed, b)
 	}
 	for _, d := range c.VirtualHostDomain {
 		d = strings.ToLower(strings.Trim(d, "."))

@@ -131,6 +131,45 @@ func TestServeEnvOnlyAndConfigFromEnv(t *testing.T) {
 	}
 }
 
+// TestServeMixedBuckets: --mixed-bucket is repeatable, a comma-separated
+// BUCKETKEY_MIXED_BUCKET, or a config file list or string, with the usual
+// precedence, and takes bucket names only.
+func TestServeMixedBuckets(t *testing.T) {
+	list := writeFile(t, "bk.yaml", "mixed-bucket: [file-one, file-two]\n")
+	scalar := writeFile(t, "bk.yaml", "mixed-bucket: file-only\n")
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"none", nil, nil, ""},
+		{"flags", []string{"--mixed-bucket", "photos", "--mixed-bucket", "logs.2024"}, nil, "photos,logs.2024"},
+		{"env", nil, []string{"BUCKETKEY_MIXED_BUCKET", "photos, logs ,"}, "photos,logs"},
+		{"file list", []string{"--config", list}, nil, "file-one,file-two"},
+		{"file string", []string{"--config", scalar}, nil, "file-only"},
+		{"flag over env and file", []string{"--config", list, "--mixed-bucket", "flagged"}, []string{"BUCKETKEY_MIXED_BUCKET", "env-one"}, "flagged"},
+		{"env over file", []string{"--config", list}, []string{"BUCKETKEY_MIXED_BUCKET", "env-one,env-two"}, "env-one,env-two"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _, err := parseServe(t, append(append([]string{}, minimal...), tt.args...), env(tt.env...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(r.Mixed, ","); got != tt.want {
+				t.Errorf("mixed buckets %q, want %q", got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"Photos", "a", "photos/logs", ""} {
+		_, _, err := parseServe(t, append(append([]string{}, minimal...), "--mixed-bucket", bad), env())
+		if err == nil || !strings.Contains(err.Error(), "--mixed-bucket \""+bad+"\": want a bucket name") {
+			t.Errorf("--mixed-bucket %q: %v", bad, err)
+		}
+	}
+}
+
 func TestServeInvalid(t *testing.T) {
 	secret := "do-not-print-this-secret"
 	badCreds := writeFile(t, "creds", "app:"+secret+"\nbroken line\n")
@@ -204,7 +243,7 @@ func TestServeHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"serve", "-h"}, &stdout, &stderr, env()); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"--upstream URL", "(BUCKETKEY_UPSTREAM)", "--bucket-key-ttl duration", "[5m0s]", "--replica B=A"} {
+	for _, want := range []string{"--upstream URL", "(BUCKETKEY_UPSTREAM)", "--bucket-key-ttl duration", "[5m0s]", "--replica B=A", "--mixed-bucket bucket", "(BUCKETKEY_MIXED_BUCKET)"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("serve -h lacks %q", want)
 		}

@@ -75,9 +75,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		return configError(stderr, "dev", fmt.Errorf("--dir: %v", err))
 	}
 	keyPath := filepath.Join(dir, "master.key")
-	if _, err := keycache.NewLocal(keyPath, true); err != nil {
+	// Create the master key if this is the first run; serve opens it.
+	created, err := keycache.NewLocal(keyPath, true)
+	if err != nil {
 		return configError(stderr, "dev", fmt.Errorf("master key: %v", trimErr(err)))
 	}
+	_ = created.Close()
 	ak, sk, err := devCredentials(filepath.Join(dir, "credentials"))
 	if err != nil {
 		return configError(stderr, "dev", err)
@@ -134,7 +137,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		return configError(stderr, "dev", err)
 	}
 	if err := srv.listen(); err != nil {
-		srv.cache.Close()
+		srv.close()
 		fmt.Fprintf(stderr, "bucketkey dev: %v (another bucketkey running? try --listen 127.0.0.1:8081 --admin-listen 127.0.0.1:9091)\n", err)
 		return exitFail
 	}

@@ -46,7 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return configError(stderr, "serve", err)
 	}
 	if err := srv.listen(); err != nil {
-		srv.cache.Close()
+		srv.close()
 		fmt.Fprintf(stderr, "bucketkey serve: %v\n", err)
 		return exitFail
 	}
@@ -58,13 +58,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 // server is a configured proxy and its admin listener.
 type server struct {
-	cfg     *resolved
-	log     *slog.Logger
-	cache   *keycache.Cache
-	proxy   *proxy.Proxy
-	admin   *admin.Handler
-	keyID   string
-	started time.Time
+	cfg   *resolved
+	log   *slog.Logger
+	cache *keycache.Cache
+	// provider is the cache's key provider; closed after the cache (the
+	// local provider then wipes its master key).
+	provider keycache.Provider
+	proxy    *proxy.Proxy
+	admin    *admin.Handler
+	keyID    string
+	started  time.Time
 
 	proxyLn, adminLn net.Listener
 }
@@ -84,7 +87,7 @@ func newServer(ctx context.Context, r *resolved, log *slog.Logger) (*server, err
 	metrics := admin.NewMetrics(func() keycache.Stats { return srv.cache.Stats() }, !r.Cache.Disabled)
 	opts := r.Cache
 	opts.OnKMSRequest = metrics.ObserveKMS
-	srv.cache = keycache.New(provider, opts)
+	srv.cache, srv.provider = keycache.New(provider, opts), provider
 
 	var transport http.RoundTripper
 	if r.UpstreamRoots != nil {
@@ -106,13 +109,14 @@ func newServer(ctx context.Context, r *resolved, log *slog.Logger) (*server, err
 		Keys:                srv.cache,
 		KMSKeyID:            keyID,
 		Replicas:            r.Replicas,
+		MixedBuckets:        r.Mixed,
 		VirtualHostDomains:  r.VHosts,
 		NoBucketKey:         r.Cache.Disabled,
 		Logger:              log,
 		Observer:            metrics,
 	})
 	if err != nil {
-		srv.cache.Close()
+		srv.close()
 		return nil, err
 	}
 	checks := []admin.Check{{Name: "upstream", Probe: srv.proxy.CheckUpstream}}
@@ -225,7 +229,7 @@ func (srv *server) serve(ctx context.Context) error {
 		acancel()
 	}
 	stats := srv.cache.Stats()
-	srv.cache.Close()
+	srv.close()
 	srv.logSavings(stats)
 	return failed
 }
@@ -244,6 +248,9 @@ func (srv *server) logStart() {
 	}
 	if len(r.Replicas) > 0 {
 		attrs = append(attrs, "replicas", fmt.Sprint(r.Replicas))
+	}
+	if len(r.Mixed) > 0 {
+		attrs = append(attrs, "mixed_buckets", strings.Join(r.Mixed, ","))
 	}
 	srv.log.Info("bucketkey serving", attrs...)
 }
@@ -269,3 +276,12 @@ func roundDollars(d float64) float64 { return math.Round(d*1e6) / 1e6 }
 
 // trimErr keeps the first line of an error, for one-line messages.
 func trimErr(err error) string { return strings.TrimSpace(firstLine(err.Error())) }
+
+// close stops the key cache, which waits for its KMS calls, then the
+// provider if it holds anything to release.
+func (srv *server) close() {
+	srv.cache.Close()
+	if c, ok := srv.provider.(io.Closer); ok {
+		_ = c.Close()
+	}
+}

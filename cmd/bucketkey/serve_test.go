@@ -253,6 +253,42 @@ func TestServeLocalKey(t *testing.T) {
 	r.stop(t)
 }
 
+// TestServeMixedBucket: --mixed-bucket reaches the proxy. A pre-proxy
+// object of a ciphertext size is listed with its own size in the bucket
+// declared mixed, and with the approximation in the other one.
+func TestServeMixedBucket(t *testing.T) {
+	key := writeFile(t, "master.key", strings.Repeat("cd", 32)+"\n")
+	s3p := testenv.S3(t)
+	r := startServe(t, []string{"--upstream", s3p.URL, "--upstream-access-key", testenv.S3AccessKey, "--upstream-secret-key", testenv.S3SecretKey,
+		"--kms-local-key", key, "--client-access-key", "app", "--client-secret-key", "app-secret"}, env("BUCKETKEY_MIXED_BUCKET", "migrating"))
+	if !strings.Contains(r.stderr.String(), `"mixed_buckets":"migrating"`) {
+		t.Errorf("start line does not name the mixed bucket: %s", r.stderr.String())
+	}
+	c := s3Client(r.listen, "app", "app-secret", testenv.Region)
+	direct := s3Client(s3p.URL, testenv.S3AccessKey, testenv.S3SecretKey, testenv.Region)
+	bg := context.Background()
+	for bucket, want := range map[string]int64{"migrating": 17, "encrypted": 17 - envelope.TagSize} {
+		if _, err := c.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := direct.PutObject(bg, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("old"), Body: bytes.NewReader(randomBytes(17))}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := c.ListObjectsV2(bg, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sizes []int64
+		for _, o := range l.Contents {
+			sizes = append(sizes, aws.ToInt64(o.Size))
+		}
+		if len(sizes) != 1 || sizes[0] != want {
+			t.Errorf("%s: listed sizes %v, want one entry of %d bytes", bucket, sizes, want)
+		}
+	}
+	r.stop(t)
+}
+
 // TestServeTLS serves the S3 listener over TLS with --tls-cert/--tls-key.
 func TestServeTLS(t *testing.T) {
 	certPEM, keyPEM := selfSigned(t)

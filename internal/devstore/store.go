@@ -191,7 +191,12 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // headers (gofakes3 would store them as metadata), no aws-chunked encoding.
 func (s *Store) prepare(r *http.Request) error {
 	if s.verifier != nil {
-		auth, err := s.verifier.Verify(r, sigv4.VerifyOptions{AnyRegion: true})
+		// As S3 does, accept streamed bodies for object uploads
+		// (PutObject, UploadPart) only.
+		_, key := splitPath(r.URL.Path)
+		upload := r.Method == http.MethodPut && key != "" &&
+			r.Header.Get("X-Amz-Copy-Source") == "" && unsupportedSubresource(r.URL.Query()) == ""
+		auth, err := s.verifier.Verify(r, sigv4.VerifyOptions{AnyRegion: true, AllowStreaming: upload})
 		if err != nil {
 			return err
 		}

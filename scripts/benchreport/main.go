@@ -81,6 +81,8 @@ func report(dir, svgPath string, out io.Writer) error {
 	bGetBK, bGetBase := l.run("b-get-4KiB-bucketkeys", 1), l.run("b-get-4KiB-nobucketkey", 1)
 	c := l.run("c-get-4KiB-latency", 2)
 	dPut, dGet := l.run("d-put-huge", 1), l.run("d-get-huge", 1)
+	ePutLong, ePutShort := l.run("e-put-4KiB-ttl5m", 1), l.run("e-put-4KiB-ttl2s", 1)
+	eGetLong, eGetShort := l.run("e-get-4KiB-ttl5m", 1), l.run("e-get-4KiB-ttl2s", 1)
 	var rss rssFile
 	l.json("d-rss.json", &rss)
 	var kmsLat []struct {
@@ -92,11 +94,13 @@ func report(dir, svgPath string, out io.Writer) error {
 	if l.err != nil {
 		return l.err
 	}
-	all := []*runFile{aPut, aGet, bPutBK, bPutBase, bGetBK, bGetBase, c, dPut, dGet}
+	all := []*runFile{aPut, aGet, bPutBK, bPutBase, bGetBK, bGetBase, c, dPut, dGet, ePutLong, ePutShort, eGetLong, eGetShort}
 	var errs []string
+	failed := map[*runFile]bool{} // runs with errors: their figures are not evidence
 	for _, r := range all {
 		for _, res := range r.Results {
 			if res.Errors > 0 {
+				failed[r] = true
 				errs = append(errs, fmt.Sprintf("%s %s %d B: %d errors (%s)", res.Endpoint, res.Op, res.Size, res.Errors, res.FirstError))
 			}
 		}
@@ -119,7 +123,7 @@ func report(dir, svgPath string, out io.Writer) error {
 
 	p := func(format string, args ...any) { fmt.Fprintf(out, format, args...) }
 	p("| measure | bucketkey | baseline | figure | target | |\n| --- | --- | --- | --- | --- | --- |\n")
-	row := func(name, a, b, fig, target string, ok bool) {
+	row := func(name, a, b, fig, target string, ok bool, from ...*runFile) {
 		verdict := "met"
 		if !ok {
 			verdict = "**missed**"
@@ -127,29 +131,48 @@ func report(dir, svgPath string, out io.Writer) error {
 		if target == "" {
 			verdict = ""
 		}
+		for _, r := range from {
+			if failed[r] {
+				verdict = "**invalid: the run had errors**"
+			}
+		}
 		p("| %s | %s | %s | %s | %s | %s |\n", name, a, b, fig, target, verdict)
 	}
 	mbRow := func(name string, r *runFile) float64 {
 		ratio := r.Comparison.MBRatio
-		row(name, mbps(r.Results[0]), mbps(r.Results[1])+" (direct)", fmt.Sprintf("x%.2f", ratio), ">= 0.9", ratio >= 0.9)
+		row(name, mbps(r.Results[0]), mbps(r.Results[1])+" (direct)", fmt.Sprintf("x%.2f", ratio), ">= 0.9", ratio >= 0.9, r)
 		return ratio
 	}
 	aPutR := mbRow("64 MiB PUT, proxy vs versitygw direct", aPut)
 	aGetR := mbRow("64 MiB GET, proxy vs versitygw direct", aGet)
 	opsRow := func(name string, a, b *runFile, ratio float64) {
-		row(name, opsps(a.Results[0]), opsps(b.Results[0])+" (--no-bucket-key)", fmt.Sprintf("x%.2f", ratio), ">= 10x", ratio >= 10)
+		row(name, opsps(a.Results[0]), opsps(b.Results[0])+" (--no-bucket-key)", fmt.Sprintf("x%.2f", ratio), ">= 10x", ratio >= 10, a, b)
 	}
 	opsRow("4 KiB PUT ops/s, c=16, KMS 10 ms away", bPutBK, bPutBase, putOps)
 	opsRow("4 KiB GET ops/s, c=16, KMS 10 ms away", bGetBK, bGetBase, getOps)
 	row(fmt.Sprintf("KMS requests, %s PUT + %s GET", count(bk.putOps), count(bk.getOps)),
 		fmt.Sprintf("%s (proxy's baseline counter: %s)", count(int64(bk.requests)), count(int64(bk.baseline))),
 		fmt.Sprintf("%s for %s PUT + %s GET: %.4f per object", count(int64(base.requests)), count(base.putOps), count(base.getOps), basePerOp),
-		fmt.Sprintf("%.4f%% fewer", fewer*100), ">= 99.9% fewer", fewer >= 0.999)
-	row("4 KiB GET added latency p50, c=1", dur(c.Results[0].Latency.P50), dur(c.Results[1].Latency.P50)+" (direct)", "+"+dur(cmp.P50Added), "< 1 ms", cmp.P50Added < time.Millisecond)
-	row("4 KiB GET added latency p99, c=1", dur(c.Results[0].Latency.P99), dur(c.Results[1].Latency.P99)+" (direct)", "+"+dur(cmp.P99Added), "", true)
+		fmt.Sprintf("%.4f%% fewer", fewer*100), ">= 99.9% fewer", fewer >= 0.999, bPutBK, bPutBase, bGetBK, bGetBase)
+	row("4 KiB GET added latency p50, c=1", dur(c.Results[0].Latency.P50), dur(c.Results[1].Latency.P50)+" (direct)", "+"+dur(cmp.P50Added), "< 1 ms", cmp.P50Added < time.Millisecond, c)
+	row("4 KiB GET added latency p99, c=1", dur(c.Results[0].Latency.P99), dur(c.Results[1].Latency.P99)+" (direct)", "+"+dur(cmp.P99Added), "", true, c)
 	row("proxy peak RSS (VmHWM), 64 MiB up and down", fmt.Sprintf("%.1f MiB", mib(rss.After64KB)), fmt.Sprintf("%.1f MiB at start", mib(rss.StartKB)), fmt.Sprintf("%.1f MiB", mib(rss.After64KB)), "< 100 MiB", mib(rss.After64KB) < 100)
 	row(fmt.Sprintf("proxy peak RSS (VmHWM), then %s up and down", rss.HugeSize), fmt.Sprintf("%.1f MiB", mib(rss.AfterHugeKB)), fmt.Sprintf("%.1f MiB after 64 MiB", mib(rss.After64KB)),
 		fmt.Sprintf("+%.1f MiB", mib(rss.AfterHugeKB-rss.After64KB)), "< 100 MiB, flat", mib(rss.AfterHugeKB) < 100)
+	rollRow := func(name string, long, short *runFile) float64 {
+		l, s := long.Results[0], short.Results[0]
+		ratio := float64(s.Latency.P99) / float64(max(l.Latency.P99, 1))
+		kms := ""
+		if s.KMS != nil && l.KMS != nil {
+			kms = fmt.Sprintf(" (KMS %s vs %s requests)", count(int64(s.KMS.Requests)), count(int64(l.KMS.Requests)))
+		}
+		row(name, fmt.Sprintf("p99 %s, p50 %s, %s over %.0f s%s", dur(s.Latency.P99), dur(s.Latency.P50), opsps(s), s.Elapsed.Seconds(), kms),
+			fmt.Sprintf("p99 %s, p50 %s, %s (TTL 5 min)", dur(l.Latency.P99), dur(l.Latency.P50), opsps(l)),
+			fmt.Sprintf("p99 x%.2f", ratio), "", true, long, short)
+		return ratio
+	}
+	ePutR := rollRow("4 KiB PUT, c=16, bucket keys rolled every 2 s (KMS 10 ms away)", ePutLong, ePutShort)
+	eGetR := rollRow("4 KiB GET, c=16, unwrapped keys rolled every 2 s (KMS 10 ms away)", eGetLong, eGetShort)
 	p("\n%s object through the proxy: PUT %s, GET %s (%s stored at the backend).\n", rss.HugeSize, mbps(dPut.Results[0]), mbps(dGet.Results[0]), count(rss.HugeBackend)+" bytes")
 	for _, k := range kmsLat {
 		p("KMS as seen by proxy %q: %s requests, mean %.1f ms (10 ms toxic + local-kms).\n", k.Proxy, count(k.Requests), k.Mean*1000)
@@ -178,8 +201,10 @@ func report(dir, svgPath string, out io.Writer) error {
 		{Label: "4 KiB GET added latency p99, ms", Value: ms(cmp.P99Added), Text: fmt.Sprintf("+%.3f ms", ms(cmp.P99Added))},
 		{Label: "proxy peak RSS, 64 MiB object, MiB", Value: mib(rss.After64KB), Text: fmt.Sprintf("%.1f MiB", mib(rss.After64KB)), Target: 100, Lower: true},
 		{Label: fmt.Sprintf("proxy peak RSS, %s object, MiB", rss.HugeSize), Value: mib(rss.AfterHugeKB), Text: fmt.Sprintf("%.1f MiB", mib(rss.AfterHugeKB)), Target: 100, Lower: true},
+		{Label: "4 KiB PUT p99, keys rolled every 2 s / every 5 min", Value: ePutR, Text: fmt.Sprintf("x%.2f", ePutR)},
+		{Label: "4 KiB GET p99, keys rolled every 2 s / every 5 min", Value: eGetR, Text: fmt.Sprintf("x%.2f", eGetR)},
 	}
-	werr := writeChart(f, "bucketkey: measured against its targets, one run", "2 shared vCPUs, with a background fuzzing job at nice 19; see BENCHMARKS.md", bars)
+	werr := writeChart(f, "bucketkey: measured against its targets, one run", machineLine(dir)+"; see BENCHMARKS.md", bars)
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}
@@ -259,4 +284,29 @@ func count(n int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// machineLine describes the machine of the run for the chart, from the
+// machine.txt benchmarks.sh wrote: CPUs and load.
+func machineLine(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "machine.txt"))
+	if err != nil {
+		return "machine unknown"
+	}
+	var cpu, load string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "cpu: "); ok {
+			cpu = v
+		}
+		if v, ok := strings.CutPrefix(line, "load average at the end: "); ok {
+			load = v
+		}
+	}
+	if cpu == "" {
+		return "machine unknown"
+	}
+	if load != "" {
+		return fmt.Sprintf("%s, load %s at the end", cpu, load)
+	}
+	return cpu
 }

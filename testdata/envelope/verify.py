@@ -21,7 +21,10 @@ for v in f['vectors']:
     info = b"bucketkey/v1 object key" + struct.pack('>H', len(kb)) + kb + struct.pack('>H', len(obj)) + obj
     okm = hkdf(bk, salt, info, 44)
     assert okm[:32].hex() == v['object_key'] and okm[32:].hex() == v['seal_nonce'], v['name']
-    sk = AESGCM(okm[:32]).encrypt(okm[32:], dek, b"bucketkey/v1 data key")
+    # The seal's additional data authenticates the object's shape.
+    if v['multipart']: shape = b'\x01' + struct.pack('>Q', 0)
+    else: shape = b'\x00' + struct.pack('>Q', v['parts'][0]['plaintext_size'])
+    sk = AESGCM(okm[:32]).encrypt(okm[32:], dek, b"bucketkey/v1 data key" + shape)
     assert sk.hex() == v['sealed_key'], v['name']
     meta = {'x-amz-meta-bk-v': '1', 'x-amz-meta-bk-kid': v['key_id'], 'x-amz-meta-bk-kb': v['key_bucket'],
             'x-amz-meta-bk-wk': b64(bytes.fromhex(v['wrapped_key'])), 'x-amz-meta-bk-salt': b64(salt), 'x-amz-meta-bk-sk': b64(sk)}
@@ -33,8 +36,13 @@ for v in f['vectors']:
         # END(N): the empty message sealed under a key and nonce derived from N.
         ek = hkdf(dek, None, b"bucketkey/v1 end" + struct.pack('>H', len(v['parts'])), 44)
         end_tag = AESGCM(ek[:32]).encrypt(ek[32:], b'', None)
+    N = len(v['parts'])
     for p in v['parts']:
-        pk = hkdf(dek, None, b"bucketkey/v1 payload" + struct.pack('>H', p['part']), 39)
+        # A part's stream is keyed by its number and its random header (the
+        # HKDF salt); a single-part object's by the data key alone.
+        header = bytes.fromhex(p['header']) if v['multipart'] else None
+        if v['multipart']: assert len(header) == 16
+        pk = hkdf(dek, header, b"bucketkey/v1 payload" + struct.pack('>H', p['part']), 39)
         assert pk[:32].hex() == p['payload_key'] and pk[32:].hex() == p['nonce_prefix']
         n = p['plaintext_size']
         pt = bytes(i % 251 for i in range(n))
@@ -48,14 +56,18 @@ for v in f['vectors']:
         if 'ciphertext' in p: assert ct.hex() == p['ciphertext']
         end = min(len(ct), S+T); assert ct[end-16:end].hex() == p['first_segment_tag']
         if v['multipart']:
-            # Every stored part is its stream and a 16-byte end field: the end
-            # tag if the part ends the object (under 5 MiB, or part 10000), else zeros.
-            N = len(v['parts'])
-            ends = p['part'] == N and (n < 5 * 2**20 or N == 10000)
+            # Every stored part is its header, its stream and a 16-byte end
+            # field: the end tag if the part ends the object (under 5 MiB, or
+            # part 10000), else zeros. Only the last part may end the object.
+            ends = n < 5 * 2**20 or p['part'] == 10000
+            assert p['part'] == N or not ends, (v['name'], 'a part that ends the object is followed')
             field = end_tag if ends else bytes(16)
-            assert p['end_field'] == field.hex() and p['stored_size'] == len(ct) + 16, v['name']
+            stored = header + ct + field
+            assert p['end_field'] == field.hex() and p['stored_size'] == len(stored), v['name']
+            assert hashlib.sha256(stored).hexdigest() == p['stored_sha256'], v['name']
     if v['multipart']:
-        N = len(v['parts'])
+        # If the last part does not end the object, a 32-byte marker part
+        # (16 zero bytes, then END(N)) follows it.
         assert v['end_tag'] == end_tag.hex(), v['name']
         last = v['parts'][-1]['plaintext_size']
         assert v.get('marker', False) == (not (last < 5 * 2**20 or N == 10000)), v['name']

@@ -1,0 +1,283 @@
+package s3err_test
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bucketkey/bucketkey/s3err"
+)
+
+// errorDoc is S3's error document as a client parses it; Extra collects
+// every element that is not one of the four standard ones, in order.
+type errorDoc struct {
+	XMLName   xml.Name `xml:"Error"`
+	Code      string   `xml:"Code"`
+	Message   string   `xml:"Message"`
+	Resource  string   `xml:"Resource"`
+	RequestID string   `xml:"RequestId"`
+	Extra     []struct {
+		XMLName xml.Name
+		Value   string `xml:",chardata"`
+	} `xml:",any"`
+}
+
+func (d errorDoc) extras() [][2]string {
+	var out [][2]string
+	for _, e := range d.Extra {
+		out = append(out, [2]string{e.XMLName.Local, e.Value})
+	}
+	return out
+}
+
+func TestWrite(t *testing.T) {
+	skewed := s3err.RequestTimeTooSkewed.
+		WithExtra("RequestTime", "20240102T030405Z").
+		WithExtra("ServerTime", "2024-01-02T04:04:05Z")
+	for _, tc := range []struct {
+		name       string
+		err        error
+		method     string // "" for no request
+		target     string
+		status     int
+		code       string
+		message    string
+		resource   string
+		extra      [][2]string
+		retryAfter string
+	}{
+		{
+			name: "plain code", err: s3err.NoSuchKey, method: "GET", target: "/bucket/key",
+			status: 404, code: "NoSuchKey", message: "The specified key does not exist.", resource: "/bucket/key",
+		},
+		{
+			name: "custom message, escaped", err: s3err.InvalidRequest.With(`a <tag> & "quote"`), method: "PUT", target: "/bucket/a%20b",
+			status: 400, code: "InvalidRequest", message: `a <tag> & "quote"`, resource: "/bucket/a%20b",
+		},
+		{
+			name: "extra elements in order", err: skewed, method: "GET", target: "/bucket",
+			status: 403, code: "RequestTimeTooSkewed", message: s3err.RequestTimeTooSkewed.Message, resource: "/bucket",
+			extra: [][2]string{{"RequestTime", "20240102T030405Z"}, {"ServerTime", "2024-01-02T04:04:05Z"}},
+		},
+		{
+			name: "region extra", err: s3err.AuthorizationHeaderMalformed.With("the region 'x' is wrong").WithExtra("Region", "eu-west-1"), method: "GET", target: "/",
+			status: 400, code: "AuthorizationHeaderMalformed", message: "the region 'x' is wrong", resource: "/",
+			extra: [][2]string{{"Region", "eu-west-1"}},
+		},
+		{
+			name: "wrapped in another error", err: fmt.Errorf("verifying: %w", s3err.SignatureDoesNotMatch.Wrap(errors.New("cause"))), method: "GET", target: "/b/k",
+			status: 403, code: "SignatureDoesNotMatch", message: s3err.SignatureDoesNotMatch.Message, resource: "/b/k",
+		},
+		{
+			// An internal error's text (a path, a key name) never reaches
+			// the client.
+			name: "not an S3 error", err: errors.New("open /var/lib/secret-key-name: denied"), method: "GET", target: "/b/k",
+			status: 500, code: "InternalError", message: s3err.InternalError.Message, resource: "/b/k",
+		},
+		{
+			name: "retry after, rounded up", err: &s3err.Error{Code: "SlowDown", Status: 503, Message: "Please reduce your request rate.", RetryAfter: 1500 * time.Millisecond},
+			method: "PUT", target: "/b/k", status: 503, code: "SlowDown", message: "Please reduce your request rate.", resource: "/b/k", retryAfter: "2",
+		},
+		{
+			name: "no request", err: s3err.ServiceUnavailable,
+			status: 503, code: "ServiceUnavailable", message: s3err.ServiceUnavailable.Message,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r *http.Request
+			if tc.method != "" {
+				r = httptest.NewRequest(tc.method, "http://s3.test"+tc.target, nil)
+			}
+			w := httptest.NewRecorder()
+			s3err.Write(w, r, tc.err, "REQ123")
+			if w.Code != tc.status {
+				t.Errorf("status %d, want %d", w.Code, tc.status)
+			}
+			if got := w.Header().Get("x-amz-request-id"); got != "REQ123" {
+				t.Errorf("x-amz-request-id %q", got)
+			}
+			if got := w.Header().Get("Content-Type"); got != "application/xml" {
+				t.Errorf("Content-Type %q", got)
+			}
+			if got := w.Header().Get("Retry-After"); got != tc.retryAfter {
+				t.Errorf("Retry-After %q, want %q", got, tc.retryAfter)
+			}
+			body := w.Body.Bytes()
+			if got := w.Header().Get("Content-Length"); got != strconv.Itoa(len(body)) {
+				t.Errorf("Content-Length %q for %d bytes", got, len(body))
+			}
+			if !bytes.HasPrefix(body, []byte(xml.Header)) {
+				t.Errorf("no XML declaration: %q", body)
+			}
+			var doc errorDoc
+			if err := xml.Unmarshal(body, &doc); err != nil {
+				t.Fatalf("%v: %s", err, body)
+			}
+			if doc.Code != tc.code || doc.Message != tc.message || doc.Resource != tc.resource || doc.RequestID != "REQ123" {
+				t.Errorf("document %+v", doc)
+			}
+			if got := doc.extras(); fmt.Sprint(got) != fmt.Sprint(tc.extra) {
+				t.Errorf("extra elements %v, want %v", got, tc.extra)
+			}
+			if tc.code == "InternalError" && bytes.Contains(body, []byte("secret")) {
+				t.Errorf("internal detail in the body: %s", body)
+			}
+		})
+	}
+}
+
+// TestWriteHead: a HEAD response has S3's status and headers but no body
+// (net/http would otherwise announce one the client never gets).
+func TestWriteHead(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+	}{
+		{s3err.NoSuchKey, 404},
+		{s3err.AccessDenied, 403},
+		{s3err.PreconditionFailed, 412},
+		{errors.New("internal"), 500},
+	} {
+		w := httptest.NewRecorder()
+		s3err.Write(w, httptest.NewRequest(http.MethodHead, "http://s3.test/b/k", nil), tc.err, "REQ")
+		if w.Code != tc.status || w.Body.Len() != 0 {
+			t.Errorf("%v: status %d with %d body bytes, want %d and none", tc.err, w.Code, w.Body.Len(), tc.status)
+		}
+		if w.Header().Get("Content-Type") != "" || w.Header().Get("Content-Length") != "" {
+			t.Errorf("%v: body headers %v", tc.err, w.Header())
+		}
+		if w.Header().Get("x-amz-request-id") != "REQ" {
+			t.Errorf("%v: no request id", tc.err)
+		}
+	}
+}
+
+// TestStatuses: each code has the HTTP status S3 documents for it.
+func TestStatuses(t *testing.T) {
+	for _, tc := range []struct {
+		err    *s3err.Error
+		code   string
+		status int
+	}{
+		{s3err.AccessDenied, "AccessDenied", 403},
+		{s3err.AuthorizationHeaderMalformed, "AuthorizationHeaderMalformed", 400},
+		{s3err.AuthorizationQueryParametersError, "AuthorizationQueryParametersError", 400},
+		{s3err.BadDigest, "BadDigest", 400},
+		{s3err.BucketAlreadyOwnedByYou, "BucketAlreadyOwnedByYou", 409},
+		{s3err.EntityTooLarge, "EntityTooLarge", 400},
+		{s3err.EntityTooSmall, "EntityTooSmall", 400},
+		{s3err.ExpiredToken, "ExpiredToken", 400},
+		{s3err.IncompleteBody, "IncompleteBody", 400},
+		{s3err.InternalError, "InternalError", 500},
+		{s3err.InvalidAccessKeyID, "InvalidAccessKeyId", 403},
+		{s3err.InvalidArgument, "InvalidArgument", 400},
+		{s3err.InvalidBucketName, "InvalidBucketName", 400},
+		{s3err.InvalidDigest, "InvalidDigest", 400},
+		{s3err.InvalidEncryptionAlgorithmError, "InvalidEncryptionAlgorithmError", 400},
+		{s3err.InvalidObjectState, "InvalidObjectState", 403},
+		{s3err.InvalidPart, "InvalidPart", 400},
+		{s3err.InvalidPartNumber, "InvalidPartNumber", 416},
+		{s3err.InvalidPartOrder, "InvalidPartOrder", 400},
+		{s3err.InvalidRange, "InvalidRange", 416},
+		{s3err.InvalidRequest, "InvalidRequest", 400},
+		{s3err.InvalidToken, "InvalidToken", 400},
+		{s3err.KeyTooLongError, "KeyTooLongError", 400},
+		{s3err.KMSDisabled, "KMS.DisabledException", 400},
+		{s3err.MalformedTrailerError, "MalformedTrailerError", 400},
+		{s3err.MalformedXML, "MalformedXML", 400},
+		{s3err.MetadataTooLarge, "MetadataTooLarge", 400},
+		{s3err.MethodNotAllowed, "MethodNotAllowed", 405},
+		{s3err.MissingContentLength, "MissingContentLength", 411},
+		{s3err.MissingSecurityHeader, "MissingSecurityHeader", 400},
+		{s3err.NoSuchBucket, "NoSuchBucket", 404},
+		{s3err.NoSuchKey, "NoSuchKey", 404},
+		{s3err.NoSuchUpload, "NoSuchUpload", 404},
+		{s3err.NotImplemented, "NotImplemented", 501},
+		{s3err.ObjectTampered, "InternalError", 500},
+		{s3err.PreconditionFailed, "PreconditionFailed", 412},
+		{s3err.RequestHeaderSectionTooLarge, "RequestHeaderSectionTooLarge", 400},
+		{s3err.RequestTimeTooSkewed, "RequestTimeTooSkewed", 403},
+		{s3err.ServiceUnavailable, "ServiceUnavailable", 503},
+		{s3err.SignatureDoesNotMatch, "SignatureDoesNotMatch", 403},
+		{s3err.SlowDown, "SlowDown", 503},
+		{s3err.XAmzContentSHA256Mismatch, "XAmzContentSHA256Mismatch", 400},
+	} {
+		if tc.err.Code != tc.code || tc.err.Status != tc.status || tc.err.Message == "" {
+			t.Errorf("%s: code %q status %d message %q, want %s %d", tc.code, tc.err.Code, tc.err.Status, tc.err.Message, tc.code, tc.status)
+		}
+		w := httptest.NewRecorder()
+		s3err.Write(w, httptest.NewRequest("GET", "http://s3.test/b", nil), tc.err, "R")
+		if w.Code != tc.status {
+			t.Errorf("%s written with status %d", tc.code, w.Code)
+		}
+	}
+}
+
+// TestDerivedErrors: With, Wrap and WithExtra make copies that keep the
+// code and status, leave the original alone, and work with errors.Is/As.
+func TestDerivedErrors(t *testing.T) {
+	cause := errors.New("disk on fire")
+	base := s3err.BadDigest
+	orig := *base
+	for _, tc := range []struct {
+		name    string
+		err     *s3err.Error
+		message string
+		extra   [][2]string
+		cause   error
+	}{
+		{"With", base.With("other message"), "other message", nil, nil},
+		{"Wrap", base.Wrap(cause), base.Message, nil, cause},
+		{"WithExtra", base.WithExtra("ServerTime", "now"), base.Message, [][2]string{{"ServerTime", "now"}}, nil},
+		{"chained", base.With("m").WithExtra("A", "1").Wrap(cause).WithExtra("B", "2"), "m", [][2]string{{"A", "1"}, {"B", "2"}}, cause},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.err
+			if e == base {
+				t.Fatal("not a copy")
+			}
+			if e.Code != "BadDigest" || e.Status != 400 || e.Message != tc.message || fmt.Sprint(e.Extra) != fmt.Sprint(tc.extra) {
+				t.Fatalf("%+v", e)
+			}
+			outer := fmt.Errorf("context: %w", e)
+			if !errors.Is(outer, s3err.BadDigest) || errors.Is(outer, s3err.InvalidDigest) {
+				t.Error("errors.Is does not match on the code")
+			}
+			if got := s3err.As(outer); got != e {
+				t.Errorf("As = %v, want the error itself", got)
+			}
+			var target *s3err.Error
+			if !errors.As(outer, &target) || target != e {
+				t.Error("errors.As does not find it")
+			}
+			if want := tc.cause != nil; errors.Is(outer, cause) != want {
+				t.Errorf("errors.Is(cause) = %v, want %v", !want, want)
+			}
+			if tc.cause != nil && (!strings.Contains(e.Error(), cause.Error()) || errors.Unwrap(e) != cause) {
+				t.Errorf("Error() %q / Unwrap hide the cause", e.Error())
+			}
+		})
+	}
+	if fmt.Sprint(*base) != fmt.Sprint(orig) {
+		t.Fatalf("the shared value changed: %+v", *base)
+	}
+
+	// Appending to a derived error's extras never writes into another's.
+	one := base.WithExtra("A", "1")
+	two := one.WithExtra("B", "2")
+	three := one.WithExtra("C", "3")
+	if fmt.Sprint(two.Extra) != "[[A 1] [B 2]]" || fmt.Sprint(three.Extra) != "[[A 1] [C 3]]" || len(one.Extra) != 1 {
+		t.Fatalf("extras share storage: %v %v %v", one.Extra, two.Extra, three.Extra)
+	}
+
+	if s3err.As(nil) != nil || s3err.As(cause) != nil {
+		t.Error("As found an S3 error where there is none")
+	}
+}
