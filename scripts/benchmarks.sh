@@ -4,7 +4,8 @@
 #   scripts/benchmarks.sh                   # results in ./bench-results, chart in BENCHMARKS.svg
 #   BENCH_OUT=/tmp/r scripts/benchmarks.sh
 #
-# It builds bucketkey, starts versitygw (posix backend), local-kms and
+# It builds bucketkey, starts versitygw (posix backend, keep-alive on as on
+# AWS S3: versitygw closes every connection by default), local-kms and
 # toxiproxy from .tools/bin (scripts/test.sh installs them) on free
 # 127.0.0.1 ports, puts a 10 ms latency toxic between the proxies and
 # local-kms, starts `bucketkey serve` instances and runs `bucketkey bench`:
@@ -12,7 +13,7 @@
 #   a. 64 MiB objects, PUT and GET: proxy vs versitygw directly (MB/s)
 #   b. 4 KiB objects, PUT and GET, concurrency 16, KMS 10 ms away: bucket
 #      keys vs --no-bucket-key (ops/s, KMS requests over BENCH_SMALL_COUNT
-#      objects)
+#      objects), and the same workload straight to versitygw (the ceiling)
 #   c. 4 KiB GET latency through the proxy vs direct, concurrency 1
 #   d. peak RSS (VmHWM) of a fresh proxy streaming a 64 MiB object up and
 #      down, then a BENCH_HUGE_SIZE (5 GiB less 2 MiB) object, from a generator
@@ -88,7 +89,7 @@ s3_ak=bench-backend-access
 s3_sk=bench-backend-secret-0123456789abcdef
 mkdir -p "$work/s3/data"
 s3_port=$(free_port)
-(cd "$work/s3" && ROOT_ACCESS_KEY=$s3_ak ROOT_SECRET_KEY=$s3_sk exec "$tools/versitygw" --port "127.0.0.1:$s3_port" --region us-east-1 --quiet posix "$work/s3/data" >"$out/versitygw.log" 2>&1) &
+(cd "$work/s3" && ROOT_ACCESS_KEY=$s3_ak ROOT_SECRET_KEY=$s3_sk exec "$tools/versitygw" --port "127.0.0.1:$s3_port" --region us-east-1 --quiet --keep-alive posix "$work/s3/data" >"$out/versitygw.log" 2>&1) &
 pids+=($!); s3_pid=$!
 s3="http://127.0.0.1:$s3_port"
 
@@ -188,11 +189,11 @@ fi
 
 # b. small objects, KMS 10 ms away: bucket keys vs one KMS call per object
 if [[ $parts == *b* ]]; then
-phase b-put-4KiB-bucketkeys --endpoint "$bk_url" --admin "$bk_admin" --bucket small --create-bucket \
+phase b-put-4KiB-bucketkeys --endpoint "$bk_url" --admin "$bk_admin" --bucket small --create-bucket "${direct[@]}" --compare-bucket small-direct \
   --op put --size 4KiB --count "$small_count" --concurrency 16
 phase b-put-4KiB-nobucketkey --endpoint "$nobk_url" --admin "$nobk_admin" --bucket small-nobk --create-bucket \
   --op put --size 4KiB --count "$baseline_count" --concurrency 16
-phase b-get-4KiB-bucketkeys --endpoint "$bk_url" --admin "$bk_admin" --bucket small \
+phase b-get-4KiB-bucketkeys --endpoint "$bk_url" --admin "$bk_admin" --bucket small "${direct[@]}" --compare-bucket small-direct \
   --op get --prewritten --objects "$small_count" --size 4KiB --count "$small_count" --concurrency 16
 phase b-get-4KiB-nobucketkey --endpoint "$nobk_url" --admin "$nobk_admin" --bucket small-nobk \
   --op get --prewritten --objects "$baseline_count" --size 4KiB --count "$baseline_count" --concurrency 16

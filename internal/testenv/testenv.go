@@ -196,7 +196,9 @@ func httpReady(url string) func(ctx context.Context) error {
 
 // StartS3 starts versitygw with a posix backend in a fresh directory and
 // returns it. Its root credentials are S3AccessKey/S3SecretKey, its region
-// Region. Buckets are directories under p.Dir/data.
+// Region. Buckets are directories under p.Dir/data. Keep-alive is on, as
+// on AWS S3 (versitygw closes every connection by default), so that tests
+// see the connection reuse a real backend allows.
 func StartS3() (*Process, error) {
 	dir, err := os.MkdirTemp("", "bucketkey-s3-")
 	if err != nil {
@@ -211,7 +213,7 @@ func StartS3() (*Process, error) {
 		return nil, err
 	}
 	env := []string{"ROOT_ACCESS_KEY=" + S3AccessKey, "ROOT_SECRET_KEY=" + S3SecretKey}
-	p, err := start("versitygw", []string{"--port", addr, "--region", Region, "--quiet", "posix", data}, env, dir, addr, httpReady("http://"+addr+"/"))
+	p, err := start("versitygw", []string{"--port", addr, "--region", Region, "--quiet", "--keep-alive", "posix", data}, env, dir, addr, httpReady("http://"+addr+"/"))
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

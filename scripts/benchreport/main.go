@@ -77,8 +77,8 @@ func (l *loader) run(name string, want int) *runFile {
 func report(dir, svgPath string, out io.Writer) error {
 	l := &loader{dir: dir}
 	aPut, aGet := l.run("a-put-64MiB", 2), l.run("a-get-64MiB", 2)
-	bPutBK, bPutBase := l.run("b-put-4KiB-bucketkeys", 1), l.run("b-put-4KiB-nobucketkey", 1)
-	bGetBK, bGetBase := l.run("b-get-4KiB-bucketkeys", 1), l.run("b-get-4KiB-nobucketkey", 1)
+	bPutBK, bPutBase := l.run("b-put-4KiB-bucketkeys", 2), l.run("b-put-4KiB-nobucketkey", 1)
+	bGetBK, bGetBase := l.run("b-get-4KiB-bucketkeys", 2), l.run("b-get-4KiB-nobucketkey", 1)
 	c := l.run("c-get-4KiB-latency", 2)
 	dPut, dGet := l.run("d-put-huge", 1), l.run("d-get-huge", 1)
 	ePutLong, ePutShort := l.run("e-put-4KiB-ttl5m", 1), l.run("e-put-4KiB-ttl2s", 1)
@@ -150,6 +150,12 @@ func report(dir, svgPath string, out io.Writer) error {
 	}
 	opsRow("4 KiB PUT ops/s, c=16, KMS 10 ms away", bPutBK, bPutBase, putOps)
 	opsRow("4 KiB GET ops/s, c=16, KMS 10 ms away", bGetBK, bGetBase, getOps)
+	// The ceiling: the same workload straight to the backend (no KMS).
+	ceiling := func(name string, r *runFile) {
+		row(name, opsps(r.Results[0]), opsps(r.Results[1])+" (direct)", fmt.Sprintf("x%.2f", r.Comparison.OpsRatio), "", true, r)
+	}
+	ceiling("4 KiB PUT ops/s, c=16, bucket keys vs versitygw direct", bPutBK)
+	ceiling("4 KiB GET ops/s, c=16, bucket keys vs versitygw direct", bGetBK)
 	row(fmt.Sprintf("KMS requests, %s PUT + %s GET", count(bk.putOps), count(bk.getOps)),
 		fmt.Sprintf("%s (proxy's baseline counter: %s)", count(int64(bk.requests)), count(int64(bk.baseline))),
 		fmt.Sprintf("%s for %s PUT + %s GET: %.4f per object", count(int64(base.requests)), count(base.putOps), count(base.getOps), basePerOp),
@@ -231,7 +237,7 @@ func cpuTable(dir string, out io.Writer) error {
 		return err
 	}
 	sort.Strings(files)
-	cols := []string{"bench-client", "proxy-bk", "proxy-nobk", "proxy-mem", "versitygw", "local-kms", "toxiproxy"}
+	cols := []string{"bench-client", "proxy-bk", "proxy-nobk", "proxy-mem", "proxy-roll", "versitygw", "local-kms", "toxiproxy"}
 	fmt.Fprintf(out, "\nCPU seconds (user+system) per process and phase:\n\n| phase | wall | %s |\n|%s\n", strings.Join(cols, " | "), strings.Repeat(" --- |", len(cols)+2))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
