@@ -89,17 +89,27 @@ func FuzzRewriteXML(f *testing.F) {
 	f.Add([]byte(`<?xml version="1.0"?><ListPartsResult><Part><Size>65552</Size><ChecksumCRC32>x</ChecksumCRC32></Part><UploadId>u</UploadId></ListPartsResult>`))
 	f.Add([]byte(`<a><Part><ChecksumCRC32/></Part></a>`))
 	f.Add([]byte(`<a b="c"><!-- x --><![CDATA[<Size>]]></a>`))
-	rules := append([]xmlRule{
+	f.Add([]byte(`<ListBucketResult><Contents><Key>k</Key><ETag>&#34;0123456789abcdef0123456789abcdef-3&#34;</ETag><Size>150000</Size></Contents></ListBucketResult>`))
+	f.Add([]byte(`<ListVersionsResult><Version><Size>65552</Size><ETag>"0123456789abcdef0123456789abcdef"</ETag></Version><DeleteMarker><Key>d</Key></DeleteMarker></ListVersionsResult>`))
+	f.Add([]byte(`<GetObjectAttributesResponse><ETag>x</ETag><ObjectSize>48</ObjectSize><ObjectParts><TotalPartsCount>2</TotalPartsCount></ObjectParts></GetObjectAttributesResponse>`))
+	plain := append([]xmlRule{
 		sizeRule("Contents"), sizeRule("Part"),
 		{path: []string{"ListPartsResult", "UploadId"}, replace: func(string) (string, bool) { return "id&<>", true }},
 	}, dropChecksums("Part")...)
+	// The proxy's own rules, the sibling-aware ones (an entry's size and
+	// ETag decided together) included.
+	proxyRules := append(listEntryRules(), storedPartSizeRule, storedPartETagRule,
+		objectSizeRule("GetObjectAttributesResponse", "ObjectSize"),
+		clientETagRule("GetObjectAttributesResponse", "ObjectSize"))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		out, err := rewriteXML(doc, rules...)
-		if err != nil {
-			return
-		}
-		if !wellFormed(out) {
-			t.Fatalf("output not well-formed:\n in %q\nout %q", doc, out)
+		for _, rules := range [][]xmlRule{plain, proxyRules} {
+			out, err := rewriteXML(doc, rules...)
+			if err != nil {
+				return // not a document the rewriter takes
+			}
+			if !wellFormed(out) {
+				t.Fatalf("output not well-formed:\n in %q\nout %q", doc, out)
+			}
 		}
 		if same, err := rewriteXML(doc); err != nil || !bytes.Equal(same, doc) {
 			t.Fatalf("rewrite without rules changed the document: %v", err)
