@@ -266,7 +266,9 @@ func TestKMSDenies(t *testing.T) {
 // throttlingKMS is a FAKE: a reverse proxy in front of the real local-kms
 // that, while throttle is set, answers every request as AWS KMS answers
 // when it throttles (400, ThrottlingException), because local-kms never
-// does. Everything else reaches the real local-kms.
+// does. Everything else reaches the real local-kms, on a connection of
+// its own each time: the fake keeps none idle, whose goroutines a leak
+// check would count as the proxy's.
 type throttlingKMS struct {
 	*httptest.Server
 	throttle atomic.Bool
@@ -280,6 +282,9 @@ func newThrottlingKMS(t *testing.T, kmsURL string) *throttlingKMS {
 	}
 	f := &throttlingKMS{}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	tr := newTransport()
+	tr.DisableKeepAlives = true
+	rp.Transport = tr
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !f.throttle.Load() {
 			rp.ServeHTTP(w, r)
@@ -297,12 +302,17 @@ func newThrottlingKMS(t *testing.T, kmsURL string) *throttlingKMS {
 
 // TestKMSThrottling: when KMS throttles (the fake above), cold requests get
 // 503 SlowDown with Retry-After, cached keys keep serving, and service
-// resumes by itself when KMS does.
+// resumes by itself when KMS does. Goroutines and heap come back to where
+// they were, after many throttled requests in a row, as in TestKMSFaults:
+// a throttled call is retried by the SDK and answered with Retry-After,
+// paths the other faults do not take.
 func TestKMSThrottling(t *testing.T) {
 	fake := newThrottlingKMS(t, sharedKMS.URL)
 	e := newEnv(t, faultyKMSOptions(envOptions{kmsEndpoint: fake.URL}))
 	w := newEnv(t, envOptions{})
 	f := newKMSFixture(t, e, w)
+	baseG := settledGoroutines(e, w)
+	baseHeap := heapInUse()
 	fake.throttle.Store(true)
 	f.cachedKeysServe(t)
 	f.coldFails(t, 503, "SlowDown", true)
@@ -313,5 +323,27 @@ func TestKMSThrottling(t *testing.T) {
 	}
 	if n := e.keys.Stats().Total.Requests["GenerateDataKey"]["throttled"]; n == 0 {
 		t.Errorf("throttling not counted: %v", e.keys.Stats().Total.Requests)
+	}
+
+	// Many throttled requests in a row must not leave anything behind.
+	fake.throttle.Store(true)
+	ctx := ctxFor(t, time.Minute)
+	refused := fake.refused.Load()
+	for i := range 100 {
+		r := e.send(e.signed(ctx, http.MethodGet, "/"+f.cold[f.n]+"/cold"))
+		if r.status != 503 || r.code != "SlowDown" {
+			t.Fatalf("cold GET %d with KMS throttling: %s", i, r)
+		}
+	}
+	if fake.refused.Load() < refused+100 {
+		t.Errorf("the fake refused %d KMS requests for 100 cold GETs", fake.refused.Load()-refused)
+	}
+	fake.throttle.Store(false)
+	f.coldWorks(t)
+	g := noGoroutineLeak(t, baseG, 2, e, w)
+	heap := heapInUse()
+	t.Logf("goroutines %d -> %d; heap %d KiB -> %d KiB", baseG, g, baseHeap>>10, heap>>10)
+	if heap > baseHeap+8<<20 {
+		t.Errorf("heap grew from %d KiB to %d KiB over the KMS throttling", baseHeap>>10, heap>>10)
 	}
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bucketkey/bucketkey/envelope"
+	"github.com/bucketkey/bucketkey/s3err"
 )
 
 // listObjects serves ListObjects (v1), ListObjectsV2 and
@@ -54,53 +56,126 @@ func (p *Proxy) listParts(rq *request) error {
 	return p.rewritten(rq, q, rules...)
 }
 
-// getObjectAttributes serves GetObjectAttributes with plaintext sizes (the
-// object's from the size algebra, like listings; the parts' exact), the
-// part count without the marker part, and without checksums, which would
-// be the ciphertext's.
+// getObjectAttributes serves GetObjectAttributes. Unlike a listing it is
+// about one object, so the proxy need not guess from the size whether the
+// object is encrypted (the size algebra takes a pre-proxy object of a
+// ciphertext-shaped size for an encrypted one): it asks the backend, with
+// the HEAD that HeadObject sends (readObject), pinned to the version the
+// client named and to the ETag the attributes describe. An object without
+// envelope metadata gets the backend's answer unchanged; an encrypted one
+// gets what HeadObject reports (attributesRules). Envelope metadata that
+// does not parse fails the request, as it fails HEAD and GET: such an
+// object is not a pre-proxy one either.
 func (p *Proxy) getObjectAttributes(rq *request) error {
-	// The object's size needs its part count, which the ETag tells: ask
-	// for the ETag too, and drop it if the client did not.
-	attrs := strings.ToLower(strings.Join(rq.r.Header.Values("X-Amz-Object-Attributes"), ","))
-	var rules []xmlRule
-	if strings.Contains(attrs, "objectsize") && !strings.Contains(attrs, "etag") {
-		rq.r.Header.Set("X-Amz-Object-Attributes", strings.Join(rq.r.Header.Values("X-Amz-Object-Attributes"), ",")+",ETag")
-		rules = append(rules, xmlRule{path: []string{"GetObjectAttributesResponse", "ETag"}, drop: true})
+	// The HEAD is pinned to the ETag the answer names: ask for the ETag
+	// too, and drop it if the client did not.
+	asked := rq.r.Header.Values("X-Amz-Object-Attributes")
+	wantETag := false
+	for _, v := range asked {
+		for a := range strings.SplitSeq(v, ",") {
+			wantETag = wantETag || strings.EqualFold(strings.TrimSpace(a), "ETag")
+		}
 	}
-	rules = append(rules,
-		objectSizeRule("GetObjectAttributesResponse", "ObjectSize"),
-		xmlRule{path: []string{"GetObjectAttributesResponse", "Checksum"}, drop: true},
-		clientETagRule("GetObjectAttributesResponse", "ObjectSize"),
-		storedPartSizeRule,
-		xmlRule{path: []string{"ObjectParts", "TotalPartsCount"}, replace: func(text string) (string, bool) {
-			return p.dataPartCount(rq, strings.TrimSpace(text))
-		}},
-	)
-	return p.rewritten(rq, forwardQuery(query(rq.r)), append(rules, dropChecksums("Part")...)...)
+	if !wantETag {
+		rq.r.Header.Set("X-Amz-Object-Attributes", strings.Join(append(asked, "ETag"), ","))
+	}
+	q := forwardQuery(query(rq.r))
+	for attempt := 0; ; attempt++ {
+		err := p.edited(rq, q, func(doc []byte) ([]byte, error) { return p.rewriteAttributes(rq, doc, wantETag) })
+		if !errors.Is(err, errObjectChanged) {
+			return err
+		}
+		if attempt == 2 {
+			e := s3err.ServiceUnavailable.With("The object changed repeatedly while its attributes were read. Please retry.").Wrap(err)
+			e.RetryAfter = defaultRetryAfter
+			return e
+		}
+	}
 }
 
-// dataPartCount is the part count of GetObjectAttributes without the
-// marker part of an encrypted multipart object: its stored part m, if
-// it is MarkerSize bytes of an encrypted object, is the marker (one HEAD
-// ?partNumber=m). Anything else leaves the count alone.
-func (p *Proxy) dataPartCount(rq *request, text string) (string, bool) {
-	m, err := strconv.Atoi(text)
-	if err != nil || m < 2 || m > envelope.MaxPart {
+// attributesHeaders are the GetObjectAttributes request headers that do
+// not belong on the HEAD of its object.
+var attributesHeaders = append([]string{"X-Amz-Object-Attributes", "X-Amz-Max-Parts", "X-Amz-Part-Number-Marker"}, objectReadHeaders...)
+
+// rewriteAttributes edits a GetObjectAttributes answer (doc) after asking
+// the backend about the object it describes. It returns errObjectChanged
+// if the object was replaced or deleted since the answer (the HEAD,
+// pinned with If-Match, got 412 or 404): the caller asks again.
+func (p *Proxy) rewriteAttributes(rq *request, doc []byte, wantETag bool) ([]byte, error) {
+	var etag string
+	scan := xmlRule{path: []string{"GetObjectAttributesResponse", "ETag"}, replace: func(text string) (string, bool) {
+		etag = strings.TrimSpace(text)
 		return "", false
+	}}
+	if _, err := rewriteXML(doc, scan); err != nil {
+		return nil, err
 	}
-	q := url.Values{"partNumber": {text}}
+	s := readSpec{
+		bucket: rq.bucket,
+		key:    rq.key,
+		query:  url.Values{},
+		cond:   http.Header{},
+		header: forwardHeader(rq.r.Header, attributesHeaders...),
+		head:   true,
+	}
 	if v := query(rq.r).Get("versionId"); v != "" {
-		q.Set("versionId", v)
+		s.query.Set("versionId", v)
 	}
-	resp, err := p.forward(rq, http.MethodHead, q, backendHeader(rq.r.Header), nil)
+	if etag != "" {
+		// S3 names the ETag unquoted here; conditions take it quoted.
+		inner, _ := unquoteETag(etag)
+		s.cond.Set("If-Match", `"`+inner+`"`)
+	}
+	res, err := p.readObject(rq.r.Context(), rq, s)
 	if err != nil {
-		return "", false
+		return nil, err
 	}
-	drain(resp)
-	if _, err := envelope.ParseMetadata(resp.Header); err != nil || !ok2xx(resp.StatusCode) || resp.ContentLength != envelope.MarkerSize {
-		return "", false
+	defer res.close()
+	var rules []xmlRule
+	if !wantETag {
+		// First, as the first rule that matches an element applies.
+		rules = append(rules, xmlRule{path: []string{"GetObjectAttributesResponse", "ETag"}, drop: true})
 	}
-	return strconv.Itoa(m - 1), true
+	if pt := res.passthrough; pt != nil {
+		switch {
+		case ok2xx(pt.StatusCode):
+			// No envelope metadata: the backend's answer is the truth.
+			return rewriteXML(doc, rules...)
+		case pt.StatusCode == http.StatusPreconditionFailed, pt.StatusCode == http.StatusNotFound:
+			return nil, errObjectChanged
+		default:
+			return nil, fmt.Errorf("backend answered HEAD of the object with %s", pt.Status)
+		}
+	}
+	return rewriteXML(doc, append(rules, attributesRules(res)...)...)
+}
+
+// attributesRules edit the GetObjectAttributes answer of an encrypted
+// object to what HeadObject reports, res being HeadObject's read: the
+// plaintext size, the client ETag (etag.go), the part count without the
+// marker part, the parts' plaintext sizes, and no checksums (they would
+// be the ciphertext's). The size is a single-part object's recorded size
+// (Metadata.Size), which readOnce has checked against the stored size
+// (the check of Metadata.CheckSize); a multipart object's is the sum of
+// its parts' plaintext sizes from the layout (readOnce's HEAD per stored
+// part, which HeadObject also pays): exact for any part sizes, where the
+// listings' size algebra is exact only for 64 KiB-aligned parts.
+func attributesRules(res *readResult) []xmlRule {
+	size := strconv.FormatInt(res.size, 10)
+	rules := []xmlRule{
+		{path: []string{"GetObjectAttributesResponse", "ObjectSize"}, replace: func(string) (string, bool) { return size, true }},
+		{path: []string{"GetObjectAttributesResponse", "ETag"}, replace: func(text string) (string, bool) {
+			e := clientETag(strings.TrimSpace(text))
+			return e, e != strings.TrimSpace(text)
+		}},
+		{path: []string{"GetObjectAttributesResponse", "Checksum"}, drop: true},
+		storedPartSizeRule,
+	}
+	if res.layout.Multipart {
+		parts := strconv.Itoa(res.layout.PartCount())
+		rules = append(rules, xmlRule{path: []string{"ObjectParts", "TotalPartsCount"}, replace: func(string) (string, bool) { return parts, true }})
+	}
+	return append(rules, dropChecksums("Part")...)
 }
 
 // objectSizeRule rewrites an object's stored size (element name under

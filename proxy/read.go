@@ -44,6 +44,7 @@ type readResult struct {
 
 	resp       *http.Response // the backend answer whose headers describe the object
 	md         *envelope.Metadata
+	layout     envelope.Layout   // the stored shape (GetObjectAttributes reports its part count)
 	dk         *envelope.DataKey // nil for head
 	etag       string
 	status     int            // 200, or 206 for ranges and parts
@@ -212,6 +213,7 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 	if err != nil {
 		return nil, err
 	}
+	res.layout = layout
 	size, err := layout.PlaintextSize()
 	if err != nil {
 		return nil, fmt.Errorf("proxy: stored object: %w", err)

@@ -78,10 +78,26 @@ func FuzzParseCredentials(f *testing.F) {
 				}
 				return false
 			}
+			// Nor is a secret that is part of the errors' own wording (the
+			// regression seed bd1c846f2e31141b: "y:secret" in "want
+			// access-key:secret").
+			wording := func(s string) bool {
+				for _, w := range []string{
+					"want access-key:secret", "not a JSON object of access key to secret strings",
+					"an access key appears twice (after trimming spaces)", "appears twice",
+					"access key must be printable ASCII without spaces, '/', ',' or '='",
+					"empty secret", "secret must be printable ASCII", "empty access key", "no credentials",
+				} {
+					if strings.Contains(w, s) {
+						return true
+					}
+				}
+				return false
+			}
 			for _, line := range lines {
 				_, secret, ok := strings.Cut(line, ":")
 				secret = strings.TrimSpace(secret)
-				if ok && len(secret) >= 8 && !inKey(secret) && strings.Contains(err.Error(), secret) {
+				if ok && len(secret) >= 8 && !inKey(secret) && !wording(secret) && strings.Contains(err.Error(), secret) {
 					t.Fatalf("error %q quotes a secret", err)
 				}
 			}
