@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -96,6 +97,12 @@ func parseUploadID(id string) (uploadID, error) {
 	}
 	if !md.Multipart {
 		return uploadID{}, invalid(errors.New("proxy: upload id metadata is not multipart"))
+	}
+	// One encoding per set of fields (sorted, lower-case names, minimal
+	// varints), as encodeUploadID writes them: the MAC covers these bytes,
+	// and nothing else may spell the same metadata.
+	if !bytes.Equal(encodeFields(md.Headers()), u.fields) {
+		return uploadID{}, invalid(errors.New("proxy: upload id fields are not in canonical form"))
 	}
 	u.md = md
 	return u, nil
