@@ -83,10 +83,11 @@ func (m *Metadata) Headers() map[string]string {
 	return h
 }
 
-// EncodedLen is the size S3 counts against its 2 KB user-metadata limit:
-// the bytes of every header name (with its x-amz-meta- prefix, the
-// conservative reading) and value. The proxy adds the client's own
-// metadata to it before a write.
+// EncodedLen is an upper bound of what m counts against S3's 2 KB
+// user-metadata limit: the bytes of every header name, with its
+// x-amz-meta- prefix (the conservative reading), and value. S3 (and
+// versitygw) count each key without the prefix; the proxy counts that way
+// when it checks the client's metadata and the envelope's together.
 func (m *Metadata) EncodedLen() int {
 	n := 0
 	for k, v := range m.Headers() {

@@ -219,7 +219,9 @@ func (p *Proxy) copyOnce(ctx context.Context, rq *request, src copySource, sse s
 		return err
 	}
 	h := copyHeaders(rq.r.Header, res.resp.Header, replace)
-	setMetadata(h, md)
+	if err := setMetadata(h, md); err != nil {
+		return err
+	}
 	h.Set("X-Amz-Copy-Source", src.header())
 	// Pin the copy to the object whose key was just re-sealed.
 	h.Set("X-Amz-Copy-Source-If-Match", res.etag)
@@ -292,7 +294,9 @@ func (p *Proxy) copyByStream(ctx context.Context, rq *request, src copySource, s
 		return err
 	}
 	defer dk.Wipe()
-	setMetadata(h, md)
+	if err := setMetadata(h, md); err != nil {
+		return err
+	}
 	resp, err := p.putEncrypted(ctx, encryptedPut{
 		bucket: rq.bucket, key: rq.key, query: url.Values{},
 		header: h, dk: dk, plaintext: plain, size: size,

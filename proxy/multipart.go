@@ -31,7 +31,9 @@ func (p *Proxy) createMultipartUpload(rq *request) error {
 	}
 	defer dk.Wipe()
 	h := forwardHeader(rq.r.Header)
-	setMetadata(h, md)
+	if err := setMetadata(h, md); err != nil {
+		return err
+	}
 	resp, err := p.forward(rq, http.MethodPost, forwardQuery(query(rq.r)), h, nil)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/bucketkey/bucketkey/s3err"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
@@ -73,6 +74,13 @@ func New(cfg Config) (*Proxy, error) {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq := p.begin(w, r)
 	defer rq.finish()
+	if n := headerSectionSize(r); n > maxHeaderSection {
+		// Refused before anything else, as S3 does; a backend may not
+		// (versitygw drops the connection).
+		rq.fail(s3err.RequestHeaderSectionTooLarge.With(fmt.Sprintf(
+			"Your request header section exceeds the maximum allowed size: %d bytes, at most %d are allowed.", n, maxHeaderSection)))
+		return
+	}
 	addr, err := p.resolve(r)
 	if err != nil {
 		// Authenticate even a request we cannot route, so that an anonymous

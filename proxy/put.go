@@ -208,7 +208,9 @@ func (p *Proxy) putObject(rq *request) error {
 	}
 	defer dk.Wipe()
 	h := forwardHeader(rq.r.Header)
-	setMetadata(h, md)
+	if err := setMetadata(h, md); err != nil {
+		return err
+	}
 	resp, err := p.putEncrypted(ctx, encryptedPut{
 		bucket: rq.bucket, key: rq.key,
 		query:  forwardQuery(query(rq.r)),
@@ -221,11 +223,22 @@ func (p *Proxy) putObject(rq *request) error {
 	return rq.answerWrite(resp, md.KeyID, sse)
 }
 
-// setMetadata adds the envelope metadata to upstream headers.
-func setMetadata(h http.Header, md *envelope.Metadata) {
+// setMetadata adds the envelope metadata to upstream headers, and refuses
+// (400 MetadataTooLarge) when the client's user metadata and the
+// envelope's together exceed what S3 stores: the client hears it from the
+// proxy, before anything is sent, not as a backend refusal after it.
+func setMetadata(h http.Header, md *envelope.Metadata) error {
+	env := 0
 	for k, v := range md.Headers() {
 		h.Set(k, v)
+		env += metadataEntrySize(k, v)
 	}
+	if n := userMetadataSize(h); n > maxUserMetadata {
+		return s3err.MetadataTooLarge.With(fmt.Sprintf(
+			"Your metadata headers exceed the maximum allowed metadata size: %d bytes of user metadata, of which the proxy's encryption envelope takes %d; at most %d are allowed.",
+			n, env, maxUserMetadata))
+	}
+	return nil
 }
 
 // answerWrite relays the backend's answer to an object write, told as S3

@@ -1,0 +1,74 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/bucketkey/bucketkey/envelope"
+	"github.com/bucketkey/bucketkey/s3err"
+)
+
+func TestUserMetadataSize(t *testing.T) {
+	cases := []struct {
+		name string
+		h    http.Header
+		want int
+	}{
+		{"none", http.Header{"Content-Type": {"text/plain"}}, 0},
+		{"key and value, prefix not counted", http.Header{"X-Amz-Meta-Color": {"blue"}}, len("color") + len("blue")},
+		// S3 (and versitygw) join a header sent twice with a comma.
+		{"repeated header is one entry", http.Header{"X-Amz-Meta-A": {"1", "22"}}, len("a") + len("1,22")},
+		{"non-canonical spelling", http.Header{"x-amz-meta-k": {"v"}}, 2},
+		{"other x-amz headers", http.Header{"X-Amz-Metadata-Directive": {"REPLACE"}, "X-Amz-Meta": {"v"}}, 0},
+		{"several", http.Header{"X-Amz-Meta-A": {"bb"}, "X-Amz-Meta-Ccc": {""}}, 3 + 3},
+	}
+	for _, c := range cases {
+		if got := userMetadataSize(c.h); got != c.want {
+			t.Errorf("%s: userMetadataSize = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+func TestHeaderSectionSize(t *testing.T) {
+	r, err := http.NewRequest(http.MethodGet, "http://h.example/b/k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header = http.Header{"X-A": {"1", "22"}}
+	want := len("Host: h.example\r\n") + len("X-A: 1\r\n") + len("X-A: 22\r\n")
+	if got := headerSectionSize(r); got != want {
+		t.Errorf("headerSectionSize = %d, want %d", got, want)
+	}
+}
+
+// TestSetMetadataLimit: the client's metadata and the envelope's share
+// S3's 2 KB; the proxy refuses the sum with MetadataTooLarge, and accepts it
+// up to the last byte.
+func TestSetMetadataLimit(t *testing.T) {
+	md := &envelope.Metadata{
+		Version: envelope.Version, KeyID: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		KeyBucket: "bucket", WrappedKey: make([]byte, 184), Salt: make([]byte, 32), SealedKey: make([]byte, 48), Size: 5,
+	}
+	env := 0
+	for k, v := range md.Headers() {
+		env += metadataEntrySize(k, v)
+	}
+	room := maxUserMetadata - env - len("big")
+	if room < 1000 {
+		t.Fatalf("the envelope takes %d of %d bytes", env, maxUserMetadata)
+	}
+	for _, c := range []struct {
+		value int
+		ok    bool
+	}{{room, true}, {room + 1, false}, {3000, false}} {
+		h := http.Header{"X-Amz-Meta-Big": {strings.Repeat("m", c.value)}}
+		err := setMetadata(h, md)
+		if c.ok && err != nil {
+			t.Errorf("%d bytes of user metadata: %v", c.value, err)
+		}
+		if !c.ok && s3err.As(err) == nil || !c.ok && s3err.As(err).Code != "MetadataTooLarge" {
+			t.Errorf("%d bytes of user metadata: got %v, want MetadataTooLarge", c.value, err)
+		}
+	}
+}
