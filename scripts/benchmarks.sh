@@ -30,7 +30,8 @@
 # [100000], BENCH_BASELINE_COUNT [100000] (the --no-bucket-key side),
 # BENCH_LATENCY_COUNT [3000], BENCH_HUGE_SIZE [5118MiB], BENCH_PROFILE_SECONDS [15],
 # BENCH_ROLL_SECONDS [20], BENCH_PARTS [abcde] (which of a-e to run; figures
-# need all five in BENCH_OUT).
+# need all five in BENCH_OUT), BENCH_BK_FLAGS [] (more serve flags for the
+# bucket-key proxy, e.g. "--upstream-payload unsigned-trailer").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -143,7 +144,8 @@ start_proxy() { # name [serve flags...]: sets <name>_url, <name>_admin, <name>_p
   printf -v "${name}_pid" '%s' "$pid"
   wait_http "http://127.0.0.1:$admin/readyz" 200
 }
-start_proxy bk
+# shellcheck disable=SC2086 # BENCH_BK_FLAGS is a list of flags
+start_proxy bk ${BENCH_BK_FLAGS:-}
 start_proxy nobk --no-bucket-key
 
 # --- measuring --------------------------------------------------------------
