@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // TestPathTricks sends correctly signed requests whose paths try to
@@ -211,4 +212,30 @@ func TestOversizedRequests(t *testing.T) {
 		t.Errorf("stored %d bytes of x-amz-meta-big, want %d", len(md["big"]), room)
 	}
 	mustEqual(t, "object with metadata at the limit", e.get(b, "full"), body)
+
+	// The other writes that store metadata are held to the same limit, and
+	// leave nothing behind when refused. (A multipart envelope is a few
+	// bytes smaller: it records no size.)
+	big := map[string]string{"big": strings.Repeat("m", room+1)}
+	bigger := map[string]string{"big": strings.Repeat("m", room+64)}
+	if _, err := e.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b, Key: aws.String("mp"), Metadata: bigger}); apiCode(err) != "MetadataTooLarge" {
+		t.Errorf("CreateMultipartUpload with too much metadata: %v, want MetadataTooLarge", err)
+	}
+	ups, err := e.backend.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups.Uploads) != 0 {
+		t.Errorf("a refused CreateMultipartUpload left %d uploads at the backend", len(ups.Uploads))
+	}
+	_, err = e.client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket: &b, Key: aws.String("copy"), CopySource: aws.String(b + "/probe"),
+		MetadataDirective: types.MetadataDirectiveReplace, Metadata: big,
+	})
+	if apiCode(err) != "MetadataTooLarge" {
+		t.Errorf("CopyObject REPLACE with too much metadata: %v, want MetadataTooLarge", err)
+	}
+	if _, err := e.backend.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: aws.String("copy")}); err == nil {
+		t.Error("a refused CopyObject stored its destination")
+	}
 }
