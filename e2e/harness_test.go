@@ -329,6 +329,14 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// Cap is the memory the buffer holds, for leak checks to leave out: its
+// 8 MiB cap can leave up to twice that allocated.
+func (l *lockedBuffer) Cap() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Cap()
+}
+
 func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
