@@ -145,8 +145,7 @@ func TestKMSFaults(t *testing.T) {
 	e := newEnv(t, faultyKMSOptions(envOptions{kmsFaults: true}))
 	w := newEnv(t, envOptions{})
 	f := newKMSFixture(t, e, w)
-	baseG := settledGoroutines(e, w)
-	baseHeap := heapInUse()
+	base := takeLeakBaseline(e, w)
 
 	phases := []struct {
 		name  string
@@ -219,12 +218,7 @@ func TestKMSFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.coldWorks(t)
-	g := noGoroutineLeak(t, baseG, 2, e, w)
-	heap := heapInUse()
-	t.Logf("goroutines %d -> %d; heap %d KiB -> %d KiB", baseG, g, baseHeap>>10, heap>>10)
-	if heap > baseHeap+8<<20 {
-		t.Errorf("heap grew from %d KiB to %d KiB over the KMS faults", baseHeap>>10, heap>>10)
-	}
+	base.check(t, "the KMS faults", e, w)
 	stats := e.keys.Stats()
 	t.Logf("KMS requests by outcome: %v", stats.Total.Requests)
 }
@@ -311,8 +305,7 @@ func TestKMSThrottling(t *testing.T) {
 	e := newEnv(t, faultyKMSOptions(envOptions{kmsEndpoint: fake.URL}))
 	w := newEnv(t, envOptions{})
 	f := newKMSFixture(t, e, w)
-	baseG := settledGoroutines(e, w)
-	baseHeap := heapInUse()
+	base := takeLeakBaseline(e, w)
 	fake.throttle.Store(true)
 	f.cachedKeysServe(t)
 	f.coldFails(t, 503, "SlowDown", true)
@@ -340,10 +333,5 @@ func TestKMSThrottling(t *testing.T) {
 	}
 	fake.throttle.Store(false)
 	f.coldWorks(t)
-	g := noGoroutineLeak(t, baseG, 2, e, w)
-	heap := heapInUse()
-	t.Logf("goroutines %d -> %d; heap %d KiB -> %d KiB", baseG, g, baseHeap>>10, heap>>10)
-	if heap > baseHeap+8<<20 {
-		t.Errorf("heap grew from %d KiB to %d KiB over the KMS throttling", baseHeap>>10, heap>>10)
-	}
+	base.check(t, "the KMS throttling", e, w)
 }

@@ -68,6 +68,30 @@ func noGoroutineLeak(t testing.TB, baseline, slack int, envs ...*env) int {
 	}
 }
 
+// leakBaseline is what a fault test compares against once the fault is
+// over: goroutines and live heap before it began.
+type leakBaseline struct {
+	goroutines int
+	heap       uint64
+}
+
+// takeLeakBaseline records the settled goroutine count and the live heap.
+func takeLeakBaseline(envs ...*env) leakBaseline {
+	return leakBaseline{goroutines: settledGoroutines(envs...), heap: heapInUse()}
+}
+
+// check fails t unless goroutines came back to the baseline (+2) and the
+// heap grew by at most 8 MiB over what (a phrase: "the KMS faults").
+func (b leakBaseline) check(t testing.TB, what string, envs ...*env) {
+	t.Helper()
+	g := noGoroutineLeak(t, b.goroutines, 2, envs...)
+	heap := heapInUse()
+	t.Logf("goroutines %d -> %d; heap %d KiB -> %d KiB", b.goroutines, g, b.heap>>10, heap>>10)
+	if heap > b.heap+8<<20 {
+		t.Errorf("heap grew from %d KiB to %d KiB over %s", b.heap>>10, heap>>10, what)
+	}
+}
+
 // heapInUse returns the live heap after a full collection.
 func heapInUse() uint64 {
 	runtime.GC()

@@ -176,17 +176,9 @@ func (p *Proxy) copyObject(rq *request) error {
 		return err
 	}
 	ctx := rq.r.Context()
-	for attempt := 0; ; attempt++ {
-		err := p.copyOnce(ctx, rq, src, sse, replace)
-		if !errors.Is(err, errObjectChanged) {
-			return err
-		}
-		if attempt == 2 {
-			e := s3err.ServiceUnavailable.With("The source object changed repeatedly during the copy. Please retry.").Wrap(err)
-			e.RetryAfter = defaultRetryAfter
-			return e
-		}
-	}
+	return retryChanged("The source object changed repeatedly during the copy. Please retry.", func() error {
+		return p.copyOnce(ctx, rq, src, sse, replace)
+	})
 }
 
 func (p *Proxy) copyOnce(ctx context.Context, rq *request, src copySource, sse sseRequest, replace bool) error {

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/bucketkey/bucketkey/envelope"
-	"github.com/bucketkey/bucketkey/s3err"
 )
 
 // listObjects serves ListObjects (v1), ListObjectsV2 and
@@ -80,17 +78,9 @@ func (p *Proxy) getObjectAttributes(rq *request) error {
 		rq.r.Header.Set("X-Amz-Object-Attributes", strings.Join(append(asked, "ETag"), ","))
 	}
 	q := forwardQuery(query(rq.r))
-	for attempt := 0; ; attempt++ {
-		err := p.edited(rq, q, func(doc []byte) ([]byte, error) { return p.rewriteAttributes(rq, doc, wantETag) })
-		if !errors.Is(err, errObjectChanged) {
-			return err
-		}
-		if attempt == 2 {
-			e := s3err.ServiceUnavailable.With("The object changed repeatedly while its attributes were read. Please retry.").Wrap(err)
-			e.RetryAfter = defaultRetryAfter
-			return e
-		}
-	}
+	return retryChanged("The object changed repeatedly while its attributes were read. Please retry.", func() error {
+		return p.edited(rq, q, func(doc []byte) ([]byte, error) { return p.rewriteAttributes(rq, doc, wantETag) })
+	})
 }
 
 // attributesHeaders are the GetObjectAttributes request headers that do

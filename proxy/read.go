@@ -81,17 +81,34 @@ var errObjectChanged = errors.New("proxy: object changed during the read")
 // under it. Requests of one read are pinned to the ETag the first one saw,
 // so the layout, the key and the bytes all belong to the same object.
 func (p *Proxy) readObject(ctx context.Context, rq *request, s readSpec) (*readResult, error) {
-	for attempt := 0; ; attempt++ {
-		res, err := p.readOnce(ctx, rq, s)
-		if !errors.Is(err, errObjectChanged) {
-			return res, err
-		}
-		if attempt == 2 {
-			e := s3err.ServiceUnavailable.With("The object changed repeatedly while it was read. Please retry.").Wrap(err)
-			e.RetryAfter = defaultRetryAfter
-			return nil, e
+	var res *readResult
+	err := retryChanged("The object changed repeatedly while it was read. Please retry.", func() (err error) {
+		res, err = p.readOnce(ctx, rq, s)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// changedAttempts is how many times an operation is tried while the object
+// it reads keeps changing under it.
+const changedAttempts = 3
+
+// retryChanged runs op until it returns anything but errObjectChanged, at
+// most changedAttempts times; then it answers 503 ServiceUnavailable with
+// message and a Retry-After.
+func retryChanged(message string, op func() error) error {
+	var err error
+	for range changedAttempts {
+		if err = op(); !errors.Is(err, errObjectChanged) {
+			return err
 		}
 	}
+	e := s3err.ServiceUnavailable.With(message).Wrap(err)
+	e.RetryAfter = defaultRetryAfter
+	return e
 }
 
 // sendRead sends one bodiless backend request of a read.

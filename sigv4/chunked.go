@@ -239,12 +239,7 @@ func (d *chunkDecoder) readHeader() error {
 		}
 		sizeHex = line[:i]
 		sig := line[i+len(chunkSignaturePrefix):]
-		// S3 compares the signature as a string, in lower-case hex; so does
-		// the proxy, so that one signature has one spelling.
-		if len(sig) != 64 || !isLowerHex(sig) {
-			return errChunkSignature
-		}
-		if _, err := hex.Decode(d.want[:], sig); err != nil {
+		if !parseSignature(sig, &d.want) {
 			return errChunkSignature
 		}
 	}
@@ -279,16 +274,6 @@ func (d *chunkDecoder) readHeader() error {
 
 // parseHexSize parses a chunk size: 1 to 15 hex digits (no sign, no
 // whitespace), so it fits an int64.
-// isLowerHex reports whether b is all lower-case hexadecimal digits.
-func isLowerHex(b []byte) bool {
-	for _, c := range b {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 func parseHexSize(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 15 {
 		return 0, false

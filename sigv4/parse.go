@@ -1,7 +1,6 @@
 package sigv4
 
 import (
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
@@ -114,7 +113,7 @@ func parseAuthorization(h string, service string) (authParams, *s3err.Error) {
 			}
 			haveSig = true
 			if !parseSignature(value, &a.signature) {
-				return a, malformedHeader("the signature is not 64 hexadecimal characters.")
+				return a, malformedHeader("the signature is not 64 lower-case hexadecimal characters.")
 			}
 		default:
 			return a, malformedHeader("unexpected component " + strconv.Quote(name) + ".")
@@ -213,12 +212,23 @@ func hasSignedHeaderFold(list, name string) bool {
 	return false
 }
 
-func parseSignature(s string, out *[32]byte) bool {
-	if len(s) != 64 {
+// parseSignature decodes a signature (of the Authorization header, the
+// presigned query or a chunk) into out: exactly 64 lower-case hex digits.
+// S3 compares signatures as strings, in that spelling; so does the proxy,
+// so that one signature has one spelling.
+func parseSignature[T string | []byte](s T, out *[32]byte) bool {
+	if len(s) != 2*len(out) {
 		return false
 	}
-	_, err := hex.Decode(out[:], []byte(s))
-	return err == nil
+	for i := range len(s) {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	for i := range out {
+		out[i] = unhex(s[2*i])<<4 | unhex(s[2*i+1])
+	}
+	return true
 }
 
 // isTokenChar reports whether c may appear in an HTTP header name (RFC 9110

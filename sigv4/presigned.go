@@ -108,7 +108,7 @@ func parsePresigned(q []queryParam, service string) (authParams, *s3err.Error) {
 	}
 	a.signedHeaders = vals[4]
 	if !parseSignature(vals[5], &a.signature) {
-		return a, malformedQuery("X-Amz-Signature is not 64 hexadecimal characters.")
+		return a, malformedQuery("X-Amz-Signature is not 64 lower-case hexadecimal characters.")
 	}
 	if seen[6] {
 		a.payload = vals[6]

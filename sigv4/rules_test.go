@@ -507,6 +507,7 @@ func TestVerifyMalformedAuthorization(t *testing.T) {
 		{"empty access key", strings.Replace(good, testAK, "", 1)},
 		{"short signature", strings.Replace(good, strings.Repeat("a", 64), strings.Repeat("a", 63), 1)},
 		{"non-hex signature", strings.Replace(good, strings.Repeat("a", 64), strings.Repeat("g", 64), 1)},
+		{"upper-case hex signature", strings.Replace(good, strings.Repeat("a", 64), strings.Repeat("A", 64), 1)},
 		{"unsorted signed headers", strings.Replace(good, "host;x-amz-content-sha256", "x-amz-content-sha256;host", 1)},
 		{"uppercase signed headers", strings.Replace(good, "host;", "Host;", 1)},
 		{"duplicate signed header", strings.Replace(good, "host;", "host;host;", 1)},
@@ -664,6 +665,12 @@ func TestVerifyPresigned(t *testing.T) {
 					s = "0" + s[1:]
 				}
 				q.Set("X-Amz-Signature", s)
+			})
+		}},
+		// The right signature, spelled in upper case: S3 compares strings.
+		{name: "upper-case signature", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request {
+			return presign(t, "GET", "/bucket/key", "3600", testRegion, nil, func(q url.Values) {
+				q.Set("X-Amz-Signature", strings.ToUpper(q.Get("X-Amz-Signature")))
 			})
 		}},
 		{name: "extra parameter", code: "SignatureDoesNotMatch", status: 403, req: func(t *testing.T) *http.Request {
