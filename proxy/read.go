@@ -98,7 +98,10 @@ const changedAttempts = 3
 
 // retryChanged runs op until it returns anything but errObjectChanged, at
 // most changedAttempts times; then it answers 503 ServiceUnavailable with
-// message and a Retry-After.
+// message and a Retry-After. That answer no longer matches
+// errObjectChanged, so an operation that retries around another (a copy
+// around the read of its source) gives up with it instead of multiplying
+// the attempts.
 func retryChanged(message string, op func() error) error {
 	var err error
 	for range changedAttempts {
@@ -106,7 +109,7 @@ func retryChanged(message string, op func() error) error {
 			return err
 		}
 	}
-	e := s3err.ServiceUnavailable.With(message).Wrap(err)
+	e := s3err.ServiceUnavailable.With(message).Wrap(fmt.Errorf("%d attempts: %v", changedAttempts, err))
 	e.RetryAfter = defaultRetryAfter
 	return e
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/bucketkey/bucketkey/internal/testenv"
+	"github.com/bucketkey/bucketkey/s3err"
 )
 
 // TestRanges: random, suffix, open and first-last ranges of a single-part
@@ -218,4 +220,37 @@ func TestLegacyObjects(t *testing.T) {
 		t.Errorf("overwrite not encrypted: %d bytes", len(raw))
 	}
 	_ = io.EOF
+}
+
+// TestRetryChanged: an operation is tried while its object keeps changing,
+// at most changedAttempts times, then answered 503; nested retries (a copy
+// around the read of its source) do not multiply the attempts.
+func TestRetryChanged(t *testing.T) {
+	changedTimes := func(n int, calls *int) func() error {
+		return func() error {
+			*calls++
+			if *calls <= n {
+				return errObjectChanged
+			}
+			return nil
+		}
+	}
+	var calls int
+	if err := retryChanged("m", changedTimes(1, &calls)); err != nil || calls != 2 {
+		t.Errorf("changed once: err %v after %d calls, want nil after 2", err, calls)
+	}
+	calls = 0
+	err := retryChanged("m", changedTimes(100, &calls))
+	if e := s3err.As(err); e == nil || e.Status != 503 || e.RetryAfter <= 0 || calls != changedAttempts {
+		t.Errorf("always changed: %v after %d calls, want 503 with Retry-After after %d", err, calls, changedAttempts)
+	}
+	if errors.Is(err, errObjectChanged) {
+		t.Error("the final answer still matches errObjectChanged")
+	}
+	calls = 0
+	outer := 0
+	_ = retryChanged("outer", func() error { outer++; return retryChanged("inner", changedTimes(100, &calls)) })
+	if outer != 1 || calls != changedAttempts {
+		t.Errorf("nested: %d outer and %d inner attempts, want 1 and %d", outer, calls, changedAttempts)
+	}
 }
