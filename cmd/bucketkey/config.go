@@ -56,6 +56,7 @@ type serveConfig struct {
 	LogFormat       string
 	LogLevel        string
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
 }
 
 const defaultUpstreamRegion = "us-east-1"
@@ -93,6 +94,7 @@ func serveFlags(c *serveConfig) *settings {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "on SIGTERM, keep accepting requests this long with /readyz at 503 (and keep-alive off) before closing the listener, so load balancers stop routing here first")
 	return s
 }
 
@@ -122,6 +124,7 @@ type resolved struct {
 
 	LogFormat, LogLevel string
 	ShutdownTimeout     time.Duration
+	DrainDelay          time.Duration
 }
 
 // bucketName is S3's rule for bucket names (general purpose buckets).
@@ -135,7 +138,7 @@ func (c *serveConfig) validate(s *settings) (*resolved, error) {
 		UpstreamRegion:    c.UpstreamRegion,
 		UpstreamAccessKey: c.UpstreamAccessKey, UpstreamSecretKey: c.UpstreamSecretKey,
 		KMSKeyID: c.KMSKeyID, KMSEndpoint: c.KMSEndpoint, KMSRegion: c.KMSRegion, KMSLocalKey: c.KMSLocalKey,
-		LogFormat: c.LogFormat, LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout,
+		LogFormat: c.LogFormat, LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay,
 	}
 	if err := checkAddr("listen", c.Listen); err != nil {
 		return nil, err
@@ -292,6 +295,9 @@ func (c *serveConfig) validate(s *settings) (*resolved, error) {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return nil, err
+	}
+	if c.DrainDelay < 0 {
+		return nil, fmt.Errorf("--drain-delay %v: must not be negative", c.DrainDelay)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return nil, fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)

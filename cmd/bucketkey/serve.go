@@ -188,8 +188,12 @@ func (srv *server) adminURL() string {
 	return "http://" + srv.adminLn.Addr().String()
 }
 
-// serve runs until ctx ends, then shuts down gracefully: /readyz turns 503,
-// the S3 listener stops accepting, in-flight requests get ShutdownTimeout to
+// serve runs until ctx ends, then shuts down gracefully: /readyz turns 503;
+// for DrainDelay the S3 listener still accepts requests, answering each
+// with Connection: close, so that load balancers that learn of the
+// shutdown late (endpoint removal in Kubernetes is asynchronous; nginx
+// notices on its next connection) send no request into a closed port; then
+// the listener stops accepting, in-flight requests get ShutdownTimeout to
 // finish, the key cache is closed (wiping its keys) and one line reports the
 // session's savings. It returns an error only if a listener failed.
 func (srv *server) serve(ctx context.Context) error {
@@ -217,6 +221,17 @@ func (srv *server) serve(ctx context.Context) error {
 		srv.log.Error("listener failed", "err", failed)
 	}
 	srv.admin.Drain()
+	if failed == nil && srv.cfg.DrainDelay > 0 {
+		ps.SetKeepAlivesEnabled(false)
+		srv.log.Info("draining: not ready, still serving", "drain_delay", srv.cfg.DrainDelay)
+		drain := time.NewTimer(srv.cfg.DrainDelay)
+		select {
+		case <-drain.C:
+		case failed = <-errc:
+			drain.Stop()
+			srv.log.Error("listener failed", "err", failed)
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), srv.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := ps.Shutdown(sctx); err != nil {
