@@ -135,6 +135,8 @@ func TestMetricsExposition(t *testing.T) {
 	m.ObserveRequest("GetObject", 206, 0, 512, time.Millisecond)
 	m.ObserveRequest("GetObject", 404, 0, 0, time.Millisecond)
 	m.ObserveKMS("GenerateDataKey", "ok", 12*time.Millisecond)
+	m.ObserveRefusal("no_envelope")
+	m.ObserveRefusal("no_envelope")
 	resp, body := do(t, h, "/metrics")
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -156,6 +158,7 @@ func TestMetricsExposition(t *testing.T) {
 		`bucketkey_bytes_in_total{operation="PutObject"} 1024`,
 		`bucketkey_bytes_out_total{operation="GetObject"} 512`,
 		`bucketkey_kms_request_duration_seconds_count{operation="GenerateDataKey",outcome="ok"} 1`,
+		`bucketkey_refused_objects_total{reason="no_envelope"} 2`,
 	}
 	for _, w := range want {
 		if !strings.Contains(body, w+"\n") {
@@ -202,6 +205,10 @@ func TestMetricsLabelsBounded(t *testing.T) {
 	}
 	m.ObserveRequest("PutObject", 999, 0, 0, time.Millisecond)
 	m.ObserveKMS("weird op", "ok", time.Millisecond)
+	m.ObserveRefusal("photos/secret.txt")
+	if got := testutil.ToFloat64(m.refused.WithLabelValues("other")); got != 1 {
+		t.Errorf("refusal with a path for a reason: other = %v, want 1", got)
+	}
 	tests := []struct {
 		labels []string
 		want   float64

@@ -29,6 +29,7 @@ type Metrics struct {
 	bytesIn       *prometheus.CounterVec
 	bytesOut      *prometheus.CounterVec
 	kmsDuration   *prometheus.HistogramVec
+	refused       *prometheus.CounterVec
 	mu            sync.Mutex
 	operations    map[string]bool
 	maxOperations int
@@ -69,9 +70,13 @@ func NewMetrics(stats func() keycache.Stats, bucketKeys bool) *Metrics {
 			Help:    "Latency of real KMS requests, by operation and outcome.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"operation", "outcome"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bucketkey_refused_objects_total",
+			Help: "Reads or writes refused because the seal does not vouch for the object, by reason (no_envelope, kms_key_not_accepted).",
+		}, []string{"reason"}),
 	}
 	m.reg.MustRegister(
-		m.requests, m.duration, m.bytesIn, m.bytesOut, m.kmsDuration,
+		m.requests, m.duration, m.bytesIn, m.bytesOut, m.kmsDuration, m.refused,
 		&statsCollector{stats: stats, bucketKeys: bucketKeys},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -106,6 +111,19 @@ func (m *Metrics) ObserveKMS(operation, outcome string, d time.Duration) {
 		outcome = "other"
 	}
 	m.kmsDuration.WithLabelValues(operation, outcome).Observe(d.Seconds())
+}
+
+// reasonName is what a refusal reason looks like (proxy.Refused*).
+var reasonName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// ObserveRefusal implements proxy.RefusalObserver: one refused object
+// (an object without an envelope outside a mixed bucket, a KMS key not
+// accepted), by reason.
+func (m *Metrics) ObserveRefusal(reason string) {
+	if !reasonName.MatchString(reason) {
+		reason = "other"
+	}
+	m.refused.WithLabelValues(reason).Inc()
 }
 
 // operation bounds the operation label: a name that does not look like an

@@ -346,7 +346,18 @@ func (l *lockedBuffer) String() string {
 // newBucket creates a bucket through the proxy.
 func (e *env) newBucket() string {
 	e.t.Helper()
-	name := fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano()%1e8, seq.Add(1))
+	return e.createBucket(bucketName())
+}
+
+// bucketName returns a fresh bucket name (for a bucket a test must name in
+// the proxy's configuration before creating it).
+func bucketName() string {
+	return fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano()%1e8, seq.Add(1))
+}
+
+// createBucket creates the bucket name through the proxy.
+func (e *env) createBucket(name string) string {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := e.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/internal/testenv"
+	"github.com/bucketkey/bucketkey/proxy"
 )
 
 const (
@@ -255,12 +256,15 @@ func TestTamperedBytes(t *testing.T) {
 
 // TestTamperedMetadata: every edit of the envelope metadata is refused
 // before any byte of the body (KMS refusals as 403 AccessDenied, the rest
-// as 500 InternalError); removing the envelope makes the object look like
-// one written before the proxy, which passes through as stored: the
-// client then gets ciphertext, never plaintext.
+// as 500 InternalError). Removing the envelope (or its version field,
+// which marks it) is refused with 403 AccessDenied outside a bucket
+// declared mixed; in a mixed bucket the object passes through as stored,
+// and the client gets ciphertext, never plaintext.
 func TestTamperedMetadata(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	mixed := bucketName()
+	e := newEnv(t, envOptions{config: func(c *proxy.Config) { c.MixedBuckets = []string{mixed} }})
 	b, other := e.newBucket(), e.newBucket()
+	e.createBucket(mixed)
 	e.put(other, "o", []byte("another bucket's object"))
 	_, otherMD := e.stored(other, "o")
 	b64 := base64.RawURLEncoding.EncodeToString
@@ -310,28 +314,64 @@ func TestTamperedMetadata(t *testing.T) {
 		})
 	}
 
-	t.Run("envelope removed", func(t *testing.T) {
-		e.t = t
-		var stored []byte
-		data := e.tampered(b, "bare", func(raw []byte, md map[string]string) ([]byte, map[string]string) {
-			stored = bytes.Clone(raw)
-			return raw, map[string]string{}
-		})
-		// The proxy cannot tell this from an object written before it
-		// was deployed, so it passes the stored bytes through: the
-		// client gets ciphertext (which its own integrity checks, if
-		// any, reject), never plaintext.
-		o := e.rawGet("/"+b+"/bare", "")
-		if o.status != 200 || o.err != nil || !bytes.Equal(o.body, stored) {
-			t.Errorf("GET of an object stripped of its envelope: %d %s, err %v, %d bytes", o.status, o.code, o.err, len(o.body))
-		}
-		for i := 0; i+32 <= len(data); i += 4096 {
-			if bytes.Contains(o.body, data[i:i+32]) {
-				t.Fatalf("plaintext at offset %d leaked", i)
+	for _, strip := range []struct {
+		name string
+		edit func(md map[string]string) map[string]string
+	}{
+		{"envelope removed", func(map[string]string) map[string]string { return map[string]string{} }},
+		{"version removed", func(md map[string]string) map[string]string { delete(md, "bk-v"); return md }},
+	} {
+		t.Run(strip.name, func(t *testing.T) {
+			e.t = t
+			key := strings.ReplaceAll(strip.name, " ", "-")
+			var raw []byte
+			var md map[string]string
+			data := e.tampered(b, key, func(r []byte, m map[string]string) ([]byte, map[string]string) {
+				raw, md = bytes.Clone(r), strip.edit(maps.Clone(m))
+				return r, md
+			})
+			e.refused("GET", e.rawGet("/"+b+"/"+key, ""), 403, "AccessDenied")
+			e.refused("GET of a range", e.rawGet("/"+b+"/"+key, "bytes=100-200"), 403, "AccessDenied")
+			e.copyRefused(b, key, "AccessDenied")
+			// The same bytes in a bucket declared mixed pass through as
+			// stored: ciphertext, never plaintext.
+			e.plant(mixed, key, raw, md)
+			o := e.rawGet("/"+mixed+"/"+key, "")
+			if o.status != 200 || o.err != nil || !bytes.Equal(o.body, raw) {
+				t.Errorf("GET in a mixed bucket: %d %s, err %v, %d bytes", o.status, o.code, o.err, len(o.body))
 			}
-		}
-	})
+			for i := 0; i+32 <= len(data); i += 4096 {
+				if bytes.Contains(o.body, data[i:i+32]) {
+					t.Fatalf("plaintext at offset %d leaked", i)
+				}
+			}
+		})
+	}
 	e.t = t
+}
+
+// copyRefused asserts that CopyObject and UploadPartCopy from b/key are
+// refused with code and leave no destination.
+func (e *env) copyRefused(b, key, code string) {
+	e.t.Helper()
+	ctx := ctxFor(e.t, time.Minute)
+	dst := key + "-copy"
+	_, err := e.client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &b, Key: &dst, CopySource: aws.String(b + "/" + key)})
+	if c := apiCode(err); c != code {
+		e.t.Errorf("CopyObject from %s: %v, want %s", key, err, code)
+	}
+	if _, err := e.backend.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &dst}); err == nil {
+		e.t.Errorf("CopyObject from %s left a destination", key)
+	}
+	cr, err := e.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b, Key: &dst})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer e.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &b, Key: &dst, UploadId: cr.UploadId}) //nolint:errcheck // cleanup
+	_, err = e.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: &b, Key: &dst, UploadId: cr.UploadId, PartNumber: aws.Int32(1), CopySource: aws.String(b + "/" + key)})
+	if c := apiCode(err); c != code {
+		e.t.Errorf("UploadPartCopy from %s: %v, want %s", key, err, code)
+	}
 }
 
 // TestSplicedMultipart: a completed multipart object rebuilt at the

@@ -40,8 +40,7 @@ func attributes(t *testing.T, c *s3.Client, bucket, key string) (int64, string, 
 // off. A single-part object costs one HEAD besides the attributes.
 func TestGetObjectAttributesExact(t *testing.T) {
 	up := &upstreamRecorder{rt: http.DefaultTransport}
-	tp := newTestProxy(t, func(c *Config) { c.UpstreamTransport = up })
-	b := tp.newBucket(t)
+	tp, b := newMixedProxy(t, func(c *Config) { c.UpstreamTransport = up })
 
 	putLegacy(t, b, "legacy-1000", randBytes(1000))
 	putLegacyMultipart(t, b, "legacy-mp", []int{5 << 20, 1444})
@@ -131,8 +130,7 @@ func TestGetObjectAttributesInvalidMetadata(t *testing.T) {
 // object's ciphertext.
 func TestGetObjectAttributesReplaced(t *testing.T) {
 	up := &upstreamRecorder{rt: http.DefaultTransport}
-	tp := newTestProxy(t, func(c *Config) { c.UpstreamTransport = up })
-	b := tp.newBucket(t)
+	tp, b := newMixedProxy(t, func(c *Config) { c.UpstreamTransport = up })
 	tp.put(t, b, "k", randBytes(5000))
 	var replaced atomic.Bool
 	up.mu.Lock()

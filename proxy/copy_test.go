@@ -101,9 +101,8 @@ func TestCopyObject(t *testing.T) {
 // without envelope metadata, multipart-encrypted objects) are streamed
 // through it and come out encrypted and readable.
 func TestCopyStreamed(t *testing.T) {
-	tp := newTestProxy(t)
+	tp, b := newMixedProxy(t)
 	ctx := context.Background()
-	b := tp.newBucket(t)
 	legacy := randBytes(70000)
 	if _, err := backend().PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("legacy"), Body: bytes.NewReader(legacy), Metadata: map[string]string{"m": "1"}}); err != nil {
 		t.Fatal(err)
@@ -136,9 +135,8 @@ func TestCopyStreamed(t *testing.T) {
 // and without a source range, make an object that decrypts to the
 // expected bytes.
 func TestUploadPartCopy(t *testing.T) {
-	tp := newTestProxy(t)
+	tp, b := newMixedProxy(t)
 	ctx := context.Background()
-	b := tp.newBucket(t)
 	enc := randBytes(6 << 20)
 	tp.put(t, b, "enc", enc)
 	legacy := randBytes(5<<20 + 77)

@@ -17,9 +17,8 @@ import (
 // conditional reads and copy conditions; its parts and multipart objects
 // too; an object written before the proxy keeps the backend's ETag.
 func TestETagConsistency(t *testing.T) {
-	tp := newTestProxy(t)
+	tp, b := newMixedProxy(t) // mixed: the pre-proxy subtest
 	ctx := context.Background()
-	b := tp.newBucket(t)
 	data := randBytes(100 << 10)
 	etag := aws.ToString(tp.put(t, b, "obj", data).ETag)
 	_, st := stored(t, b, "obj")

@@ -139,10 +139,31 @@ func backend() *s3.Client {
 
 var bucketSeq atomic.Int64
 
+// newBucketName returns a fresh bucket name.
+func newBucketName() string {
+	return fmt.Sprintf("bk-%d-%d", time.Now().UnixNano()%1e9, bucketSeq.Add(1))
+}
+
 // newBucket creates a fresh bucket through the proxy.
 func (tp *testProxy) newBucket(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("bk-%d-%d", time.Now().UnixNano()%1e9, bucketSeq.Add(1))
+	return tp.createBucket(t, newBucketName())
+}
+
+// newMixedProxy starts a test proxy with a fresh bucket declared mixed
+// (Config.MixedBuckets), for tests of objects written behind the proxy's
+// back that it must pass through; it returns the proxy and the bucket.
+func newMixedProxy(t testing.TB, opts ...proxyOption) (*testProxy, string) {
+	t.Helper()
+	name := newBucketName()
+	opts = append(opts, func(c *Config) { c.MixedBuckets = append(c.MixedBuckets, name) })
+	tp := newTestProxy(t, opts...)
+	return tp, tp.createBucket(t, name)
+}
+
+// createBucket creates the bucket name through the proxy.
+func (tp *testProxy) createBucket(t testing.TB, name string) string {
+	t.Helper()
 	if _, err := tp.client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
 		t.Fatalf("CreateBucket %s: %v", name, err)
 	}

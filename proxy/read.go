@@ -195,6 +195,12 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 
 	md, err := envelope.ParseMetadata(resp.Header)
 	if errors.Is(err, envelope.ErrNotEncrypted) {
+		if !p.mixed[s.bucket] {
+			// Not vouched for by any seal: someone wrote it behind the
+			// proxy's back (or replaced an encrypted object).
+			drain(resp)
+			return nil, p.refuse(rq, RefusedNoEnvelope, s.bucket, s.key, errNoEnvelope, err)
+		}
 		if s.rangeHeader == "" {
 			res.passthrough = resp
 			return res, nil

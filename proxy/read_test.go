@@ -179,9 +179,8 @@ func TestNoSuchKey(t *testing.T) {
 // back unchanged (whole, ranged, HEAD, listed), and can be overwritten
 // through the proxy.
 func TestLegacyObjects(t *testing.T) {
-	tp := newTestProxy(t)
+	tp, bucket := newMixedProxy(t)
 	ctx := context.Background()
-	bucket := tp.newBucket(t)
 	// 65560 bytes: a size no ciphertext can have (CiphertextSize skips
 	// 65553..65568), so listings leave it alone. (A legacy object whose
 	// size happens to be a ciphertext size is listed wrong unless its

@@ -57,6 +57,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 }
 
 // server is a configured proxy and its admin listener.
+// The metrics count the proxy's refusals (bucketkey_refused_objects_total).
+var _ proxy.RefusalObserver = (*admin.Metrics)(nil)
+
 type server struct {
 	cfg   *resolved
 	log   *slog.Logger
