@@ -7,6 +7,9 @@
 //	bucketkey report    savings of a running proxy, from its admin listener
 //	bucketkey estimate  KMS cost per month of a workload, with and without bucket keys
 //	bucketkey bench     S3 load generator: ops/s, MB/s, latency, KMS requests; compares two endpoints
+//	bucketkey encrypt-existing  encrypt a bucket's objects written before the proxy, in place
+//	bucketkey rotate    re-wrap a bucket's objects under another KMS key without rewriting data
+//	bucketkey verify    read every object through the envelope: authenticated, legacy, tampered, unreadable
 //
 // See README.md for every flag.
 package main
@@ -35,6 +38,9 @@ usage:
   bucketkey report   [--admin URL] [--json]   savings of a running proxy
   bucketkey estimate [flags]   KMS cost per month of a workload, with and without bucket keys
   bucketkey bench    [flags]   S3 load generator; with --compare-endpoint, the ratios of two endpoints
+  bucketkey encrypt-existing s3://BUCKET[/PREFIX] [flags]   encrypt objects written before the proxy, in place
+  bucketkey rotate   s3://BUCKET[/PREFIX] --to-kms-key-id K [flags]   re-wrap objects under another KMS key
+  bucketkey verify   s3://BUCKET[/PREFIX] [--json] [flags]   check every object: authenticated, legacy, tampered, unreadable
   bucketkey version
 `
 
@@ -67,6 +73,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runEstimate(rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr, getenv)
+	case "encrypt-existing":
+		return runEncryptExisting(ctx, rest, stdout, stderr, getenv)
+	case "rotate":
+		return runRotate(ctx, rest, stdout, stderr, getenv)
+	case "verify":
+		return runVerify(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "bucketkey", version)
 		return exitOK
@@ -74,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "bucketkey: unknown command %q (serve, dev, report, estimate, bench, version)\n", cmd)
+	fmt.Fprintf(stderr, "bucketkey: unknown command %q (serve, dev, report, estimate, bench, encrypt-existing, rotate, verify, version)\n", cmd)
 	return exitConfig
 }
 
