@@ -176,6 +176,7 @@ func startBulk(ctx context.Context, b *bulkCommand, keyID string, stderr io.Writ
 	sk := hex.EncodeToString(secret[8:])
 	r.ClientCredentials = sigv4.StaticCredentials{ak: sk}
 	r.Listen, r.AdminListen, r.TLS = "127.0.0.1:0", "", nil
+	r.DrainDelay = 0 // no load balancer in front of this one
 	r.Mixed = append(append([]string(nil), r.Mixed...), b.bucket)
 	if keyID != "" {
 		r.KMSKeyID = keyID
