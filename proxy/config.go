@@ -30,6 +30,14 @@ type Config struct {
 	Keys              *keycache.Cache   // required
 	KMSKeyID          string            // required: default KMS key for new objects
 
+	// AcceptKMSKeyIDs are KMS keys besides KMSKeyID that objects may name
+	// (keys being rotated out) and writes may ask for
+	// (x-amz-server-side-encryption-aws-kms-key-id). An object naming any
+	// other key is refused before any KMS request: otherwise a backend
+	// writer could wrap a bucket key under a KMS key of their own that the
+	// proxy's role may also use, and forge objects that authenticate.
+	AcceptKMSKeyIDs []string
+
 	// Replicas declares replication: Replicas["b"] = ["a"] means bucket b
 	// holds replicas of bucket a's objects, so objects whose key bucket is a
 	// are readable through b.
@@ -131,6 +139,11 @@ func (c *Config) validate() error {
 			return fmt.Errorf("proxy: virtual host domain %q: want a bare DNS name such as s3.example.com", c.VirtualHostDomains[i])
 		}
 		c.VirtualHostDomains[i] = d
+	}
+	for _, id := range c.AcceptKMSKeyIDs {
+		if strings.TrimSpace(id) == "" {
+			return errors.New("proxy: AcceptKMSKeyIDs: empty key id")
+		}
 	}
 	for _, b := range c.MixedBuckets {
 		if b == "" {

@@ -15,13 +15,13 @@ import (
 // borrows the bucket's current bucket key and seals a fresh data key under
 // it. The caller wipes the returned data key.
 func (p *Proxy) sealNew(ctx context.Context, rq *request, bucket, key string, sse sseRequest, multipart bool, size int64) (*envelope.Metadata, *envelope.DataKey, error) {
-	keyID := sse.keyID
-	if keyID == "" {
-		keyID = p.cfg.KMSKeyID
+	keyID, err := p.writeKeyID(rq, bucket, key, sse)
+	if err != nil {
+		return nil, nil, err
 	}
 	var md *envelope.Metadata
 	var dk *envelope.DataKey
-	err := p.cfg.Keys.WithBucketKey(ctx, keycache.WriteRequest{
+	err = p.cfg.Keys.WithBucketKey(ctx, keycache.WriteRequest{
 		Bucket:    bucket,
 		KeyID:     keyID,
 		Context:   sse.context,
@@ -32,6 +32,7 @@ func (p *Proxy) sealNew(ctx context.Context, rq *request, bucket, key string, ss
 			return err
 		}
 		m.KeyID = k.KeyID
+		p.kmsKeys.add(k.KeyID) // what KMS reported for an accepted key
 		m.WrappedKey = bytes.Clone(k.Wrapped)
 		m.Context = sse.context
 		md, dk = m, d
@@ -55,12 +56,12 @@ func (p *Proxy) sealNew(ctx context.Context, rq *request, bucket, key string, ss
 // destination bucket's current bucket key, the destination name, the
 // destination's encryption context.
 func (p *Proxy) reseal(ctx context.Context, rq *request, src *envelope.Metadata, dk *envelope.DataKey, bucket, key string, sse sseRequest) (*envelope.Metadata, error) {
-	keyID := sse.keyID
-	if keyID == "" {
-		keyID = p.cfg.KMSKeyID
+	keyID, err := p.writeKeyID(rq, bucket, key, sse)
+	if err != nil {
+		return nil, err
 	}
 	var md *envelope.Metadata
-	err := p.cfg.Keys.WithBucketKey(ctx, keycache.WriteRequest{
+	err = p.cfg.Keys.WithBucketKey(ctx, keycache.WriteRequest{
 		Bucket:    bucket,
 		KeyID:     keyID,
 		Context:   sse.context,
@@ -71,6 +72,7 @@ func (p *Proxy) reseal(ctx context.Context, rq *request, src *envelope.Metadata,
 			return err
 		}
 		m.KeyID = k.KeyID
+		p.kmsKeys.add(k.KeyID) // what KMS reported for an accepted key
 		m.WrappedKey = bytes.Clone(k.Wrapped)
 		m.Context = sse.context
 		md = m
@@ -88,6 +90,10 @@ func (p *Proxy) reseal(ctx context.Context, rq *request, src *envelope.Metadata,
 // openDataKey unwraps md's bucket key (cached) and opens the data key of
 // the object named key, read through bucket.
 func (p *Proxy) openDataKey(ctx context.Context, rq *request, md *envelope.Metadata, bucket, key string) (*envelope.DataKey, error) {
+	if !p.kmsKeys.accepts(md.KeyID) {
+		return nil, p.refuse(rq, RefusedKMSKey, bucket, key, errKMSKeyNotAccepted,
+			fmt.Errorf("object names KMS key %q", md.KeyID))
+	}
 	var dk *envelope.DataKey
 	err := p.cfg.Keys.WithUnwrappedKey(ctx, keycache.ReadRequest{
 		KeyBucket: md.KeyBucket,
@@ -105,6 +111,24 @@ func (p *Proxy) openDataKey(ctx context.Context, rq *request, md *envelope.Metad
 		return nil, err
 	}
 	return dk, nil
+}
+
+// errKMSKeyNotAccepted answers an object or a write naming a KMS key that
+// is neither the proxy's key nor an accepted one (Config.AcceptKMSKeyIDs),
+// as S3 answers a request for a KMS key the caller may not use.
+var errKMSKeyNotAccepted = s3err.AccessDenied.With("The KMS key is not one this proxy is configured to use.")
+
+// writeKeyID returns the KMS key a write uses: the one it asked for, if
+// accepted, or the proxy's.
+func (p *Proxy) writeKeyID(rq *request, bucket, key string, sse sseRequest) (string, error) {
+	if sse.keyID == "" {
+		return p.cfg.KMSKeyID, nil
+	}
+	if !p.kmsKeys.accepts(sse.keyID) {
+		return "", p.refuse(rq, RefusedKMSKey, bucket, key, errKMSKeyNotAccepted,
+			fmt.Errorf("write asks for KMS key %q", sse.keyID))
+	}
+	return sse.keyID, nil
 }
 
 // mayRead applies the binding policy (docs/ARCHITECTURE.md, "Replication"):

@@ -23,6 +23,8 @@ type Proxy struct {
 	replicas map[string]map[string]bool
 	// mixed holds the buckets of Config.MixedBuckets.
 	mixed map[string]bool
+	// kmsKeys are the KMS keys objects and writes may name.
+	kmsKeys *keySet
 }
 
 // New validates cfg and returns a Proxy.
@@ -55,6 +57,7 @@ func New(cfg Config) (*Proxy, error) {
 		},
 		replicas: make(map[string]map[string]bool),
 		mixed:    make(map[string]bool, len(cfg.MixedBuckets)),
+		kmsKeys:  newKeySet(append([]string{cfg.KMSKeyID}, cfg.AcceptKMSKeyIDs...)...),
 	}
 	for _, b := range cfg.MixedBuckets {
 		p.mixed[b] = true

@@ -40,7 +40,7 @@ func (p *Proxy) refuse(rq *request, reason, bucket, key string, answer *s3err.Er
 	if rq != nil {
 		attrs = append(attrs, "request_id", rq.id, "op", rq.op)
 	}
-	p.cfg.Logger.Warn("proxy: refused an object the seal does not vouch for", attrs...)
+	p.cfg.Logger.Warn("proxy: refused: not vouched for by the seal or the configuration", attrs...)
 	if o, ok := p.cfg.Observer.(RefusalObserver); ok {
 		o.ObserveRefusal(reason)
 	}

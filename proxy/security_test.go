@@ -244,7 +244,7 @@ func TestFailedUploadStoresNothing(t *testing.T) {
 // honoured, stored and needed to read; AES256 is served as SSE-KMS;
 // unknown algorithms are refused.
 func TestSSERequestHeaders(t *testing.T) {
-	tp := newTestProxy(t)
+	tp := newTestProxy(t, func(c *Config) { c.AcceptKMSKeyIDs = []string{testenv.KMSOtherKeyID} })
 	ctx := context.Background()
 	b := tp.newBucket(t)
 	ectx := base64.StdEncoding.EncodeToString([]byte(`{"project":"x"}`))

@@ -42,6 +42,7 @@ type serveConfig struct {
 	KMSEndpoint string
 	KMSRegion   string
 	KMSLocalKey string
+	KMSAccept   listFlag
 
 	BucketKeyTTL         time.Duration
 	BucketKeyMaxObjects  int64
@@ -83,6 +84,7 @@ func serveFlags(c *serveConfig) *settings {
 	fs.StringVar(&c.KMSEndpoint, "kms-endpoint", "", "KMS endpoint `URL` (a VPC endpoint, local-kms) [the region's]")
 	fs.StringVar(&c.KMSRegion, "kms-region", "", "KMS `region` [the region in --kms-key-id's ARN, else AWS_REGION, else --upstream-region]")
 	fs.StringVar(&c.KMSLocalKey, "kms-local-key", "", "use a local master key `file` (64 hex characters, mode 0600) instead of AWS KMS")
+	fs.Var(&c.KMSAccept, "kms-accept-key-id", "also accept objects (and writes) naming this KMS key `id` or ARN, e.g. a key being rotated out; objects naming any other key are refused (repeatable)")
 	fs.DurationVar(&c.BucketKeyTTL, "bucket-key-ttl", keycache.DefaultTTL, "life of a bucket key")
 	fs.Int64Var(&c.BucketKeyMaxObjects, "bucket-key-max-objects", keycache.DefaultMaxObjects, "objects one bucket key may protect before it is replaced")
 	fs.BoolVar(&c.NoBucketKey, "no-bucket-key", false, "the baseline: one KMS call per object, no bucket keys")
@@ -116,6 +118,7 @@ type resolved struct {
 	KMSEndpoint string
 	KMSRegion   string
 	KMSLocalKey string
+	KMSAccept   []string // --kms-accept-key-id
 
 	Cache    keycache.Options
 	Replicas map[string][]string
@@ -241,6 +244,12 @@ func (c *serveConfig) validate(s *settings) (*resolved, error) {
 		if ku, err := url.Parse(c.KMSEndpoint); err != nil || (ku.Scheme != "http" && ku.Scheme != "https") || ku.Host == "" {
 			return nil, fmt.Errorf("--kms-endpoint %q: want an http:// or https:// URL", redactURL(c.KMSEndpoint))
 		}
+	}
+	for _, id := range c.KMSAccept {
+		if id = strings.TrimSpace(id); id == "" || strings.ContainsAny(id, " \t") {
+			return nil, fmt.Errorf("--kms-accept-key-id %q: want a KMS key id, key ARN or alias", id)
+		}
+		r.KMSAccept = append(r.KMSAccept, id)
 	}
 	if c.KMSLocalKey == "" && r.KMSRegion == "" {
 		r.KMSRegion = arnRegion(c.KMSKeyID) // else the SDK's chain, then the upstream region (see kmsProvider)

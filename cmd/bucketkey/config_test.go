@@ -170,6 +170,40 @@ func TestServeMixedBuckets(t *testing.T) {
 	}
 }
 
+// TestServeKMSAccept: --kms-accept-key-id is repeatable, a
+// comma-separated BUCKETKEY_KMS_ACCEPT_KEY_ID, or a config file list, and
+// refuses blanks.
+func TestServeKMSAccept(t *testing.T) {
+	const arn = "arn:aws:kms:eu-west-1:111122223333:key/old"
+	file := writeFile(t, "bk.yaml", "kms-accept-key-id: ["+arn+", other]\n")
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"none", nil, nil, ""},
+		{"flags", []string{"--kms-accept-key-id", arn, "--kms-accept-key-id", "k2"}, nil, arn + ",k2"},
+		{"env", nil, []string{"BUCKETKEY_KMS_ACCEPT_KEY_ID", "k1,k2"}, "k1,k2"},
+		{"file", []string{"--config", file}, nil, arn + ",other"},
+		{"flag over file", []string{"--config", file, "--kms-accept-key-id", "k3"}, nil, "k3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _, err := parseServe(t, append(append([]string{}, minimal...), tt.args...), env(tt.env...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(r.KMSAccept, ","); got != tt.want {
+				t.Errorf("accepted keys %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if _, _, err := parseServe(t, append(append([]string{}, minimal...), "--kms-accept-key-id", " "), env()); err == nil {
+		t.Error("a blank --kms-accept-key-id was accepted")
+	}
+}
+
 func TestServeInvalid(t *testing.T) {
 	secret := "do-not-print-this-secret"
 	badCreds := writeFile(t, "creds", "app:"+secret+"\nbroken line\n")

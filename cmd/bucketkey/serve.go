@@ -111,6 +111,7 @@ func newServer(ctx context.Context, r *resolved, log *slog.Logger) (*server, err
 		ClientCredentials:   r.ClientCredentials,
 		Keys:                srv.cache,
 		KMSKeyID:            keyID,
+		AcceptKMSKeyIDs:     r.KMSAccept,
 		Replicas:            r.Replicas,
 		MixedBuckets:        r.Mixed,
 		VirtualHostDomains:  r.VHosts,
