@@ -25,6 +25,10 @@ type workload struct {
 	DistinctWriters int           `json:"distinct_writers"` // client access keys, with --partition-by-access-key
 	ReadWindow      time.Duration `json:"read_window"`      // age of the objects read
 	MaxObjects      int64         `json:"max_objects"`      // --bucket-key-max-objects
+	// Sticky: the load balancer sends each bucket to one replica
+	// (consistent hashing on the bucket), so the replicas do not multiply
+	// the keys: the estimate is the one-replica one.
+	Sticky bool `json:"sticky"`
 }
 
 // design is one design's monthly KMS requests and cost.
@@ -62,12 +66,17 @@ type estimateResult struct {
 // window (N*c - 1). Assumptions: steady state (the data read was written by
 // this workload), load spread evenly so that every replica writes every
 // bucket in every window and reads every live key (upper bounds both), no
-// evictions (the caches hold 10,000 keys).
+// evictions (the caches hold 10,000 keys). With Sticky, N is 1: bucket
+// affinity makes R replicas cost what one does.
 func estimate(w workload) estimateResult {
 	S := float64(secondsPerMonth)
 	ttl := w.TTL.Seconds()
 	windows := S / ttl
-	combos := float64(w.Replicas * w.Buckets * w.DistinctWriters)
+	n := w.Replicas
+	if w.Sticky {
+		n = 1
+	}
+	combos := float64(n * w.Buckets * w.DistinctWriters)
 	writesPerWindow := w.PutRate * ttl
 
 	res := estimateResult{Workload: w}
@@ -78,7 +87,7 @@ func estimate(w workload) estimateResult {
 	keysPerWindow := math.Min(writesPerWindow, combos*perCombo)
 	res.BucketKeys.GenerateDataKey = math.Min(res.Baseline.GenerateDataKey, windows*keysPerWindow)
 	c := 1 + math.Ceil(w.ReadWindow.Seconds()/ttl)
-	res.BucketKeys.Decrypt = math.Min(res.Baseline.Decrypt, windows*keysPerWindow*(float64(w.Replicas)*c-1))
+	res.BucketKeys.Decrypt = math.Min(res.Baseline.Decrypt, windows*keysPerWindow*(float64(n)*c-1))
 
 	for _, d := range []*design{&res.Baseline, &res.BucketKeys} {
 		d.Requests = d.GenerateDataKey + d.Decrypt
@@ -115,7 +124,7 @@ func (w workload) validate() error {
 	return nil
 }
 
-const estimateSynopsis = "bucketkey estimate --put-rate N --get-rate N [--buckets N] [--ttl D] [--replicas N] [--price D] [--distinct-writers N] [--read-window D] [--json]"
+const estimateSynopsis = "bucketkey estimate --put-rate N --get-rate N [--buckets N] [--ttl D] [--replicas N] [--price D] [--sticky] [--distinct-writers N] [--read-window D] [--json]"
 
 // runEstimate is `bucketkey estimate`.
 func runEstimate(args []string, stdout, stderr io.Writer) int {
@@ -132,6 +141,7 @@ func runEstimate(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&w.DistinctWriters, "distinct-writers", 1, "client access keys writing, when running with --partition-by-access-key")
 	fs.DurationVar(&w.ReadWindow, "read-window", -1, "age of the objects read: reads reach objects written this long ago [--ttl]")
 	fs.Int64Var(&w.MaxObjects, "max-objects", keycache.DefaultMaxObjects, "--bucket-key-max-objects")
+	fs.BoolVar(&w.Sticky, "sticky", false, "the load balancer routes each bucket to one replica (consistent hashing on the bucket)")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	if err := s.parse(args, noEnv); err != nil {
 		if errors.Is(err, errHelp) {
@@ -161,8 +171,12 @@ func noEnv(string) (string, bool) { return "", false }
 
 func printEstimate(out io.Writer, r estimateResult) {
 	w := r.Workload
-	fmt.Fprintf(out, "Workload: %s PUT/s and %s GET/s over %d bucket(s), %d proxy replica(s), bucket key TTL %v,\n",
-		num(w.PutRate), num(w.GetRate), w.Buckets, w.Replicas, w.TTL)
+	routing := ""
+	if w.Sticky && w.Replicas > 1 {
+		routing = " (each bucket routed to one)"
+	}
+	fmt.Fprintf(out, "Workload: %s PUT/s and %s GET/s over %d bucket(s), %d proxy replica(s)%s, bucket key TTL %v,\n",
+		num(w.PutRate), num(w.GetRate), w.Buckets, w.Replicas, routing, w.TTL)
 	fmt.Fprintf(out, "reads reach objects up to %v old, %d distinct writer(s), $%s per 10,000 KMS requests, 30-day month.\n\n",
 		w.ReadWindow, w.DistinctWriters, num(w.Price))
 	table(out, [][]string{

@@ -33,6 +33,18 @@ func TestEstimateWorkedExamples(t *testing.T) {
 			baseDollars: 3888, keysDollars: 4.6656,
 		},
 		{
+			// README's example behind a load balancer with bucket affinity:
+			// 10 keys a window (one per bucket), each read by its maker only,
+			// in its second window: 1 Decrypt per key.
+			name: "3 replicas, 10 buckets, sticky",
+			w: with(func(w *workload) {
+				w.PutRate, w.GetRate, w.Buckets, w.Replicas, w.ReadWindow, w.Sticky = 100, 400, 10, 3, 5*time.Minute, true
+			}),
+			baseGDK: 259_200_000, baseDec: 1_036_800_000,
+			gdk: 86_400, dec: 86_400,
+			baseDollars: 3888, keysDollars: 0.5184,
+		},
+		{
 			// One proxy reading back what it just wrote: its own keys are in
 			// its unwrap cache, so no Decrypt at all.
 			name:    "one proxy, fresh reads",
