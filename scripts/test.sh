@@ -20,13 +20,17 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# Clients from Debian's packages: aws v2, s3cmd, rclone; yamllint for examples/.
+# Clients from Debian's packages: aws v2, s3cmd, rclone; yamllint for examples/;
+# nginx (the load balancer of the replicas test); prometheus for promtool
+# (checks examples/prometheus).
 if [ "${BUCKETKEY_SKIP_APT:-}" = "" ] && command -v apt-get >/dev/null 2>&1; then
   need=()
   [ -x /usr/bin/aws ] || need+=(awscli)
   command -v s3cmd >/dev/null 2>&1 || need+=(s3cmd)
   command -v rclone >/dev/null 2>&1 || need+=(rclone)
   command -v yamllint >/dev/null 2>&1 || need+=(yamllint)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)
   if [ ${#need[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${need[*]} from Debian" >&2
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi

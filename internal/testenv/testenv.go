@@ -146,6 +146,11 @@ func start(name string, args, env []string, dir, addr string, ready func(ctx con
 	if err != nil {
 		return nil, err
 	}
+	return startBinary(name, bin, args, env, dir, addr, ready)
+}
+
+// startBinary is start with the binary's path given.
+func startBinary(name, bin string, args, env []string, dir, addr string, ready func(ctx context.Context) error) (*Process, error) {
 	p := &Process{Name: name, Addr: addr, URL: "http://" + addr, Dir: dir, out: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = dir
