@@ -47,8 +47,15 @@ func signedRequest(t testing.TB, endpoint, ak, sk, method, path string, hdr http
 // credentials and sends it.
 func signedRaw(t testing.TB, req *http.Request) *http.Response {
 	t.Helper()
-	req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: clientAccessKey, SecretAccessKey: clientSecretKey}, req, "UNSIGNED-PAYLOAD", "s3", testenv.Region, time.Now()); err != nil {
+	return signedRawPayload(t, req, "UNSIGNED-PAYLOAD")
+}
+
+// signedRawPayload signs req with the test client's credentials and the
+// x-amz-content-sha256 value payload, and sends it.
+func signedRawPayload(t testing.TB, req *http.Request, payload string) *http.Response {
+	t.Helper()
+	req.Header.Set("X-Amz-Content-Sha256", payload)
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: clientAccessKey, SecretAccessKey: clientSecretKey}, req, payload, "s3", testenv.Region, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/envelope"
 )
 
@@ -216,9 +217,13 @@ func sizeRule(parent string) xmlRule {
 // checksumElements are the checksum elements S3 puts in parts, listings
 // and results; for encrypted data they describe ciphertext (or nothing the
 // backend can verify), so the proxy removes them.
-var checksumElements = []string{
-	"ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME", "ChecksumSHA1", "ChecksumSHA256", "ChecksumType",
-}
+var checksumElements = func() []string {
+	names := []string{"ChecksumType", "ChecksumAlgorithm"}
+	for _, a := range checksum.All {
+		names = append(names, a.XMLElement())
+	}
+	return names
+}()
 
 // dropChecksums drops checksum elements directly under parent.
 func dropChecksums(parent string) []xmlRule {

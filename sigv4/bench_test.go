@@ -104,7 +104,7 @@ func BenchmarkChunkedDecode(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			d := newChunkDecoder(bytes.NewReader(unsigned), benchSize, nil, true, checksumCRC32C)
-			br := &bodyReader{src: d, dec: d, want: -1, ck: checksumCRC32C.newHash(), ckAlg: checksumCRC32C}
+			br := &bodyReader{src: d, dec: d, want: -1, ck: checksumCRC32C.New(), ckAlg: checksumCRC32C}
 			if n, err := drain(br, buf); err != nil || n != benchSize {
 				b.Fatal(n, err)
 			}

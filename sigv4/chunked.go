@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"hash"
@@ -399,17 +398,17 @@ func (d *chunkDecoder) finish() error {
 // declared checksum must be there, and nothing else may be.
 func (d *chunkDecoder) checkTrailerFields(fields []trailerField) error {
 	for _, f := range fields {
-		if d.trailerCk == checksumNone || f.name != d.trailerCk.header() {
+		if d.trailerCk == checksumNone || f.name != d.trailerCk.Header() {
 			return malformedTrailer("trailer " + f.name + " was not declared in x-amz-trailer.")
 		}
-		v, err := base64.StdEncoding.DecodeString(f.value)
-		if err != nil || len(v) != d.trailerCk.size() {
+		v, ok := d.trailerCk.Decode(f.value)
+		if !ok {
 			return s3err.InvalidRequest.With("Value for " + f.name + " trailing header is invalid.")
 		}
 		d.ckValue = v
 	}
 	if d.trailerCk != checksumNone && d.ckValue == nil {
-		return malformedTrailer("the declared trailer " + d.trailerCk.header() + " is missing.")
+		return malformedTrailer("the declared trailer " + d.trailerCk.Header() + " is missing.")
 	}
 	return nil
 }

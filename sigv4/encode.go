@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/crc32"
 	"io"
 	"strconv"
 )
@@ -67,7 +66,7 @@ func newChunkEncoder(src io.Reader, size int64, chunk int, sign func([]byte) ([]
 	}
 	e := &chunkEncoder{src: src, remaining: size, chunk: chunk, buf: make([]byte, chunkHeaderRoom+n+2), sign: sign}
 	if sign == nil {
-		e.crc = crc32.New(castagnoli)
+		e.crc = checksumCRC32C.New().(hash.Hash32)
 	}
 	return e
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/s3err"
 )
 
@@ -96,7 +97,7 @@ func (v *Verifier) wrapBody(r *http.Request, h http.Header, mode payloadMode, wa
 		return nil, 0, derr
 	}
 	if d.ck != checksumNone {
-		b.ck = d.ck.newHash()
+		b.ck = d.ck.New()
 		b.ckAlg = d.ck
 		b.ckWant = d.ckWant
 	}
@@ -167,22 +168,24 @@ func parseBodyHeaders(h http.Header, mode payloadMode) (bodyHeaders, *s3err.Erro
 	return d, nil
 }
 
+var errMultipleChecksums = s3err.InvalidRequest.With("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+
 // requestChecksum finds the x-amz-checksum-* the client declared: in a
 // header (with its value), or announced in x-amz-trailer (value to come),
 // or just named by x-amz-sdk-checksum-algorithm (computed, nothing to
 // compare with). h must have canonical keys (canonicalHeader).
 func requestChecksum(h http.Header, mode payloadMode) (alg checksumAlg, want []byte, inTrailer bool, err *s3err.Error) {
-	for a := checksumCRC32; a <= checksumSHA256; a++ {
-		vals := h[checksumAlgs[a].canonical]
+	for _, a := range checksum.All {
+		vals := h[a.CanonicalHeader()]
 		if len(vals) == 0 {
 			continue
 		}
 		if alg != checksumNone || len(vals) > 1 {
-			return 0, nil, false, s3err.InvalidRequest.With("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+			return 0, nil, false, errMultipleChecksums
 		}
-		raw, derr := base64.StdEncoding.DecodeString(vals[0])
-		if derr != nil || len(raw) != a.size() {
-			return 0, nil, false, s3err.InvalidRequest.With("Value for " + a.header() + " header is invalid.")
+		raw, ok := a.Decode(vals[0])
+		if !ok {
+			return 0, nil, false, s3err.InvalidRequest.With("Value for " + a.Header() + " header is invalid.")
 		}
 		alg, want = a, raw
 	}
@@ -196,7 +199,7 @@ func requestChecksum(h http.Header, mode payloadMode) (alg checksumAlg, want []b
 				if name == "" {
 					continue
 				}
-				a := checksumByHeader(name)
+				a := checksum.ByHeader(name)
 				if a == checksumNone {
 					return 0, nil, false, s3err.InvalidRequest.With("The trailer " + name + " is not supported; only x-amz-checksum-* trailers are.")
 				}
@@ -208,7 +211,7 @@ func requestChecksum(h http.Header, mode payloadMode) (alg checksumAlg, want []b
 		}
 	}
 	if sdk := h["X-Amz-Sdk-Checksum-Algorithm"]; len(sdk) > 0 {
-		a := checksumByName(strings.TrimSpace(sdk[0]))
+		a := checksum.ByName(strings.TrimSpace(sdk[0]))
 		switch {
 		case len(sdk) > 1 || a == checksumNone:
 			return 0, nil, false, s3err.InvalidRequest.With("Value for x-amz-sdk-checksum-algorithm header is invalid.")

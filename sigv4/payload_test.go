@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bucketkey/bucketkey/checksum"
 )
 
 // lowerKeys returns h with every key in lower case, as a header map built
@@ -198,9 +200,9 @@ func FuzzPayloadHeaders(f *testing.F) {
 		if present&fuzzMD5 != 0 {
 			h.Set("Content-Md5", contentMD5)
 		}
-		ck := checksumAlg(int(ckIdx) % len(checksumAlgs))
+		ck := checksumAlg(int(ckIdx) % (len(checksum.All) + 1))
 		if present&fuzzChecksum != 0 && ck != checksumNone {
-			h.Set(ck.header(), ckValue)
+			h.Set(ck.Header(), ckValue)
 		}
 		if present&fuzzTrailer != 0 {
 			h.Set("X-Amz-Trailer", trailer)
@@ -251,14 +253,14 @@ func FuzzPayloadHeaders(f *testing.F) {
 		}
 		if d.ckWant != nil {
 			raw, _ := base64.StdEncoding.DecodeString(ckValue)
-			if d.ck != ck || d.inTrailer || len(d.ckWant) != d.ck.size() || !bytes.Equal(raw, d.ckWant) {
+			if d.ck != ck || d.inTrailer || len(d.ckWant) != d.ck.Size() || !bytes.Equal(raw, d.ckWant) {
 				t.Fatalf("checksum %s %q accepted as %v %x (trailer %v)", ck, ckValue, d.ck, d.ckWant, d.inTrailer)
 			}
 		}
 		if d.inTrailer && (!mode.trailer() || d.ck == checksumNone || d.ckWant != nil) {
 			t.Fatalf("trailer %q accepted as %v for mode %d", trailer, d.ck, mode)
 		}
-		if present&fuzzSDK != 0 && checksumByName(strings.TrimSpace(sdk)) != d.ck {
+		if present&fuzzSDK != 0 && checksum.ByName(strings.TrimSpace(sdk)) != d.ck {
 			t.Fatalf("x-amz-sdk-checksum-algorithm %q but checksum %v", sdk, d.ck)
 		}
 		if d.ck == checksumNone && (d.ckWant != nil || d.inTrailer) {
@@ -283,4 +285,47 @@ func TestFuzzPayloadSeedsAccepted(t *testing.T) {
 			t.Errorf("x-amz-decoded-content-length %q: %v", bad, err)
 		}
 	}
+}
+
+// TestRequestChecksumEveryAlgorithm: each algorithm S3 accepts is read from
+// its header (and from x-amz-trailer), and refused when malformed or
+// together with another.
+func TestRequestChecksumEveryAlgorithm(t *testing.T) {
+	for _, a := range checksum.All {
+		value := crcB64(a, []byte("data"))
+		for _, tc := range []struct {
+			name string
+			h    http.Header
+			mode payloadMode
+			code string
+		}{
+			{"header", http.Header{a.CanonicalHeader(): {value}}, payloadUnsigned, ""},
+			{"trailer", http.Header{"X-Amz-Trailer": {a.Header()}}, payloadChunkedUnsignedTrailer, ""},
+			{"sdk name", http.Header{"X-Amz-Sdk-Checksum-Algorithm": {strings.ToLower(a.String())}, a.CanonicalHeader(): {value}}, payloadUnsigned, ""},
+			{"short", http.Header{a.CanonicalHeader(): {value[4:]}}, payloadUnsigned, "InvalidRequest"},
+			{"unpadded", http.Header{a.CanonicalHeader(): {strings.TrimRight(value, "=") + "A"}}, payloadUnsigned, "InvalidRequest"},
+			{"twice", http.Header{a.CanonicalHeader(): {value, value}}, payloadUnsigned, "InvalidRequest"},
+			{"with another", http.Header{a.CanonicalHeader(): {value}, otherAlg(a).CanonicalHeader(): {crcB64(otherAlg(a), nil)}}, payloadUnsigned, "InvalidRequest"},
+			{"header and trailer", http.Header{a.CanonicalHeader(): {value}, "X-Amz-Trailer": {otherAlg(a).Header()}}, payloadChunkedUnsignedTrailer, "InvalidRequest"},
+			{"sdk name of another", http.Header{a.CanonicalHeader(): {value}, "X-Amz-Sdk-Checksum-Algorithm": {otherAlg(a).String()}}, payloadUnsigned, "InvalidRequest"},
+		} {
+			alg, want, inTrailer, err := requestChecksum(tc.h, tc.mode)
+			if tc.code != "" {
+				if err == nil || err.Code != tc.code {
+					t.Errorf("%v %s: err %v, want %s", a, tc.name, err, tc.code)
+				}
+				continue
+			}
+			if err != nil || alg != a || inTrailer != (tc.name == "trailer") || (!inTrailer && checksum.Encode(want) != value) {
+				t.Errorf("%v %s: %v %x %v %v", a, tc.name, alg, want, inTrailer, err)
+			}
+		}
+	}
+}
+
+func otherAlg(a checksumAlg) checksumAlg {
+	if a == checksum.CRC32 {
+		return checksum.XXHASH128
+	}
+	return checksum.CRC32
 }

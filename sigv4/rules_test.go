@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bucketkey/bucketkey/checksum"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -527,7 +529,7 @@ func TestVerifyMalformedAuthorization(t *testing.T) {
 }
 
 func crcB64(a checksumAlg, b []byte) string {
-	h := a.newHash()
+	h := a.New()
 	h.Write(b)
 	return base64.StdEncoding.EncodeToString(h.Sum(nil))
 }
@@ -726,14 +728,15 @@ func TestBodyFailureReplacesEOF(t *testing.T) {
 			return sdkSign(t, signSpec{body: body, headers: headers, payload: payload}), body
 		}
 	}
-	for _, tc := range []struct {
+	type bodyCase struct {
 		name string
 		// req returns the request for body and the bytes it sends (framed
 		// for the streaming modes).
 		req      func(t *testing.T) (*http.Request, []byte)
 		code     string
 		checksum string // Checksum() of the verified body
-	}{
+	}
+	cases := []bodyCase{
 		{name: "sha256", req: raw(nil, ""), code: "XAmzContentSHA256Mismatch"},
 		{name: "content-md5", req: raw(map[string]string{"Content-Md5": base64.StdEncoding.EncodeToString(md5sum[:])}, unsignedPayload), code: "BadDigest"},
 		{name: "crc32", req: raw(map[string]string{"X-Amz-Checksum-Crc32": crcB64(checksumCRC32, body)}, unsignedPayload), code: "BadDigest", checksum: crcB64(checksumCRC32, body)},
@@ -751,7 +754,21 @@ func TestBodyFailureReplacesEOF(t *testing.T) {
 			framed := unsignedChunked(body, 8192, "x-amz-checksum-crc32:"+crcB64(checksumCRC32, body)+"\r\n\r\n")
 			return unsignedTrailerRequest(t, framed, len(body), map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32"}), framed
 		}},
-	} {
+	}
+	// The algorithms S3 added later, as a header and as a signed trailer.
+	for _, a := range []checksumAlg{checksum.SHA512, checksum.MD5, checksum.XXHASH64, checksum.XXHASH3, checksum.XXHASH128} {
+		cases = append(cases,
+			bodyCase{name: a.String(), req: raw(map[string]string{a.CanonicalHeader(): crcB64(a, body)}, unsignedPayload), code: "BadDigest", checksum: crcB64(a, body)},
+			bodyCase{name: a.String() + " signed trailer", code: "SignatureDoesNotMatch", checksum: crcB64(a, body), req: func(t *testing.T) (*http.Request, []byte) {
+				return signedChunkedRequest(t, body, 8192, a)
+			}},
+			bodyCase{name: a.String() + " unsigned trailer", code: "BadDigest", checksum: crcB64(a, body), req: func(t *testing.T) (*http.Request, []byte) {
+				framed := unsignedChunked(body, 8192, a.Header()+":"+crcB64(a, body)+"\r\n\r\n")
+				return unsignedTrailerRequest(t, framed, len(body), map[string]string{"X-Amz-Trailer": a.Header()}), framed
+			}},
+		)
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, good := range []bool{true, false} {
 				for _, chunk := range []int{1, 7, 4096, 1 << 20} {
@@ -840,8 +857,8 @@ func signedChunkedRequest(t *testing.T, data []byte, chunk int, trailer checksum
 	var trailerLine string
 	if trailer != checksumNone {
 		payload = streamingSignedTrailer
-		h["X-Amz-Trailer"] = trailer.header()
-		trailerLine = trailer.header() + ":" + crcB64(trailer, data)
+		h["X-Amz-Trailer"] = trailer.Header()
+		trailerLine = trailer.Header() + ":" + crcB64(trailer, data)
 	}
 	frame := func(chunkSig func([]byte) string, trailerSig func() string) []byte {
 		var b bytes.Buffer

@@ -198,7 +198,7 @@ func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Read
 	case PayloadUnsignedTrailer:
 		setChunkedHeaders(req, size)
 		req.Header.Set("X-Amz-Content-Sha256", streamingUnsignedTrailer)
-		req.Header.Set("X-Amz-Trailer", checksumCRC32C.header())
+		req.Header.Set("X-Amz-Trailer", checksumCRC32C.Header())
 		req.Header.Set("X-Amz-Sdk-Checksum-Algorithm", checksumCRC32C.String())
 		req.ContentLength = chunkedLength(size, chunk, false)
 		req.Body = newChunkEncoder(body, size, chunk, nil)

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+
+	"github.com/bucketkey/bucketkey/checksum"
 )
 
 // unsignedChunked frames data as STREAMING-UNSIGNED-PAYLOAD-TRAILER does:
@@ -42,15 +44,15 @@ func unsignedTrailerRequest(t *testing.T, framed []byte, decoded int, headers ma
 
 func TestUnsignedTrailer(t *testing.T) {
 	data := bytes.Repeat([]byte("bucketkey "), 10000) // 100000 bytes
-	for a := checksumCRC32; a <= checksumSHA256; a++ {
+	for _, a := range checksum.All {
 		t.Run(a.String(), func(t *testing.T) {
 			value := crcB64(a, data)
 			for name, framing := range map[string]string{
-				"sdk":      a.header() + ":" + value + "\r\n\r\n",
-				"minio-go": a.header() + ":" + value + "\n\r\n\r\n",
+				"sdk":      a.Header() + ":" + value + "\r\n\r\n",
+				"minio-go": a.Header() + ":" + value + "\n\r\n\r\n",
 			} {
 				body := unsignedChunked(data, 65536, framing)
-				r := unsignedTrailerRequest(t, body, len(data), map[string]string{"X-Amz-Trailer": a.header(), "X-Amz-Sdk-Checksum-Algorithm": a.String()})
+				r := unsignedTrailerRequest(t, body, len(data), map[string]string{"X-Amz-Trailer": a.Header(), "X-Amz-Sdk-Checksum-Algorithm": a.String()})
 				au, err := testVerifier(testTime).Verify(r, VerifyOptions{AllowStreaming: true})
 				if err != nil {
 					t.Fatal(err)
@@ -64,8 +66,8 @@ func TestUnsignedTrailer(t *testing.T) {
 				}
 			}
 			// The trailer of other data.
-			body := unsignedChunked(data, 65536, a.header()+":"+crcB64(a, data[1:])+"\r\n\r\n")
-			r := unsignedTrailerRequest(t, body, len(data), map[string]string{"X-Amz-Trailer": a.header()})
+			body := unsignedChunked(data, 65536, a.Header()+":"+crcB64(a, data[1:])+"\r\n\r\n")
+			r := unsignedTrailerRequest(t, body, len(data), map[string]string{"X-Amz-Trailer": a.Header()})
 			au, err := testVerifier(testTime).Verify(r, VerifyOptions{AllowStreaming: true})
 			if err != nil {
 				t.Fatal(err)

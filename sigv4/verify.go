@@ -60,7 +60,7 @@ type Authenticated struct {
 	// ContentLength is the decoded payload length, or -1 if unknown.
 	ContentLength int64
 	// ChecksumAlgorithm is the x-amz-checksum-* algorithm the client asked
-	// for ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"), or "".
+	// for (one of package checksum's names, e.g. "CRC64NVME"), or "".
 	ChecksumAlgorithm string
 	// Checksum returns the base64 checksum of the plaintext the client sent,
 	// valid after Body returned io.EOF ("" when no algorithm).

@@ -1,0 +1,167 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/bucketkey/bucketkey/checksum"
+)
+
+// putInputWithChecksum is a PutObject carrying a precomputed checksum of
+// algorithm a in its own field, as an application that checksums its data
+// itself sends it.
+func putInputWithChecksum(bucket, key string, data []byte, a checksum.Algorithm, value string) *s3.PutObjectInput {
+	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)}
+	v := aws.String(value)
+	switch a {
+	case checksum.CRC32:
+		in.ChecksumCRC32 = v
+	case checksum.CRC32C:
+		in.ChecksumCRC32C = v
+	case checksum.CRC64NVME:
+		in.ChecksumCRC64NVME = v
+	case checksum.SHA1:
+		in.ChecksumSHA1 = v
+	case checksum.SHA256:
+		in.ChecksumSHA256 = v
+	case checksum.SHA512:
+		in.ChecksumSHA512 = v
+	case checksum.MD5:
+		in.ChecksumMD5 = v
+	case checksum.XXHASH64:
+		in.ChecksumXXHASH64 = v
+	case checksum.XXHASH3:
+		in.ChecksumXXHASH3 = v
+	case checksum.XXHASH128:
+		in.ChecksumXXHASH128 = v
+	}
+	return in
+}
+
+// TestChecksumEveryAlgorithmVerified: a PutObject with any of the ten
+// algorithms S3 accepts, from aws-sdk-go-v2, is verified by the proxy: the
+// right value stores the object and is answered back, a wrong one is
+// BadDigest and stores nothing.
+func TestChecksumEveryAlgorithmVerified(t *testing.T) {
+	tp := newTestProxy(t)
+	bucket := tp.newBucket(t)
+	ctx := context.Background()
+	data := randBytes(70000)
+	for _, a := range checksum.All {
+		t.Run(a.String(), func(t *testing.T) {
+			key := "ck-" + a.String()
+			good := checksum.Encode(a.Sum(data))
+			if _, err := tp.client.PutObject(ctx, putInputWithChecksum(bucket, key, data, a, good)); err != nil {
+				t.Fatalf("PutObject with the right %v: %v", a, err)
+			}
+			mustEqual(t, "GET", tp.get(t, bucket, key), data)
+
+			bad := checksum.Encode(a.Sum(data[1:]))
+			_, err := tp.client.PutObject(ctx, putInputWithChecksum(bucket, key+"-bad", data, a, bad))
+			var ae smithy.APIError
+			if !errors.As(err, &ae) || ae.ErrorCode() != "BadDigest" {
+				t.Fatalf("PutObject with a wrong %v: %v, want BadDigest", a, err)
+			}
+			if _, err := backend().HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(key + "-bad")}); err == nil {
+				t.Fatalf("a PutObject refused for its %v left an object behind", a)
+			}
+		})
+	}
+}
+
+// TestChecksumRawRequests: the same rules for hand-made requests, as a
+// header and as the trailer of an unsigned aws-chunked body: malformed
+// values and two checksums are InvalidRequest.
+func TestChecksumRawRequests(t *testing.T) {
+	tp := newTestProxy(t)
+	bucket := tp.newBucket(t)
+	data := []byte("some plaintext for the checksum tests")
+	for _, a := range checksum.All {
+		good := checksum.Encode(a.Sum(data))
+		bad := checksum.Encode(a.Sum(data[1:]))
+		other := checksum.CRC32
+		if a == other {
+			other = checksum.XXHASH3
+		}
+		for _, tc := range []struct {
+			name   string
+			hdr    http.Header
+			status int
+			code   string
+		}{
+			{"right", http.Header{a.CanonicalHeader(): {good}}, 200, ""},
+			{"wrong", http.Header{a.CanonicalHeader(): {bad}}, 400, "BadDigest"},
+			{"malformed", http.Header{a.CanonicalHeader(): {good[:len(good)-4]}}, 400, "InvalidRequest"},
+			{"two", http.Header{a.CanonicalHeader(): {good}, other.CanonicalHeader(): {checksum.Encode(other.Sum(data))}}, 400, "InvalidRequest"},
+		} {
+			key := "raw-" + a.String() + "-" + tc.name
+			resp := tp.rawRequest(t, http.MethodPut, "/"+bucket+"/"+key, tc.hdr, data)
+			body := readAllClose(t, resp.Body)
+			if resp.StatusCode != tc.status || (tc.code != "" && errorCode(body) != tc.code) {
+				t.Fatalf("%v %s: %d %s, want %d %s", a, tc.name, resp.StatusCode, body, tc.status, tc.code)
+			}
+			if tc.status == 200 && resp.Header.Get(a.Header()) != good {
+				t.Fatalf("%v: answer's %s = %q, want %q", a, a.Header(), resp.Header.Get(a.Header()), good)
+			}
+		}
+		for _, tc := range []struct {
+			name, value string
+			status      int
+			code        string
+		}{
+			{"trailer right", good, 200, ""},
+			{"trailer wrong", bad, 400, "BadDigest"},
+			{"trailer malformed", good[1:], 400, "InvalidRequest"},
+		} {
+			key := "raw-" + a.String() + "-" + strings.ReplaceAll(tc.name, " ", "-")
+			resp := unsignedTrailerPut(t, tp.srv.URL+"/"+bucket+"/"+key, data, a.Header(), tc.value)
+			body := readAllClose(t, resp.Body)
+			if resp.StatusCode != tc.status || (tc.code != "" && errorCode(body) != tc.code) {
+				t.Fatalf("%v %s: %d %s, want %d %s", a, tc.name, resp.StatusCode, body, tc.status, tc.code)
+			}
+			if tc.status == 200 {
+				mustEqual(t, a.String()+" trailer GET", tp.get(t, bucket, key), data)
+			}
+		}
+	}
+}
+
+// unsignedTrailerPut sends data as STREAMING-UNSIGNED-PAYLOAD-TRAILER with
+// one trailer name:value, in two chunks, as the SDKs frame it.
+func unsignedTrailerPut(t testing.TB, url string, data []byte, name, value string) *http.Response {
+	t.Helper()
+	var b bytes.Buffer
+	half := len(data) / 2
+	for _, c := range [][]byte{data[:half], data[half:]} {
+		fmt.Fprintf(&b, "%x\r\n%s\r\n", len(c), c)
+	}
+	fmt.Fprintf(&b, "0\r\n%s:%s\r\n\r\n", name, value)
+	req, err := http.NewRequest(http.MethodPut, url, bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Encoding", "aws-chunked")
+	req.Header.Set("X-Amz-Decoded-Content-Length", strconv.Itoa(len(data)))
+	req.Header.Set("X-Amz-Trailer", name)
+	return signedRawPayload(t, req, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+}
+
+// errorCode is the <Code> of an S3 error body, or "".
+func errorCode(body []byte) string {
+	_, rest, ok := bytes.Cut(body, []byte("<Code>"))
+	if !ok {
+		return ""
+	}
+	code, _, _ := bytes.Cut(rest, []byte("</Code>"))
+	return string(code)
+}
