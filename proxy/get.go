@@ -39,6 +39,7 @@ func (p *Proxy) getObject(rq *request) error {
 		key:         rq.key,
 		query:       forwardQuery(q, "partNumber"),
 		rangeHeader: rq.r.Header.Get("Range"),
+		ifRange:     rq.r.Header.Get("If-Range"),
 		cond:        conditions(rq.r.Header),
 		header:      forwardHeader(rq.r.Header, objectReadHeaders...),
 		head:        rq.r.Method == http.MethodHead,

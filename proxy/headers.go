@@ -50,6 +50,7 @@ var notForwarded = []string{
 // request itself (ranges and conditions are resolved by the proxy).
 var objectReadHeaders = []string{
 	"Range",
+	"If-Range", // evaluated by the proxy (ifrange.go)
 	"If-Match",
 	"If-None-Match",
 	"If-Modified-Since",

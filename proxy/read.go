@@ -27,6 +27,7 @@ type readSpec struct {
 	query       url.Values
 	partNumber  int
 	rangeHeader string
+	ifRange     string      // the client's If-Range, evaluated by the proxy (ifrange.go)
 	cond        http.Header // the client's If-* conditions
 	header      http.Header // other forwarded client headers (SSE-C, expected bucket owner, ...)
 	head        bool        // headers only
@@ -194,6 +195,7 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 	etag := resp.Header.Get("ETag")
 
 	md, err := envelope.ParseMetadata(resp.Header)
+	s.rangeHeader = s.effectiveRange(resp.Header, err == nil)
 	if errors.Is(err, envelope.ErrNotEncrypted) {
 		if !p.mixed[s.bucket] {
 			// Not vouched for by any seal: someone wrote it behind the
@@ -201,29 +203,7 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 			drain(resp)
 			return nil, p.refuse(rq, RefusedNoEnvelope, s.bucket, s.key, errNoEnvelope, err)
 		}
-		if s.rangeHeader == "" {
-			res.passthrough = resp
-			return res, nil
-		}
-		// A pre-proxy object and a range: the backend serves the range,
-		// pinned to the version the HEAD saw.
-		drain(resp)
-		method := http.MethodGet
-		if s.head {
-			method = http.MethodHead
-		}
-		h := s.pinned(etag)
-		h.Set("Range", s.rangeHeader)
-		resp, err = p.sendRead(ctx, method, s, cloneValues(s.query), h)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode == http.StatusPreconditionFailed {
-			drain(resp)
-			return nil, errObjectChanged
-		}
-		res.passthrough = resp
-		return res, nil
+		return p.readPlain(ctx, s, resp, first)
 	}
 	res.resp, res.headFirst = resp, first == http.MethodHead
 	res.closers = append(res.closers, resp.Body)
@@ -280,6 +260,34 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 		}
 	}
 	return p.readWhole(ctx, res, s, layout)
+}
+
+// readPlain reads an object without envelope metadata in a mixed bucket,
+// whose first backend answer (to first) is resp: as it is, or once more
+// when the answer does not fit the read (a range, or a HEAD for a GET whose
+// If-Range did not hold), pinned to the version resp saw.
+func (p *Proxy) readPlain(ctx context.Context, s readSpec, resp *http.Response, first string) (*readResult, error) {
+	if s.rangeHeader == "" && (first == http.MethodGet || s.head) {
+		return &readResult{passthrough: resp}, nil
+	}
+	drain(resp)
+	method := http.MethodGet
+	if s.head {
+		method = http.MethodHead
+	}
+	h := s.pinned(resp.Header.Get("ETag"))
+	if s.rangeHeader != "" {
+		h.Set("Range", s.rangeHeader)
+	}
+	resp, err := p.sendRead(ctx, method, s, cloneValues(s.query), h)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusPreconditionFailed {
+		drain(resp)
+		return nil, errObjectChanged
+	}
+	return &readResult{passthrough: resp}, nil
 }
 
 // checkEnd checks the end tag of a multipart object (envelope.Layout.
