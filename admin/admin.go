@@ -69,6 +69,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	h.ready = newReadiness(cfg.Checks, cfg.CheckTTL, cfg.CheckTimeout, cfg.Now, cfg.Logger)
+	h.ready.observe = cfg.Metrics.ops.observeReady
 	h.mux.HandleFunc("GET /{$}", h.page)
 	h.mux.HandleFunc("GET /stats", h.stats)
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics.Registry(), promhttp.HandlerOpts{
@@ -93,7 +94,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // Drain makes /readyz answer 503 from now on, so that load balancers stop
 // sending requests while in-flight ones finish. /healthz, /metrics and
 // /stats keep answering.
-func (h *Handler) Drain() { h.ready.draining.Store(true) }
+func (h *Handler) Drain() {
+	h.ready.draining.Store(true)
+	h.cfg.Metrics.ops.draining.Set(1)
+}
 
 // Doc returns the current /stats document.
 func (h *Handler) Doc() StatsDoc {

@@ -30,6 +30,7 @@ type Metrics struct {
 	bytesOut      *prometheus.CounterVec
 	kmsDuration   *prometheus.HistogramVec
 	refused       *prometheus.CounterVec
+	ops           *opsMetrics
 	mu            sync.Mutex
 	operations    map[string]bool
 	maxOperations int
@@ -81,6 +82,7 @@ func NewMetrics(stats func() keycache.Stats, bucketKeys bool) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.ops = newOpsMetrics(m.reg, stats)
 	return m
 }
 

@@ -26,6 +26,8 @@ type readiness struct {
 	timeout time.Duration
 	now     func() time.Time
 	log     *slog.Logger
+	// observe, if set, is told each check's result and whether it changed.
+	observe func(check string, ok, changed bool)
 
 	draining atomic.Bool // set on shutdown: not ready, whatever the checks say
 
@@ -64,6 +66,9 @@ func (r *readiness) run(ctx context.Context) []error {
 			r.log.Warn("not ready", "check", c.Name, "err", results[i])
 		case !failed && r.failing[c.Name]:
 			r.log.Info("ready again", "check", c.Name)
+		}
+		if r.observe != nil {
+			r.observe(c.Name, results[i] == nil, (results[i] != nil) != r.failing[c.Name])
 		}
 		r.failing[c.Name] = results[i] != nil
 	}

@@ -169,10 +169,12 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// defaultTransport is a transport tuned for one busy backend: many idle
+// DefaultTransport is a transport tuned for one busy backend: many idle
 // connections kept, no transparent decompression (the proxy needs the
-// stored bytes exactly as stored).
-func defaultTransport() *http.Transport {
+// stored bytes exactly as stored). The proxy uses a new one when
+// Config.UpstreamTransport is nil; callers that wrap or adjust it (metrics,
+// a custom CA) start from it.
+func DefaultTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 128

@@ -16,7 +16,7 @@ import (
 // than the request itself for small objects.
 func TestUpstreamConnectionsReused(t *testing.T) {
 	var dials atomic.Int64
-	tr := defaultTransport()
+	tr := DefaultTransport()
 	d := &net.Dialer{}
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dials.Add(1)

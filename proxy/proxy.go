@@ -34,7 +34,7 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	transport := cfg.UpstreamTransport
 	if transport == nil {
-		transport = defaultTransport()
+		transport = DefaultTransport()
 	}
 	p := &Proxy{
 		cfg: cfg,

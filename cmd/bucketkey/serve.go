@@ -92,16 +92,11 @@ func newServer(ctx context.Context, r *resolved, log *slog.Logger) (*server, err
 	opts.OnKMSRequest = metrics.ObserveKMS
 	srv.cache, srv.provider = keycache.New(provider, opts), provider
 
-	var transport http.RoundTripper
+	t := proxy.DefaultTransport()
 	if r.UpstreamRoots != nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConns = 256
-		t.MaxIdleConnsPerHost = 128
-		t.DisableCompression = true
-		t.ExpectContinueTimeout = time.Second
 		t.TLSClientConfig = &tls.Config{RootCAs: r.UpstreamRoots, MinVersion: tls.VersionTLS12}
-		transport = t
 	}
+	transport := metrics.InstrumentBackend(t)
 	srv.proxy, err = proxy.New(proxy.Config{
 		Upstream:            r.Upstream,
 		UpstreamRegion:      r.UpstreamRegion,
