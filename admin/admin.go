@@ -70,6 +70,9 @@ func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	h.ready = newReadiness(cfg.Checks, cfg.CheckTTL, cfg.CheckTimeout, cfg.Now, cfg.Logger)
 	h.ready.observe = cfg.Metrics.ops.observeReady
+	for _, c := range cfg.Checks {
+		cfg.Metrics.ops.checkDeclared(c.Name)
+	}
 	h.mux.HandleFunc("GET /{$}", h.page)
 	h.mux.HandleFunc("GET /stats", h.stats)
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics.Registry(), promhttp.HandlerOpts{

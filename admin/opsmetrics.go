@@ -52,6 +52,10 @@ func newOpsMetrics(reg *prometheus.Registry, stats func() keycache.Stats) *opsMe
 	return o
 }
 
+// checkDeclared makes a check's change counter exist at 0 from the start,
+// so that increase() and alerts on it work before its first change.
+func (o *opsMetrics) checkDeclared(check string) { o.readyChanges.WithLabelValues(check) }
+
 // observeReady records one readiness check's result; changed is true when
 // it differs from the previous run's.
 func (o *opsMetrics) observeReady(check string, ok, changed bool) {
