@@ -6,16 +6,21 @@
 //	GET /metrics   Prometheus exposition (Metrics)
 //	GET /healthz   200 while the process serves
 //	GET /readyz    200 when every Check passes (results cached for CheckTTL), else 503
-//	/debug/pprof/  Go profiles, for measuring where time goes
+//	/debug/pprof/  Go profiles, only with Config.Pprof (never cmdline: it
+//	               would show secrets given as flags)
 //
-// Everything here reads keycache's accounting; nothing here sees a key.
+// With Config.Token set, every endpoint but /healthz and /readyz asks for
+// "Authorization: Bearer <token>" (401 otherwise). Everything here reads
+// keycache's accounting; nothing here sees a key or a credential.
 package admin
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -39,8 +44,15 @@ type Config struct {
 	CheckTTL time.Duration
 	// CheckTimeout bounds one probe [3s].
 	CheckTimeout time.Duration
-	Logger       *slog.Logger // [slog.Default()]
-	Now          func() time.Time
+	// Pprof serves Go's profiles under /debug/pprof/ (CPU profiles and
+	// traces cost CPU while they run) [off]. /debug/pprof/cmdline is never
+	// served.
+	Pprof bool
+	// Token, if set, is the bearer token every endpoint but /healthz and
+	// /readyz requires [none].
+	Token  []byte
+	Logger *slog.Logger // [slog.Default()]
+	Now    func() time.Time
 }
 
 // Handler serves the admin endpoints.
@@ -83,16 +95,35 @@ func New(cfg Config) *Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	h.mux.HandleFunc("GET /readyz", h.ready.serve)
-	h.mux.HandleFunc("/debug/pprof/", pprof.Index)
-	h.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	h.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	h.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	h.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if cfg.Pprof {
+		h.mux.HandleFunc("/debug/pprof/", pprof.Index)
+		h.mux.HandleFunc("/debug/pprof/cmdline", http.NotFound)
+		h.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		h.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		h.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return h
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(h.cfg.Token) > 0 && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="bucketkey admin"`)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// authorized reports whether r carries the bearer token, compared in
+// constant time.
+func (h *Handler) authorized(r *http.Request) bool {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), h.cfg.Token) == 1
+}
 
 // Drain makes /readyz answer 503 from now on, so that load balancers stop
 // sending requests while in-flight ones finish. /healthz, /metrics and

@@ -133,10 +133,11 @@ start_proxy() { # name [serve flags...]: sets <name>_url, <name>_admin, <name>_p
   local name=$1; shift
   local port admin
   port=$(free_port); admin=$(free_port)
-  "$bk" serve --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" --log-format json \
-    --upstream "$s3" --upstream-access-key "$s3_ak" --upstream-secret-key "$s3_sk" \
+  BUCKETKEY_UPSTREAM_SECRET_KEY=$s3_sk BUCKETKEY_CLIENT_SECRET_KEY=$client_sk \
+  "$bk" serve --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" --admin-pprof --log-format json \
+    --upstream "$s3" --upstream-access-key "$s3_ak" \
     --kms-key-id "$kms_key" --kms-endpoint "$kms_far" --kms-region us-east-1 \
-    --client-access-key "$client_ak" --client-secret-key "$client_sk" "$@" >"$out/proxy-$name.log" 2>&1 &
+    --client-access-key "$client_ak" "$@" >"$out/proxy-$name.log" 2>&1 &
   local pid=$!
   pids+=($pid)
   printf -v "${name}_url" '%s' "http://127.0.0.1:$port"

@@ -58,7 +58,8 @@ func newBulkEnv(t *testing.T, small int) *bulkEnv {
 		bucket:  "adopt", small: small, mp: map[string][]byte{}, dir: t.TempDir(),
 	}
 	e.args = []string{"--upstream", s3p.URL, "--upstream-region", testenv.Region,
-		"--kms-key-id", testenv.KMSKeyID, "--kms-endpoint", kmsp.URL, "--kms-region", testenv.Region}
+		"--kms-key-id", testenv.KMSKeyID, "--kms-endpoint", kmsp.URL, "--kms-region", testenv.Region,
+		"--kms-accept-key-id", testenv.KMSOtherKeyID} // the key rotate moves objects to
 	env := map[string]string{
 		"BUCKETKEY_UPSTREAM_ACCESS_KEY": testenv.S3AccessKey,
 		"BUCKETKEY_UPSTREAM_SECRET_KEY": testenv.S3SecretKey,

@@ -179,6 +179,9 @@ func startBulk(ctx context.Context, b *bulkCommand, keyID string, stderr io.Writ
 	r.DrainDelay = 0 // no load balancer in front of this one
 	r.Mixed = append(append([]string(nil), r.Mixed...), b.bucket)
 	if keyID != "" {
+		// Objects under the configured key are the ones to move: it stays
+		// accepted (proxy.Config.AcceptKMSKeyIDs).
+		r.KMSAccept = append(append([]string(nil), r.KMSAccept...), r.KMSKeyID)
 		r.KMSKeyID = keyID
 	}
 	level := r.LogLevel

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -24,6 +25,8 @@ type serveConfig struct {
 
 	Listen      string
 	AdminListen string
+	AdminToken  string // --admin-token-file
+	AdminPprof  bool
 	TLSCert     string
 	TLSKey      string
 
@@ -69,6 +72,8 @@ func serveFlags(c *serveConfig) *settings {
 	fs.StringVar(&c.Config, "config", "", "read settings from a YAML or JSON `file` (keys are the flag names)")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "S3 listener `address`")
 	fs.StringVar(&c.AdminListen, "admin-listen", "127.0.0.1:9090", "admin listener `address` (/metrics, /stats, /healthz, /readyz, live page); \"off\" disables it")
+	fs.StringVar(&c.AdminToken, "admin-token-file", "", "require \"Authorization: Bearer <token>\" on the admin listener (all but /healthz and /readyz), the token read from this `file`")
+	fs.BoolVar(&c.AdminPprof, "admin-pprof", false, "serve Go profiles on the admin listener under /debug/pprof/ (never cmdline)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve the S3 listener over TLS with this PEM certificate `file` (with --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.StringVar(&c.Upstream, "upstream", "", "backend S3 endpoint `URL`, e.g. https://s3.eu-west-1.amazonaws.com (required)")
@@ -103,6 +108,8 @@ func serveFlags(c *serveConfig) *settings {
 // resolved is a validated serve configuration, with files read.
 type resolved struct {
 	Listen, AdminListen string
+	AdminToken          []byte // nil: the admin listener asks for no token
+	AdminPprof          bool
 	TLS                 *tls.Config // nil: plain HTTP
 
 	Upstream          *url.URL
@@ -153,6 +160,16 @@ func (c *serveConfig) validate(s *settings) (*resolved, error) {
 	} else if c.AdminListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 		return nil, fmt.Errorf("--admin-listen and --listen are both %s; give them different ports", c.Listen)
 	}
+	if c.AdminToken != "" {
+		tok, err := os.ReadFile(c.AdminToken)
+		if err != nil {
+			return nil, fmt.Errorf("--admin-token-file: %v", trimErr(err))
+		}
+		if r.AdminToken = bytes.TrimSpace(tok); len(r.AdminToken) < 16 || bytes.ContainsAny(r.AdminToken, " \t\r\n") {
+			return nil, fmt.Errorf("--admin-token-file %s: want one token of at least 16 characters", c.AdminToken)
+		}
+	}
+	r.AdminPprof = c.AdminPprof
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together: set both or neither")
 	}

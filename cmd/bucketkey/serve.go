@@ -127,6 +127,8 @@ func newServer(ctx context.Context, r *resolved, log *slog.Logger) (*server, err
 		BucketKeys: !r.Cache.Disabled,
 		Metrics:    metrics,
 		Checks:     checks,
+		Pprof:      r.AdminPprof,
+		Token:      r.AdminToken,
 		Logger:     log,
 	})
 	return srv, nil
