@@ -9,10 +9,12 @@ import (
 // ParseRange resolves an HTTP Range header value ("bytes=a-b", "bytes=a-",
 // "bytes=-n"; one range only) against an object of size bytes, as S3 does:
 // an end past the object is clamped; a start past the end, a suffix of
-// zero, or any range of an empty object is ErrUnsatisfiableRange (416
-// InvalidRange) with ok=true; a malformed or multi-range value, or one
-// whose end is before its start, returns ok=false (S3 then ignores the
-// header and returns the whole object). An empty header is ok=false too.
+// zero, or a first-byte range of an empty object is ErrUnsatisfiableRange
+// (416 InvalidRange) with ok=true; a malformed or multi-range value (a
+// space anywhere included), one whose end is before its start, or a
+// non-zero suffix of an empty object returns ok=false (S3 then ignores
+// the header and returns the whole object). An empty header is ok=false
+// too.
 // Numbers too large for int64 saturate, so "bytes=0-99999999999999999999"
 // is the whole object, as it would be for S3.
 func ParseRange(header string, size int64) (r Range, ok bool, err error) {
@@ -27,15 +29,17 @@ func ParseRange(header string, size int64) (r Range, ok bool, err error) {
 	if !found {
 		return Range{}, false, nil
 	}
-	a, b = strings.Trim(a, " \t"), strings.Trim(b, " \t")
 	unsatisfiable := fmt.Errorf("envelope: range %q of a %d-byte object: %w", header, size, ErrUnsatisfiableRange)
 	if a == "" {
 		n, valid := parseDecimal(b)
 		switch {
 		case !valid:
 			return Range{}, false, nil
-		case n == 0 || size == 0:
+		case n == 0:
 			return Range{}, true, unsatisfiable
+		case size == 0:
+			// S3 answers the whole (empty) object.
+			return Range{}, false, nil
 		}
 		n = min(n, size)
 		return Range{Start: size - n, Length: n}, true, nil

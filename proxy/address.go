@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/bucketkey/bucketkey/s3err"
@@ -100,7 +101,10 @@ const maxKeyLen = 1024
 // Empty segments ("a//b") are forwarded: they cannot leave the bucket.
 func checkKey(key string) error {
 	if len(key) > maxKeyLen {
-		return s3err.KeyTooLongError.Wrap(errKeyTooLong)
+		return s3err.KeyTooLongError.
+			WithExtra("Size", strconv.Itoa(len(key))).
+			WithExtra("MaxSizeAllowed", strconv.Itoa(maxKeyLen)).
+			Wrap(errKeyTooLong)
 	}
 	if hasDotSegment(key) {
 		return s3err.InvalidArgument.With(`Object keys with a "." or ".." path segment are not supported by the encrypting proxy.`).Wrap(errKeyDots)

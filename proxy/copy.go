@@ -22,21 +22,27 @@ type copySource struct {
 	bucket, key, versionID string
 }
 
+// S3's messages for a copy source it cannot use.
+const (
+	msgCopySourceEncoding = "Invalid copy source encoding"
+	msgCopySourceBucket   = "Invalid copy source bucket name"
+	msgCopySourceKey      = "Invalid copy source object key"
+)
+
 // parseCopySource reads "bucket/key[?versionId=v]", URL-encoded, with or
-// without a leading slash.
+// without a leading slash. Its errors are S3's InvalidArgument, naming
+// what is wrong (encoding, bucket, key) as S3 does.
 func parseCopySource(v string) (copySource, error) {
-	bad := s3err.InvalidArgument.With("Copy Source must mention the source bucket and key: sourcebucket/sourcekey").
-		WithExtra("ArgumentName", "x-amz-copy-source").WithExtra("ArgumentValue", v)
+	bad := func(msg, value string) *s3err.Error {
+		return s3err.InvalidArgumentFor(msg, "x-amz-copy-source", value)
+	}
 	raw, rawQuery, _ := strings.Cut(strings.TrimSpace(v), "?")
 	dec, err := url.PathUnescape(raw)
 	if err != nil {
-		return copySource{}, bad.Wrap(err)
+		return copySource{}, bad(msgCopySourceEncoding, v).Wrap(err)
 	}
 	dec = strings.TrimPrefix(dec, "/")
-	bucket, key, ok := strings.Cut(dec, "/")
-	if !ok || bucket == "" || key == "" {
-		return copySource{}, bad
-	}
+	bucket, key, _ := strings.Cut(dec, "/")
 	if strings.HasPrefix(bucket, "arn:") {
 		return copySource{}, s3err.NotImplemented.With("Copy sources named by access point ARN are not supported by the encrypting proxy.")
 	}
@@ -44,16 +50,22 @@ func parseCopySource(v string) (copySource, error) {
 	// backend would resolve to another path ("b/x/../k", "b%2F..") must not
 	// be read under the name the client gave.
 	if err := checkBucketName(bucket); err != nil {
-		return copySource{}, bad.Wrap(err)
+		return copySource{}, bad(msgCopySourceBucket, v).Wrap(err)
+	}
+	if key == "" {
+		return copySource{}, bad(msgCopySourceKey, key)
 	}
 	if err := checkKey(key); err != nil {
-		return copySource{}, err
+		if e := s3err.As(err); e != nil && e.Code == "KeyTooLongError" {
+			return copySource{}, err
+		}
+		return copySource{}, bad(msgCopySourceKey, key).Wrap(err)
 	}
 	src := copySource{bucket: bucket, key: key}
 	if rawQuery != "" {
 		q, err := url.ParseQuery(rawQuery)
 		if err != nil {
-			return copySource{}, bad.Wrap(err)
+			return copySource{}, bad(msgCopySourceEncoding, v).Wrap(err)
 		}
 		src.versionID = q.Get("versionId")
 	}

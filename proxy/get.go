@@ -141,13 +141,20 @@ func fill(r io.Reader, b []byte) (int, error) {
 // pooled buffer and nothing bypasses the counting writer.
 type onlyWriter struct{ io.Writer }
 
+// maxPartNumber is S3's highest part number.
+const maxPartNumber = 10000
+
 func parsePartNumber(v string) (int, error) {
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 10000 {
-		return 0, s3err.InvalidArgument.With("Part number must be an integer between 1 and 10000, inclusive").
-			WithExtra("ArgumentName", "partNumber").WithExtra("ArgumentValue", v)
+	if err != nil || n < 1 || n > maxPartNumber {
+		return 0, errPartNumber(v)
 	}
 	return n, nil
+}
+
+// errPartNumber is S3's InvalidArgument for a part number out of range.
+func errPartNumber(v string) error {
+	return s3err.InvalidArgumentFor("Part number must be an integer between 1 and 10000, inclusive.", "partNumber", v)
 }
 
 func firstOf(v []string) string {

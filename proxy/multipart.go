@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
@@ -81,7 +82,9 @@ func (p *Proxy) uploadKey(rq *request) (uploadID, *envelope.DataKey, error) {
 		return uploadID{}, nil, err
 	}
 	if u.md == nil {
-		return uploadID{}, nil, s3err.NoSuchUpload.With("This upload was not started through the encrypting proxy (or its upload ID was shortened); its parts cannot be encrypted.")
+		// Not started through the proxy (or its upload ID was shortened):
+		// its parts cannot be encrypted.
+		return uploadID{}, nil, s3err.NoSuchUpload.Wrap(errors.New("proxy: upload id without envelope fields"))
 	}
 	if u.md.KeyBucket != rq.bucket {
 		return uploadID{}, nil, s3err.NoSuchUpload.Wrap(errors.New("proxy: upload id of another bucket"))
@@ -218,11 +221,11 @@ func (p *Proxy) endObject(rq *request, u uploadID, dk *envelope.DataKey, doc []b
 	for i, part := range c.Parts {
 		sp, ok := stored[part.PartNumber]
 		if !ok || part.ETag == "" || !sameETag(part.ETag, sp.ETag) {
-			return nil, nil, s3err.InvalidPart.With(fmt.Sprintf("Part %d was not found, or its ETag is not the one given.", part.PartNumber))
+			return nil, nil, s3err.InvalidPart.Wrap(fmt.Errorf("proxy: part %d not found, or its ETag is not the one given", part.PartNumber))
 		}
 		size, err := envelope.StoredPartPlaintextSize(sp.Size)
 		if err != nil {
-			return nil, nil, s3err.InvalidPart.With(fmt.Sprintf("Part %d was not written through the encrypting proxy.", part.PartNumber)).Wrap(err)
+			return nil, nil, s3err.InvalidPart.Wrap(fmt.Errorf("proxy: part %d was not written through the proxy: %w", part.PartNumber, err))
 		}
 		if i < n-1 && size < envelope.MinPartSize {
 			return nil, nil, s3err.EntityTooSmall.
@@ -336,34 +339,45 @@ func backendHeader(client http.Header) http.Header {
 	return h
 }
 
-// checkCompleteParts enforces the 1..N rule on a CompleteMultipartUpload
-// document.
+// checkCompleteParts checks a CompleteMultipartUpload document as S3
+// does (every part has a number and an ETag, numbers in range and
+// ascending), then enforces the proxy's 1..N rule: a gap is a part that
+// cannot be found, InvalidPart.
 func checkCompleteParts(doc []byte) error {
 	var c struct {
 		Parts []struct {
-			PartNumber string `xml:"PartNumber"`
+			PartNumber *string `xml:"PartNumber"`
+			ETag       *string `xml:"ETag"`
 		} `xml:"Part"`
 	}
 	if err := xml.NewDecoder(bytes.NewReader(doc)).Decode(&c); err != nil {
 		return s3err.MalformedXML.Wrap(err)
 	}
 	if len(c.Parts) == 0 {
-		return s3err.MalformedXML.With("The XML you provided was not well-formed or did not validate against our published schema: no parts.")
+		return s3err.MalformedXML.Wrap(errors.New("proxy: no parts"))
 	}
 	nums := make([]int, len(c.Parts))
 	for i, part := range c.Parts {
-		n, err := strconv.Atoi(part.PartNumber)
-		if err != nil || n < 1 || n > 10000 {
-			return s3err.InvalidPart.Wrap(fmt.Errorf("proxy: part number %q", part.PartNumber))
+		if part.PartNumber == nil || part.ETag == nil {
+			return s3err.MalformedXML.Wrap(fmt.Errorf("proxy: part %d has no number or ETag", i+1))
 		}
-		if i > 0 && n <= nums[i-1] {
+		v := strings.TrimSpace(*part.PartNumber)
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil:
+			return s3err.MalformedXML.Wrap(err)
+		case n < 1:
+			return s3err.InvalidArgumentFor("PartNumber must be >= 1", "PartNumber", v)
+		case n > maxPartNumber:
+			return errPartNumber(v)
+		case i > 0 && n <= nums[i-1]:
 			return s3err.InvalidPartOrder
 		}
 		nums[i] = n
 	}
 	for i, n := range nums {
 		if n != i+1 {
-			return s3err.InvalidPart.With(fmt.Sprintf("The encrypting proxy requires parts numbered 1 to N without gaps; part %d is missing.", i+1))
+			return s3err.InvalidPart.Wrap(fmt.Errorf("proxy: parts must be numbered 1 to N without gaps; part %d is missing", i+1))
 		}
 	}
 	return nil

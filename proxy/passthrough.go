@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/base64"
 	"io"
@@ -51,6 +52,14 @@ func (p *Proxy) forward(rq *request, method string, q map[string][]string, h htt
 // relay sends the backend's response to the client unchanged but for
 // connection headers, envelope metadata and the request id.
 func (rq *request) relay(resp *http.Response) error {
+	if resp.StatusCode >= 300 && rq.r.Method != http.MethodHead &&
+		resp.ContentLength >= 0 && resp.ContentLength <= maxErrorBody {
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return &upstreamError{err: err}
+		}
+		return rq.relayBody(resp, withRequestID(body, rq.id))
+	}
 	copyResponseHeader(rq.w.Header(), resp.Header, false)
 	if resp.ContentLength >= 0 && bodyAllowed(resp.StatusCode) {
 		rq.w.Header().Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
@@ -88,4 +97,26 @@ func (rq *request) relayBody(resp *http.Response, body []byte) error {
 // Content-Length).
 func bodyAllowed(status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// maxErrorBody bounds a backend error document the proxy rewrites.
+const maxErrorBody = 64 << 10
+
+// withRequestID replaces the RequestId of an S3 error document with the
+// proxy's, so that the body names the request id the client was given in
+// x-amz-request-id (the backend's own id goes to nobody).
+func withRequestID(body []byte, id string) []byte {
+	const open, end = "<RequestId>", "</RequestId>"
+	i := bytes.Index(body, []byte(open))
+	if i < 0 || !bytes.Contains(body[:i], []byte("<Error>")) {
+		return body
+	}
+	j := bytes.Index(body[i:], []byte(end))
+	if j < 0 {
+		return body
+	}
+	out := make([]byte, 0, len(body)+len(id))
+	out = append(out, body[:i+len(open)]...)
+	out = append(out, id...)
+	return append(out, body[i+j:]...)
 }

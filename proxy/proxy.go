@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -80,8 +81,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if n := headerSectionSize(r); n > maxHeaderSection {
 		// Refused before anything else, as S3 does; a backend may not
 		// (versitygw drops the connection).
-		rq.fail(s3err.RequestHeaderSectionTooLarge.With(fmt.Sprintf(
-			"Your request header section exceeds the maximum allowed size: %d bytes, at most %d are allowed.", n, maxHeaderSection)))
+		rq.fail(s3err.RequestHeaderSectionTooLarge.
+			WithExtra("MaxSizeAllowed", strconv.Itoa(maxHeaderSection)).
+			Wrap(fmt.Errorf("proxy: %d bytes of request headers", n)))
 		return
 	}
 	addr, err := p.resolve(r)
@@ -97,6 +99,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rq.bucket, rq.key, rq.level = addr.bucket, addr.key, addr.level
+	if e := refuseUnrouted(r, addr.level); e != nil {
+		rq.fail(e)
+		return
+	}
 	p.router.ServeHTTP(rq.w, r.WithContext(context.WithValue(r.Context(), requestKey{}, rq)))
 }
 

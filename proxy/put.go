@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/bucketkey/bucketkey/envelope"
@@ -234,9 +235,12 @@ func setMetadata(h http.Header, md *envelope.Metadata) error {
 		env += metadataEntrySize(k, v)
 	}
 	if n := userMetadataSize(h); n > maxUserMetadata {
-		return s3err.MetadataTooLarge.With(fmt.Sprintf(
-			"Your metadata headers exceed the maximum allowed metadata size: %d bytes of user metadata, of which the proxy's encryption envelope takes %d; at most %d are allowed.",
-			n, env, maxUserMetadata))
+		// S3's message alone; Size counts the envelope's entries, which
+		// the backend would store with the client's.
+		return s3err.MetadataTooLarge.
+			WithExtra("Size", strconv.Itoa(n)).
+			WithExtra("MaxSizeAllowed", strconv.Itoa(maxUserMetadata)).
+			Wrap(fmt.Errorf("proxy: %d bytes of user metadata, of which the envelope takes %d", n, env))
 	}
 	return nil
 }

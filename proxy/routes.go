@@ -74,7 +74,7 @@ func (p *Proxy) routes() *mux.Router {
 	streaming := sigv4.VerifyOptions{AllowStreaming: true}
 
 	// Service.
-	add("ListBuckets", levelService, http.MethodGet, anyRegion, p.passthrough)
+	add("ListBuckets", levelService, http.MethodGet, none, p.passthrough)
 
 	// Bucket.
 	add("ListObjectsV2", levelBucket, http.MethodGet, none, p.listObjects, queryIs("list-type", "2"))
@@ -138,7 +138,7 @@ func (p *Proxy) handle(op string, opts sigv4.VerifyOptions, fn opFunc) http.Hand
 		rq.in.r = auth.Body
 		defer auth.Body.Close()
 		if err := fn(rq); err != nil {
-			rq.fail(err)
+			rq.fail(p.bucketFirst(rq, err))
 		}
 	})
 }

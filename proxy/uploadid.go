@@ -63,7 +63,7 @@ func encodeUploadID(backend string, md *envelope.Metadata, dk *envelope.DataKey)
 // ListMultipartUploads returns) parses with md nil.
 func parseUploadID(id string) (uploadID, error) {
 	invalid := func(err error) error {
-		return s3err.NoSuchUpload.With("The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.").Wrap(err)
+		return s3err.NoSuchUpload.Wrap(err)
 	}
 	if id == "" {
 		return uploadID{}, invalid(errors.New("proxy: empty upload id"))

@@ -9,6 +9,7 @@
 package s3err
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -91,28 +92,29 @@ var (
 	BadDigest                         = def("BadDigest", 400, "The Content-MD5 or checksum you specified did not match what we received.")
 	BucketAlreadyOwnedByYou           = def("BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it.")
 	EntityTooLarge                    = def("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size.")
-	EntityTooSmall                    = def("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size.")
-	IncompleteBody                    = def("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+	EntityTooSmall                    = def("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed size")
+	IncompleteBody                    = def("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header")
 	InternalError                     = def("InternalError", 500, "We encountered an internal error. Please try again.")
 	InvalidAccessKeyID                = def("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.")
 	InvalidArgument                   = def("InvalidArgument", 400, "Invalid Argument")
+	InvalidChunkSizeError             = def("InvalidChunkSizeError", 400, "Only the last chunk is allowed to have a size less than 8192 bytes")
 	InvalidBucketName                 = def("InvalidBucketName", 400, "The specified bucket is not valid.")
-	InvalidDigest                     = def("InvalidDigest", 400, "The Content-MD5 or checksum you specified is not valid.")
+	InvalidDigest                     = def("InvalidDigest", 400, "The Content-Md5 you specified is not valid.")
 	InvalidObjectState                = def("InvalidObjectState", 403, "The operation is not valid for the current state of the object.")
-	InvalidPart                       = def("InvalidPart", 400, "One or more of the specified parts could not be found.")
-	InvalidPartNumber                 = def("InvalidPartNumber", 416, "The requested partnumber is not satisfiable")
-	InvalidPartOrder                  = def("InvalidPartOrder", 400, "The list of parts was not in ascending order.")
+	InvalidPart                       = def("InvalidPart", 400, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
+	InvalidPartNumber                 = def("InvalidPartNumber", 416, "The requested partnumber is not satisfiable.")
+	InvalidPartOrder                  = def("InvalidPartOrder", 400, "The list of parts was not in ascending order. Parts must be ordered by part number.")
 	InvalidRange                      = def("InvalidRange", 416, "The requested range is not satisfiable")
-	InvalidRequest                    = def("InvalidRequest", 400, "Invalid Request")
+	InvalidRequest                    = def("InvalidRequest", 400, "Invalid Request.")
 	KMSDisabled                       = def("KMS.DisabledException", 400, "The KMS key is disabled.")
 	MalformedXML                      = def("MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema.")
-	MetadataTooLarge                  = def("MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size.")
+	MetadataTooLarge                  = def("MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size")
 	MethodNotAllowed                  = def("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
 	MissingContentLength              = def("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
-	MissingSecurityHeader             = def("MissingSecurityHeader", 400, "Your request is missing a required header.")
+	MissingSecurityHeader             = def("MissingSecurityHeader", 400, "Your request was missing a required header.")
 	NoSuchBucket                      = def("NoSuchBucket", 404, "The specified bucket does not exist.")
 	NoSuchKey                         = def("NoSuchKey", 404, "The specified key does not exist.")
-	NoSuchUpload                      = def("NoSuchUpload", 404, "The specified multipart upload does not exist.")
+	NoSuchUpload                      = def("NoSuchUpload", 404, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")
 	NotImplemented                    = def("NotImplemented", 501, "A header you provided implies functionality that is not implemented.")
 	PreconditionFailed                = def("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold.")
 	RequestTimeTooSkewed              = def("RequestTimeTooSkewed", 403, "The difference between the request time and the current time is too large.")
@@ -123,37 +125,54 @@ var (
 	InvalidEncryptionAlgorithmError   = def("InvalidEncryptionAlgorithmError", 400, "The encryption request you specified is not valid.")
 	ExpiredToken                      = def("ExpiredToken", 400, "The provided token has expired.")
 	RequestHeaderSectionTooLarge      = def("RequestHeaderSectionTooLarge", 400, "Your request header section exceeds the maximum allowed size.")
-	KeyTooLongError                   = def("KeyTooLongError", 400, "Your key is too long")
+	KeyTooLongError                   = def("KeyTooLongError", 400, "Your key is too long.")
 	ObjectTampered                    = def("InternalError", 500, "The stored object failed authentication and was not returned.")
 	InvalidToken                      = def("InvalidToken", 400, "The provided token is malformed or otherwise invalid.")
 	MalformedTrailerError             = def("MalformedTrailerError", 400, "The request contained trailing data that was not well-formed or did not conform to our published schema.")
 )
 
-type xmlError struct {
-	XMLName   xml.Name `xml:"Error"`
-	Code      string   `xml:"Code"`
-	Message   string   `xml:"Message"`
-	Resource  string   `xml:"Resource,omitempty"`
-	RequestID string   `xml:"RequestId"`
-	Extra     []xmlExtra
-}
-
-type xmlExtra struct {
-	XMLName xml.Name
-	Value   string `xml:",chardata"`
-}
-
-// Body encodes e as S3's error document.
+// Body encodes e as S3's error document, in S3's element order: Code,
+// Message, the code's extra elements, Resource (when given), RequestId.
 func (e *Error) Body(resource, requestID string) []byte {
-	doc := xmlError{Code: e.Code, Message: e.Message, Resource: resource, RequestID: requestID}
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	b.WriteString("<Error>")
+	element(&b, "Code", e.Code)
+	element(&b, "Message", e.Message)
 	for _, kv := range e.Extra {
-		doc.Extra = append(doc.Extra, xmlExtra{XMLName: xml.Name{Local: kv[0]}, Value: kv[1]})
+		element(&b, kv[0], kv[1])
 	}
-	out, err := xml.Marshal(doc)
-	if err != nil { // cannot happen for these types
-		panic(err)
+	if resource != "" {
+		element(&b, "Resource", resource)
 	}
-	return append([]byte(xml.Header), out...)
+	element(&b, "RequestId", requestID)
+	b.WriteString("</Error>")
+	return b.Bytes()
+}
+
+func element(b *bytes.Buffer, name, value string) {
+	b.WriteString("<" + name + ">")
+	_ = xml.EscapeText(b, []byte(value)) // a bytes.Buffer never fails
+	b.WriteString("</" + name + ">")
+}
+
+// InvalidArgumentFor is S3's InvalidArgument naming the argument at fault
+// and its value (ArgumentName, ArgumentValue).
+func InvalidArgumentFor(msg, name, value string) *Error {
+	return InvalidArgument.With(msg).WithExtra("ArgumentName", name).WithExtra("ArgumentValue", value)
+}
+
+// The resource types S3 names in MethodNotAllowed.
+const (
+	ResourceService = "SERVICE"
+	ResourceBucket  = "BUCKET"
+	ResourceObject  = "OBJECT"
+	ResourceUpload  = "UPLOAD"
+)
+
+// MethodNotAllowedOn is S3's 405 for a method a resource does not serve.
+func MethodNotAllowedOn(method, resourceType string) *Error {
+	return MethodNotAllowed.WithExtra("Method", method).WithExtra("ResourceType", resourceType)
 }
 
 // Write sends err to w as S3 error XML. Errors that are not *Error become

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"hash"
 	"io"
 
@@ -12,9 +13,8 @@ import (
 )
 
 var (
-	errSHA256Mismatch = s3err.XAmzContentSHA256Mismatch
-	errMD5Mismatch    = s3err.BadDigest.With("The Content-MD5 you specified did not match what we received.")
-	errShortBody      = s3err.IncompleteBody
+	errMD5Mismatch = s3err.BadDigest.With("The Content-MD5 you specified did not match what we received.")
+	errShortBody   = s3err.IncompleteBody
 )
 
 func errChecksumMismatch(a checksumAlg) *s3err.Error {
@@ -91,6 +91,14 @@ func rawBodyFailure(err error) error {
 
 // finish checks the length and every declared digest at the end of the
 // body.
+// sha256Mismatch is S3's XAmzContentSHA256Mismatch, with the hash the
+// client declared and the one computed over what it sent.
+func sha256Mismatch(client, computed *[32]byte) *s3err.Error {
+	return s3err.XAmzContentSHA256Mismatch.
+		WithExtra("ClientComputedContentSHA256", hex.EncodeToString(client[:])).
+		WithExtra("S3ComputedContentSHA256", hex.EncodeToString(computed[:]))
+}
+
 func (b *bodyReader) finish() error {
 	if b.want >= 0 && b.n != b.want {
 		return errShortBody
@@ -99,7 +107,7 @@ func (b *bodyReader) finish() error {
 		var got [32]byte
 		b.sha.Sum(got[:0])
 		if subtle.ConstantTimeCompare(got[:], b.wantSHA[:]) != 1 {
-			return errSHA256Mismatch
+			return sha256Mismatch(&b.wantSHA, &got)
 		}
 	}
 	if b.md5 != nil {

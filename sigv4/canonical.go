@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/bucketkey/bucketkey/s3err"
 )
 
 // queryParam is one key=value pair of a raw query string, still encoded.
@@ -373,4 +375,41 @@ func computeSignature(r *http.Request, in *canonicalInput, amzDate, scope string
 	m.Sum(s.sig[:0])
 	key.putMAC(m)
 	return s.sig, true
+}
+
+// signatureMismatch is S3's SignatureDoesNotMatch for a request whose
+// signature did not verify: it shows the client what the server signed
+// (the string to sign and canonical request, as text and as bytes), so
+// that a client can find where its signer differs. It runs only on
+// failure, so it recomputes both rather than keep them on the fast path.
+func signatureMismatch(r *http.Request, in *canonicalInput, p *authParams) *s3err.Error {
+	provided := p.badSignature
+	if provided == "" {
+		provided = hex.EncodeToString(p.signature[:])
+	}
+	e := s3err.SignatureDoesNotMatch.WithExtra("AWSAccessKeyId", p.cred.accessKey)
+	cr, ok := appendCanonicalRequest(nil, r, in)
+	if !ok {
+		return e.WithExtra("SignatureProvided", provided)
+	}
+	h := sha256.Sum256(cr)
+	sts := appendStringToSign(nil, p.amzDate, p.cred.scope, &h)
+	return e.WithExtra("StringToSign", string(sts)).
+		WithExtra("SignatureProvided", provided).
+		WithExtra("StringToSignBytes", spacedHex(sts)).
+		WithExtra("CanonicalRequest", string(cr)).
+		WithExtra("CanonicalRequestBytes", spacedHex(cr))
+}
+
+// spacedHex writes b as S3 does in its *Bytes error elements: two hex
+// digits per byte, separated by spaces.
+func spacedHex(b []byte) string {
+	out := make([]byte, 0, 3*len(b))
+	for i, c := range b {
+		if i > 0 {
+			out = append(out, ' ')
+		}
+		out = append(out, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+	}
+	return string(out)
 }

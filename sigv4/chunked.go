@@ -8,6 +8,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"strconv"
 
 	"github.com/bucketkey/bucketkey/s3err"
 )
@@ -40,15 +41,21 @@ const (
 	// fillStep is how much fill reads at a time: enough for a signed chunk
 	// header and the CRLF before it, with room to spare.
 	fillStep = 256
+	// minDataChunk is S3's smallest size for a data chunk that is not
+	// the last.
+	minDataChunk = 8192
 )
 
 var (
-	errChunkMalformed  = s3err.InvalidRequest.With("The aws-chunked encoding of the request body is malformed.")
-	errChunkTruncated  = s3err.IncompleteBody.With("The request body ended before the final aws-chunked chunk.")
+	// S3 answers any break in the aws-chunked framing as a body that
+	// ended early, and a body longer or shorter than it declared with
+	// IncompleteBody's Content-Length message.
+	errChunkMalformed  = s3err.IncompleteBody.With("The request body terminated unexpectedly")
+	errChunkTruncated  = errChunkMalformed
 	errChunkSignature  = s3err.SignatureDoesNotMatch.With("The chunk signature we calculated does not match the signature you provided.")
 	errTrailerSig      = s3err.SignatureDoesNotMatch.With("The trailer signature we calculated does not match the signature you provided.")
-	errDecodedTooLong  = s3err.IncompleteBody.With("The aws-chunked body carries more bytes than x-amz-decoded-content-length declares.")
-	errDecodedTooShort = s3err.IncompleteBody.With("The aws-chunked body carries fewer bytes than x-amz-decoded-content-length declares.")
+	errDecodedTooLong  = s3err.IncompleteBody.Wrap(errors.New("sigv4: the aws-chunked body carries more bytes than x-amz-decoded-content-length declares"))
+	errDecodedTooShort = s3err.IncompleteBody.Wrap(errors.New("sigv4: the aws-chunked body carries fewer bytes than x-amz-decoded-content-length declares"))
 )
 
 // emptySHA256 is SHA-256 of no bytes, the hash of the final chunk.
@@ -127,6 +134,9 @@ type chunkDecoder struct {
 	ckValue   []byte      // its decoded value, once the trailer is read
 
 	declared  int64 // x-amz-decoded-content-length
+	minChunk  int64 // smallest size of a data chunk that is not the last
+	chunks    int   // data chunks read so far
+	last      int64 // size of the last data chunk
 	total     int64
 	remaining int64
 	state     decodeState
@@ -134,7 +144,7 @@ type chunkDecoder struct {
 }
 
 func newChunkDecoder(src io.Reader, declared int64, chain *chainSigner, trailer bool, trailerCk checksumAlg) *chunkDecoder {
-	d := &chunkDecoder{src: src, declared: declared, chain: chain, trailer: trailer, trailerCk: trailerCk}
+	d := &chunkDecoder{src: src, declared: declared, chain: chain, trailer: trailer, trailerCk: trailerCk, minChunk: minDataChunk}
 	if chain != nil {
 		d.chunkHash = sha256.New()
 	}
@@ -238,6 +248,9 @@ func (d *chunkDecoder) readHeader() error {
 		}
 		sizeHex = line[:i]
 		sig := line[i+len(chunkSignaturePrefix):]
+		if len(sig) != 2*len(d.want) {
+			return errChunkMalformed
+		}
 		if !parseSignature(sig, &d.want) {
 			return errChunkSignature
 		}
@@ -247,9 +260,15 @@ func (d *chunkDecoder) readHeader() error {
 		return errChunkMalformed
 	}
 	if size > d.declared-d.total {
-		return errDecodedTooLong
+		return d.discardChunk(size)
 	}
 	if size > 0 {
+		if d.chunks > 0 && d.last < d.minChunk {
+			return s3err.InvalidChunkSizeError.
+				WithExtra("Chunk", strconv.Itoa(d.chunks)).
+				WithExtra("BadChunkSize", strconv.FormatInt(d.last, 10))
+		}
+		d.chunks, d.last = d.chunks+1, size
 		d.remaining = size
 		if d.chunkHash != nil {
 			d.chunkHash.Reset()
@@ -339,6 +358,32 @@ func (d *chunkDecoder) endChunk() error {
 	}
 	d.state = stHeader
 	return nil
+}
+
+// discardChunk reads past a chunk that would take the body beyond its
+// declared length, to tell, as S3 does, a body whose framing breaks
+// (IncompleteBody, terminated) from one that is merely too long
+// (IncompleteBody, Content-Length).
+func (d *chunkDecoder) discardChunk(n int64) error {
+	for n > 0 {
+		if d.r == d.w {
+			if err := d.fill(); err != nil {
+				return srcFailure(err)
+			}
+			continue
+		}
+		k := int(min(n, int64(d.w-d.r)))
+		d.r += k
+		n -= int64(k)
+	}
+	line, err := d.readLine()
+	if err != nil {
+		return err
+	}
+	if len(line) != 0 {
+		return errChunkMalformed
+	}
+	return errDecodedTooLong
 }
 
 // finish reads what follows the final chunk, up to the end of the body:

@@ -191,7 +191,7 @@ func TestS3ExampleChunkedUpload(t *testing.T) {
 		{"final signature wrong", chunkedExampleBody([3]string{chunkedSig1, chunkedSig2, chunkedSig1}, ""), "SignatureDoesNotMatch"},
 		{"truncated before the final chunk", body[:len(body)-90], "IncompleteBody"},
 		{"truncated in data", body[:1000], "IncompleteBody"},
-		{"garbage after the final chunk", append(append([]byte(nil), body...), "junk"...), "InvalidRequest"},
+		{"garbage after the final chunk", append(append([]byte(nil), body...), "junk"...), "IncompleteBody"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := chunkedExampleRequest(body) // the signed Content-Length

@@ -78,7 +78,10 @@ func wantCode(t testing.TB, err error, code string, status int) *s3err.Error {
 	if status != 0 && e.Status != status {
 		t.Fatalf("%s has status %d, want %d", code, e.Status, status)
 	}
-	if e.Code == "InvalidArgument" {
+	// s3cmd falls back to SigV2 on InvalidArgument: S3 (and so the
+	// verifier) answers it only for an Authorization header or payload
+	// hash that no SigV4 signer sends, never for a signature that fails.
+	if n := extra(e, "ArgumentName"); e.Code == "InvalidArgument" && n != "Authorization" && n != "x-amz-content-sha256" {
 		t.Fatalf("signature failures must never be InvalidArgument")
 	}
 	return e

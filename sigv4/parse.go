@@ -37,6 +37,9 @@ type authParams struct {
 	cred          credential
 	signedHeaders string // "host;x-amz-date", validated: sorted, lowercase, unique
 	signature     [32]byte
+	// badSignature is a signature that is not 64 lower-case hex digits:
+	// it can match nothing, and is reported as SignatureDoesNotMatch.
+	badSignature string
 	// For presigned URLs only (header auth takes these from headers).
 	amzDate string
 	expires time.Duration
@@ -61,14 +64,26 @@ var errUnsupportedMechanism = s3err.InvalidRequest.With("The authorization mecha
 
 var errSigV4a = s3err.NotImplemented.With("Signature Version 4A (AWS4-ECDSA-P256-SHA256) is not implemented.")
 
+// S3's messages for a malformed Authorization header (after "The
+// authorization header is malformed; ").
+const (
+	msgMissingComponents = "the authorization header requires three components: Credential, SignedHeaders, and Signature."
+	msgMalformedCred     = `the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`
+)
+
 // parseAuthorization parses an Authorization header value:
 //
 //	AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=<64 hex>
 //
-// It checks syntax only. It does not allocate on success.
+// It checks syntax only, and answers as S3 does: InvalidArgument for a
+// header that is not "<algorithm> <components>" or names an unknown
+// algorithm, AuthorizationHeaderMalformed for bad components.
 func parseAuthorization(h string, service string) (authParams, *s3err.Error) {
 	var a authParams
-	alg, rest, _ := strings.Cut(strings.TrimLeft(h, " "), " ")
+	alg, rest, ok := strings.Cut(h, " ")
+	if !ok || alg == "" || strings.TrimSpace(rest) == "" {
+		return a, s3err.InvalidArgumentFor("Authorization header is invalid -- one and only one ' ' (space) required.", "Authorization", h)
+	}
 	switch alg {
 	case algorithmHMAC:
 	case algorithmECDSA:
@@ -76,84 +91,79 @@ func parseAuthorization(h string, service string) (authParams, *s3err.Error) {
 	case "AWS":
 		return a, errUnsupportedMechanism
 	default:
-		return a, malformedHeader("the authorization algorithm is not AWS4-HMAC-SHA256.")
+		return a, s3err.InvalidArgumentFor("Unsupported Authorization Type", "Authorization", alg)
 	}
+	var cred, signed, sig string
 	var haveCred, haveSigned, haveSig bool
+	n := 0
 	for rest != "" {
 		var part string
 		part, rest, _ = strings.Cut(rest, ",")
 		part = strings.TrimSpace(part)
+		n++
 		name, value, ok := strings.Cut(part, "=")
 		if !ok {
-			return a, malformedHeader("expected Credential, SignedHeaders and Signature as name=value pairs.")
+			return a, malformedHeader("the authorization component " + strconv.Quote(part) + " is malformed.")
 		}
 		switch name {
 		case "Credential":
-			if haveCred {
-				return a, malformedHeader("Credential appears twice.")
-			}
-			haveCred = true
-			c, msg := parseCredential(value, service)
-			if msg != "" {
-				return a, malformedHeader(msg)
-			}
-			a.cred = c
+			cred, haveCred = value, true
 		case "SignedHeaders":
-			if haveSigned {
-				return a, malformedHeader("SignedHeaders appears twice.")
-			}
-			haveSigned = true
-			if msg := checkSignedHeaders(value); msg != "" {
-				return a, malformedHeader(msg)
-			}
-			a.signedHeaders = value
+			signed, haveSigned = value, true
 		case "Signature":
-			if haveSig {
-				return a, malformedHeader("Signature appears twice.")
-			}
-			haveSig = true
-			if !parseSignature(value, &a.signature) {
-				return a, malformedHeader("the signature is not 64 lower-case hexadecimal characters.")
-			}
-		default:
-			return a, malformedHeader("unexpected component " + strconv.Quote(name) + ".")
+			sig, haveSig = value, true
 		}
 	}
-	if !haveCred || !haveSigned || !haveSig {
-		return a, malformedHeader("it must contain Credential, SignedHeaders and Signature.")
+	switch {
+	case n != 3:
+		return a, malformedHeader(msgMissingComponents)
+	case !haveCred:
+		return a, malformedHeader("missing Credential.")
+	case !haveSigned:
+		return a, malformedHeader("missing SignedHeaders.")
+	case !haveSig:
+		return a, malformedHeader("missing Signature.")
+	}
+	c, msg := parseCredential(cred, service)
+	if msg != "" {
+		return a, malformedHeader(msg)
+	}
+	a.cred = c
+	if msg := checkSignedHeaders(signed); msg != "" {
+		return a, malformedHeader(msg)
+	}
+	a.signedHeaders = signed
+	if !parseSignature(sig, &a.signature) {
+		// S3 compares the signature it computes with this one.
+		a.badSignature = sig
 	}
 	return a, nil
 }
 
-// parseCredential parses <access key>/<date>/<region>/<service>/aws4_request.
-// The access key is everything before the last four components. It returns a
-// message describing the problem, or "".
+// parseCredential parses <access key>/<date>/<region>/<service>/aws4_request:
+// exactly five components, as S3 reads it (an access key has no slash).
+// It checks, in S3's order, the terminator, the service, then the date,
+// and returns S3's message for the first problem, or "".
 func parseCredential(s string, service string) (credential, string) {
 	var c credential
+	var parts [5]string
 	rest := s
-	var parts [4]string
-	for i := 3; i >= 0; i-- {
-		j := strings.LastIndexByte(rest, '/')
-		if j < 0 {
-			return c, "the Credential is not <access key>/<date>/<region>/<service>/aws4_request."
+	for i := range parts {
+		var found bool
+		parts[i], rest, found = strings.Cut(rest, "/")
+		if found != (i < 4) || parts[i] == "" {
+			return c, msgMalformedCred
 		}
-		parts[i] = rest[j+1:]
-		rest = rest[:j]
 	}
-	c.accessKey = rest
-	c.date, c.region, c.service = parts[0], parts[1], parts[2]
-	c.scope = s[len(rest)+1:]
+	c.accessKey, c.date, c.region, c.service = parts[0], parts[1], parts[2], parts[3]
+	c.scope = s[len(c.accessKey)+1:]
 	switch {
-	case c.accessKey == "":
-		return c, "the Credential has no access key."
-	case parts[3] != scopeTerminal:
-		return c, "the Credential should be scoped with a valid terminator: 'aws4_request'."
-	case !validScopeDate(c.date):
-		return c, "the Credential date is not a valid yyyyMMdd date."
-	case c.region == "":
-		return c, "the Credential has an empty region."
+	case parts[4] != scopeTerminal:
+		return c, "incorrect terminal " + strconv.Quote(parts[4]) + `. This endpoint uses "aws4_request".`
 	case c.service != service:
-		return c, "the Credential should be scoped to the correct service: '" + service + "'."
+		return c, "incorrect service " + strconv.Quote(c.service) + ". This endpoint belongs to " + strconv.Quote(service) + "."
+	case !validScopeDate(c.date):
+		return c, "incorrect date format " + strconv.Quote(c.date) + `. This date in the credential must be in the format "yyyyMMdd".`
 	}
 	return c, ""
 }

@@ -3,6 +3,7 @@ package sigv4
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,7 +57,7 @@ func parsePayload(s string, sum *[32]byte) (payloadMode, *s3err.Error) {
 			return payloadSHA256, nil
 		}
 	}
-	return 0, s3err.InvalidRequest.With("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-UNSIGNED-PAYLOAD-TRAILER, or a valid sha256 value.")
+	return 0, s3err.InvalidArgumentFor("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.", "x-amz-content-sha256", s)
 }
 
 // wrapBody builds the verifying body reader for the payload mode. h is r's
@@ -80,7 +81,7 @@ func (v *Verifier) wrapBody(r *http.Request, h http.Header, mode payloadMode, wa
 			// No body: settle the hash now rather than at a read that
 			// the caller might never make.
 			if *wantSHA != emptySHA256 {
-				return nil, 0, errSHA256Mismatch
+				return nil, 0, sha256Mismatch(wantSHA, &emptySHA256)
 			}
 			b.want = 0
 		} else {
@@ -115,6 +116,9 @@ func (v *Verifier) wrapBody(r *http.Request, h http.Header, mode payloadMode, wa
 			trailerCk = d.ck
 		}
 		b.dec = newChunkDecoder(src, d.decoded, chain, mode.trailer(), trailerCk)
+		if v.minChunk > 0 {
+			b.dec.minChunk = v.minChunk
+		}
 		b.src = b.dec
 		b.want = -1 // the decoder enforces the decoded length
 		length = d.decoded
@@ -148,7 +152,7 @@ func parseBodyHeaders(h http.Header, mode payloadMode) (bodyHeaders, *s3err.Erro
 	if md := h["Content-Md5"]; len(md) > 0 {
 		raw, derr := base64.StdEncoding.DecodeString(md[0])
 		if len(md) > 1 || derr != nil || len(raw) != len(d.md5) {
-			return bodyHeaders{}, s3err.InvalidDigest
+			return bodyHeaders{}, s3err.InvalidDigest.WithExtra("Content-MD5", md[0])
 		}
 		d.hasMD5 = true
 		copy(d.md5[:], raw)
@@ -156,12 +160,13 @@ func parseBodyHeaders(h http.Header, mode payloadMode) (bodyHeaders, *s3err.Erro
 	if mode.chunked() {
 		dl := h["X-Amz-Decoded-Content-Length"]
 		if len(dl) != 1 {
-			return bodyHeaders{}, s3err.MissingContentLength.With("You must provide x-amz-decoded-content-length with a streaming (aws-chunked) upload.")
+			return bodyHeaders{}, s3err.MissingContentLength.Wrap(errors.New("sigv4: no x-amz-decoded-content-length"))
 		}
 		// Digits only, as for X-Amz-Expires: strconv alone takes a sign.
 		n, perr := strconv.ParseInt(dl[0], 10, 64)
 		if perr != nil || n < 0 || !allDigits(dl[0]) {
-			return bodyHeaders{}, s3err.InvalidRequest.With("x-amz-decoded-content-length is not a non-negative integer.")
+			// S3 answers as for a missing one.
+			return bodyHeaders{}, s3err.MissingContentLength.Wrap(errors.New("sigv4: x-amz-decoded-content-length is not a non-negative integer"))
 		}
 		d.decoded = n
 	}

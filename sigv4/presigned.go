@@ -32,6 +32,18 @@ func isPresigned(q []queryParam) bool {
 	return false
 }
 
+// isPresignedV2 reports whether the query carries SigV2 query-string
+// authentication (AWSAccessKeyId, Signature), which S3 refuses as an
+// unsupported mechanism rather than taking the request as anonymous.
+func isPresignedV2(q []queryParam) bool {
+	var key, sig bool
+	for _, p := range q {
+		key = key || p.key == "AWSAccessKeyId"
+		sig = sig || p.key == "Signature"
+	}
+	return key && sig
+}
+
 // parsePresigned extracts and checks the X-Amz-* authentication parameters
 // of a presigned URL. Each must appear exactly once.
 func parsePresigned(q []queryParam, service string) (authParams, *s3err.Error) {
@@ -76,9 +88,9 @@ func parsePresigned(q []queryParam, service string) (authParams, *s3err.Error) {
 	switch vals[0] {
 	case algorithmHMAC:
 	case algorithmECDSA:
-		return a, errSigV4a
+		return a, malformedQuery(`X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"`)
 	default:
-		return a, malformedQuery("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\".")
+		return a, malformedQuery(`X-Amz-Algorithm only supports "AWS4-HMAC-SHA256 and AWS4-ECDSA-P256-SHA256"`)
 	}
 	c, msg := parseCredential(vals[1], service)
 	if msg != "" {
@@ -87,20 +99,20 @@ func parsePresigned(q []queryParam, service string) (authParams, *s3err.Error) {
 	a.cred = c
 	a.amzDate = vals[2]
 	if _, ok := parseAmzDate(a.amzDate); !ok {
-		return a, malformedQuery("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\".")
+		return a, malformedQuery(`X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`)
 	}
 	// Digits only: strconv would also take a sign ("+5"), which S3 does
 	// not, and the signed value must mean one thing to every verifier.
 	exp, err := strconv.ParseInt(vals[3], 10, 64)
 	switch {
 	case len(vals[3]) > 0 && vals[3][0] == '-':
-		return a, malformedQuery("X-Amz-Expires must be non-negative.")
+		return a, malformedQuery("X-Amz-Expires must be non-negative")
 	case err != nil || !allDigits(vals[3]):
-		return a, malformedQuery("X-Amz-Expires should be a number.")
+		return a, malformedQuery("X-Amz-Expires should be a number")
 	case exp < 1:
 		return a, malformedQuery("X-Amz-Expires must be at least 1 second.")
 	case exp > maxPresignExpires:
-		return a, malformedQuery("X-Amz-Expires must be less than a week (in seconds) that is 604800.")
+		return a, malformedQuery("X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds")
 	}
 	a.expires = time.Duration(exp) * time.Second
 	if msg := checkSignedHeaders(vals[4]); msg != "" {
@@ -108,7 +120,7 @@ func parsePresigned(q []queryParam, service string) (authParams, *s3err.Error) {
 	}
 	a.signedHeaders = vals[4]
 	if !parseSignature(vals[5], &a.signature) {
-		return a, malformedQuery("X-Amz-Signature is not 64 lower-case hexadecimal characters.")
+		a.badSignature = vals[5]
 	}
 	if seen[6] {
 		a.payload = vals[6]

@@ -36,6 +36,7 @@ func testVerifier(now time.Time) *Verifier {
 		Region:      testRegion,
 		Credentials: StaticCredentials{testAK: testSK, "AKSECOND": "second-secret"},
 		Now:         func() time.Time { return now },
+		minChunk:    1,
 	}
 }
 
@@ -395,7 +396,7 @@ func TestVerifyRules(t *testing.T) {
 			req: func(t *testing.T) *http.Request { return sdkSign(t, with(func(s *signSpec) { s.payload = "-" })) },
 		},
 		{
-			name: "garbage x-amz-content-sha256", code: "InvalidRequest", status: 400,
+			name: "garbage x-amz-content-sha256", code: "InvalidArgument", status: 400,
 			req: func(t *testing.T) *http.Request { return sdkSign(t, with(func(s *signSpec) { s.payload = "abc" })) },
 		},
 		{
@@ -498,18 +499,34 @@ func TestVerifyRules(t *testing.T) {
 
 func TestVerifyMalformedAuthorization(t *testing.T) {
 	good := "AWS4-HMAC-SHA256 Credential=" + testAK + "/20240102/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=" + strings.Repeat("a", 64)
+	// S3 answers InvalidArgument for a header that is not "<algorithm>
+	// <components>" or names an unknown algorithm, and compares a
+	// signature that is not 64 lower-case hex digits (which can match
+	// nothing) like any other.
+	for _, tc := range []struct {
+		name, value, code string
+		status            int
+	}{
+		{"no components", "AWS4-HMAC-SHA256", "InvalidArgument", 400},
+		{"unknown algorithm", strings.Replace(good, "AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512", 1), "InvalidArgument", 400},
+		{"short signature", strings.Replace(good, strings.Repeat("a", 64), strings.Repeat("a", 63), 1), "SignatureDoesNotMatch", 403},
+		{"non-hex signature", strings.Replace(good, strings.Repeat("a", 64), strings.Repeat("g", 64), 1), "SignatureDoesNotMatch", 403},
+		{"upper-case hex signature", strings.Replace(good, strings.Repeat("a", 64), strings.Repeat("A", 64), 1), "SignatureDoesNotMatch", 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sdkSign(t, signSpec{method: "GET"})
+			r.Header.Set("Authorization", tc.value)
+			_, err := testVerifier(testTime).Verify(r, VerifyOptions{})
+			wantCode(t, err, tc.code, tc.status)
+		})
+	}
 	for _, tc := range []struct{ name, value string }{
-		{"no components", "AWS4-HMAC-SHA256"},
-		{"unknown algorithm", strings.Replace(good, "AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512", 1)},
 		{"short credential", strings.Replace(good, "/20240102/us-east-1", "", 1)},
 		{"bad terminator", strings.Replace(good, "aws4_request", "aws4_reqest", 1)},
 		{"bad service", strings.Replace(good, "/s3/", "/ec2/", 1)},
 		{"bad date", strings.Replace(good, "20240102", "20241302", 1)},
 		{"empty region", strings.Replace(good, "us-east-1", "", 1)},
 		{"empty access key", strings.Replace(good, testAK, "", 1)},
-		{"short signature", strings.Replace(good, strings.Repeat("a", 64), strings.Repeat("a", 63), 1)},
-		{"non-hex signature", strings.Replace(good, strings.Repeat("a", 64), strings.Repeat("g", 64), 1)},
-		{"upper-case hex signature", strings.Replace(good, strings.Repeat("a", 64), strings.Repeat("A", 64), 1)},
 		{"unsorted signed headers", strings.Replace(good, "host;x-amz-content-sha256", "x-amz-content-sha256;host", 1)},
 		{"uppercase signed headers", strings.Replace(good, "host;", "Host;", 1)},
 		{"duplicate signed header", strings.Replace(good, "host;", "host;host;", 1)},
@@ -641,7 +658,7 @@ func TestVerifyPresigned(t *testing.T) {
 		{name: "bad algorithm", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request {
 			return presign(t, "GET", "/bucket/key", "3600", testRegion, nil, func(q url.Values) { q.Set("X-Amz-Algorithm", "AWS4-HMAC-SHA1") })
 		}},
-		{name: "SigV4a", code: "NotImplemented", status: 501, req: func(t *testing.T) *http.Request {
+		{name: "SigV4a", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request {
 			return presign(t, "GET", "/bucket/key", "3600", testRegion, nil, func(q url.Values) { q.Set("X-Amz-Algorithm", "AWS4-ECDSA-P256-SHA256") })
 		}},
 		{name: "bad date", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request {
@@ -670,7 +687,7 @@ func TestVerifyPresigned(t *testing.T) {
 			})
 		}},
 		// The right signature, spelled in upper case: S3 compares strings.
-		{name: "upper-case signature", code: "AuthorizationQueryParametersError", status: 400, req: func(t *testing.T) *http.Request {
+		{name: "upper-case signature", code: "SignatureDoesNotMatch", status: 403, req: func(t *testing.T) *http.Request {
 			return presign(t, "GET", "/bucket/key", "3600", testRegion, nil, func(q url.Values) {
 				q.Set("X-Amz-Signature", strings.ToUpper(q.Get("X-Amz-Signature")))
 			})

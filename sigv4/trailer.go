@@ -2,6 +2,7 @@ package sigv4
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 
 	"github.com/bucketkey/bucketkey/s3err"
@@ -20,7 +21,7 @@ type trailerField struct {
 }
 
 func malformedTrailer(msg string) *s3err.Error {
-	return s3err.MalformedTrailerError.With("The request contained trailing data that was not well-formed: " + msg)
+	return s3err.MalformedTrailerError.Wrap(errors.New("sigv4: " + msg))
 }
 
 // parseTrailerBlock parses the trailer section that follows the final

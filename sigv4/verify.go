@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,10 @@ type Verifier struct {
 	MaxSkew     time.Duration    // header-auth clock skew allowed [15m]
 
 	keys keyCache
+	// minChunk, when positive, replaces S3's 8 KiB minimum for the
+	// aws-chunked data chunks that are not the last: tests frame small
+	// bodies in small chunks.
+	minChunk int64
 	// service is the credential-scope service; "" means "s3". Only the
 	// generic AWS test vectors use another.
 	service string
@@ -68,14 +73,14 @@ type Authenticated struct {
 }
 
 var (
-	errNoDate          = s3err.AccessDenied.With("AWS authentication requires a valid Date or x-amz-date header")
+	errNoDate          = s3err.AccessDenied.With("AWS authentication requires a valid Date or x-amz-date header.")
 	errUnsignedHeaders = s3err.AccessDenied.With("There were headers present in the request which were not signed")
 	errHostNotSigned   = s3err.AccessDenied.With("The host header must be signed")
 	errDateNotSigned   = s3err.AccessDenied.With("The x-amz-date header must be signed")
 	errNoContentSHA256 = s3err.InvalidRequest.With("Missing required header for this request: x-amz-content-sha256")
 	errTwoMechanisms   = s3err.InvalidRequest.With("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified")
 	errAnonymous       = s3err.AccessDenied.With("Anonymous requests are not allowed")
-	errSessionToken    = s3err.InvalidToken.With("Session tokens are not accepted by this endpoint.")
+	errSessionToken    = s3err.InvalidToken // S3's message: this endpoint knows no session credentials
 	errNotYetValid     = s3err.AccessDenied.With("Request is not valid yet")
 	errExpired         = s3err.AccessDenied.With("Request has expired")
 	errBadQuery        = s3err.SignatureDoesNotMatch.With("The query string is not correctly URL-encoded, so it cannot match a signature.")
@@ -85,7 +90,7 @@ var (
 	// requests, says the client must change the request; NotImplemented
 	// (501) would say the server lacks a feature, which it does not, and
 	// a 5xx invites retries of a request that can never succeed.
-	errStreamingNotAllowed = s3err.InvalidRequest.With("Streaming (aws-chunked) payloads are only accepted by PutObject and UploadPart.")
+	errStreamingNotAllowed = s3err.InvalidRequest.With("The value of x-amz-content-sha256 header is invalid.")
 )
 
 func (v *Verifier) now() time.Time {
@@ -150,6 +155,8 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 		p, perr = parseAuthorization(authz[0], v.scopeService())
 	case presigned:
 		p, perr = parsePresigned(query, v.scopeService())
+	case isPresignedV2(query):
+		return nil, errUnsupportedMechanism
 	default:
 		return nil, errAnonymous
 	}
@@ -183,7 +190,10 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 		return nil, errNoDate
 	}
 	if p.amzDate[:8] != p.cred.date {
-		return nil, malformed("Invalid credential date. Date is not the same as X-Amz-Date.")
+		if p.presigned {
+			return nil, malformedQuery("Invalid credential date " + strconv.Quote(p.cred.date) + ". This date is not the same as X-Amz-Date: " + strconv.Quote(p.amzDate[:8]) + ".")
+		}
+		return nil, malformedHeader("Invalid credential date. Date is not the same as X-Amz-Date.")
 	}
 
 	// What must be signed.
@@ -193,10 +203,8 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 	if !p.presigned && !hasSignedHeader(p.signedHeaders, "x-amz-date") {
 		return nil, errDateNotSigned
 	}
-	for k := range r.Header {
-		if len(k) > 6 && strings.EqualFold(k[:6], "x-amz-") && !hasSignedHeaderFold(p.signedHeaders, k) {
-			return nil, errUnsignedHeaders.WithExtra("HeadersNotSigned", strings.ToLower(k))
-		}
+	if e := unsignedHeaders(r.Header, p.signedHeaders); e != nil {
+		return nil, e
 	}
 	if _, ok := h["X-Amz-Security-Token"]; ok {
 		return nil, errSessionToken
@@ -210,7 +218,7 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 	// Who.
 	secret, ok := v.Credentials.Secret(p.cred.accessKey)
 	if !ok {
-		return nil, s3err.InvalidAccessKeyID
+		return nil, s3err.InvalidAccessKeyID.WithExtra("AWSAccessKeyId", p.cred.accessKey)
 	}
 
 	// When.
@@ -252,7 +260,7 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 		return nil, merr
 	}
 	if mode.chunked() && (p.presigned || r.Method != http.MethodPut) {
-		return nil, s3err.InvalidRequest.With("Streaming (aws-chunked) payloads are only accepted on header-signed PUT requests.")
+		return nil, errStreamingNotAllowed
 	}
 
 	// The signature.
@@ -271,8 +279,8 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 	if !ok {
 		return nil, errBadQuery
 	}
-	if !hmac.Equal(sig[:], p.signature[:]) {
-		return nil, s3err.SignatureDoesNotMatch.WithExtra("AWSAccessKeyId", p.cred.accessKey)
+	if p.badSignature != "" || !hmac.Equal(sig[:], p.signature[:]) {
+		return nil, signatureMismatch(r, &in, &p)
 	}
 	// After the signature: who may stream what is for authenticated
 	// callers to learn.
@@ -338,4 +346,22 @@ func isCanonicalKey(k string) bool {
 		upper = c == '-'
 	}
 	return true
+}
+
+// unsignedHeaders is S3's AccessDenied for x-amz-* headers the signature
+// does not cover, naming every one of them (lower case, sorted, comma
+// separated), or nil.
+func unsignedHeaders(h http.Header, signed string) *s3err.Error {
+	var names []string
+	for k := range h {
+		if len(k) > 6 && strings.EqualFold(k[:6], "x-amz-") && !hasSignedHeaderFold(signed, k) {
+			names = append(names, strings.ToLower(k))
+		}
+	}
+	if names == nil {
+		return nil
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	return errUnsignedHeaders.WithExtra("HeadersNotSigned", strings.Join(names, ", "))
 }

@@ -1,0 +1,40 @@
+package proxy
+
+import (
+	"net/http"
+
+	"github.com/bucketkey/bucketkey/s3err"
+)
+
+// bucketFirstOps are the operations for which S3 checks that the bucket
+// exists before it looks at the upload ID, part list or copy source: a
+// request naming a bucket that does not exist is NoSuchBucket, whatever
+// else is wrong with it.
+var bucketFirstOps = map[string]bool{
+	"UploadPart": true, "UploadPartCopy": true, "CopyObject": true, "ListParts": true,
+	"CompleteMultipartUpload": true, "AbortMultipartUpload": true,
+}
+
+// bucketFirst returns err, or S3's NoSuchBucket in its place when err is
+// one the proxy found on its own (before asking the backend) and the
+// bucket does not exist. It costs one HEAD of the bucket, on failed
+// requests only.
+func (p *Proxy) bucketFirst(rq *request, err error) error {
+	e := s3err.As(err)
+	if e == nil || !bucketFirstOps[rq.op] || e.Status >= 500 || rq.w.wroteHeader {
+		return err
+	}
+	req, rerr := p.newUpstream(rq.r.Context(), http.MethodHead, rq.bucket, "", nil, backendHeader(rq.r.Header))
+	if rerr != nil {
+		return err
+	}
+	resp, rerr := p.do(req, nil)
+	if rerr != nil {
+		return err
+	}
+	drain(resp)
+	if resp.StatusCode == http.StatusNotFound {
+		return s3err.NoSuchBucket.WithExtra("BucketName", rq.bucket)
+	}
+	return err
+}
