@@ -72,6 +72,8 @@ type Store struct {
 
 	mu      sync.Mutex
 	uploads map[string]map[int]int64 // upload id -> part number -> stored size
+
+	replaceCopies *sync.Map // shared with the backend (replacingBackend)
 }
 
 // New opens (creating it if needed, mode 0700) a store in dir. Objects live
@@ -97,7 +99,8 @@ func New(dir string, o Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	fake := gofakes3.New(backend,
+	replaceCopies := &sync.Map{}
+	fake := gofakes3.New(replacingBackend{backend, afero.NewBasePathFs(fs, "metadata"), replaceCopies},
 		gofakes3.WithoutVersioning(),
 		gofakes3.WithLogger(gofakes3.DiscardLog()),
 		gofakes3.WithTimeSkewLimit(0), // the verifier checks the clock
@@ -109,6 +112,8 @@ func New(dir string, o Options) (*Store, error) {
 		handler: fake.Server(),
 		log:     logger,
 		uploads: make(map[string]map[int]int64),
+
+		replaceCopies: replaceCopies,
 	}
 	if o.Credentials != nil {
 		region := o.Region
@@ -173,6 +178,10 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case key == "" && bucket != "" && r.Method == http.MethodGet:
 		s.list(w, r, bucket)
 	case key != "" && (r.Method == http.MethodPut || r.Method == http.MethodDelete):
+		if r.Header.Get("X-Amz-Copy-Source") != "" && strings.EqualFold(r.Header.Get("X-Amz-Metadata-Directive"), "REPLACE") {
+			s.replaceCopies.Store(bucket+"/"+key, copyReplaceNames(r.Header))
+			defer s.replaceCopies.Delete(bucket + "/" + key)
+		}
 		rw := newResponse(w, nil)
 		s.handler.ServeHTTP(rw, r)
 		rw.finish()

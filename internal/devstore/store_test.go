@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -358,4 +360,57 @@ func TestAuthenticatedStore(t *testing.T) {
 	if aws.ToInt64(head.ContentLength) != 5<<20 || aws.ToInt32(head.PartsCount) != 2 {
 		t.Errorf("HEAD part 1 of the chunked upload: length %d, parts %d; want the decoded 5 MiB and 2", aws.ToInt64(head.ContentLength), aws.ToInt32(head.PartsCount))
 	}
+}
+
+// TestOverwriteReplacesMetadata (issue 12, item 8; failed before: the old
+// object's metadata was merged into the new one's): a PUT over an object,
+// a copy onto it and a completed multipart upload over it leave exactly
+// the new metadata, as S3 does.
+func TestOverwriteReplacesMetadata(t *testing.T) {
+	c, _ := newClient(t, Options{})
+	ctx := context.Background()
+	b, k := aws.String("dev"), aws.String("k")
+	put := func(meta map[string]string) {
+		t.Helper()
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: k, Body: strings.NewReader("x"), Metadata: meta}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(what string, meta map[string]string) {
+		t.Helper()
+		h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(h.Metadata, meta) {
+			t.Errorf("%s: metadata %v, want %v", what, h.Metadata, meta)
+		}
+	}
+	put(map[string]string{"bk-ctx": "old", "bk-size": "1"})
+	put(map[string]string{"bk-size": "1"})
+	want("PUT without a field", map[string]string{"bk-size": "1"})
+	put(nil)
+	want("PUT without metadata", map[string]string{})
+
+	put(map[string]string{"bk-size": "1", "a": "b"})
+	if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: k, CopySource: aws.String("dev/k"),
+		MetadataDirective: types.MetadataDirectiveReplace, Metadata: map[string]string{"bk-mp": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	want("copy with REPLACE", map[string]string{"bk-mp": "1"})
+
+	put(map[string]string{"bk-size": "1"})
+	cr, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: k, Metadata: map[string]string{"bk-mp": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: k, UploadId: cr.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("part")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: k, UploadId: cr.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: up.ETag}}}}); err != nil {
+		t.Fatal(err)
+	}
+	want("multipart over a single-part object", map[string]string{"bk-mp": "1"})
 }
