@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -702,5 +703,37 @@ func (f *fleet) killOne(g0 int) {
 	}
 	if !slices.ContainsFunc(replayed, func(l string) bool { return strings.HasPrefix(l, "PUT ") && strings.Contains(l, "/big-inflight") }) {
 		t.Errorf("the PUT in flight at the kill was not replayed on another replica")
+	}
+}
+
+// TestNginxExampleConfig: examples/nginx/bucketkey.conf, as a user
+// installs it (its includes pointed at the examples), passes `nginx -t`.
+// TestReplicasBehindNginx runs its bucket map and proxy settings.
+func TestNginxExampleConfig(t *testing.T) {
+	bin, err := testenv.NginxBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples, err := filepath.Abs("../../examples/nginx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := os.ReadFile(filepath.Join(examples, "bucketkey.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var temps strings.Builder
+	for _, d := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+		fmt.Fprintf(&temps, "%s_temp_path %s;\n", d, filepath.Join(dir, d))
+	}
+	conf := fmt.Sprintf("pid %s/nginx.pid;\nerror_log stderr;\nevents {}\nhttp {\n%s%s\n}\n", dir, temps.String(),
+		strings.ReplaceAll(string(site), "/etc/nginx/conf.d", examples))
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-t", "-p", dir, "-e", "stderr", "-c", path).CombinedOutput(); err != nil {
+		t.Errorf("nginx -t on examples/nginx/bucketkey.conf: %v\n%s", err, out)
 	}
 }
