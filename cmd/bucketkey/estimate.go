@@ -124,7 +124,7 @@ func (w workload) validate() error {
 	return nil
 }
 
-const estimateSynopsis = "bucketkey estimate --put-rate N --get-rate N [--buckets N] [--ttl D] [--replicas N] [--price D] [--sticky] [--distinct-writers N] [--read-window D] [--json]"
+const estimateSynopsis = "bucketkey estimate --put-rate N --get-rate N [--buckets N] [--ttl D] [--replicas N] [--price D] [--sticky] [--distinct-writers N] [--read-window D] [--json]\n       bucketkey estimate --access-log FILE... [--ttl D | --ttl-sweep D,D,...] [--replicas N] [--sticky] [--partition-by-access-key] [--svg FILE] [--price D] [--json]"
 
 // runEstimate is `bucketkey estimate`.
 func runEstimate(args []string, stdout, stderr io.Writer) int {
@@ -143,6 +143,11 @@ func runEstimate(args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&w.MaxObjects, "max-objects", keycache.DefaultMaxObjects, "--bucket-key-max-objects")
 	fs.BoolVar(&w.Sticky, "sticky", false, "the load balancer routes each bucket to one replica (consistent hashing on the bucket)")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	var rf replayFlags
+	fs.Var(&rf.logs, "access-log", "replay this S3 server access log or CloudTrail S3 data events `file` through the key cache instead (repeatable)")
+	fs.StringVar(&rf.sweep, "ttl-sweep", "", "with --access-log: replay at each of these comma-separated `TTLs` (a table, and a chart with --svg)")
+	fs.BoolVar(&rf.partition, "partition-by-access-key", false, "with --access-log: one bucket key per client (the log's requester), as serve --partition-by-access-key")
+	fs.StringVar(&rf.svg, "svg", "", "with --access-log: write a chart of KMS requests by TTL to this SVG `file`")
 	if err := s.parse(args, noEnv); err != nil {
 		if errors.Is(err, errHelp) {
 			s.usage(stdout, estimateSynopsis)
@@ -152,6 +157,19 @@ func runEstimate(args []string, stdout, stderr io.Writer) int {
 	}
 	if !s.isSet("read-window") {
 		w.ReadWindow = w.TTL
+	}
+	if len(rf.logs) > 0 {
+		if s.isSet("put-rate") || s.isSet("get-rate") || s.isSet("buckets") || s.isSet("distinct-writers") || s.isSet("read-window") {
+			return configError(stderr, "estimate", errors.New("--access-log replays the log's own rates, buckets and clients: drop --put-rate, --get-rate, --buckets, --distinct-writers and --read-window"))
+		}
+		w.PutRate = 1 // the log's; only the other settings are checked
+		if err := w.validate(); err != nil {
+			return configError(stderr, "estimate", err)
+		}
+		return runReplayEstimate(w, rf, asJSON, stdout, stderr)
+	}
+	if rf.sweep != "" || rf.partition || rf.svg != "" {
+		return configError(stderr, "estimate", errors.New("--ttl-sweep, --partition-by-access-key and --svg go with --access-log"))
 	}
 	if err := w.validate(); err != nil {
 		return configError(stderr, "estimate", err)
