@@ -106,31 +106,39 @@ func newBulkEnv(t *testing.T, small int) *bulkEnv {
 	// Multipart legacy objects: 5 MiB + a small last part, with metadata,
 	// content headers, tags.
 	for _, key := range []string{"mp/a.bin", "mp/b.bin"} {
-		p1, p2 := randomBytes(5<<20), randomBytes(3000)
-		e.mp[key] = append(append([]byte(nil), p1...), p2...)
-		c, err := e.backend.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-			Bucket: aws.String(e.bucket), Key: aws.String(key), ContentType: aws.String("application/x-test"),
-			CacheControl: aws.String("max-age=60"), Metadata: map[string]string{"owner": "team-a"},
-			Tagging: aws.String("env=prod&tier=gold"),
-		})
+		e.mpUpload(t, key)
+	}
+	return e
+}
+
+// mpUpload writes key straight to the backend as a two-part object (5 MiB
+// and 3,000 bytes) with metadata, content headers and tags.
+func (e *bulkEnv) mpUpload(t *testing.T, key string) {
+	t.Helper()
+	ctx := context.Background()
+	p1, p2 := randomBytes(5<<20), randomBytes(3000)
+	e.mp[key] = append(append([]byte(nil), p1...), p2...)
+	c, err := e.backend.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: aws.String(e.bucket), Key: aws.String(key), ContentType: aws.String("application/x-test"),
+		CacheControl: aws.String("max-age=60"), Metadata: map[string]string{"owner": "team-a"},
+		Tagging: aws.String("env=prod&tier=gold"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []types.CompletedPart
+	for i, body := range [][]byte{p1, p2} {
+		up, err := e.backend.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(e.bucket), Key: aws.String(key),
+			UploadId: c.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(body)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var parts []types.CompletedPart
-		for i, body := range [][]byte{p1, p2} {
-			up, err := e.backend.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(e.bucket), Key: aws.String(key),
-				UploadId: c.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(body)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: up.ETag})
-		}
-		if _, err := e.backend.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(e.bucket), Key: aws.String(key),
-			UploadId: c.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
-			t.Fatal(err)
-		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: up.ETag})
 	}
-	return e
+	if _, err := e.backend.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(e.bucket), Key: aws.String(key),
+		UploadId: c.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func smallKey(i int) string  { return fmt.Sprintf("small/%06d.txt", i) }
@@ -347,4 +355,79 @@ func TestSplitArgs(t *testing.T) {
 		}
 	}
 	_ = io.Discard
+}
+
+// TestRewriteLeavesAChangedObject: an object replaced by someone else after
+// the command looked at it is not overwritten, whether single-part
+// (If-Match on PutObject) or multipart (If-Match on
+// CompleteMultipartUpload; the part reads are pinned too), and a rotate
+// copy of a replaced object fails the same way
+// (x-amz-copy-source-if-match).
+func TestRewriteLeavesAChangedObject(t *testing.T) {
+	e := newBulkEnv(t, 1)
+	ctx := context.Background()
+	b, code, err := parseBulk("encrypt-existing", encryptSynopsis, append(append([]string(nil), e.args...), "s3://"+e.bucket), io.Discard, e.getenv, nil)
+	if err != nil {
+		t.Fatal(code, err)
+	}
+	br, err := startBulk(ctx, b, "", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.stop()
+	replace := func(key, body string) {
+		if _, err := e.backend.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Replaced before the read (the pinned read fails), then between the
+	// read and the write (the conditional write fails).
+	for _, key := range []string{smallKey(0), "mp/a.bin", "mp/b.bin"} {
+		for i, when := range []string{"before the read", "before the write"} {
+			o, err := br.inspect(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			theirs := fmt.Sprintf("theirs %d", i)
+			if i == 0 {
+				replace(key, theirs)
+			} else {
+				testBeforeWrite = func(string) { replace(key, theirs) }
+			}
+			_, err = br.rewrite(ctx, o)
+			testBeforeWrite = nil
+			t.Logf("%s replaced %s: %v", key, when, err)
+			if err == nil || !strings.Contains(err.Error(), "changed by someone else") {
+				t.Errorf("%s replaced %s: rewrite: %v", key, when, err)
+			}
+			if got := getBytes(t, e.backend, &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)}); string(got) != theirs {
+				t.Errorf("%s replaced %s: now %q", key, when, got)
+			}
+			if i == 0 && key != smallKey(0) {
+				// Put the multipart original back for the write case.
+				e.mpUpload(t, key)
+			}
+		}
+	}
+	// Encrypt one object, look at it, replace it, then try to re-wrap it.
+	key := smallKey(0)
+	o, err := br.inspect(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := br.rewrite(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if o, err = br.inspect(ctx, key); err != nil || !o.encrypted {
+		t.Fatalf("after rewrite: %+v %v", o, err)
+	}
+	if _, err := e.backend.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key), Body: strings.NewReader("theirs again")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := br.rewrapInPlace(ctx, o, testenv.KMSOtherKeyID); err == nil || !strings.Contains(err.Error(), "changed by someone else") {
+		t.Errorf("rewrap of a replaced object: %v", err)
+	}
+	if got := getBytes(t, e.backend, &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)}); string(got) != "theirs again" {
+		t.Errorf("after rewrap: %q", got)
+	}
 }

@@ -127,6 +127,9 @@ func (br *bulkRun) rewrite(ctx context.Context, o *storedObject) (int64, error) 
 		}
 		defer get.Body.Close()
 		n := aws.ToInt64(get.ContentLength)
+		if testBeforeWrite != nil {
+			testBeforeWrite(o.key)
+		}
 		_, err = br.proxied.PutObject(ctx, &s3.PutObjectInput{
 			Bucket: b, Key: k, Body: get.Body, ContentLength: aws.Int64(n),
 			Metadata: o.userMeta, ContentType: nonEmpty(o.contentType), CacheControl: nonEmpty(o.cacheControl),
@@ -183,6 +186,9 @@ func (br *bulkRun) rewrite(ctx context.Context, o *storedObject) (int64, error) 
 		total += n
 		done = append(done, types.CompletedPart{PartNumber: aws.Int32(int32(part)), ETag: up.ETag})
 	}
+	if testBeforeWrite != nil {
+		testBeforeWrite(o.key)
+	}
 	_, err = br.proxied.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: b, Key: k, UploadId: id, IfMatch: aws.String(o.etag),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
@@ -193,6 +199,10 @@ func (br *bulkRun) rewrite(ctx context.Context, o *storedObject) (int64, error) 
 	completed = true
 	return total, nil
 }
+
+// testBeforeWrite, if set, runs between a rewrite's read and its write
+// (tests replace the object there).
+var testBeforeWrite func(key string)
 
 // rewrapInPlace re-wraps an encrypted object's data key under keyID and
 // stores the new envelope with a server-side copy in place: the object's
