@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/keycache"
@@ -27,7 +28,7 @@ const (
 	Authenticated Verdict = "authenticated"    // every byte and the envelope authenticated
 	Legacy        Verdict = "legacy-plaintext" // no envelope: written before the proxy
 	Tampered      Verdict = "tampered"         // a check failed (Verification.Check says which)
-	Unreadable    Verdict = "unreadable"       // KMS refused to unwrap the bucket key
+	Unreadable    Verdict = "unreadable"       // KMS refused to unwrap the bucket key, or the configuration does not accept its KMS key
 	Missing       Verdict = "missing"          // gone since it was listed
 )
 
@@ -98,6 +99,9 @@ func classifyRead(err error) (Verification, error) {
 		return Verification{Verdict: Tampered, Check: "envelope metadata: " + err.Error()}, nil
 	case errors.Is(err, envelope.ErrAuth):
 		return Verification{Verdict: Tampered, Check: "authentication: " + err.Error()}, nil
+	}
+	if strings.Contains(err.Error(), RefusedKMSKey) {
+		return Verification{Verdict: Unreadable, Check: "KMS key not accepted by the configuration (--kms-key-id, --kms-accept-key-id): " + err.Error()}, nil
 	}
 	if e := s3err.As(err); e != nil && e.Code == s3err.AccessDenied.Code {
 		// mayRead: the envelope names another key bucket.

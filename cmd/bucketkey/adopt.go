@@ -38,6 +38,7 @@ func bulkMain(ctx context.Context, name, synopsis string, args []string, stdout,
 	extra func(*flag.FlagSet), check func(*bulkCommand) error, keyID func() string,
 	do func(br *bulkRun) func(context.Context, bulk.Object) (bulk.Result, error),
 	after func(br *bulkRun, sum bulk.Summary, code int), bad ...string) int {
+	stderr = &lockedWriter{w: stderr} // workers, progress and the proxy's log share it
 	b, code, err := parseBulk(name, synopsis, args, stdout, getenv, extra)
 	if err != nil {
 		if errors.Is(err, errHelp) {
@@ -69,6 +70,18 @@ func bulkMain(ctx context.Context, name, synopsis string, args []string, stdout,
 }
 
 func noKey() string { return "" }
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
 
 // inspectOrGone inspects key; an object deleted since it was listed is
 // finished (outGone), other errors fail it. o is nil unless it exists.
@@ -131,6 +144,10 @@ func runRotate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			fs.BoolVar(&dataKeys, "data-keys", false, "also replace every object's data key: reads and writes every byte again")
 		},
 		func(b *bulkCommand) error {
+			if from != "" {
+				// Objects of --from-kms-key-id are read, so accepted.
+				b.r.KMSAccept = append(b.r.KMSAccept, from)
+			}
 			if to == "" {
 				return errors.New("--to-kms-key-id is required")
 			}

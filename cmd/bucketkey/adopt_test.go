@@ -58,8 +58,7 @@ func newBulkEnv(t *testing.T, small int) *bulkEnv {
 		bucket:  "adopt", small: small, mp: map[string][]byte{}, dir: t.TempDir(),
 	}
 	e.args = []string{"--upstream", s3p.URL, "--upstream-region", testenv.Region,
-		"--kms-key-id", testenv.KMSKeyID, "--kms-endpoint", kmsp.URL, "--kms-region", testenv.Region,
-		"--kms-accept-key-id", testenv.KMSOtherKeyID} // the key rotate moves objects to
+		"--kms-key-id", testenv.KMSKeyID, "--kms-endpoint", kmsp.URL, "--kms-region", testenv.Region}
 	env := map[string]string{
 		"BUCKETKEY_UPSTREAM_ACCESS_KEY": testenv.S3AccessKey,
 		"BUCKETKEY_UPSTREAM_SECRET_KEY": testenv.S3SecretKey,
@@ -268,18 +267,15 @@ func TestBulkCommandsEndToEnd(t *testing.T) {
 	if kms > 20 {
 		t.Errorf("rotate made %d KMS requests for %d objects", kms, total)
 	}
-	for key, want := range e.mp {
+	for key := range e.mp {
 		h, err := e.backend.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)})
 		if err != nil || !strings.HasSuffix(h.Metadata["bk-kid"], testenv.KMSOtherKeyID) || !strings.HasSuffix(strings.Trim(aws.ToString(h.ETag), `"`), "-2") ||
 			aws.ToString(h.ContentType) != "application/x-test" || h.Metadata["owner"] != "team-a" {
 			t.Errorf("%s after rotate: %v %v", key, h, err)
 		}
-		if got := getBytes(t, pc, &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)}); !bytes.Equal(got, want) {
-			t.Errorf("%s after rotate: %d bytes", key, len(got))
-		}
 	}
 	// A second rotate finds nothing to do.
-	code, out, _ = e.bulkCmd(ctx, t, "rotate", "--to-kms-key-id", testenv.KMSOtherKeyID, "--quiet")
+	code, out, _ = e.bulkCmd(ctx, t, "rotate", "--to-kms-key-id", testenv.KMSOtherKeyID, "--quiet", "--restart")
 	if code != exitOK || !strings.Contains(out, fmt.Sprintf("already-under-target-key %d;", total)) {
 		t.Errorf("second rotate: exit %d\n%s", code, out)
 	}
@@ -297,6 +293,26 @@ func TestBulkCommandsEndToEnd(t *testing.T) {
 	}
 	if _, err := e.backend.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String("planted.txt"), Body: strings.NewReader("plain")}); err != nil {
 		t.Fatal(err)
+	}
+	// Before the configuration names the new key, verify says the objects
+	// are unreadable; then the new key, accepting the old one.
+	code, out, _ = e.bulkCmd(ctx, t, "verify", "--restart", "--quiet")
+	if code == exitOK || !strings.Contains(out, fmt.Sprintf("unreadable %d", total)) || !strings.Contains(out, "not accepted by the configuration") {
+		t.Errorf("verify with the old key configured: exit %d\n%.2000s", code, out)
+	}
+	for i, a := range e.args {
+		if a == testenv.KMSKeyID {
+			e.args[i] = testenv.KMSOtherKeyID
+		}
+	}
+	e.args = append(e.args, "--kms-accept-key-id", testenv.KMSKeyID)
+	srv.cancel()
+	srv = startServe(t, append(e.args, "--client-access-key", "app", "--client-secret-key", "app-secret"), e.getenv)
+	pc = s3Client(srv.listen, "app", "app-secret", testenv.Region)
+	for key, want := range e.mp {
+		if got := getBytes(t, pc, &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)}); !bytes.Equal(got, want) {
+			t.Errorf("%s after rotate: %d bytes", key, len(got))
+		}
 	}
 	code, out, errOut = e.bulkCmd(ctx, t, "verify", "--json", "--restart", "--quiet")
 	if code == exitOK {
@@ -424,7 +440,7 @@ func TestRewriteLeavesAChangedObject(t *testing.T) {
 	if _, err := e.backend.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key), Body: strings.NewReader("theirs again")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := br.rewrapInPlace(ctx, o, testenv.KMSOtherKeyID); err == nil || !strings.Contains(err.Error(), "changed by someone else") {
+	if _, err := br.rewrapInPlace(ctx, o, ""); err == nil || !strings.Contains(err.Error(), "changed by someone else") {
 		t.Errorf("rewrap of a replaced object: %v", err)
 	}
 	if got := getBytes(t, e.backend, &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)}); string(got) != "theirs again" {

@@ -178,9 +178,9 @@ func startBulk(ctx context.Context, b *bulkCommand, keyID string, stderr io.Writ
 	r.Listen, r.AdminListen, r.TLS = "127.0.0.1:0", "", nil
 	r.DrainDelay = 0 // no load balancer in front of this one
 	r.Mixed = append(append([]string(nil), r.Mixed...), b.bucket)
-	if keyID != "" {
-		// Objects under the configured key are the ones to move: it stays
-		// accepted (proxy.Config.AcceptKMSKeyIDs).
+	if keyID != "" && keyID != r.KMSKeyID {
+		// Rotating: new envelopes name keyID, the ones being replaced the
+		// configured key (or another accepted one).
 		r.KMSAccept = append(append([]string(nil), r.KMSAccept...), r.KMSKeyID)
 		r.KMSKeyID = keyID
 	}
