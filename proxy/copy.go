@@ -103,6 +103,18 @@ func copyConditions(h http.Header) http.Header {
 	return c
 }
 
+// sourceReadHeader is the header of the proxy's own reads of a copy
+// source: the client's x-amz-source-expected-bucket-owner becomes
+// x-amz-expected-bucket-owner, so the backend checks the source bucket's
+// owner on the reads as it would on a copy it did itself.
+func sourceReadHeader(client http.Header) http.Header {
+	h := make(http.Header)
+	if v := client.Get("X-Amz-Source-Expected-Bucket-Owner"); v != "" {
+		h.Set("X-Amz-Expected-Bucket-Owner", v)
+	}
+	return h
+}
+
 // sourceError turns a failed read of a copy source into the copy's answer:
 // S3 answers a copy whose source condition failed with 412, even for the
 // conditions a GET would answer with 304.
@@ -196,7 +208,7 @@ func (p *Proxy) copyObject(rq *request) error {
 func (p *Proxy) copyOnce(ctx context.Context, rq *request, src copySource, sse sseRequest, replace bool) error {
 	spec := readSpec{
 		bucket: src.bucket, key: src.key, query: src.query(),
-		cond: copyConditions(rq.r.Header), header: make(http.Header),
+		cond: copyConditions(rq.r.Header), header: sourceReadHeader(rq.r.Header),
 		head: true, wantKey: true, errorDoc: true,
 	}
 	res, err := p.readObject(ctx, rq, spec)
@@ -266,7 +278,7 @@ func (p *Proxy) copyByStream(ctx context.Context, rq *request, src copySource, s
 	cond.Set("If-Match", etag)
 	res, err := p.readObject(ctx, rq, readSpec{
 		bucket: src.bucket, key: src.key, query: src.query(),
-		cond: cond, header: make(http.Header),
+		cond: cond, header: sourceReadHeader(rq.r.Header),
 	})
 	if err != nil {
 		return err
@@ -283,8 +295,9 @@ func (p *Proxy) copyByStream(ctx context.Context, rq *request, src copySource, s
 		return rq.sourceError(res.passthrough)
 	}
 	h := copyHeaders(rq.r.Header, srcHeader, replace)
+	h.Del("X-Amz-Source-Expected-Bucket-Owner") // checked on the reads; this is a PUT
 	if !replace && h.Get("X-Amz-Tagging") == "" && !strings.EqualFold(rq.r.Header.Get("X-Amz-Tagging-Directive"), "REPLACE") {
-		tags, err := p.sourceTagging(ctx, src)
+		tags, err := p.sourceTagging(ctx, src, sourceReadHeader(rq.r.Header))
 		if err != nil {
 			return err
 		}
@@ -345,10 +358,10 @@ func (r *readResult) plaintext() (io.Reader, int64, error) {
 
 // sourceTagging returns the source's tag set as an x-amz-tagging value,
 // for a streamed copy that must copy tags as the backend would.
-func (p *Proxy) sourceTagging(ctx context.Context, src copySource) (string, error) {
+func (p *Proxy) sourceTagging(ctx context.Context, src copySource, h http.Header) (string, error) {
 	q := src.query()
 	q.Set("tagging", "")
-	req, err := p.newUpstream(ctx, http.MethodGet, src.bucket, src.key, q, nil)
+	req, err := p.newUpstream(ctx, http.MethodGet, src.bucket, src.key, q, h)
 	if err != nil {
 		return "", err
 	}
@@ -433,7 +446,7 @@ func (p *Proxy) uploadPartCopy(rq *request) error {
 	ctx := rq.r.Context()
 	res, err := p.readObject(ctx, rq, readSpec{
 		bucket: src.bucket, key: src.key, query: src.query(),
-		rangeHeader: rangeHeader, cond: copyConditions(rq.r.Header), header: make(http.Header),
+		rangeHeader: rangeHeader, cond: copyConditions(rq.r.Header), header: sourceReadHeader(rq.r.Header),
 		errorDoc: true,
 	})
 	if err != nil {
@@ -458,6 +471,7 @@ func (p *Proxy) uploadPartCopy(rq *request) error {
 			delete(h, k)
 		}
 	}
+	h.Del("X-Amz-Source-Expected-Bucket-Owner") // checked on the reads; this is an UploadPart
 	resp, err := p.putEncrypted(ctx, encryptedPut{
 		bucket: rq.bucket, key: rq.key, query: q,
 		header: h, dk: dk, part: part, plaintext: plain, size: size,
