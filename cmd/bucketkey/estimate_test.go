@@ -45,6 +45,30 @@ func TestEstimateWorkedExamples(t *testing.T) {
 			baseDollars: 3888, keysDollars: 0.5184,
 		},
 		{
+			// README's fleet ("Running many replicas"): 100 replicas x 10,000
+			// buckets = 1,000,000 keys a window, as many as the writes (K is
+			// capped by W*T = 1,500,000 only above that); 199 Decrypts per key
+			// exceed the reads, so Decrypt is capped by the baseline: bucket
+			// keys save 7%.
+			name: "fleet, round-robin",
+			w: with(func(w *workload) {
+				w.PutRate, w.GetRate, w.Buckets, w.Replicas, w.ReadWindow = 5000, 20000, 10000, 100, 5*time.Minute
+			}),
+			baseGDK: 12_960_000_000, baseDec: 51_840_000_000,
+			gdk: 8_640_000_000, dec: 51_840_000_000,
+			baseDollars: 194_400, keysDollars: 181_440,
+		},
+		{
+			// The same fleet with bucket affinity: 10,000 keys a window.
+			name: "fleet, sticky",
+			w: with(func(w *workload) {
+				w.PutRate, w.GetRate, w.Buckets, w.Replicas, w.ReadWindow, w.Sticky = 5000, 20000, 10000, 100, 5*time.Minute, true
+			}),
+			baseGDK: 12_960_000_000, baseDec: 51_840_000_000,
+			gdk: 86_400_000, dec: 86_400_000,
+			baseDollars: 194_400, keysDollars: 518.4,
+		},
+		{
 			// One proxy reading back what it just wrote: its own keys are in
 			// its unwrap cache, so no Decrypt at all.
 			name:    "one proxy, fresh reads",
