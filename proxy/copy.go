@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +53,10 @@ func parseCopySource(v string) (copySource, error) {
 	// be read under the name the client gave.
 	if err := checkBucketName(bucket); err != nil {
 		return copySource{}, bad(msgCopySourceBucket, v).Wrap(err)
+	}
+	if net.ParseIP(bucket) != nil {
+		// S3 bucket names are never formatted as IP addresses.
+		return copySource{}, bad(msgCopySourceBucket, v)
 	}
 	if key == "" {
 		return copySource{}, bad(msgCopySourceKey, key)
@@ -417,6 +423,39 @@ func (rq *request) answerCopyXML(root, etag string, at time.Time) error {
 // copyRangeRE is the only x-amz-copy-source-range form S3 accepts.
 var copyRangeRE = regexp.MustCompile(`^bytes=([0-9]+)-([0-9]+)$`)
 
+// copyRange reads x-amz-copy-source-range: none ("", -1), or S3's only
+// form, bytes=first-last with first <= last, and the last byte it names.
+func copyRange(h http.Header) (string, int64, error) {
+	v := strings.TrimSpace(h.Get("X-Amz-Copy-Source-Range"))
+	if v == "" {
+		return "", -1, nil
+	}
+	if m := copyRangeRE.FindStringSubmatch(v); m != nil {
+		first, err1 := strconv.ParseInt(m[1], 10, 64)
+		last, err2 := strconv.ParseInt(m[2], 10, 64)
+		if err1 == nil && err2 == nil && first <= last {
+			return v, last, nil
+		}
+	}
+	return "", 0, s3err.InvalidArgumentFor("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy", "x-amz-copy-source-range", v)
+}
+
+// errCopyRangeSize is S3's answer to a copy range that does not lie
+// within the source object; it names the object's size.
+func errCopyRangeSize(size string) error {
+	return s3err.InvalidArgumentFor("Range specified is not valid for source object of size: "+size, "x-amz-copy-source-range", size)
+}
+
+// extraOf returns the value of an S3 error's extra element, or "".
+func extraOf(e *s3err.Error, name string) string {
+	for _, kv := range e.Extra {
+		if kv[0] == name {
+			return kv[1]
+		}
+	}
+	return ""
+}
+
 // uploadPartCopy copies a source object, or a range of it, into part N of
 // an upload by streaming it through the proxy: the source is decrypted (if
 // encrypted) and encrypted again as part N of the destination, whose
@@ -430,10 +469,9 @@ func (p *Proxy) uploadPartCopy(rq *request) error {
 	if err != nil {
 		return err
 	}
-	rangeHeader := strings.TrimSpace(rq.r.Header.Get("X-Amz-Copy-Source-Range"))
-	if rangeHeader != "" && !copyRangeRE.MatchString(rangeHeader) {
-		return s3err.InvalidArgument.With("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy").
-			WithExtra("ArgumentName", "x-amz-copy-source-range").WithExtra("ArgumentValue", rangeHeader)
+	rangeHeader, last, err := copyRange(rq.r.Header)
+	if err != nil {
+		return err
 	}
 	if _, err := rq.readBody(maxPassthroughBody); err != nil {
 		return err
@@ -451,11 +489,14 @@ func (p *Proxy) uploadPartCopy(rq *request) error {
 	})
 	if err != nil {
 		if e := s3err.As(err); e != nil && e.Code == "InvalidRange" {
-			return s3err.InvalidArgument.With("Range specified is not valid for source object").Wrap(err)
+			return errCopyRangeSize(extraOf(e, "ActualObjectSize"))
 		}
 		return err
 	}
 	defer res.close()
+	if last >= 0 && res.passthrough == nil && last >= res.size {
+		return errCopyRangeSize(strconv.FormatInt(res.size, 10))
+	}
 	plain, size, err := res.plaintext()
 	if err != nil {
 		return err

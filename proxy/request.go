@@ -78,10 +78,8 @@ func (rq *request) fail(err error) {
 	e := toS3(err)
 	if e.Code == "InvalidRange" {
 		// S3 tells the client the object size with a 416.
-		for _, kv := range e.Extra {
-			if kv[0] == "ActualObjectSize" {
-				rq.w.Header().Set("Content-Range", "bytes */"+kv[1])
-			}
+		if size := extraOf(e, "ActualObjectSize"); size != "" {
+			rq.w.Header().Set("Content-Range", "bytes */"+size)
 		}
 	}
 	s3err.Write(rq.w, rq.r, e, rq.id)

@@ -101,7 +101,7 @@ var (
 	InvalidBucketName                 = def("InvalidBucketName", 400, "The specified bucket is not valid.")
 	InvalidDigest                     = def("InvalidDigest", 400, "The Content-Md5 you specified is not valid.")
 	InvalidObjectState                = def("InvalidObjectState", 403, "The operation is not valid for the current state of the object.")
-	InvalidPart                       = def("InvalidPart", 400, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
+	InvalidPart                       = def("InvalidPart", 400, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
 	InvalidPartNumber                 = def("InvalidPartNumber", 416, "The requested partnumber is not satisfiable.")
 	InvalidPartOrder                  = def("InvalidPartOrder", 400, "The list of parts was not in ascending order. Parts must be ordered by part number.")
 	InvalidRange                      = def("InvalidRange", 416, "The requested range is not satisfiable")
@@ -132,8 +132,10 @@ var (
 )
 
 // Body encodes e as S3's error document, in S3's element order: Code,
-// Message, the code's extra elements, Resource (when given), RequestId.
-func (e *Error) Body(resource, requestID string) []byte {
+// Message, the code's extra elements, RequestId. Like S3 today it names
+// no Resource: the elements a code needs (BucketName, Key, UploadId, ...)
+// are its extras.
+func (e *Error) Body(requestID string) []byte {
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	b.WriteString("<Error>")
@@ -141,9 +143,6 @@ func (e *Error) Body(resource, requestID string) []byte {
 	element(&b, "Message", e.Message)
 	for _, kv := range e.Extra {
 		element(&b, kv[0], kv[1])
-	}
-	if resource != "" {
-		element(&b, "Resource", resource)
 	}
 	element(&b, "RequestId", requestID)
 	b.WriteString("</Error>")
@@ -194,11 +193,7 @@ func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) 
 		w.WriteHeader(e.Status)
 		return
 	}
-	resource := ""
-	if r != nil {
-		resource = r.URL.EscapedPath()
-	}
-	body := e.Body(resource, requestID)
+	body := e.Body(requestID)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(body)

@@ -120,7 +120,7 @@ func TestWrite(t *testing.T) {
 			if err := xml.Unmarshal(body, &doc); err != nil {
 				t.Fatalf("%v: %s", err, body)
 			}
-			if doc.Code != tc.code || doc.Message != tc.message || doc.Resource != tc.resource || doc.RequestID != "REQ123" {
+			if doc.Code != tc.code || doc.Message != tc.message || doc.Resource != "" || doc.RequestID != "REQ123" {
 				t.Errorf("document %+v", doc)
 			}
 			if got := doc.extras(); fmt.Sprint(got) != fmt.Sprint(tc.extra) {
@@ -287,20 +287,19 @@ func TestDerivedErrors(t *testing.T) {
 func TestBodies(t *testing.T) {
 	const decl = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
 	for _, tc := range []struct {
-		err      *s3err.Error
-		resource string
-		want     string
+		err  *s3err.Error
+		want string
 	}{
-		{s3err.NoSuchUpload, "",
+		{s3err.NoSuchUpload,
 			`<Error><Code>NoSuchUpload</Code><Message>The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.</Message><RequestId>R1</RequestId></Error>`},
-		{s3err.MethodNotAllowedOn("POST", s3err.ResourceService), "",
+		{s3err.MethodNotAllowedOn("POST", s3err.ResourceService),
 			`<Error><Code>MethodNotAllowed</Code><Message>The specified method is not allowed against this resource.</Message><Method>POST</Method><ResourceType>SERVICE</ResourceType><RequestId>R1</RequestId></Error>`},
-		{s3err.InvalidArgumentFor("Invalid copy source encoding", "x-amz-copy-source", "b/%zz"), "/b/k",
-			`<Error><Code>InvalidArgument</Code><Message>Invalid copy source encoding</Message><ArgumentName>x-amz-copy-source</ArgumentName><ArgumentValue>b/%zz</ArgumentValue><Resource>/b/k</Resource><RequestId>R1</RequestId></Error>`},
-		{s3err.SignatureDoesNotMatch.WithExtra("AWSAccessKeyId", "AK").WithExtra("StringToSign", "AWS4-HMAC-SHA256\n<x>&"), "",
+		{s3err.InvalidArgumentFor("Invalid copy source encoding", "x-amz-copy-source", "b/%zz"),
+			`<Error><Code>InvalidArgument</Code><Message>Invalid copy source encoding</Message><ArgumentName>x-amz-copy-source</ArgumentName><ArgumentValue>b/%zz</ArgumentValue><RequestId>R1</RequestId></Error>`},
+		{s3err.SignatureDoesNotMatch.WithExtra("AWSAccessKeyId", "AK").WithExtra("StringToSign", "AWS4-HMAC-SHA256\n<x>&"),
 			`<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message><AWSAccessKeyId>AK</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256&#xA;&lt;x&gt;&amp;</StringToSign><RequestId>R1</RequestId></Error>`},
 	} {
-		if got := string(tc.err.Body(tc.resource, "R1")); got != decl+tc.want {
+		if got := string(tc.err.Body("R1")); got != decl+tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.err.Code, got, decl+tc.want)
 		}
 	}

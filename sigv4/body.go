@@ -114,7 +114,9 @@ func (b *bodyReader) finish() error {
 		var got [16]byte
 		b.md5.Sum(got[:0])
 		if subtle.ConstantTimeCompare(got[:], b.wantMD5[:]) != 1 {
-			return errMD5Mismatch
+			return errMD5Mismatch.
+				WithExtra("CalculatedDigest", base64.StdEncoding.EncodeToString(got[:])).
+				WithExtra("ExpectedDigest", base64.StdEncoding.EncodeToString(b.wantMD5[:]))
 		}
 	}
 	if b.ck != nil {
