@@ -20,9 +20,10 @@ import (
 )
 
 const (
-	rulesFile     = "../../examples/prometheus/bucketkey-rules.yml"
-	rulesTestFile = "../../examples/prometheus/bucketkey-rules.test.yml"
-	dashboardFile = "../../examples/grafana/bucketkey.json"
+	rulesFile      = "../../examples/prometheus/bucketkey-rules.yml"
+	rulesTestFile  = "../../examples/prometheus/bucketkey-rules.test.yml"
+	dashboardFile  = "../../examples/grafana/bucketkey.json"
+	promConfigFile = "../../examples/prometheus/prometheus.yml"
 )
 
 // promtool is Debian's (the prometheus package; scripts/test.sh installs
@@ -37,10 +38,35 @@ func promtool(t *testing.T) string {
 }
 
 // TestPrometheusRules: the alert rules load (`promtool check rules`) and
-// fire as their unit tests say (`promtool test rules`).
+// fire as their unit tests say (`promtool test rules`), and the example
+// Prometheus configuration loads with them (`promtool check config`, with
+// its token file put where it names one).
 func TestPrometheusRules(t *testing.T) {
 	pt := promtool(t)
-	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}} {
+	dir := t.TempDir()
+	conf, err := os.ReadFile(promConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(dir, "token")
+	for name, body := range map[string]string{
+		"prometheus.yml":      strings.ReplaceAll(string(conf), "/etc/prometheus/bucketkey-admin-token", token),
+		"bucketkey-rules.yml": string(rules),
+		"token":               "an-admin-token-for-the-test\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"check", "rules", rulesFile},
+		{"test", "rules", rulesTestFile},
+		{"check", "config", filepath.Join(dir, "prometheus.yml")},
+	} {
 		if out, err := exec.Command(pt, args...).CombinedOutput(); err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
