@@ -27,8 +27,12 @@ type Config struct {
 
 	Region            string            // region clients sign for [UpstreamRegion]
 	ClientCredentials sigv4.Credentials // required: client access keys
-	Keys              *keycache.Cache   // required
-	KMSKeyID          string            // required: default KMS key for new objects
+	// Identities maps clients to backend identities of their own; a
+	// client it does not map (or all, when nil) reaches the backend as
+	// UpstreamCredentials.
+	Identities Identities
+	Keys       *keycache.Cache // required
+	KMSKeyID   string          // required: default KMS key for new objects
 
 	// AcceptKMSKeyIDs are KMS keys besides KMSKeyID that objects may name
 	// (keys being rotated out) and writes may ask for

@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -257,6 +258,38 @@ func FuzzETagLists(f *testing.F) {
 		wantList := append(append([]string(nil), backendTags...), `"`+h+`-3"`, "*")
 		if got := backendETagList(strings.Join(list, ",")); got != strings.Join(wantList, ", ") {
 			t.Fatalf("backendETagList(%q) = %q, want %q", strings.Join(list, ","), got, strings.Join(wantList, ", "))
+		}
+	})
+}
+
+// FuzzReadPostForm: any body either fails with an S3 error or yields
+// fields within S3's bound and a file of exactly the size announced (or an
+// error while reading it).
+func FuzzReadPostForm(f *testing.F) {
+	f.Add("--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\na\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\nhello\r\n--XyZ--\r\n")
+	f.Add("pre\r\n--XyZ \r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n\r\n--XyZ\r\n--XyZ--\r\n")
+	f.Add("--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n--XyZ--\r\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		form, err := readPostForm(strings.NewReader(body), "multipart/form-data; boundary=XyZ", int64(len(body)))
+		if err != nil {
+			if s3err.As(err) == nil {
+				t.Fatalf("not an S3 error: %v", err)
+			}
+			return
+		}
+		n := 0
+		for k, v := range form.fields {
+			n += len(k) + len(v)
+		}
+		if n > maxPostPreData {
+			t.Fatalf("%d bytes of fields", n)
+		}
+		b, err := io.ReadAll(form.file)
+		if err == nil && int64(len(b)) != form.size {
+			t.Fatalf("file of %d bytes, announced %d", len(b), form.size)
+		}
+		if err == nil && strings.Contains(string(b), "\r\n--XyZ") {
+			t.Fatal("file holds a delimiter")
 		}
 	})
 }

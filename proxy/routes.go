@@ -91,6 +91,8 @@ func (p *Proxy) routes() *mux.Router {
 	add("DeleteBucket", levelBucket, http.MethodDelete, none, p.passthrough)
 	add("HeadBucket", levelBucket, http.MethodHead, none, p.passthrough)
 	add("DeleteObjects", levelBucket, http.MethodPost, none, p.passthrough, hasQuery("delete"))
+	// POST Object authenticates its form, not the request (post.go).
+	r.NewRoute().Name("PostObject").MatcherFunc(atLevel(levelBucket)).MatcherFunc(isMethod(http.MethodPost)).Handler(p.handlePost())
 
 	// Object.
 	add("UploadPartCopy", levelObject, http.MethodPut, none, p.uploadPartCopy, hasQuery("partNumber"), hasQuery("uploadId"), hasHeader("X-Amz-Copy-Source"))
@@ -116,8 +118,8 @@ func (p *Proxy) routes() *mux.Router {
 	add("AbortMultipartUpload", levelObject, http.MethodDelete, none, p.abortMultipartUpload, hasQuery("uploadId"))
 	add("DeleteObject", levelObject, http.MethodDelete, none, p.passthrough)
 
-	// Anything else (browser POST uploads, which would store plaintext;
-	// OPTIONS; unknown methods) is refused once the caller is authenticated.
+	// Anything else (unknown methods) is refused once the caller is
+	// authenticated.
 	for _, lv := range []level{levelService, levelBucket, levelObject} {
 		add("Unsupported", lv, "", none, p.unsupported)
 	}
@@ -137,6 +139,10 @@ func (p *Proxy) handle(op string, opts sigv4.VerifyOptions, fn opFunc) http.Hand
 		rq.auth = auth
 		rq.in.r = auth.Body
 		defer auth.Body.Close()
+		if err := p.withIdentity(rq); err != nil {
+			rq.fail(err)
+			return
+		}
 		if err := fn(rq); err != nil {
 			rq.fail(p.bucketFirst(rq, err))
 		}

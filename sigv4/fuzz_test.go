@@ -3,6 +3,7 @@ package sigv4
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"reflect"
 	"strconv"
@@ -277,4 +278,23 @@ func TestChunkSignatureSpelling(t *testing.T) {
 	if got, code := decode(sized, int64(len(data)), 1, 4096); code != "" || !bytes.Equal(got, data) {
 		t.Errorf("chunk size spelled 002B: %q %s", got, code)
 	}
+}
+
+// FuzzParsePostPolicy: any policy text either parses or is an S3 error,
+// and a parsed policy's checks never panic.
+func FuzzParsePostPolicy(f *testing.F) {
+	f.Add(`{"expiration": "2030-01-01T00:00:00Z", "conditions": [["content-length-range", 1, 10], {"key": "a"}, ["starts-with", "$Content-Type", "image/"]]}`)
+	f.Add(`{"expiration": "2030-01-01T00:00:00.000Z", "conditions": [{"bucket": "b"}, ["eq", "$x-amz-meta-a", ""]]}`)
+	f.Add(`{"conditions": [[]]}`)
+	f.Fuzz(func(t *testing.T, policy string) {
+		p, err := ParsePostPolicy(base64.StdEncoding.EncodeToString([]byte(policy)))
+		if err != nil {
+			if err.Status != 400 {
+				t.Fatalf("status %d", err.Status)
+			}
+			return
+		}
+		p.LengthRange()
+		_ = p.Check(map[string]string{"key": "a", "content-type": "image/png,x"}, "b", 5, time.Unix(0, 0))
+	})
 }

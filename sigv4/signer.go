@@ -112,13 +112,6 @@ func (s *Signer) Sign(ctx context.Context, req *http.Request, body []byte) error
 // sign signs req's headers with payload as the payload hash and returns the
 // credentials used.
 func (s *Signer) sign(ctx context.Context, req *http.Request, payload string, t time.Time) (aws.Credentials, error) {
-	if s.Credentials == nil {
-		return aws.Credentials{}, errors.New("sigv4: Signer has no credentials")
-	}
-	creds, err := s.Credentials.Retrieve(ctx)
-	if err != nil {
-		return creds, fmt.Errorf("sigv4: retrieving upstream credentials: %w", err)
-	}
 	if req.URL.Opaque == "" {
 		req.URL.RawPath = EscapePath(req.URL.Path)
 	}
@@ -126,6 +119,20 @@ func (s *Signer) sign(ctx context.Context, req *http.Request, payload string, t 
 	// the header map would only confuse the signature.
 	req.Header.Del("Content-Length")
 	req.Header.Del("Transfer-Encoding")
+	id, ok := identityOf(ctx)
+	if ok && id.anonymous {
+		return aws.Credentials{}, nil
+	}
+	creds := id.creds
+	if !ok {
+		if s.Credentials == nil {
+			return aws.Credentials{}, errors.New("sigv4: Signer has no credentials")
+		}
+		var err error
+		if creds, err = s.Credentials.Retrieve(ctx); err != nil {
+			return creds, fmt.Errorf("sigv4: retrieving upstream credentials: %w", err)
+		}
+	}
 	if err := s.signer().SignHTTP(ctx, creds, req, payload, serviceS3, s.Region, t); err != nil {
 		return creds, fmt.Errorf("sigv4: signing upstream request: %w", err)
 	}
@@ -159,7 +166,11 @@ func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Read
 	t := s.now()
 	req.GetBody = nil
 	dropBodyDigests(req.Header)
-	switch s.Mode {
+	mode := s.Mode
+	if IsAnonymous(ctx) {
+		mode = PayloadUnsigned // nothing to sign chunks with
+	}
+	switch mode {
 	case PayloadUnsigned:
 		req.Header.Set("X-Amz-Content-Sha256", unsignedPayload)
 		req.ContentLength = size

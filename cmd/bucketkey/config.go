@@ -119,7 +119,8 @@ type resolved struct {
 	UpstreamRoots     *x509.CertPool // nil: system roots
 	UpstreamPayload   sigv4.PayloadMode
 
-	ClientCredentials sigv4.StaticCredentials
+	ClientCredentials sigv4.StaticCredentials // as loaded at start
+	Clients           *clientKeys             // the live table, reloaded on SIGHUP
 
 	KMSKeyID    string
 	KMSEndpoint string
@@ -223,28 +224,14 @@ func (c *serveConfig) validate(s *settings) (*resolved, error) {
 		return nil, fmt.Errorf("--upstream-payload %q: want chunked, unsigned-trailer or unsigned", c.UpstreamPayload)
 	}
 
-	r.ClientCredentials = sigv4.StaticCredentials{}
 	if (c.ClientAccessKey == "") != (c.ClientSecretKey == "") {
 		return nil, errors.New("--client-access-key and --client-secret-key go together: set both")
 	}
-	if c.ClientAccessKey != "" {
-		if err := checkKeyPair(c.ClientAccessKey, c.ClientSecretKey); err != nil {
-			return nil, fmt.Errorf("--client-access-key/--client-secret-key: %v", err)
-		}
-		r.ClientCredentials[c.ClientAccessKey] = c.ClientSecretKey
+	r.Clients = &clientKeys{staticAK: c.ClientAccessKey, staticSK: c.ClientSecretKey, path: c.Credentials}
+	if err := r.Clients.reload(); err != nil {
+		return nil, err
 	}
-	if c.Credentials != "" {
-		creds, err := loadCredentials(c.Credentials)
-		if err != nil {
-			return nil, err
-		}
-		for ak, secret := range creds {
-			if _, dup := r.ClientCredentials[ak]; dup {
-				return nil, fmt.Errorf("access key %q is in both --client-access-key and --credentials", ak)
-			}
-			r.ClientCredentials[ak] = secret
-		}
-	}
+	r.ClientCredentials = r.Clients.t.Load().secrets
 	if len(r.ClientCredentials) == 0 {
 		return nil, fmt.Errorf("no client credentials: set --client-access-key and --client-secret-key, or %s", s.where("credentials"))
 	}

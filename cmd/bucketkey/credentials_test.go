@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +29,10 @@ func TestParseCredentials(t *testing.T) {
 		{"json not strings", `{"a": 1}`, nil, "not a JSON object"},
 		{"json bad key", `{"a b": "s"}`, nil, "access key \"a b\""},
 		{"control in secret", "a:s\x01\n", nil, "secret must be printable ASCII"},
+		{"mapped", "a s1 B S2\nc:3\n", map[string]string{"a": "s1", "c": "3"}, ""},
+		{"own pair", "a\ts1 =\n", map[string]string{"a": "s1"}, ""},
+		{"mapped bad backend key", "a s1 B/x S2\n", nil, "line 1: backend identity of \"a\""},
+		{"three fields", "a s1 B\n", nil, "line 1: want access-key:secret, or access-key secret backend-key backend-secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,4 +151,66 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCredentialTableBackends(t *testing.T) {
+	tb, err := parseCredentialTable([]byte("# c\nplain:p\nmapped m-secret be-key be-secret\nown own-secret =\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tb.backend) != 2 {
+		t.Fatalf("%d backend identities", len(tb.backend))
+	}
+	if c := tb.backend["mapped"]; c.AccessKeyID != "be-key" || c.SecretAccessKey != "be-secret" {
+		t.Errorf("mapped: %q", c.AccessKeyID)
+	}
+	if c := tb.backend["own"]; c.AccessKeyID != "own" || c.SecretAccessKey != "own-secret" {
+		t.Errorf("own: %q", c.AccessKeyID)
+	}
+	if _, ok := tb.backend["plain"]; ok {
+		t.Error("plain has a backend identity")
+	}
+}
+
+// TestClientKeysReload: a reload replaces the table whole; a file that does
+// not load keeps the current one, and its error quotes no secret.
+func TestClientKeysReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "creds")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a sa ba bsa\n")
+	k := &clientKeys{staticAK: "static", staticSK: "static-secret", path: path}
+	if err := k.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := k.BackendIdentity("a"); !ok || c.AccessKeyID != "ba" {
+		t.Fatalf("a -> %q %v", c.AccessKeyID, ok)
+	}
+	if s, ok := k.Secret("static"); !ok || s != "static-secret" {
+		t.Fatal("static pair missing")
+	}
+	write("a:sa2\nb sb =\n")
+	if err := k.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.BackendIdentity("a"); ok {
+		t.Error("a still mapped after reload")
+	}
+	if c, ok := k.BackendIdentity("b"); !ok || c.AccessKeyID != "b" || c.SecretAccessKey != "sb" {
+		t.Errorf("b -> %q", c.AccessKeyID)
+	}
+	write("b sb-new-secret\x01 =\n")
+	err := k.reload()
+	if err == nil || strings.Contains(err.Error(), "sb-new-secret") {
+		t.Fatalf("bad file: %v", err)
+	}
+	if s, _ := k.Secret("b"); s != "sb" {
+		t.Error("a failed reload changed the table")
+	}
+	if n, m := k.counts(); n != 3 || m != 1 {
+		t.Errorf("counts %d %d", n, m)
+	}
 }

@@ -118,6 +118,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		UpstreamSecretKey: storeSK,
 		UpstreamPayload:   sigv4.PayloadChunked,
 		ClientCredentials: sigv4.StaticCredentials{ak: sk},
+		Clients:           &clientKeys{staticAK: ak, staticSK: sk},
 		KMSLocalKey:       keyPath,
 		Cache: keycache.Options{
 			TTL: ttl, MaxObjects: keycache.DefaultMaxObjects, Disabled: noBucketKey,
@@ -125,6 +126,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		},
 		LogFormat: logFormat, LogLevel: logLevel,
 		ShutdownTimeout: 10 * time.Second,
+	}
+	if err := r.Clients.reload(); err != nil {
+		return configError(stderr, "dev", err)
 	}
 	if err := checkAddr("listen", listen); err != nil {
 		return configError(stderr, "dev", err)
@@ -179,10 +183,10 @@ func devCredentials(path string) (ak, sk string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if len(creds) != 1 {
+	if len(creds.secrets) != 1 || len(creds.backend) != 0 {
 		return "", "", fmt.Errorf("dev credentials %s: want exactly one access-key:secret line", path)
 	}
-	for k, v := range creds {
+	for k, v := range creds.secrets {
 		ak, sk = k, v
 	}
 	return ak, sk, nil

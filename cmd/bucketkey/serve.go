@@ -10,7 +10,10 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -103,7 +106,8 @@ func newServer(ctx context.Context, r *resolved, log *slog.Logger) (*server, err
 		UpstreamCredentials: upCreds,
 		UpstreamTransport:   transport,
 		UpstreamPayload:     r.UpstreamPayload,
-		ClientCredentials:   r.ClientCredentials,
+		ClientCredentials:   r.Clients,
+		Identities:          r.Clients,
 		Keys:                srv.cache,
 		KMSKeyID:            keyID,
 		AcceptKMSKeyIDs:     r.KMSAccept,
@@ -207,6 +211,8 @@ func (srv *server) serve(ctx context.Context) error {
 	var as *http.Server
 	errc := make(chan error, 2)
 	go func() { errc <- ps.Serve(srv.proxyLn) }()
+	stopReload := srv.reloadOnSIGHUP()
+	defer stopReload()
 	if srv.adminLn != nil {
 		as = &http.Server{Handler: srv.admin, ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(srv.log.Handler(), slog.LevelWarn)}
@@ -250,6 +256,32 @@ func (srv *server) serve(ctx context.Context) error {
 	return failed
 }
 
+// reloadOnSIGHUP reloads the client credentials file on each SIGHUP, in
+// place: connections and requests in flight are not touched. A file that
+// does not load leaves the current table (and is logged, without secrets).
+// It returns a function that stops listening.
+func (srv *server) reloadOnSIGHUP() func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := srv.cfg.Clients.reload(); err != nil {
+					srv.log.Error("credentials not reloaded; keeping the current ones", "err", trimErr(err))
+					continue
+				}
+				clients, mapped := srv.cfg.Clients.counts()
+				srv.log.Info("credentials reloaded", "client_access_keys", clients, "clients_with_backend_identity", mapped)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
+}
+
 func (srv *server) logStart() {
 	r := srv.cfg
 	attrs := []any{
@@ -260,8 +292,9 @@ func (srv *server) logStart() {
 		"kms_key_id", srv.keyID,
 		"bucket_keys", !r.Cache.Disabled,
 		"bucket_key_ttl", r.Cache.TTL,
-		"client_access_keys", len(r.ClientCredentials),
 	}
+	clients, mapped := r.Clients.counts()
+	attrs = append(attrs, "client_access_keys", clients, "clients_with_backend_identity", mapped)
 	if len(r.Replicas) > 0 {
 		attrs = append(attrs, "replicas", fmt.Sprint(r.Replicas))
 	}

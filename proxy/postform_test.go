@@ -1,0 +1,72 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/bucketkey/bucketkey/s3err"
+)
+
+func TestReadPostForm(t *testing.T) {
+	const ct = `multipart/form-data; boundary="XyZ"`
+	tests := []struct {
+		name   string
+		ct     string
+		body   string
+		fields map[string]string
+		file   string
+		fname  string
+		code   string // error code, "" for success
+	}{
+		{name: "plain", body: "--XyZ\r\nContent-Disposition: form-data; name=\"Key\"\r\n\r\na/b\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XyZ--\r\n",
+			fields: map[string]string{"key": "a/b"}, file: "hello", fname: "f.txt"},
+		{name: "preamble and padding", body: "ignored\r\n--XyZ  \r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\r\n--XyZ\r\nContent-Disposition: form-data; name=\"FILE\"\r\n\r\n\r\n--XyZ--\r\n",
+			fields: map[string]string{"a": ""}, file: ""},
+		{name: "delimiter-like bytes in file", body: "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n--XyZ\n\r\n--Xy\r\n--XyZ--\r\n", file: "--XyZ\n\r\n--Xy"},
+		{name: "not a form", ct: "application/json", body: "{}", code: "PreconditionFailed"},
+		{name: "no boundary", ct: "multipart/form-data", body: "x", code: "MalformedPOSTRequest"},
+		{name: "no file", body: "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XyZ--\r\n", code: "InvalidArgument"},
+		{name: "no disposition", body: "--XyZ\r\nContent-Type: text/plain\r\n\r\n1\r\n--XyZ--\r\n", code: "MalformedPOSTRequest"},
+		{name: "attachment", body: "--XyZ\r\nContent-Disposition: file; name=\"file\"\r\n\r\n1\r\n--XyZ--\r\n", code: "MalformedPOSTRequest"},
+		{name: "duplicate field", body: "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XyZ\r\nContent-Disposition: form-data; name=\"A\"\r\n\r\n2\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--XyZ--\r\n", code: "InvalidArgument"},
+		{name: "truncated", body: "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1", code: "MalformedPOSTRequest"},
+		{name: "field too large", body: "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n" + strings.Repeat("v", maxPostPreData) + "\r\n--XyZ--\r\n", code: "MaxPostPreDataLengthExceeded"},
+		{name: "field after file", body: "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--XyZ\r\nContent-Disposition: form-data; name=\"submit\"\r\n\r\nUpload\r\n--XyZ--\r\n", code: "MalformedPOSTRequest"},
+		{name: "no final CRLF", body: "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--XyZ--", code: "MalformedPOSTRequest"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.ct
+			if c == "" {
+				c = ct
+			}
+			form, err := readPostForm(strings.NewReader(tc.body), c, int64(len(tc.body)))
+			var file []byte
+			if err == nil {
+				file, err = io.ReadAll(form.file)
+			}
+			if tc.code != "" {
+				if e := s3err.As(err); e == nil || e.Code != tc.code {
+					t.Fatalf("got %v, want %s", err, tc.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(file) != tc.file || form.size != int64(len(tc.file)) || form.filename != tc.fname {
+				t.Fatalf("file %q (size %d, name %q), want %q %q", file, form.size, form.filename, tc.file, tc.fname)
+			}
+			for k, v := range tc.fields {
+				if form.fields[k] != v {
+					t.Errorf("field %s = %q, want %q", k, form.fields[k], v)
+				}
+			}
+		})
+	}
+	if _, err := readPostForm(strings.NewReader(""), ct, -1); !errors.Is(err, s3err.MissingContentLength) {
+		t.Errorf("no length: %v", err)
+	}
+}

@@ -1,0 +1,43 @@
+package sigv4
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// identityKey is the context key of the backend identity a request is
+// signed as.
+type identityKey struct{}
+
+// identity is how Signer signs the requests made under a context: with
+// the given credentials, or not at all.
+type identity struct {
+	creds     aws.Credentials
+	anonymous bool
+}
+
+// WithCredentials returns a context under which Signer signs as creds
+// instead of its own Credentials: a client's mapped backend identity.
+func WithCredentials(ctx context.Context, creds aws.Credentials) context.Context {
+	return context.WithValue(ctx, identityKey{}, identity{creds: creds})
+}
+
+// WithAnonymous returns a context under which Signer does not sign: the
+// request reaches the backend as an anonymous one, its body sent as is
+// (UNSIGNED-PAYLOAD, never aws-chunked), so that the backend's bucket
+// policy and ACLs decide.
+func WithAnonymous(ctx context.Context) context.Context {
+	return context.WithValue(ctx, identityKey{}, identity{anonymous: true})
+}
+
+// IsAnonymous reports whether ctx was made by WithAnonymous.
+func IsAnonymous(ctx context.Context) bool {
+	id, _ := ctx.Value(identityKey{}).(identity)
+	return id.anonymous
+}
+
+func identityOf(ctx context.Context) (identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(identity)
+	return id, ok
+}
