@@ -59,6 +59,15 @@ type Config struct {
 	// extra request.
 	MixedBuckets []string
 
+	// AnonymousBuckets names the buckets whose unsigned requests are
+	// forwarded to the backend unsigned, for its bucket policy and ACLs
+	// to decide (AnonymousAll: every bucket). Objects are decrypted for
+	// them as for anyone, once the backend has served them. Unsigned
+	// requests for other buckets, and unsigned writes that would need a
+	// bucket key, are refused with 403 AccessDenied (SECURITY.md).
+	AnonymousBuckets []string
+	AnonymousAll     bool
+
 	// VirtualHostDomains enables virtual-hosted-style addressing: a request
 	// to host "bucket.<domain>" addresses bucket.
 	VirtualHostDomains []string
@@ -152,6 +161,11 @@ func (c *Config) validate() error {
 	for _, b := range c.MixedBuckets {
 		if b == "" {
 			return errors.New("proxy: MixedBuckets: empty bucket name")
+		}
+	}
+	for _, b := range c.AnonymousBuckets {
+		if b == "" {
+			return errors.New("proxy: AnonymousBuckets: empty bucket name")
 		}
 	}
 	for b, srcs := range c.Replicas {

@@ -26,6 +26,8 @@ type Proxy struct {
 	mixed map[string]bool
 	// kmsKeys are the KMS keys objects and writes may name.
 	kmsKeys *keySet
+	// anonymousBuckets holds Config.AnonymousBuckets.
+	anonymousBuckets map[string]bool
 }
 
 // New validates cfg and returns a Proxy.
@@ -62,6 +64,10 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	for _, b := range cfg.MixedBuckets {
 		p.mixed[b] = true
+	}
+	p.anonymousBuckets = make(map[string]bool, len(cfg.AnonymousBuckets))
+	for _, b := range cfg.AnonymousBuckets {
+		p.anonymousBuckets[b] = true
 	}
 	for b, srcs := range cfg.Replicas {
 		m := make(map[string]bool, len(srcs))

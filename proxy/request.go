@@ -33,8 +33,9 @@ type request struct {
 	bucket, key string
 	query       url.Values // parsed once, by the route matchers
 
-	auth *sigv4.Authenticated
-	in   countingReader // the verified body, counted
+	auth      *sigv4.Authenticated
+	anonymous bool           // an unsigned request, forwarded unsigned (anonymous.go)
+	in        countingReader // the verified body, counted
 
 	err     error // the error answered or that aborted the response, for the log
 	aborted bool
@@ -120,7 +121,9 @@ func (rq *request) finish() {
 		slog.Int64("bytes_out", out),
 		slog.Duration("duration", d),
 	}
-	if rq.auth != nil {
+	if rq.anonymous {
+		attrs = append(attrs, slog.Bool("anonymous", true))
+	} else if rq.auth != nil {
 		attrs = append(attrs, slog.String("access_key", rq.auth.AccessKey))
 	}
 	level := slog.LevelInfo

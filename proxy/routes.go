@@ -132,6 +132,9 @@ func (p *Proxy) handle(op string, opts sigv4.VerifyOptions, fn opFunc) http.Hand
 		rq := r.Context().Value(requestKey{}).(*request)
 		rq.op, rq.r = op, r
 		auth, err := p.verifier.Verify(r, opts)
+		if err != nil && sigv4.Unsigned(r) {
+			auth, err = p.anonymous(rq)
+		}
 		if err != nil {
 			rq.fail(err)
 			return

@@ -2,6 +2,8 @@ package sigv4
 
 import (
 	"context"
+	"net/http"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
@@ -40,4 +42,21 @@ func IsAnonymous(ctx context.Context) bool {
 func identityOf(ctx context.Context) (identity, bool) {
 	id, ok := ctx.Value(identityKey{}).(identity)
 	return id, ok
+}
+
+// Unsigned reports whether r carries no authentication at all: no
+// Authorization header and no signature in its query (SigV4 or SigV2
+// presigned). Such a request is anonymous; one with a signature that
+// fails is not.
+func Unsigned(r *http.Request) bool {
+	if len(r.Header.Values("Authorization")) > 0 {
+		return false
+	}
+	for k := range r.URL.Query() {
+		switch strings.ToLower(k) {
+		case "x-amz-algorithm", "x-amz-credential", "x-amz-signature", "awsaccesskeyid", "signature":
+			return false
+		}
+	}
+	return true
 }

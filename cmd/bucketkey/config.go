@@ -56,6 +56,8 @@ type serveConfig struct {
 	Replica           listFlag
 	MixedBucket       listFlag
 	VirtualHostDomain listFlag
+	Anonymous         bool
+	AnonymousBucket   listFlag
 
 	LogFormat       string
 	LogLevel        string
@@ -96,6 +98,8 @@ func serveFlags(c *serveConfig) *settings {
 	fs.BoolVar(&c.PartitionByAccessKey, "partition-by-access-key", false, "separate bucket keys per client access key")
 	fs.Float64Var(&c.KMSPricePer10k, "kms-price-per-10k", keycache.DefaultPricePer10k, "KMS request price in `dollars` per 10,000 requests, for the savings report")
 	fs.Var(&c.Replica, "replica", "`B=A`: bucket B holds replicas of bucket A's objects (repeatable)")
+	fs.BoolVar(&c.Anonymous, "anonymous", false, "forward unsigned requests for every bucket to the backend unsigned, for its bucket policies and ACLs to decide (see SECURITY.md)")
+	fs.Var(&c.AnonymousBucket, "anonymous-bucket", "`bucket` whose unsigned requests are forwarded to the backend unsigned, for its bucket policy and ACLs to decide (repeatable; see SECURITY.md)")
 	fs.Var(&c.MixedBucket, "mixed-bucket", "`bucket` that also holds objects written before the proxy: listings ask the backend about each entry (repeatable)")
 	fs.Var(&c.VirtualHostDomain, "virtual-host-domain", "accept virtual-hosted-style requests to bucket.`domain` (repeatable)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
@@ -131,7 +135,11 @@ type resolved struct {
 	Cache    keycache.Options
 	Replicas map[string][]string
 	Mixed    []string // buckets of --mixed-bucket
-	VHosts   []string
+	// Anonymous opens every bucket to unsigned requests; AnonymousBuckets
+	// some of them.
+	Anonymous        bool
+	AnonymousBuckets []string
+	VHosts           []string
 
 	LogFormat, LogLevel string
 	ShutdownTimeout     time.Duration
@@ -288,6 +296,13 @@ func (c *serveConfig) validate(s *settings) (*resolved, error) {
 			return nil, fmt.Errorf("--replica %q: a bucket does not replicate itself", rep)
 		}
 		r.Replicas[b] = append(r.Replicas[b], a)
+	}
+	r.Anonymous = c.Anonymous
+	for _, b := range c.AnonymousBucket {
+		if !bucketName.MatchString(b) {
+			return nil, fmt.Errorf("--anonymous-bucket %q: want a bucket name, e.g. public-assets", b)
+		}
+		r.AnonymousBuckets = append(r.AnonymousBuckets, b)
 	}
 	for _, b := range c.MixedBucket {
 		if !bucketName.MatchString(b) {

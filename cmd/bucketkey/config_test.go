@@ -343,3 +343,25 @@ func TestServeNoUpstreamCredentials(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, msg)
 	}
 }
+
+// TestAnonymousFlags: --anonymous-bucket from the command line, the
+// environment (comma-separated) and the config file (a list), as the other
+// repeatable settings.
+func TestAnonymousFlags(t *testing.T) {
+	r, _, err := parseServe(t, append(append([]string(nil), minimal...), "--anonymous-bucket", "pub-a", "--anonymous-bucket", "pub-b"), env())
+	if err != nil || strings.Join(r.AnonymousBuckets, ",") != "pub-a,pub-b" || r.Anonymous {
+		t.Fatalf("flags: %v %v", r, err)
+	}
+	r, _, err = parseServe(t, minimal, env("BUCKETKEY_ANONYMOUS_BUCKET", "pub-a, pub-c", "BUCKETKEY_ANONYMOUS", "true"))
+	if err != nil || strings.Join(r.AnonymousBuckets, ",") != "pub-a,pub-c" || !r.Anonymous {
+		t.Fatalf("environment: %v %v", r, err)
+	}
+	cfg := writeFile(t, "c.yaml", "anonymous-bucket: [pub-d]\n")
+	r, _, err = parseServe(t, append(append([]string(nil), minimal...), "--config", cfg), env())
+	if err != nil || strings.Join(r.AnonymousBuckets, ",") != "pub-d" {
+		t.Fatalf("config file: %v %v", r, err)
+	}
+	if _, _, err := parseServe(t, append(append([]string(nil), minimal...), "--anonymous-bucket", "Bad/Name"), env()); err == nil {
+		t.Fatal("a bad bucket name was accepted")
+	}
+}

@@ -113,6 +113,8 @@ func newServer(ctx context.Context, r *resolved, log *slog.Logger) (*server, err
 		AcceptKMSKeyIDs:     r.KMSAccept,
 		Replicas:            r.Replicas,
 		MixedBuckets:        r.Mixed,
+		AnonymousBuckets:    r.AnonymousBuckets,
+		AnonymousAll:        r.Anonymous,
 		VirtualHostDomains:  r.VHosts,
 		NoBucketKey:         r.Cache.Disabled,
 		Logger:              log,
@@ -297,6 +299,11 @@ func (srv *server) logStart() {
 	attrs = append(attrs, "client_access_keys", clients, "clients_with_backend_identity", mapped)
 	if len(r.Replicas) > 0 {
 		attrs = append(attrs, "replicas", fmt.Sprint(r.Replicas))
+	}
+	if r.Anonymous {
+		attrs = append(attrs, "anonymous", "all buckets")
+	} else if len(r.AnonymousBuckets) > 0 {
+		attrs = append(attrs, "anonymous_buckets", strings.Join(r.AnonymousBuckets, ","))
 	}
 	if len(r.Mixed) > 0 {
 		attrs = append(attrs, "mixed_buckets", strings.Join(r.Mixed, ","))
