@@ -157,6 +157,7 @@ type responseWriter struct {
 
 func (w *responseWriter) WriteHeader(code int) {
 	if !w.wroteHeader && code >= 200 {
+		exposeProxyHeaders(w.Header())
 		w.status, w.wroteHeader = code, true
 	}
 	w.ResponseWriter.WriteHeader(code)

@@ -118,6 +118,11 @@ func (p *Proxy) routes() *mux.Router {
 	add("AbortMultipartUpload", levelObject, http.MethodDelete, none, p.abortMultipartUpload, hasQuery("uploadId"))
 	add("DeleteObject", levelObject, http.MethodDelete, none, p.passthrough)
 
+	// CORS preflights are never signed (cors.go).
+	for _, lv := range []level{levelBucket, levelObject} {
+		r.NewRoute().Name("PreflightCORS").MatcherFunc(atLevel(lv)).MatcherFunc(isMethod(http.MethodOptions)).Handler(p.handlePreflight())
+	}
+
 	// Anything else (unknown methods) is refused once the caller is
 	// authenticated.
 	for _, lv := range []level{levelService, levelBucket, levelObject} {

@@ -84,7 +84,7 @@ func TestRouting(t *testing.T) {
 		{"DELETE", "/b", "", nil, "DeleteBucket"},
 		{"HEAD", "/b", "", nil, "HeadBucket"},
 		{"POST", "/b?delete", "", nil, "DeleteObjects"},
-		{"POST", "/b", "", nil, "Unsupported"},
+		{"POST", "/b", "", nil, "PostObject"},
 		{"PUT", "/b/k", "", nil, "PutObject"},
 		{"PUT", "/b/k?x-id=PutObject", "", nil, "PutObject"},
 		{"PUT", "/b/k", "", http.Header{"X-Amz-Copy-Source": {"b/src"}}, "CopyObject"},
@@ -107,7 +107,7 @@ func TestRouting(t *testing.T) {
 		{"DELETE", "/b/k?uploadId=u", "", nil, "AbortMultipartUpload"},
 		{"DELETE", "/b/k?tagging", "", nil, "DeleteObjectTagging"},
 		{"DELETE", "/b/k", "", nil, "DeleteObject"},
-		{"OPTIONS", "/b/k", "", nil, "Unsupported"},
+		{"OPTIONS", "/b/k", "", nil, "PreflightCORS"},
 		{"PATCH", "/b", "", nil, "Unsupported"},
 		// Keys a cleaning router would redirect or rewrite.
 		{"GET", "/b/a//b//c", "", nil, "GetObject"},
