@@ -105,7 +105,7 @@ func (v *Verifier) verifyPost(f PostForm, bucket string, file io.Reader) (*Authe
 			WithExtra("AWSAccessKeyId", cred.accessKey).
 			WithExtra("StringToSign", policy).
 			WithExtra("SignatureProvided", fl["x-amz-signature"]).
-			WithExtra("StringToSignBytes", spacedHex(policy))
+			WithExtra("StringToSignBytes", spacedHex([]byte(policy)))
 	}
 	p, perr := ParsePostPolicy(policy)
 	if perr != nil {
@@ -146,17 +146,4 @@ func PostSignature(secret, date, region, policyB64 string) string {
 	k := deriveKey(secret, date, region, serviceS3)
 	sig := hmacSHA256(k[:], policyB64)
 	return hex.EncodeToString(sig[:])
-}
-
-// spacedHex is S3's StringToSignBytes: two lower-case hex digits a byte,
-// single spaces between.
-func spacedHex(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(hex.EncodeToString([]byte{s[i]}))
-	}
-	return b.String()
 }

@@ -175,6 +175,7 @@ func startBulk(ctx context.Context, b *bulkCommand, keyID string, stderr io.Writ
 	ak := "BULK" + strings.ToUpper(hex.EncodeToString(secret[:8]))
 	sk := hex.EncodeToString(secret[8:])
 	r.ClientCredentials = sigv4.StaticCredentials{ak: sk}
+	r.Clients = staticClientKeys(ak, sk)
 	r.Listen, r.AdminListen, r.TLS = "127.0.0.1:0", "", nil
 	r.DrainDelay = 0 // no load balancer in front of this one
 	r.Mixed = append(append([]string(nil), r.Mixed...), b.bucket)

@@ -62,3 +62,11 @@ func (k *clientKeys) counts() (clients, mapped int) {
 	t := k.t.Load()
 	return len(t.secrets), len(t.backend)
 }
+
+// staticClientKeys is a table of one client pair, using the proxy's own
+// backend identity (the in-process proxies of dev and the bulk commands).
+func staticClientKeys(ak, sk string) *clientKeys {
+	k := &clientKeys{staticAK: ak, staticSK: sk}
+	k.t.Store(&credTable{secrets: map[string]string{ak: sk}, backend: map[string]aws.Credentials{}})
+	return k
+}

@@ -118,7 +118,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		UpstreamSecretKey: storeSK,
 		UpstreamPayload:   sigv4.PayloadChunked,
 		ClientCredentials: sigv4.StaticCredentials{ak: sk},
-		Clients:           &clientKeys{staticAK: ak, staticSK: sk},
+		Clients:           staticClientKeys(ak, sk),
 		KMSLocalKey:       keyPath,
 		Cache: keycache.Options{
 			TTL: ttl, MaxObjects: keycache.DefaultMaxObjects, Disabled: noBucketKey,
@@ -126,9 +126,6 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		},
 		LogFormat: logFormat, LogLevel: logLevel,
 		ShutdownTimeout: 10 * time.Second,
-	}
-	if err := r.Clients.reload(); err != nil {
-		return configError(stderr, "dev", err)
 	}
 	if err := checkAddr("listen", listen); err != nil {
 		return configError(stderr, "dev", err)
