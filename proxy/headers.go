@@ -46,6 +46,38 @@ var notForwarded = []string{
 	"X-Amz-Mp-Object-Size",
 }
 
+// signatureHeaders describe the client's signature and plaintext payload
+// (sigv4.StripForUpstream removes them from headers); the proxy signs its
+// own.
+var signatureHeaders = []string{
+	"Authorization",
+	"X-Amz-Content-Sha256",
+	"X-Amz-Date",
+	"X-Amz-Security-Token",
+	"X-Amz-Decoded-Content-Length",
+	"X-Amz-Trailer",
+	"X-Amz-Sdk-Checksum-Algorithm",
+	"Content-Md5",
+}
+
+// reservedRequestName reports whether a client request header is never
+// forwarded as it is: hop-by-hop, set by the proxy (notForwarded), part of
+// the client's signature or plaintext payload, or envelope metadata. The
+// same names are dropped from the query (forwardQuery): a presigned URL
+// carries headers as query parameters, and S3 reads x-amz-* ones as
+// headers, so the query must not be a way around this policy.
+func reservedRequestName(k string) bool {
+	for _, list := range [][]string{hopByHop, notForwarded, signatureHeaders} {
+		for _, h := range list {
+			if strings.EqualFold(k, h) {
+				return true
+			}
+		}
+	}
+	lk := strings.ToLower(k)
+	return strings.HasPrefix(lk, "x-amz-checksum-") || envelope.IsEnvelopeHeader(k)
+}
+
 // objectReadHeaders are the client headers an object read sets per backend
 // request itself (ranges and conditions are resolved by the proxy).
 var objectReadHeaders = []string{
@@ -82,17 +114,11 @@ func forwardHeader(src http.Header, extra ...string) http.Header {
 			}
 		}
 	}
-	for _, k := range hopByHop {
-		h.Del(k)
-	}
-	for _, k := range notForwarded {
-		h.Del(k)
-	}
 	for _, k := range extra {
 		h.Del(k)
 	}
 	for k := range h {
-		if envelope.IsEnvelopeHeader(k) {
+		if reservedRequestName(k) {
 			delete(h, k)
 		}
 	}

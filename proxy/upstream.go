@@ -29,7 +29,8 @@ var presignParams = []string{
 }
 
 // forwardQuery returns the client's query minus its presigned-URL
-// authentication parameters and minus the keys given.
+// authentication parameters, minus the names no header may carry either
+// (reservedRequestName), and minus the keys given.
 func forwardQuery(q url.Values, drop ...string) url.Values {
 	out := make(url.Values, len(q))
 	for k, v := range q {
@@ -41,7 +42,7 @@ func forwardQuery(q url.Values, drop ...string) url.Values {
 				delete(out, k)
 			}
 		}
-		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum-") {
+		if reservedRequestName(k) {
 			delete(out, k)
 		}
 	}
