@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"net/http"
@@ -334,6 +336,14 @@ func TestFidelitySDKErrors(t *testing.T) {
 			}
 			_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("md5"), Body: bytes.NewReader([]byte("x")), ContentMD5: aws.String("invalid_md5")})
 			wantAPI("malformed Content-MD5", err, "InvalidDigest", "The Content-Md5 you specified is not valid.")
+
+			// The Content-MD5 of other data: S3 names both digests, the
+			// one it computed in base64 and the one given in hex.
+			req := tg.req(t, "PUT", "/"+bucket+"/md5", []byte("hello"))
+			req.Header.Set("Content-Md5", "XrY7u+Ae7tCTyyK7j1rNww==")
+			signReq(t, req, tg.creds, hexSHA256([]byte("hello")), time.Now())
+			wantS3Error(t, tg, e.send(req), 400, "BadDigest", "The Content-MD5 you specified did not match what we received.",
+				"CalculatedDigest", "XUFAKrxLKna5cZ2REBfFkg==", "ExpectedDigest", "5eb63bbbe01eeed093cb22bb8f5acdc3")
 		})
 	}
 }
@@ -348,4 +358,35 @@ func apiMessage(err error) string {
 		return ae.ErrorMessage()
 	}
 	return ""
+}
+
+// TestFidelityCompleteLocation: CompleteMultipartUpload's Location is the
+// object's URL on the endpoint the client used, never the backend's.
+func TestFidelityCompleteLocation(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	bucket := e.newBucket()
+	for _, tg := range fidelityTargets(e) {
+		c, ctx := tg.client, ctxFor(t, time.Minute)
+		mp, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("mp")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: aws.String("mp"), UploadId: mp.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader(randBytes(100))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: aws.String("mp"), UploadId: mp.UploadId,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: up.ETag}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := tg.url + "/" + bucket + "/mp"; aws.ToString(out.Location) != want {
+			t.Errorf("%s: Location %q, want %q", tg.name, aws.ToString(out.Location), want)
+		}
+	}
+}
+
+func hexSHA256(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

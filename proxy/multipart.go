@@ -179,7 +179,8 @@ func (p *Proxy) completeMultipartUpload(rq *request) error {
 		return err
 	}
 	// S3 may answer 200 with an <Error> document; that passes unchanged.
-	out, err := rewriteXML(doc, append(dropChecksums("CompleteMultipartUploadResult"), clientETagRule("CompleteMultipartUploadResult", ""))...)
+	out, err := rewriteXML(doc, append(dropChecksums("CompleteMultipartUploadResult"),
+		clientETagRule("CompleteMultipartUploadResult", ""), clientLocationRule(rq.r))...)
 	if err != nil {
 		return fmt.Errorf("proxy: CompleteMultipartUpload: backend answer: %w", err)
 	}
@@ -187,6 +188,21 @@ func (p *Proxy) completeMultipartUpload(rq *request) error {
 	copyResponseHeader(h, resp.Header, true)
 	p.setSSEHeaders(h, u.md.KeyID)
 	return rq.relayBodyHeaders(resp.StatusCode, out)
+}
+
+// clientLocationRule sets CompleteMultipartUploadResult's Location to the
+// object's URL as the client addressed it: the backend's would name the
+// backend, which clients neither reach nor should learn.
+func clientLocationRule(r *http.Request) xmlRule {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	loc := scheme + "://" + r.Host + r.URL.EscapedPath()
+	return xmlRule{
+		path:    []string{"CompleteMultipartUploadResult", "Location"},
+		replace: func(string) (string, bool) { return loc, true },
+	}
 }
 
 // completePart is a part of a CompleteMultipartUpload document.

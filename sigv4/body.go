@@ -116,7 +116,7 @@ func (b *bodyReader) finish() error {
 		if subtle.ConstantTimeCompare(got[:], b.wantMD5[:]) != 1 {
 			return errMD5Mismatch.
 				WithExtra("CalculatedDigest", base64.StdEncoding.EncodeToString(got[:])).
-				WithExtra("ExpectedDigest", base64.StdEncoding.EncodeToString(b.wantMD5[:]))
+				WithExtra("ExpectedDigest", hex.EncodeToString(b.wantMD5[:])) // S3 spells this one in hex
 		}
 	}
 	if b.ck != nil {

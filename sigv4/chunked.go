@@ -413,6 +413,10 @@ func (d *chunkDecoder) finish() error {
 		}
 		return errChunkMalformed
 	}
+	if len(rest) == 0 {
+		// The body stopped right after the final chunk.
+		return errChunkMalformed
+	}
 	fields, sigHex, perr := parseTrailerBlock(rest)
 	if perr != nil {
 		return perr

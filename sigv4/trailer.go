@@ -77,7 +77,9 @@ func parseTrailerBlock(b []byte) (fields []trailerField, sig string, err *s3err.
 		fields = append(fields, f)
 	}
 	if !blankAfterLast {
-		return nil, "", malformedTrailer("the trailer section does not end with an empty line.")
+		// The body stopped inside the trailer section: S3 answers a
+		// body that ended early.
+		return nil, "", errChunkMalformed
 	}
 	return fields, sig, nil
 }
