@@ -46,20 +46,6 @@ var notForwarded = []string{
 	"X-Amz-Mp-Object-Size",
 }
 
-// signatureHeaders describe the client's signature and plaintext payload
-// (sigv4.StripForUpstream removes them from headers); the proxy signs its
-// own.
-var signatureHeaders = []string{
-	"Authorization",
-	"X-Amz-Content-Sha256",
-	"X-Amz-Date",
-	"X-Amz-Security-Token",
-	"X-Amz-Decoded-Content-Length",
-	"X-Amz-Trailer",
-	"X-Amz-Sdk-Checksum-Algorithm",
-	"Content-Md5",
-}
-
 // reservedRequestName reports whether a client request header is never
 // forwarded as it is: hop-by-hop, set by the proxy (notForwarded), part of
 // the client's signature or plaintext payload, or envelope metadata. The
@@ -67,7 +53,7 @@ var signatureHeaders = []string{
 // carries headers as query parameters, and S3 reads x-amz-* ones as
 // headers, so the query must not be a way around this policy.
 func reservedRequestName(k string) bool {
-	for _, list := range [][]string{hopByHop, notForwarded, signatureHeaders} {
+	for _, list := range [][]string{hopByHop, notForwarded, sigv4.ClientSignatureHeaders} {
 		for _, h := range list {
 			if strings.EqualFold(k, h) {
 				return true

@@ -7,6 +7,20 @@ import (
 	"strings"
 )
 
+// ClientSignatureHeaders are the headers of the client's signature and of
+// its plaintext payload that StripForUpstream removes (besides
+// X-Amz-Checksum-* and aws-chunked).
+var ClientSignatureHeaders = []string{
+	"Authorization",
+	"X-Amz-Content-Sha256",
+	"X-Amz-Date",
+	"X-Amz-Security-Token",
+	"X-Amz-Decoded-Content-Length",
+	"X-Amz-Trailer",
+	"X-Amz-Sdk-Checksum-Algorithm",
+	"Content-Md5",
+}
+
 // StripForUpstream removes from h every header that belongs to the client's
 // signature or describes the plaintext payload and so must not reach the
 // backend with a ciphertext body: Authorization, X-Amz-Content-Sha256,
@@ -17,16 +31,7 @@ import (
 // X-Amz-Checksum-Mode (a GET asking for the stored checksum) goes too: the
 // backend's checksum would be the ciphertext's.
 func StripForUpstream(h http.Header) {
-	for _, k := range []string{
-		"Authorization",
-		"X-Amz-Content-Sha256",
-		"X-Amz-Date",
-		"X-Amz-Security-Token",
-		"X-Amz-Decoded-Content-Length",
-		"X-Amz-Trailer",
-		"X-Amz-Sdk-Checksum-Algorithm",
-		"Content-Md5",
-	} {
+	for _, k := range ClientSignatureHeaders {
 		delete(h, k)
 	}
 	for k := range h {
