@@ -27,6 +27,15 @@ type Layout struct {
 // SingleLayout is the layout of a single-part object of ciphertext size c.
 func SingleLayout(c int64) Layout { return Layout{Parts: []int64{c}} }
 
+// StoredEmpty reports whether l is an empty single-part object stored as
+// an empty body, with no stream: its envelope is in its metadata alone
+// (docs/FORMAT.md, "Empty objects"). There is nothing to decrypt; a
+// reader checks that the metadata records size 0 and opens the data key
+// to authenticate it.
+func (l Layout) StoredEmpty() bool {
+	return !l.Multipart && len(l.Parts) == 1 && l.Parts[0] == 0
+}
+
 // MultipartLayout is the layout of a multipart object whose stored parts
 // (as the backend reports them: parts 1..M in order) have the given sizes.
 // A last stored part of exactly MarkerSize bytes is the marker part (no
@@ -136,6 +145,9 @@ func (l Layout) check() error {
 func (l Layout) PlaintextSize() (int64, error) {
 	if err := l.check(); err != nil {
 		return 0, err
+	}
+	if l.StoredEmpty() {
+		return 0, nil
 	}
 	var total int64
 	for i, c := range l.Parts {

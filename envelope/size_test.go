@@ -182,3 +182,38 @@ func TestCheckSize(t *testing.T) {
 		t.Errorf("multipart: %v", err)
 	}
 }
+
+// TestStoredEmpty: an empty object is stored as an empty body (or, written
+// before that, as its 16-byte stream); an empty body is the layout of
+// nothing else.
+func TestStoredEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		layout Layout
+		empty  bool
+		size   int64
+		valid  bool
+	}{
+		{SingleLayout(0), true, 0, true},
+		{SingleLayout(CiphertextSize(0)), false, 0, true},
+		{SingleLayout(CiphertextSize(1)), false, 1, true},
+		{SingleLayout(1), false, 0, false},
+		{Layout{Multipart: true, Parts: []int64{0}}, false, 0, false},
+	} {
+		if tc.layout.StoredEmpty() != tc.empty {
+			t.Errorf("%+v: StoredEmpty %v", tc.layout, !tc.empty)
+		}
+		n, err := tc.layout.PlaintextSize()
+		if (err == nil) != tc.valid || (tc.valid && n != tc.size) {
+			t.Errorf("%+v: PlaintextSize %d, %v", tc.layout, n, err)
+		}
+	}
+	empty := &Metadata{Size: 0}
+	for c, ok := range map[int64]bool{0: true, CiphertextSize(0): true, 1: false, 17: false} {
+		if err := empty.CheckSize(c); (err == nil) != ok {
+			t.Errorf("size 0, stored %d: CheckSize %v", c, err)
+		}
+	}
+	if err := (&Metadata{Size: 1}).CheckSize(0); err == nil {
+		t.Error("an empty body passes for a 1-byte object")
+	}
+}

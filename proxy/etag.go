@@ -22,14 +22,22 @@ import (
 // Multipart ETags ("<hex>-N") and ETags of other shapes pass unchanged,
 // and so do the proxy's own pinned reads, which use backend ETags.
 
+// emptyMD5 is the MD5 of the empty string, in hex.
+const emptyMD5 = "d41d8cd98f00b204e9800998ecf8427e"
+
 // etagSuffix marks an ETag the proxy derived from a backend MD5 ETag.
 const etagSuffix = "-0"
 
 // clientETag is the ETag the client sees for an encrypted object (or
 // part) whose backend ETag is e, quoted or not.
+//
+// The MD5 of nothing passes unchanged: only an empty stored body has it
+// (every ciphertext is at least 16 bytes), and an empty object is stored
+// empty (docs/FORMAT.md, "Empty objects"), so it is the plaintext's MD5,
+// the ETag S3 gives an empty object.
 func clientETag(e string) string {
 	inner, quoted := unquoteETag(e)
-	if !isMD5Hex(inner) {
+	if !isMD5Hex(inner) || strings.EqualFold(inner, emptyMD5) {
 		return e
 	}
 	if quoted {

@@ -229,8 +229,9 @@ func FuzzETagLists(f *testing.F) {
 			t.Fatalf("backendETagList is not idempotent on %q", v)
 		}
 
-		// Well-formed backend ETags derived from v.
-		sum := md5.Sum([]byte(v))
+		// Well-formed backend ETags derived from v (never the MD5 of
+		// nothing, which is an empty object's and passes unchanged).
+		sum := md5.Sum([]byte("tag:" + v))
 		h := hex.EncodeToString(sum[:])
 		backendTags := []string{`"` + h + `"`, h, `"` + strings.ToUpper(h) + `"`}
 		clientTags := make([]string, len(backendTags))
@@ -249,7 +250,7 @@ func FuzzETagLists(f *testing.F) {
 			clientTags[i] = c
 		}
 		// Tags the mapping leaves alone, both ways.
-		for _, e := range []string{`"` + h + `-3"`, "*", `"` + h[:31] + `"`} {
+		for _, e := range []string{`"` + h + `-3"`, "*", `"` + h[:31] + `"`, `"` + emptyMD5 + `"`, strings.ToUpper(emptyMD5)} {
 			if clientETag(e) != e || backendETag(e) != e {
 				t.Fatalf("%q mapped to client %q, backend %q", e, clientETag(e), backendETag(e))
 			}

@@ -46,6 +46,9 @@ var errAbandoned = errors.New("proxy: backend answered before the upload finishe
 // If the plaintext source failed, its error is returned (the client's
 // fault, e.g. BadDigest); otherwise the backend's response.
 func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Response, error) {
+	if u.part == 0 && u.size == 0 {
+		return p.putEmpty(ctx, u)
+	}
 	csize := envelope.CiphertextSize(u.size)
 	if u.part > 0 {
 		csize = envelope.StoredPartSize(u.size) // the stream and its end field
@@ -114,6 +117,30 @@ func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Respons
 		_, _ = io.CopyN(io.Discard, u.plaintext, maxDrainOnError)
 	}
 	return resp, nil
+}
+
+// putEmpty stores an empty single-part object as an empty body, its
+// envelope (the data key sealed with the size 0) in the metadata alone
+// (docs/FORMAT.md, "Empty objects"): a folder marker "dir/" must be empty
+// at the backend, which refuses data there when it maps keys to files, and
+// tools take only a zero-size "dir/" for a folder. The client's body is
+// read and verified (its checksums, its signature) before anything is
+// sent: it must be empty.
+func (p *Proxy) putEmpty(ctx context.Context, u encryptedPut) (*http.Response, error) {
+	n, err := io.Copy(io.Discard, io.LimitReader(onlyReader{u.plaintext}, 1))
+	switch {
+	case err != nil && u.fromClient:
+		return nil, clientBodyError(err)
+	case err != nil:
+		return nil, err
+	case n != 0:
+		return nil, s3err.IncompleteBody.Wrap(errors.New("proxy: body longer than the declared 0 bytes"))
+	}
+	req, err := p.newUpstream(ctx, http.MethodPut, u.bucket, u.key, u.query, u.header)
+	if err != nil {
+		return nil, err
+	}
+	return p.do(req, nil)
 }
 
 // expectContinueMin is the upload size from which the proxy asks the

@@ -340,9 +340,12 @@ func (p *Proxy) readPart(res *readResult, s readSpec, layout envelope.Layout) (*
 	if res.dk != nil && !s.head {
 		var body io.Reader
 		var err error
-		if layout.Multipart {
+		switch {
+		case layout.StoredEmpty():
+			body = http.NoBody
+		case layout.Multipart:
 			body, err = envelope.NewPartReader(res.resp.Body, res.dk, layout, part)
-		} else {
+		default:
 			body, err = envelope.NewReader(res.resp.Body, res.dk)
 		}
 		if err != nil {
@@ -456,6 +459,10 @@ func (p *Proxy) readWhole(ctx context.Context, res *readResult, s readSpec, layo
 	total := layout.StoredSize()
 	if resp.ContentLength != total {
 		return nil, fmt.Errorf("proxy: backend sent %d bytes for a %d-byte object: %w", resp.ContentLength, total, envelope.ErrAuth)
+	}
+	if layout.StoredEmpty() {
+		res.body = http.NoBody
+		return res, nil
 	}
 	if !layout.Multipart {
 		body, err := envelope.NewReader(resp.Body, res.dk)
