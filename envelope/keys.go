@@ -250,5 +250,11 @@ func (m *Metadata) Reseal(key *DataKey, bucketKey []byte, keyBucket, object stri
 	if _, err := rand.Read(salt); err != nil {
 		return nil, fmt.Errorf("envelope: draw salt: %w", err)
 	}
-	return sealWith(key, bucketKey, keyBucket, object, salt, m.Multipart, m.Size)
+	n, err := sealWith(key, bucketKey, keyBucket, object, salt, m.Multipart, m.Size)
+	if err != nil {
+		return nil, err
+	}
+	// The checksum's tag is under the data key, which a copy keeps.
+	n.Checksum, n.ChecksumTag = m.Checksum, m.ChecksumTag
+	return n, nil
 }

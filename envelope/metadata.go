@@ -22,15 +22,17 @@ var ErrInvalidMetadata = errors.New("envelope: invalid envelope metadata")
 const (
 	MetaPrefix = "x-amz-meta-bk-"
 
-	HeaderVersion    = MetaPrefix + "v"
-	HeaderKeyID      = MetaPrefix + "kid"
-	HeaderKeyBucket  = MetaPrefix + "kb"
-	HeaderWrappedKey = MetaPrefix + "wk"
-	HeaderContext    = MetaPrefix + "ctx"
-	HeaderSalt       = MetaPrefix + "salt"
-	HeaderSealedKey  = MetaPrefix + "sk"
-	HeaderMultipart  = MetaPrefix + "mp"
-	HeaderSize       = MetaPrefix + "size"
+	HeaderVersion     = MetaPrefix + "v"
+	HeaderKeyID       = MetaPrefix + "kid"
+	HeaderKeyBucket   = MetaPrefix + "kb"
+	HeaderWrappedKey  = MetaPrefix + "wk"
+	HeaderContext     = MetaPrefix + "ctx"
+	HeaderSalt        = MetaPrefix + "salt"
+	HeaderSealedKey   = MetaPrefix + "sk"
+	HeaderMultipart   = MetaPrefix + "mp"
+	HeaderSize        = MetaPrefix + "size"
+	HeaderChecksum    = MetaPrefix + "ck"
+	HeaderChecksumTag = MetaPrefix + "ckt"
 )
 
 // Field limits, chosen so that even a maximal set stays under S3's 2 KB
@@ -58,6 +60,10 @@ type Metadata struct {
 	SealedKey []byte // the data key, sealed under the object key
 	Multipart bool
 	Size      int64 // plaintext size; -1 when not recorded (multipart)
+	// Checksum is the plaintext's checksum as the proxy records it, ""
+	// if none; ChecksumTag authenticates it (SetChecksum, OpenChecksum).
+	Checksum    string
+	ChecksumTag []byte
 }
 
 // Headers returns m as lower-case "x-amz-meta-..." header names and values.
@@ -79,6 +85,10 @@ func (m *Metadata) Headers() map[string]string {
 		h[HeaderMultipart] = "1"
 	} else {
 		h[HeaderSize] = strconv.FormatInt(m.Size, 10)
+	}
+	if m.Checksum != "" {
+		h[HeaderChecksum] = m.Checksum
+		h[HeaderChecksumTag] = b64.EncodeToString(m.ChecksumTag)
 	}
 	return h
 }
@@ -128,6 +138,14 @@ func (m *Metadata) Validate() error {
 	}
 	if len(m.SealedKey) != sealedKeySize {
 		return bad(HeaderSealedKey, "%d bytes, want %d", len(m.SealedKey), sealedKeySize)
+	}
+	if m.Checksum != "" || m.ChecksumTag != nil {
+		if err := checkVisible(m.Checksum, maxChecksum); err != nil {
+			return bad(HeaderChecksum, "%v", err)
+		}
+		if len(m.ChecksumTag) != checksumTag {
+			return bad(HeaderChecksumTag, "%d bytes, want %d", len(m.ChecksumTag), checksumTag)
+		}
 	}
 	switch {
 	case m.Multipart && m.Size != -1:
@@ -223,6 +241,16 @@ func ParseMetadata(h http.Header) (*Metadata, error) {
 		m.Size = n
 	} else if !m.Multipart {
 		return nil, bad(HeaderSize, "missing")
+	}
+	if s, ok, _ := take(HeaderChecksum, false); ok {
+		t, _, err := take(HeaderChecksumTag, true)
+		if err != nil {
+			return nil, err
+		}
+		if m.ChecksumTag, err = decodeB64(t, checksumTag, checksumTag); err != nil {
+			return nil, bad(HeaderChecksumTag, "%v", err)
+		}
+		m.Checksum = s
 	}
 	for name := range fields {
 		return nil, bad(clip(name), "unknown field")

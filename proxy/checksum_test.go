@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/bucketkey/bucketkey/checksum"
@@ -164,4 +165,107 @@ func errorCode(body []byte) string {
 	}
 	code, _, _ := bytes.Cut(rest, []byte("</Code>"))
 	return string(code)
+}
+
+// checksumOf is the checksum field of algorithm a in an SDK answer.
+func checksumOf(a checksum.Algorithm, crc32, crc32c, crc64, sha1, sha256, sha512, md5, xx64, xx3, xx128 *string) string {
+	return aws.ToString([]*string{nil, crc32, crc32c, crc64, sha1, sha256, sha512, md5, xx64, xx3, xx128}[a])
+}
+
+// TestStoredChecksumReturned: the plaintext checksum a PutObject sent in a
+// header is recorded in the envelope and answered, as S3 answers its
+// stored checksum, to GET and HEAD with x-amz-checksum-mode ENABLED (and
+// validated by the SDK on GET); not to reads that do not ask, nor to
+// ranges. An edited record fails.
+func TestStoredChecksumReturned(t *testing.T) {
+	tp := newTestProxy(t)
+	bucket := tp.newBucket(t)
+	ctx := context.Background()
+	data := randBytes(100000)
+	for _, a := range checksum.All {
+		key := "stored-" + a.String()
+		good := checksum.Encode(a.Sum(data))
+		if _, err := tp.client.PutObject(ctx, putInputWithChecksum(bucket, key, data, a, good)); err != nil {
+			t.Fatalf("PutObject %v: %v", a, err)
+		}
+		got, out := getAll(t, tp.client, &s3.GetObjectInput{Bucket: &bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
+		mustEqual(t, "GET", got, data)
+		if c := checksumOf(a, out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME, out.ChecksumSHA1, out.ChecksumSHA256, out.ChecksumSHA512, out.ChecksumMD5, out.ChecksumXXHASH64, out.ChecksumXXHASH3, out.ChecksumXXHASH128); c != good || out.ChecksumType != types.ChecksumTypeFullObject {
+			t.Errorf("GET %v: checksum %q type %q, want %q FULL_OBJECT", a, c, out.ChecksumType, good)
+		}
+		head, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := checksumOf(a, head.ChecksumCRC32, head.ChecksumCRC32C, head.ChecksumCRC64NVME, head.ChecksumSHA1, head.ChecksumSHA256, head.ChecksumSHA512, head.ChecksumMD5, head.ChecksumXXHASH64, head.ChecksumXXHASH3, head.ChecksumXXHASH128); c != good || head.ChecksumType != types.ChecksumTypeFullObject {
+			t.Errorf("HEAD %v: checksum %q type %q, want %q FULL_OBJECT", a, c, head.ChecksumType, good)
+		}
+		plain, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+		if err != nil || plain.ChecksumType != "" {
+			t.Errorf("HEAD %v without checksum mode: %v, type %q", a, err, plain.ChecksumType)
+		}
+		resp := tp.rawRequest(t, http.MethodGet, "/"+bucket+"/"+key, http.Header{"Range": {"bytes=10-20"}, "X-Amz-Checksum-Mode": {"ENABLED"}}, nil)
+		readAllClose(t, resp.Body)
+		if resp.StatusCode != 206 || resp.Header.Get(a.Header()) != "" || resp.Header.Get("X-Amz-Checksum-Type") != "" {
+			t.Errorf("ranged GET %v: %d, checksum %q", a, resp.StatusCode, resp.Header.Get(a.Header()))
+		}
+	}
+	// A copy keeps the record (its tag is under the data key, which a
+	// copy keeps).
+	src, dst := "stored-SHA256", "copied"
+	if _, err := tp.client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &bucket, Key: &dst, CopySource: aws.String(bucket + "/" + src)}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &dst, ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil || aws.ToString(head.ChecksumSHA256) != checksum.Encode(checksum.SHA256.Sum(data)) {
+		t.Errorf("HEAD of a copy: %v, SHA256 %q", err, aws.ToString(head.ChecksumSHA256))
+	}
+	// An edited record fails authentication.
+	raw, out := stored(t, bucket, src)
+	md := out.Metadata
+	md["bk-ck"] = "SHA256:FULL_OBJECT:" + checksum.Encode(checksum.SHA256.Sum(data[1:]))
+	plantRaw(t, bucket, src, raw, md)
+	if _, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &src, ChecksumMode: types.ChecksumModeEnabled}); err == nil {
+		t.Error("HEAD with checksum mode of an edited checksum record succeeded")
+	}
+}
+
+// TestStoredChecksumDefault: a small PutObject with no checksum gets
+// CRC64NVME recorded, as S3 adds one; one with a trailing checksum gets
+// that; the PutObject answer says so, as S3's does.
+func TestStoredChecksumDefault(t *testing.T) {
+	tp := newTestProxy(t)
+	bucket := tp.newBucket(t)
+	ctx := context.Background()
+	data := randBytes(1000)
+	resp := tp.rawRequest(t, http.MethodPut, "/"+bucket+"/none", nil, data)
+	readAllClose(t, resp.Body)
+	crc64 := checksum.Encode(checksum.CRC64NVME.Sum(data))
+	if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Checksum-Crc64nvme") != crc64 || resp.Header.Get("X-Amz-Checksum-Type") != "FULL_OBJECT" {
+		t.Fatalf("PUT without checksum: %d, answer %v", resp.StatusCode, resp.Header)
+	}
+	resp = unsignedTrailerPut(t, tp.srv.URL+"/"+bucket+"/trailer", data, "x-amz-checksum-xxhash3", checksum.Encode(checksum.XXHASH3.Sum(data)))
+	readAllClose(t, resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT with a trailer: %d", resp.StatusCode)
+	}
+	for key, want := range map[string]string{"none": crc64, "trailer": checksum.Encode(checksum.XXHASH3.Sum(data))} {
+		head, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := aws.ToString(head.ChecksumCRC64NVME)
+		if key == "trailer" {
+			got = aws.ToString(head.ChecksumXXHASH3)
+		}
+		if got != want || head.ChecksumType != types.ChecksumTypeFullObject {
+			t.Errorf("HEAD %s: %q %q, want %q FULL_OBJECT", key, got, head.ChecksumType, want)
+		}
+	}
+	// An empty folder marker too (CRC64NVME of nothing).
+	tp.put(t, bucket, "dir/", nil)
+	head, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("dir/"), ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil || head.ChecksumType != types.ChecksumTypeFullObject {
+		t.Errorf("HEAD dir/: %v %q", err, head.ChecksumType)
+	}
 }

@@ -44,6 +44,9 @@ func (p *Proxy) getObject(rq *request) error {
 		header:      forwardHeader(rq.r.Header, objectReadHeaders...),
 		head:        rq.r.Method == http.MethodHead,
 	}
+	// A HEAD that asks for the stored checksum opens the data key, which
+	// authenticates it.
+	s.wantKey = s.head && checksumModeEnabled(rq.r.Header)
 	if v, ok := q["partNumber"]; ok {
 		n, err := parsePartNumber(firstOf(v))
 		if err != nil {
@@ -88,6 +91,9 @@ func (rq *request) sendPlaintext(res *readResult) error {
 		h.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(res.partsCount))
 	}
 	rq.p.setSSEHeaders(h, res.md.KeyID)
+	if err := rq.setStoredChecksum(h, res); err != nil {
+		return err
+	}
 	if res.body == nil {
 		rq.w.WriteHeader(res.status)
 		return nil

@@ -130,7 +130,7 @@ func (p *Proxy) uploadPart(rq *request) error {
 		return err
 	}
 	defer resp.Body.Close()
-	return rq.answerWrite(resp, u.md.KeyID, sseRequest{})
+	return rq.answerWrite(resp, u.md, sseRequest{})
 }
 
 // completeMultipartUpload checks that the parts are 1..N without gaps (so

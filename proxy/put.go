@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
@@ -235,6 +234,13 @@ func (p *Proxy) putObject(rq *request) error {
 		return err
 	}
 	defer dk.Wipe()
+	if err := recordRequestChecksum(rq, md, dk); err != nil {
+		return err
+	}
+	body, err := bufferForChecksum(rq, md, dk, rq.body(), n)
+	if err != nil {
+		return err
+	}
 	h := forwardHeader(rq.r.Header)
 	if err := setMetadata(h, md); err != nil {
 		return err
@@ -242,13 +248,13 @@ func (p *Proxy) putObject(rq *request) error {
 	resp, err := p.putEncrypted(ctx, encryptedPut{
 		bucket: rq.bucket, key: rq.key,
 		query:  forwardQuery(query(rq.r)),
-		header: h, dk: dk, plaintext: rq.body(), size: n, fromClient: true,
+		header: h, dk: dk, plaintext: body, size: n, fromClient: true,
 	})
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	return rq.answerWrite(resp, md.KeyID, sse)
+	return rq.answerWrite(resp, md, sse)
 }
 
 // setMetadata adds the envelope metadata to upstream headers, and refuses
@@ -275,21 +281,17 @@ func setMetadata(h http.Header, md *envelope.Metadata) error {
 // answerWrite relays the backend's answer to an object write, told as S3
 // tells an SSE-KMS write under a bucket key; the checksum the client asked
 // for is the plaintext's it sent (verified by sigv4), never the backend's.
-func (rq *request) answerWrite(resp *http.Response, keyID string, sse sseRequest) error {
+func (rq *request) answerWrite(resp *http.Response, md *envelope.Metadata, sse sseRequest) error {
 	if !ok2xx(resp.StatusCode) {
 		return rq.relay(resp)
 	}
 	h := rq.w.Header()
 	copyResponseHeader(h, resp.Header, true)
-	rq.p.setSSEHeaders(h, keyID)
+	rq.p.setSSEHeaders(h, md.KeyID)
 	if sse.rawContext != "" {
 		h.Set("X-Amz-Server-Side-Encryption-Context", sse.rawContext)
 	}
-	if alg := rq.auth.ChecksumAlgorithm; alg != "" && rq.auth.Checksum != nil {
-		if sum := rq.auth.Checksum(); sum != "" {
-			h.Set("X-Amz-Checksum-"+strings.ToLower(alg), sum)
-		}
-	}
+	rq.setWriteChecksum(h, md)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxXMLDoc))
 	if err != nil {
 		return &upstreamError{err: err}

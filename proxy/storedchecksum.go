@@ -1,0 +1,155 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/bucketkey/bucketkey/checksum"
+	"github.com/bucketkey/bucketkey/envelope"
+	"github.com/bucketkey/bucketkey/s3err"
+)
+
+// S3 stores a checksum of every object's content and returns it on request
+// (GET and HEAD with x-amz-checksum-mode: ENABLED). Through the proxy it
+// is the plaintext's, kept in the envelope metadata and authenticated
+// under the object's data key (envelope.Metadata.SetChecksum), never the
+// backend's checksum of the ciphertext. The recorded value is
+// "<ALGORITHM>:<TYPE>:<base64 digest>", e.g.
+// "CRC64NVME:FULL_OBJECT:jSnVw/bqjr4=".
+
+// Checksum types, as in x-amz-checksum-type.
+const (
+	checksumFullObject = "FULL_OBJECT"
+	checksumComposite  = "COMPOSITE"
+)
+
+// storedChecksum is a recorded checksum.
+type storedChecksum struct {
+	alg   checksum.Algorithm
+	typ   string // checksumFullObject or checksumComposite
+	value string // base64 digest, with "-N" for a composite of N parts
+}
+
+func (c storedChecksum) String() string {
+	return c.alg.String() + ":" + c.typ + ":" + c.value
+}
+
+// parseStoredChecksum reads a recorded value; ok is false for anything
+// this proxy does not write.
+func parseStoredChecksum(v string) (storedChecksum, bool) {
+	name, rest, ok1 := strings.Cut(v, ":")
+	typ, value, ok2 := strings.Cut(rest, ":")
+	c := storedChecksum{alg: checksum.ByName(name), typ: typ, value: value}
+	if !ok1 || !ok2 || c.alg == checksum.None || c.alg.String() != name {
+		return storedChecksum{}, false
+	}
+	digest := value
+	if typ == checksumComposite {
+		d, _, ok := strings.Cut(value, "-")
+		if !ok {
+			return storedChecksum{}, false
+		}
+		digest = d
+	} else if typ != checksumFullObject {
+		return storedChecksum{}, false
+	}
+	if _, ok := c.alg.Decode(digest); !ok {
+		return storedChecksum{}, false
+	}
+	return c, true
+}
+
+// recordRequestChecksum records in md the checksum the client sent in a
+// header of its PutObject, which sigv4 verifies against the body before
+// the upload completes (the final segment is held until it has). A
+// checksum sent in an aws-chunked trailer, or none, is only known after
+// the metadata has gone upstream with the request's headers, and is not
+// recorded (docs/FORMAT.md, "Checksums").
+func recordRequestChecksum(rq *request, md *envelope.Metadata, dk *envelope.DataKey) error {
+	alg := checksum.ByName(rq.auth.ChecksumAlgorithm)
+	if alg == checksum.None {
+		return nil
+	}
+	v := rq.r.Header.Get(alg.CanonicalHeader())
+	if _, ok := alg.Decode(v); !ok {
+		return nil // in the trailer
+	}
+	return md.SetChecksum(dk, storedChecksum{alg: alg, typ: checksumFullObject, value: v}.String())
+}
+
+// checksumModeEnabled reports whether a read asks for the stored checksum.
+func checksumModeEnabled(h http.Header) bool {
+	return strings.EqualFold(strings.TrimSpace(h.Get("X-Amz-Checksum-Mode")), "ENABLED")
+}
+
+// setStoredChecksum adds the object's recorded checksum to the answer of a
+// whole-object read that asked for it, as S3 answers: x-amz-checksum-<alg>
+// and x-amz-checksum-type. A recorded checksum whose tag fails is an
+// authentication failure.
+func (rq *request) setStoredChecksum(h http.Header, res *readResult) error {
+	if res.partial || res.md.Checksum == "" || res.dk == nil || !checksumModeEnabled(rq.r.Header) {
+		return nil
+	}
+	v, err := res.md.OpenChecksum(res.dk)
+	if err != nil {
+		return err
+	}
+	c, ok := parseStoredChecksum(v)
+	if !ok {
+		return fmt.Errorf("proxy: recorded checksum %.40q does not parse: %w", v, envelope.ErrAuth)
+	}
+	h.Set(c.alg.CanonicalHeader(), c.value)
+	h.Set("X-Amz-Checksum-Type", c.typ)
+	return nil
+}
+
+// maxBufferedChecksum is the largest PutObject whose checksum the proxy
+// records when the client sent none in a header (a trailer, or nothing:
+// S3 then stores a CRC64NVME): such a body is read and verified whole
+// before the upload starts, so that its checksum is known when the
+// metadata goes upstream. One segment: memory stays bounded per request.
+const maxBufferedChecksum = envelope.SegmentSize
+
+// bufferForChecksum returns the body to encrypt for a PutObject of n
+// bytes. When md records no checksum yet and the body is small, it reads
+// and verifies the whole body, records its checksum (the trailer's
+// algorithm, or CRC64NVME) and returns the bytes; otherwise body as is.
+func bufferForChecksum(rq *request, md *envelope.Metadata, dk *envelope.DataKey, body io.Reader, n int64) (io.Reader, error) {
+	if md.Checksum != "" || n > maxBufferedChecksum {
+		return body, nil
+	}
+	plain, err := io.ReadAll(io.LimitReader(body, n+1))
+	if err != nil {
+		return nil, clientBodyError(err)
+	}
+	if int64(len(plain)) != n {
+		return nil, s3err.IncompleteBody.Wrap(fmt.Errorf("proxy: body of %d bytes, declared %d", len(plain), n))
+	}
+	alg := checksum.ByName(rq.auth.ChecksumAlgorithm)
+	if alg == checksum.None {
+		alg = checksum.CRC64NVME
+	}
+	c := storedChecksum{alg: alg, typ: checksumFullObject, value: checksum.Encode(alg.Sum(plain))}
+	if err := md.SetChecksum(dk, c.String()); err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(plain), nil
+}
+
+// setWriteChecksum adds to a write's answer the checksum S3 answers: the
+// one recorded, with its type, or else the one the client sent (verified).
+func (rq *request) setWriteChecksum(h http.Header, md *envelope.Metadata) {
+	if c, ok := parseStoredChecksum(md.Checksum); ok {
+		h.Set(c.alg.CanonicalHeader(), c.value)
+		h.Set("X-Amz-Checksum-Type", c.typ)
+		return
+	}
+	if alg := checksum.ByName(rq.auth.ChecksumAlgorithm); alg != checksum.None && rq.auth.Checksum != nil {
+		if sum := rq.auth.Checksum(); sum != "" {
+			h.Set(alg.CanonicalHeader(), sum)
+		}
+	}
+}
