@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/bucketkey/bucketkey/checksum"
+	"github.com/bucketkey/bucketkey/s3err"
 )
 
 // putInputWithChecksum is a PutObject carrying a precomputed checksum of
@@ -267,5 +268,70 @@ func TestStoredChecksumDefault(t *testing.T) {
 	head, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("dir/"), ChecksumMode: types.ChecksumModeEnabled})
 	if err != nil || head.ChecksumType != types.ChecksumTypeFullObject {
 		t.Errorf("HEAD dir/: %v %q", err, head.ChecksumType)
+	}
+}
+
+func TestUploadChecksumUnit(t *testing.T) {
+	for _, tc := range []struct {
+		alg, typ string
+		wantAlg  checksum.Algorithm
+		wantType string
+		msg      string // of the InvalidRequest, "" for none
+	}{
+		{"", "", checksum.None, "", ""},
+		{"CRC64NVME", "", checksum.CRC64NVME, "FULL_OBJECT", ""},
+		{"crc32", "", checksum.CRC32, "COMPOSITE", ""},
+		{"CRC32", "FULL_OBJECT", checksum.CRC32, "FULL_OBJECT", ""},
+		{"CRC32C", "full_object", checksum.CRC32C, "FULL_OBJECT", ""},
+		{"SHA256", "", checksum.SHA256, "COMPOSITE", ""},
+		{"XXHASH128", "COMPOSITE", checksum.XXHASH128, "COMPOSITE", ""},
+		{"SHA1", "FULL_OBJECT", 0, "", "The FULL_OBJECT checksum type cannot be used with the sha1 checksum algorithm."},
+		{"CRC64NVME", "COMPOSITE", 0, "", "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm."},
+		{"", "COMPOSITE", 0, "", "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."},
+		{"BLAKE3", "", 0, "", "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256, SHA512, MD5, XXHASH64, XXHASH3, XXHASH128]"},
+		{"CRC32", "BOTH", 0, "", "Value for x-amz-checksum-type header is invalid."},
+	} {
+		h := http.Header{}
+		if tc.alg != "" {
+			h.Set("X-Amz-Checksum-Algorithm", tc.alg)
+		}
+		if tc.typ != "" {
+			h.Set("X-Amz-Checksum-Type", tc.typ)
+		}
+		alg, typ, err := uploadChecksum(h)
+		if tc.msg != "" {
+			if e := s3err.As(err); e == nil || e.Code != "InvalidRequest" || e.Message != tc.msg {
+				t.Errorf("%s/%s: %v, want InvalidRequest %q", tc.alg, tc.typ, err, tc.msg)
+			}
+			continue
+		}
+		if err != nil || alg != tc.wantAlg || typ != tc.wantType {
+			t.Errorf("%s/%s: %v %s %v, want %v %s", tc.alg, tc.typ, alg, typ, err, tc.wantAlg, tc.wantType)
+		}
+	}
+}
+
+// TestCreateMultipartUploadChecksum: through the proxy, with the SDK, the
+// algorithm and type are answered as S3 answers them, and invalid pairs
+// are InvalidRequest before anything reaches the backend.
+func TestCreateMultipartUploadChecksum(t *testing.T) {
+	tp := newTestProxy(t)
+	bucket := tp.newBucket(t)
+	ctx := context.Background()
+	out, err := tp.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("k"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c, ChecksumType: types.ChecksumTypeFullObject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.ChecksumAlgorithm != types.ChecksumAlgorithmCrc32c || out.ChecksumType != types.ChecksumTypeFullObject {
+		t.Errorf("CreateMultipartUpload answered %q %q", out.ChecksumAlgorithm, out.ChecksumType)
+	}
+	_, _ = tp.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &bucket, Key: aws.String("k"), UploadId: out.UploadId})
+	_, err = tp.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("k"), ChecksumAlgorithm: types.ChecksumAlgorithmSha256, ChecksumType: types.ChecksumTypeFullObject})
+	if apiCode(err) != "InvalidRequest" {
+		t.Fatalf("SHA256 FULL_OBJECT: %v", err)
+	}
+	ups, err := backend().ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &bucket})
+	if err != nil || len(ups.Uploads) != 0 {
+		t.Fatalf("uploads left at the backend: %v %d", err, len(ups.Uploads))
 	}
 }

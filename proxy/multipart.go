@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
 )
@@ -19,6 +20,10 @@ import (
 // ID that carries the key material (see uploadid.go).
 func (p *Proxy) createMultipartUpload(rq *request) error {
 	sse, err := parseSSE(rq.r.Header, rq.bucket)
+	if err != nil {
+		return err
+	}
+	ckAlg, ckType, err := uploadChecksum(rq.r.Header)
 	if err != nil {
 		return err
 	}
@@ -69,6 +74,10 @@ func (p *Proxy) createMultipartUpload(rq *request) error {
 	p.setSSEHeaders(h, md.KeyID)
 	if sse.rawContext != "" {
 		h.Set("X-Amz-Server-Side-Encryption-Context", sse.rawContext)
+	}
+	if ckAlg != checksum.None {
+		h.Set("X-Amz-Checksum-Algorithm", ckAlg.String())
+		h.Set("X-Amz-Checksum-Type", ckType)
 	}
 	h.Set("Content-Type", "application/xml")
 	return rq.relayBodyHeaders(resp.StatusCode, out)

@@ -153,3 +153,36 @@ func (rq *request) setWriteChecksum(h http.Header, md *envelope.Metadata) {
 		}
 	}
 }
+
+// uploadChecksum reads CreateMultipartUpload's x-amz-checksum-algorithm
+// and x-amz-checksum-type as S3 does: the type needs an algorithm; it
+// defaults to FULL_OBJECT for CRC64NVME and COMPOSITE otherwise;
+// FULL_OBJECT is for the CRCs only and COMPOSITE for all but CRC64NVME.
+// It returns checksum.None when the client named no algorithm.
+func uploadChecksum(h http.Header) (checksum.Algorithm, string, error) {
+	name := strings.TrimSpace(h.Get("X-Amz-Checksum-Algorithm"))
+	typ := strings.ToUpper(strings.TrimSpace(h.Get("X-Amz-Checksum-Type")))
+	if _, ok := h["X-Amz-Checksum-Type"]; ok && typ != checksumFullObject && typ != checksumComposite {
+		return checksum.None, "", s3err.InvalidRequest.With("Value for x-amz-checksum-type header is invalid.")
+	}
+	if name == "" {
+		if typ != "" {
+			return checksum.None, "", s3err.InvalidRequest.With("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
+		}
+		return checksum.None, "", nil
+	}
+	alg := checksum.ByName(name)
+	if alg == checksum.None {
+		return checksum.None, "", s3err.InvalidRequest.With("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256, SHA512, MD5, XXHASH64, XXHASH3, XXHASH128]")
+	}
+	if typ == "" {
+		typ = checksumComposite
+		if alg == checksum.CRC64NVME {
+			typ = checksumFullObject
+		}
+	}
+	if (typ == checksumFullObject && !alg.CRC()) || (typ == checksumComposite && alg == checksum.CRC64NVME) {
+		return checksum.None, "", s3err.InvalidRequest.With("The " + typ + " checksum type cannot be used with the " + strings.ToLower(alg.String()) + " checksum algorithm.")
+	}
+	return alg, typ, nil
+}
