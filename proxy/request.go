@@ -77,6 +77,7 @@ func (rq *request) fail(err error) {
 		panic(http.ErrAbortHandler)
 	}
 	e := toS3(err)
+	dropChecksumHeaders(rq.w.Header())
 	if e.Code == "InvalidRange" {
 		// S3 tells the client the object size with a 416.
 		if size := extraOf(e, "ActualObjectSize"); size != "" {

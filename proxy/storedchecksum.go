@@ -186,3 +186,14 @@ func uploadChecksum(h http.Header) (checksum.Algorithm, string, error) {
 	}
 	return alg, typ, nil
 }
+
+// dropChecksumHeaders removes the x-amz-checksum-* headers of an answer
+// that will not carry the body they were set for (an error instead): SDKs
+// validate them against whatever body comes.
+func dropChecksumHeaders(h http.Header) {
+	for k := range h {
+		if len(k) >= len("X-Amz-Checksum-") && strings.EqualFold(k[:len("X-Amz-Checksum-")], "X-Amz-Checksum-") {
+			delete(h, k)
+		}
+	}
+}
