@@ -139,13 +139,14 @@ func TestChecksumRawRequests(t *testing.T) {
 }
 
 // unsignedTrailerPut sends data as STREAMING-UNSIGNED-PAYLOAD-TRAILER with
-// one trailer name:value, in two chunks, as the SDKs frame it.
+// one trailer name:value, in chunks of 8 KiB, as the SDKs frame it.
 func unsignedTrailerPut(t testing.TB, url string, data []byte, name, value string) *http.Response {
 	t.Helper()
 	var b bytes.Buffer
-	half := len(data) / 2
-	for _, c := range [][]byte{data[:half], data[half:]} {
+	for rest := data; len(rest) > 0; {
+		c := rest[:min(len(rest), 8192)] // S3's smallest chunk but the last
 		fmt.Fprintf(&b, "%x\r\n%s\r\n", len(c), c)
+		rest = rest[len(c):]
 	}
 	fmt.Fprintf(&b, "0\r\n%s:%s\r\n\r\n", name, value)
 	req, err := http.NewRequest(http.MethodPut, url, bytes.NewReader(b.Bytes()))
