@@ -302,15 +302,3 @@ func TestFolderMarkersAsBackend(t *testing.T) {
 		}
 	}
 }
-
-// apiCode is the S3 error code of an SDK error, "" for nil.
-func apiCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	if err != nil {
-		return err.Error()
-	}
-	return ""
-}
