@@ -22,7 +22,7 @@ fi
 
 # Clients from Debian's packages: aws v2, s3cmd, rclone; yamllint for examples/;
 # nginx (the load balancer of the replicas test); prometheus for promtool
-# (checks examples/prometheus).
+# (checks examples/prometheus); chromium (the CORS test, headless).
 if [ "${BUCKETKEY_SKIP_APT:-}" = "" ] && command -v apt-get >/dev/null 2>&1; then
   need=()
   [ -x /usr/bin/aws ] || need+=(awscli)
@@ -31,6 +31,7 @@ if [ "${BUCKETKEY_SKIP_APT:-}" = "" ] && command -v apt-get >/dev/null 2>&1; the
   command -v yamllint >/dev/null 2>&1 || need+=(yamllint)
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
   if [ ${#need[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${need[*]} from Debian" >&2
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
