@@ -83,7 +83,7 @@ func newBulkEnv(t *testing.T, small int) *bulkEnv {
 				}
 				_, err := e.backend.PutObject(ctx, &s3.PutObjectInput{
 					Bucket: aws.String(e.bucket), Key: aws.String(smallKey(i)),
-					Body: bytes.NewReader(smallBody(i)), ContentType: aws.String("text/plain"),
+					Body: bytes.NewReader(bulkObjectBody(i)), ContentType: aws.String("text/plain"),
 					Metadata: map[string]string{"n": strconv.Itoa(i)},
 				})
 				if err != nil {
@@ -141,6 +141,10 @@ func (e *bulkEnv) mpUpload(t *testing.T, key string) {
 }
 
 func smallKey(i int) string  { return fmt.Sprintf("small/%06d.txt", i) }
+
+// bulkObjectBody is the body of small object i as newBulkEnv writes it.
+var bulkObjectBody = smallBody
+
 func smallBody(i int) []byte { return bytes.Repeat([]byte(fmt.Sprintf("object %d\n", i)), 1+i%50) }
 
 // bulkCmd runs a bulk command in-process; flags go after the s3:// URL, as

@@ -10,7 +10,6 @@ package accesslog
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,51 +165,37 @@ func (r cloudTrailRecord) event() (Event, bool, error) {
 	return ev, true, nil
 }
 
-// ParseCloudTrail reads CloudTrail S3 data events: a JSON document
-// {"Records": [...]} as CloudTrail delivers it, or JSON records one per
-// line (as exported by Athena or CloudWatch Logs). Records of other
-// services are left out.
+// ParseCloudTrail reads CloudTrail S3 data events: JSON documents
+// {"Records": [...]} as CloudTrail delivers them, or JSON records one after
+// another (one per line, as exported by Athena or CloudWatch Logs), or a
+// mix. Records of other services are left out.
 func ParseCloudTrail(r io.Reader) ([]Event, error) {
-	br := bufio.NewReader(r)
-	head, _ := br.Peek(512)
-	trimmed := bytes.TrimLeft(head, " \t\r\n")
 	var events []Event
-	add := func(rec cloudTrailRecord) error {
-		ev, ok, err := rec.event()
-		if err != nil {
-			return err
-		}
-		if ok {
-			events = append(events, ev)
-		}
-		return nil
-	}
-	dec := json.NewDecoder(br)
-	if bytes.HasPrefix(trimmed, []byte(`{"Records"`)) || bytes.HasPrefix(trimmed, []byte(`{ "Records"`)) {
-		var doc struct {
-			Records []cloudTrailRecord `json:"Records"`
-		}
-		if err := dec.Decode(&doc); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
-		}
-		for _, rec := range doc.Records {
-			if err := add(rec); err != nil {
-				return nil, err
-			}
-		}
-		return events, nil
-	}
+	dec := json.NewDecoder(r)
 	for {
-		var rec cloudTrailRecord
-		err := dec.Decode(&rec)
+		var v struct {
+			Records *[]cloudTrailRecord `json:"Records"`
+			cloudTrailRecord
+		}
+		err := dec.Decode(&v)
 		if err == io.EOF {
 			return events, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 		}
-		if err := add(rec); err != nil {
-			return nil, err
+		recs := []cloudTrailRecord{v.cloudTrailRecord}
+		if v.Records != nil {
+			recs = *v.Records
+		}
+		for _, rec := range recs {
+			ev, ok, err := rec.event()
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				events = append(events, ev)
+			}
 		}
 	}
 }

@@ -39,7 +39,8 @@ func TestParseCloudTrail(t *testing.T) {
 {"eventTime":"2024-05-01T10:00:02Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","errorCode":"AccessDenied","userIdentity":{"arn":"x"},"requestParameters":{"bucketName":"b","key":"k1"}},
 {"eventTime":"2024-05-01T10:00:03Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt"}]}`
 	lines := strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(doc, `{"Records":[`), "]}"), "},\n{", "}\n{")
-	for name, in := range map[string]string{"document": doc, "lines": lines} {
+	spaced := strings.Replace(doc, `{"Records":[`, "{\n  \"Records\" : [", 1)
+	for name, in := range map[string]string{"document": doc, "spaced document": spaced, "lines": lines} {
 		evs, err := Parse(strings.NewReader(in))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
