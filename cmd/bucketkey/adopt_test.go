@@ -140,7 +140,7 @@ func (e *bulkEnv) mpUpload(t *testing.T, key string) {
 	}
 }
 
-func smallKey(i int) string  { return fmt.Sprintf("small/%06d.txt", i) }
+func smallKey(i int) string { return fmt.Sprintf("small/%06d.txt", i) }
 
 // bulkObjectBody is the body of small object i as newBulkEnv writes it.
 var bulkObjectBody = smallBody

@@ -221,7 +221,7 @@ func (s *settings) usage(w io.Writer, synopsis string) {
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
 			fmt.Fprintf(w, " [%s]", f.DefValue)
 		}
-		if s.cmd == "serve" {
+		if s.cmd == "serve" || s.fs.Lookup("upstream") != nil { // serve and the commands with its settings
 			fmt.Fprintf(w, " (%s)", envName(f.Name))
 		}
 		fmt.Fprintln(w)

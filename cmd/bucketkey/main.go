@@ -36,7 +36,7 @@ usage:
   bucketkey serve    [flags]   run the proxy (see bucketkey serve -h)
   bucketkey dev      [flags]   try it: proxy + embedded S3 store + local master key, no AWS account
   bucketkey report   [--admin URL] [--json]   savings of a running proxy
-  bucketkey estimate [flags]   KMS cost per month of a workload, with and without bucket keys
+  bucketkey estimate [flags]   KMS cost per month of a workload, with and without bucket keys (--access-log FILE: replayed from a real one)
   bucketkey bench    [flags]   S3 load generator; with --compare-endpoint, the ratios of two endpoints
   bucketkey encrypt-existing s3://BUCKET[/PREFIX] [flags]   encrypt objects written before the proxy, in place
   bucketkey rotate   s3://BUCKET[/PREFIX] --to-kms-key-id K [flags]   re-wrap objects under another KMS key
