@@ -86,7 +86,7 @@ func serveFlags(c *serveConfig) *settings {
 	fs.StringVar(&c.UpstreamPayload, "upstream-payload", "chunked", "how encrypted bodies are signed to the backend: `mode` chunked, unsigned-trailer or unsigned")
 	fs.StringVar(&c.ClientAccessKey, "client-access-key", "", "access `key` clients sign with (with --client-secret-key)")
 	fs.StringVar(&c.ClientSecretKey, "client-secret-key", "", "`secret` key for --client-access-key")
-	fs.StringVar(&c.Credentials, "credentials", "", "client credentials `file`: one access-key:secret per line, or a JSON object")
+	fs.StringVar(&c.Credentials, "credentials", "", "client credentials `file`: one access-key:secret per line (or \"access-key secret backend-key backend-secret\" for a client with a backend identity of its own), or a JSON object; reloaded on SIGHUP")
 	fs.StringVar(&c.KMSKeyID, "kms-key-id", "", "AWS KMS key `id`, ARN or alias for new objects (required unless --kms-local-key)")
 	fs.StringVar(&c.KMSEndpoint, "kms-endpoint", "", "KMS endpoint `URL` (a VPC endpoint, local-kms) [the region's]")
 	fs.StringVar(&c.KMSRegion, "kms-region", "", "KMS `region` [the region in --kms-key-id's ARN, else AWS_REGION, else --upstream-region]")
