@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -337,9 +338,28 @@ func TestFidelitySDKErrors(t *testing.T) {
 			_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("md5"), Body: bytes.NewReader([]byte("x")), ContentMD5: aws.String("invalid_md5")})
 			wantAPI("malformed Content-MD5", err, "InvalidDigest", "The Content-Md5 you specified is not valid.")
 
+			// An upload ID that names no upload: S3 names it back.
+			req := tg.req(t, "PUT", "/"+bucket+"/dst?partNumber=1&uploadId=bogus", []byte("x"))
+			signReq(t, req, tg.creds, hexSHA256([]byte("x")), time.Now())
+			extra := []string{"UploadId", "bogus"}
+			if tg.direct {
+				extra = nil // versitygw does not name it
+			}
+			wantS3Error(t, tg, e.send(req), 404, "NoSuchUpload", "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", extra...)
+
+			// A part that was never uploaded.
+			doc := []byte(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"0123456789abcdef0123456789abcdef"</ETag></Part></CompleteMultipartUpload>`)
+			req = tg.req(t, "POST", "/"+bucket+"/dst?uploadId="+url.QueryEscape(aws.ToString(mp.UploadId)), doc)
+			signReq(t, req, tg.creds, hexSHA256(doc), time.Now())
+			extra = []string{"UploadId", aws.ToString(mp.UploadId), "PartNumber", "1", "ETag", `"0123456789abcdef0123456789abcdef"`}
+			if tg.direct {
+				extra = nil
+			}
+			wantS3Error(t, tg, e.send(req), 400, "InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", extra...)
+
 			// The Content-MD5 of other data: S3 names both digests, the
 			// one it computed in base64 and the one given in hex.
-			req := tg.req(t, "PUT", "/"+bucket+"/md5", []byte("hello"))
+			req = tg.req(t, "PUT", "/"+bucket+"/md5", []byte("hello"))
 			req.Header.Set("Content-Md5", "XrY7u+Ae7tCTyyK7j1rNww==")
 			signReq(t, req, tg.creds, hexSHA256([]byte("hello")), time.Now())
 			wantS3Error(t, tg, e.send(req), 400, "BadDigest", "The Content-MD5 you specified did not match what we received.",

@@ -18,9 +18,13 @@ var bucketFirstOps = map[string]bool{
 // bucketFirst returns err, or S3's NoSuchBucket in its place when err is
 // one the proxy found on its own (before asking the backend) and the
 // bucket does not exist. It costs one HEAD of the bucket, on failed
-// requests only.
+// requests only. A NoSuchUpload gets S3's UploadId element on the way.
 func (p *Proxy) bucketFirst(rq *request, err error) error {
 	e := s3err.As(err)
+	if e != nil && e.Code == "NoSuchUpload" && extraOf(e, "UploadId") == "" {
+		// S3 names the upload it did not find.
+		err = e.WithExtra("UploadId", query(rq.r).Get("uploadId"))
+	}
 	if e == nil || !bucketFirstOps[rq.op] || e.Status >= 500 || rq.w.wroteHeader {
 		return err
 	}

@@ -60,9 +60,9 @@ func TestRefusedBeforeAuthentication(t *testing.T) {
 		{"DELETE", "/bucket", map[string]string{"X-Amz-Copy-Source": "bucket/object"}, 400, errorDoc("InvalidArgument", copyOnly, "ArgumentName", "x-amz-copy-source", "ArgumentValue", "bucket/object")},
 		{"POST", "/bucket/object?uploadId=x", map[string]string{"X-Amz-Copy-Source": "b/o"}, 400, errorDoc("InvalidArgument", copyOnly, "ArgumentName", "x-amz-copy-source", "ArgumentValue", "b/o")},
 		// Shapes an operation serves are authenticated first.
-		{"GET", "/bucket/object", nil, 403, errorDoc("AccessDenied", "Anonymous requests are not allowed")},
-		{"POST", "/bucket/object?uploads", nil, 403, errorDoc("AccessDenied", "Anonymous requests are not allowed")},
-		{"PUT", "/bucket/object", map[string]string{"X-Amz-Copy-Source": "b/o"}, 403, errorDoc("AccessDenied", "Anonymous requests are not allowed")},
+		{"GET", "/bucket/object", nil, 403, errorDoc("AccessDenied", s3err.AccessDenied.Message)},
+		{"POST", "/bucket/object?uploads", nil, 403, errorDoc("AccessDenied", s3err.AccessDenied.Message)},
+		{"PUT", "/bucket/object", map[string]string{"X-Amz-Copy-Source": "b/o"}, 403, errorDoc("AccessDenied", s3err.AccessDenied.Message)},
 	} {
 		t.Run(tc.method+" "+tc.target, func(t *testing.T) {
 			r := httptest.NewRequest(tc.method, "http://s3.test"+tc.target, nil)

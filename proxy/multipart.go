@@ -214,6 +214,15 @@ func clientLocationRule(r *http.Request) xmlRule {
 	}
 }
 
+// invalidPart is S3's InvalidPart for a listed part that was not found,
+// naming the upload, the part number and the ETag given, as S3 does.
+func invalidPart(rq *request, part completePart) *s3err.Error {
+	return s3err.InvalidPart.
+		WithExtra("UploadId", query(rq.r).Get("uploadId")).
+		WithExtra("PartNumber", strconv.Itoa(part.PartNumber)).
+		WithExtra("ETag", part.ETag)
+}
+
 // completePart is a part of a CompleteMultipartUpload document.
 type completePart struct {
 	PartNumber int    `xml:"PartNumber"`
@@ -246,11 +255,11 @@ func (p *Proxy) endObject(rq *request, u uploadID, dk *envelope.DataKey, doc []b
 	for i, part := range c.Parts {
 		sp, ok := stored[part.PartNumber]
 		if !ok || part.ETag == "" || !sameETag(part.ETag, sp.ETag) {
-			return nil, nil, s3err.InvalidPart.Wrap(fmt.Errorf("proxy: part %d not found, or its ETag is not the one given", part.PartNumber))
+			return nil, nil, invalidPart(rq, part).Wrap(fmt.Errorf("proxy: part %d not found, or its ETag is not the one given", part.PartNumber))
 		}
 		size, err := envelope.StoredPartPlaintextSize(sp.Size)
 		if err != nil {
-			return nil, nil, s3err.InvalidPart.Wrap(fmt.Errorf("proxy: part %d was not written through the proxy: %w", part.PartNumber, err))
+			return nil, nil, invalidPart(rq, part).Wrap(fmt.Errorf("proxy: part %d was not written through the proxy: %w", part.PartNumber, err))
 		}
 		if i < n-1 && size < envelope.MinPartSize {
 			return nil, nil, s3err.EntityTooSmall.
