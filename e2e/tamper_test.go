@@ -56,6 +56,21 @@ func (e *env) rawGet(path, rng string) getOutcome {
 	return getOutcome{status: resp.StatusCode, length: resp.ContentLength, code: errorCode(b), body: b, err: err}
 }
 
+// rawHeadStatus sends a signed HEAD of path through the proxy and returns
+// its status.
+func (e *env) rawHeadStatus(path string) int {
+	e.t.Helper()
+	ctx := ctxFor(e.t, 60*time.Second)
+	req := e.newReq(ctx, http.MethodHead, path, nil)
+	signReq(e.t, req, clientCreds, emptySHA256, time.Now())
+	resp, err := e.httpClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("HEAD %s: %v", path, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // refused asserts that a read was refused before any byte of the object:
 // an S3 error with the given status and code.
 func (e *env) refused(what string, o getOutcome, status int, code string) {
@@ -204,6 +219,10 @@ func TestTamperedBytes(t *testing.T) {
 		// Segment 2 was sealed as not final: the stream ends too early.
 		e.cut("GET", e.rawGet(p("trunc"), ""), 200, data, 2*seg)
 		e.refused("GET of the now-last segment", e.rawGet(p("trunc"), "bytes=-10"), 500, "InternalError")
+		// HEAD opens the seal, whose associated data is the size.
+		if st := e.rawHeadStatus(p("trunc")); st != 500 {
+			t.Errorf("HEAD: %d, want 500", st)
+		}
 	})
 	t.Run("segment appended and size edited to match", func(t *testing.T) {
 		e.t = t
@@ -296,6 +315,12 @@ func TestTamperedMetadata(t *testing.T) {
 		{"size smaller", func(md map[string]string) { md["bk-size"] = strconv.Itoa(size - 1) }, 500, "InternalError"},
 		{"size removed", func(md map[string]string) { delete(md, "bk-size") }, 500, "InternalError"},
 		{"made multipart", func(md map[string]string) { delete(md, "bk-size"); md["bk-mp"] = "1" }, 500, "InternalError"},
+		{"key id removed", func(md map[string]string) { delete(md, "bk-kid") }, 500, "InternalError"},
+		{"key bucket removed", func(md map[string]string) { delete(md, "bk-kb") }, 500, "InternalError"},
+		{"wrapped key removed", func(md map[string]string) { delete(md, "bk-wk") }, 500, "InternalError"},
+		{"salt removed", func(md map[string]string) { delete(md, "bk-salt") }, 500, "InternalError"},
+		{"sealed key removed", func(md map[string]string) { delete(md, "bk-sk") }, 500, "InternalError"},
+		{"key id of an unaccepted key, bare", func(md map[string]string) { md["bk-kid"] = testenv.KMSOtherKeyID }, 403, "AccessDenied"},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -311,6 +336,10 @@ func TestTamperedMetadata(t *testing.T) {
 				t.Errorf("GET returned plaintext")
 			}
 			e.refused("GET of a range", e.rawGet("/"+b+"/"+key, "bytes=100-200"), c.status, c.code)
+			// HEAD opens the seal too: it vouches for nothing GET refuses.
+			if st := e.rawHeadStatus("/" + b + "/" + key); st != c.status {
+				t.Errorf("HEAD: %d, want %d", st, c.status)
+			}
 		})
 	}
 
@@ -332,6 +361,9 @@ func TestTamperedMetadata(t *testing.T) {
 			})
 			e.refused("GET", e.rawGet("/"+b+"/"+key, ""), 403, "AccessDenied")
 			e.refused("GET of a range", e.rawGet("/"+b+"/"+key, "bytes=100-200"), 403, "AccessDenied")
+			if st := e.rawHeadStatus("/" + b + "/" + key); st != 403 {
+				t.Errorf("HEAD: %d, want 403", st)
+			}
 			e.copyRefused(b, key, "AccessDenied")
 			// The same bytes in a bucket declared mixed pass through as
 			// stored: ciphertext, never plaintext.

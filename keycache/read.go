@@ -19,6 +19,10 @@ type ReadRequest struct {
 	// Bucket is the bucket the object is read from, for accounting (it
 	// differs from KeyBucket for replicas and copies).
 	Bucket string
+	// Verify marks a read that only checks the object's seal (a HEAD): the
+	// key is unwrapped as for any read, but no object read is counted, as
+	// a one-call-per-object design makes no KMS call for a HEAD.
+	Verify bool
 }
 
 // readKey names an unwrapped key in the cache: the blob (hashed; entries keep
@@ -56,7 +60,7 @@ func (k readKey) flightName(wrapped []byte, extra map[string]string) string {
 
 // WithUnwrappedKey calls fn with the plaintext of req.Wrapped, from the
 // unwrap cache or one provider Decrypt (coalesced). It counts one object
-// read (baseline: one Decrypt) when fn is called. The plaintext is valid only
+// read (baseline: one Decrypt) when fn is called, unless req.Verify. The plaintext is valid only
 // during fn.
 //
 // Keys this cache generated are already in the unwrap cache (under the key id
@@ -88,7 +92,9 @@ func (c *Cache) WithUnwrappedKey(ctx context.Context, req ReadRequest, fn func(p
 		stats = c.acct.bucket(bucket)
 		e.lastStats.Store(stats)
 	}
-	c.acct.decrypted(stats)
+	if !req.Verify {
+		c.acct.decrypted(stats)
+	}
 	return fn(e.plaintext)
 }
 
@@ -242,6 +248,8 @@ func (c *Cache) readBaseline(ctx context.Context, req ReadRequest, bucket string
 		return err
 	}
 	defer wipe(pt)
-	c.acct.decrypted(stats)
+	if !req.Verify {
+		c.acct.decrypted(stats)
+	}
 	return fn(pt)
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/bucketkey/bucketkey/envelope"
 )
 
 // patternReader is a seekable stream of size bytes repeating a random
@@ -163,5 +165,48 @@ func BenchmarkPeakRSS(b *testing.B) {
 		benchRoundTrip(b, c, bucket, size)
 		b.ReportMetric(float64(warm)/(1<<20), "peakRSS-after-64MiB-MiB")
 		b.ReportMetric(float64(vmHWM())/(1<<20), "peakRSS-MiB")
+	})
+}
+
+// BenchmarkHeadSeal: what opening the seal adds to a HEAD (issue 12, item
+// 5). direct-HEAD and proxy-HEAD are HEADs of a 4 KiB object straight to
+// the backend and through the proxy (which opens the seal); open-seal is
+// the seal alone, with the bucket key in the unwrap cache, as every HEAD
+// after the first finds it. Compare open-seal with proxy-HEAD in the same
+// run:
+//
+//	go test -run '^$' -bench BenchmarkHeadSeal -benchtime 2000x ./proxy
+func BenchmarkHeadSeal(b *testing.B) {
+	tp := newTestProxy(b)
+	ctx := context.Background()
+	bucket := tp.newBucket(b)
+	tp.put(b, bucket, "k", randBytes(4<<10))
+	_, out := stored(b, bucket, "k")
+	md, err := envelope.ParseMetadata(metaHeader(out.Metadata))
+	if err != nil {
+		b.Fatal(err)
+	}
+	head := func(c *s3.Client) func(b *testing.B) {
+		return func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("k")}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	b.Run("direct-HEAD", head(backend()))
+	b.Run("proxy-HEAD", head(tp.client))
+	b.Run("open-seal", func(b *testing.B) {
+		rq := tp.internalRequest(bucket, "k")
+		b.ReportAllocs()
+		for b.Loop() {
+			dk, err := tp.openDataKey(ctx, rq, md, bucket, "k", true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			dk.Wipe()
+		}
 	})
 }

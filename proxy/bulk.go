@@ -128,7 +128,7 @@ func (p *Proxy) Rewrap(ctx context.Context, bucket, key string, stored http.Head
 		return nil, err
 	}
 	rq := p.internalRequest(bucket, key)
-	dk, err := p.openDataKey(ctx, rq, md, bucket, key)
+	dk, err := p.openDataKey(ctx, rq, md, bucket, key, false)
 	if err != nil {
 		return nil, err
 	}

@@ -88,8 +88,9 @@ func (p *Proxy) reseal(ctx context.Context, rq *request, src *envelope.Metadata,
 }
 
 // openDataKey unwraps md's bucket key (cached) and opens the data key of
-// the object named key, read through bucket.
-func (p *Proxy) openDataKey(ctx context.Context, rq *request, md *envelope.Metadata, bucket, key string) (*envelope.DataKey, error) {
+// the object named key, read through bucket. verify says the read only
+// checks the seal (HEAD): it is not counted as an object read.
+func (p *Proxy) openDataKey(ctx context.Context, rq *request, md *envelope.Metadata, bucket, key string, verify bool) (*envelope.DataKey, error) {
 	if !p.kmsKeys.accepts(md.KeyID) {
 		return nil, p.refuse(rq, RefusedKMSKey, bucket, key, errKMSKeyNotAccepted,
 			fmt.Errorf("object names KMS key %q", md.KeyID))
@@ -102,6 +103,7 @@ func (p *Proxy) openDataKey(ctx context.Context, rq *request, md *envelope.Metad
 		Context:   md.Context,
 		AccessKey: rq.auth.AccessKey,
 		Bucket:    bucket,
+		Verify:    verify,
 	}, func(bucketKey []byte) error {
 		d, err := md.Open(bucketKey, key)
 		dk = d

@@ -98,7 +98,7 @@ func (p *Proxy) uploadKey(rq *request) (uploadID, *envelope.DataKey, error) {
 	if u.md.KeyBucket != rq.bucket {
 		return uploadID{}, nil, s3err.NoSuchUpload.Wrap(errors.New("proxy: upload id of another bucket"))
 	}
-	dk, err := p.openDataKey(rq.r.Context(), rq, u.md, rq.bucket, rq.key)
+	dk, err := p.openDataKey(rq.r.Context(), rq, u.md, rq.bucket, rq.key, false)
 	if err != nil {
 		if errors.Is(err, envelope.ErrAuth) {
 			// The key material was sealed for another object name.

@@ -31,7 +31,7 @@ type readSpec struct {
 	cond        http.Header // the client's If-* conditions
 	header      http.Header // other forwarded client headers (SSE-C, expected bucket owner, ...)
 	head        bool        // headers only
-	wantKey     bool        // decrypting: open the data key even for head
+	wantKey     bool        // decrypting after a head (a copy): count it as an object read
 	// errorDoc: when the first request is a HEAD and fails, fetch the
 	// backend's error document with a GET (the client expects a body).
 	errorDoc bool
@@ -229,10 +229,11 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 	}
 	res.size = size
 
-	if !s.head || s.wantKey {
-		if res.dk, err = p.openDataKey(ctx, rq, md, s.bucket, s.key); err != nil {
-			return nil, err
-		}
+	// Every read opens the seal, HEAD too: it authenticates the envelope
+	// and the recorded size and shape that HEAD reports (one cached
+	// unwrap; BenchmarkHeadSeal).
+	if res.dk, err = p.openDataKey(ctx, rq, md, s.bucket, s.key, s.head && !s.wantKey); err != nil {
+		return nil, err
 	}
 
 	switch {
@@ -295,8 +296,7 @@ func (p *Proxy) readPlain(ctx context.Context, s readSpec, resp *http.Response, 
 // part, a range that ends before the object does, or a 416. Otherwise a
 // backend that dropped the object's trailing parts would have its smaller
 // size and part count served as authentic (a whole GET checks the tag as
-// it reads). Reads without the data key (HEAD) authenticate nothing and
-// do not check.
+// it reads). A HEAD of a part or a range checks it too.
 func (p *Proxy) checkEnd(ctx context.Context, s readSpec, res *readResult, layout envelope.Layout) error {
 	if !layout.Multipart || res.dk == nil {
 		return nil
