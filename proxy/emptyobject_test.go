@@ -146,7 +146,7 @@ func TestEmptyObjectOldFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	rq := &request{auth: &sigv4.Authenticated{AccessKey: clientAccessKey}}
-	dk, err := tp.openDataKey(ctx, rq, md, bucket, "old")
+	dk, err := tp.openDataKey(ctx, rq, md, bucket, "old", false)
 	if err != nil {
 		t.Fatal(err)
 	}
