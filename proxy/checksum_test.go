@@ -202,6 +202,13 @@ func TestStoredChecksumReturned(t *testing.T) {
 		if c := checksumOf(a, head.ChecksumCRC32, head.ChecksumCRC32C, head.ChecksumCRC64NVME, head.ChecksumSHA1, head.ChecksumSHA256, head.ChecksumSHA512, head.ChecksumMD5, head.ChecksumXXHASH64, head.ChecksumXXHASH3, head.ChecksumXXHASH128); c != good || head.ChecksumType != types.ChecksumTypeFullObject {
 			t.Errorf("HEAD %v: checksum %q type %q, want %q FULL_OBJECT", a, c, head.ChecksumType, good)
 		}
+		attrs, err := tp.client.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: &bucket, Key: &key, ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesChecksum, types.ObjectAttributesObjectSize}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ck := attrs.Checksum; ck == nil || checksumOf(a, ck.ChecksumCRC32, ck.ChecksumCRC32C, ck.ChecksumCRC64NVME, ck.ChecksumSHA1, ck.ChecksumSHA256, ck.ChecksumSHA512, ck.ChecksumMD5, ck.ChecksumXXHASH64, ck.ChecksumXXHASH3, ck.ChecksumXXHASH128) != good || ck.ChecksumType != types.ChecksumTypeFullObject || aws.ToInt64(attrs.ObjectSize) != int64(len(data)) {
+			t.Errorf("GetObjectAttributes %v: %+v size %d, want %q FULL_OBJECT", a, attrs.Checksum, aws.ToInt64(attrs.ObjectSize), good)
+		}
 		plain, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 		if err != nil || plain.ChecksumType != "" {
 			t.Errorf("HEAD %v without checksum mode: %v, type %q", a, err, plain.ChecksumType)

@@ -68,19 +68,27 @@ func (p *Proxy) getObjectAttributes(rq *request) error {
 	// The HEAD is pinned to the ETag the answer names: ask for the ETag
 	// too, and drop it if the client did not.
 	asked := rq.r.Header.Values("X-Amz-Object-Attributes")
-	wantETag := false
-	for _, v := range asked {
-		for a := range strings.SplitSeq(v, ",") {
-			wantETag = wantETag || strings.EqualFold(strings.TrimSpace(a), "ETag")
-		}
-	}
+	wantETag := askedAttribute(asked, "ETag")
+	wantChecksum := askedAttribute(asked, "Checksum")
 	if !wantETag {
 		rq.r.Header.Set("X-Amz-Object-Attributes", strings.Join(append(asked, "ETag"), ","))
 	}
 	q := forwardQuery(query(rq.r))
 	return retryChanged("The object changed repeatedly while its attributes were read. Please retry.", func() error {
-		return p.edited(rq, q, func(doc []byte) ([]byte, error) { return p.rewriteAttributes(rq, doc, wantETag) })
+		return p.edited(rq, q, func(doc []byte) ([]byte, error) { return p.rewriteAttributes(rq, doc, wantETag, wantChecksum) })
 	})
+}
+
+// askedAttribute reports whether x-amz-object-attributes names attr.
+func askedAttribute(asked []string, attr string) bool {
+	for _, v := range asked {
+		for a := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(a), attr) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // attributesHeaders are the GetObjectAttributes request headers that do
@@ -91,7 +99,7 @@ var attributesHeaders = append([]string{"X-Amz-Object-Attributes", "X-Amz-Max-Pa
 // the backend about the object it describes. It returns errObjectChanged
 // if the object was replaced or deleted since the answer (the HEAD,
 // pinned with If-Match, got 412 or 404): the caller asks again.
-func (p *Proxy) rewriteAttributes(rq *request, doc []byte, wantETag bool) ([]byte, error) {
+func (p *Proxy) rewriteAttributes(rq *request, doc []byte, wantETag, wantChecksum bool) ([]byte, error) {
 	var etag string
 	scan := xmlRule{path: []string{"GetObjectAttributesResponse", "ETag"}, replace: func(text string) (string, bool) {
 		etag = strings.TrimSpace(text)
@@ -107,6 +115,8 @@ func (p *Proxy) rewriteAttributes(rq *request, doc []byte, wantETag bool) ([]byt
 		cond:   http.Header{},
 		header: forwardHeader(rq.r.Header, attributesHeaders...),
 		head:   true,
+		// The recorded checksum authenticates under the data key.
+		wantKey: wantChecksum,
 	}
 	if v := query(rq.r).Get("versionId"); v != "" {
 		s.query.Set("versionId", v)
@@ -137,7 +147,11 @@ func (p *Proxy) rewriteAttributes(rq *request, doc []byte, wantETag bool) ([]byt
 			return nil, fmt.Errorf("backend answered HEAD of the object with %s", pt.Status)
 		}
 	}
-	return rewriteXML(doc, append(rules, attributesRules(res)...)...)
+	out, err := rewriteXML(doc, append(rules, attributesRules(res)...)...)
+	if err != nil || !wantChecksum {
+		return out, err
+	}
+	return withStoredChecksum(out, res)
 }
 
 // attributesRules edit the GetObjectAttributes answer of an encrypted

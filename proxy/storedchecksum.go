@@ -197,3 +197,30 @@ func dropChecksumHeaders(h http.Header) {
 		}
 	}
 }
+
+// withStoredChecksum adds the object's recorded checksum to a
+// GetObjectAttributes answer (doc, whose backend Checksum element, the
+// ciphertext's, attributesRules dropped) as S3 gives it:
+// <Checksum><ChecksumCRC64NVME>...</ChecksumCRC64NVME><ChecksumType>FULL_OBJECT</ChecksumType></Checksum>.
+func withStoredChecksum(doc []byte, res *readResult) ([]byte, error) {
+	if res.md == nil || res.md.Checksum == "" || res.dk == nil {
+		return doc, nil
+	}
+	v, err := res.md.OpenChecksum(res.dk)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := parseStoredChecksum(v)
+	if !ok {
+		return nil, fmt.Errorf("proxy: recorded checksum %.40q does not parse: %w", v, envelope.ErrAuth)
+	}
+	const end = "</GetObjectAttributesResponse>"
+	i := bytes.LastIndex(doc, []byte(end))
+	if i < 0 {
+		return nil, fmt.Errorf("proxy: GetObjectAttributes answer without %s", end)
+	}
+	el := c.alg.XMLElement()
+	// The value is base64 and "-N": nothing to escape.
+	ins := "<Checksum><" + el + ">" + c.value + "</" + el + "><ChecksumType>" + c.typ + "</ChecksumType></Checksum>"
+	return append(append(append([]byte(nil), doc[:i]...), ins...), doc[i:]...), nil
+}
