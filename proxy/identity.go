@@ -22,7 +22,7 @@ type Identities interface {
 // identity its client is mapped to (Config.Identities), if any: every
 // backend request is built from rq.r's context.
 func (p *Proxy) withIdentity(rq *request) error {
-	if p.cfg.Identities == nil || rq.auth == nil {
+	if p.cfg.Identities == nil || rq.auth == nil || rq.anonymous {
 		return nil
 	}
 	creds, ok := p.cfg.Identities.BackendIdentity(rq.auth.AccessKey)
