@@ -59,7 +59,7 @@ func uniformLog(put, get float64, buckets int, window, span time.Duration) []acc
 // formula's (README, "Replaying an access log"), and the replay is the
 // one that runs the cache.
 func TestReplayAgreesWithClosedForm(t *testing.T) {
-	const put, get, buckets = 20.0, 40.0, 3
+	const put, get, buckets = 10.0, 20.0, 3
 	ttl := 5 * time.Minute
 	for _, tc := range []struct {
 		replicas   int
