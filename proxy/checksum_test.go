@@ -343,3 +343,24 @@ func TestCreateMultipartUploadChecksum(t *testing.T) {
 		t.Fatalf("uploads left at the backend: %v %d", err, len(ups.Uploads))
 	}
 }
+
+func TestParseStoredChecksum(t *testing.T) {
+	for v, ok := range map[string]bool{
+		"CRC64NVME:FULL_OBJECT:jSnVw/bqjr4=":                                  true,
+		"CRC32:COMPOSITE:DUoRhQ==-3":                                          true,
+		"SHA256:COMPOSITE:uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=-10000": true,
+		"CRC32:COMPOSITE:DUoRhQ==":                                            false, // no part count
+		"crc32:FULL_OBJECT:DUoRhQ==":                                          false, // not S3's spelling
+		"CRC32:BOTH:DUoRhQ==":                                                 false,
+		"CRC32:FULL_OBJECT:DUoRhQ":                                            false,
+		"CRC32:FULL_OBJECT:jSnVw/bqjr4=":                                      false, // 8 bytes
+		"BLAKE3:FULL_OBJECT:DUoRhQ==":                                         false,
+		"CRC32":                                                               false,
+		"":                                                                    false,
+	} {
+		c, got := parseStoredChecksum(v)
+		if got != ok || (ok && c.String() != v) {
+			t.Errorf("parseStoredChecksum(%q) = %+v, %v; want ok=%v", v, c, got, ok)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/bucketkey/bucketkey/checksum"
@@ -48,8 +49,8 @@ func parseStoredChecksum(v string) (storedChecksum, bool) {
 	}
 	digest := value
 	if typ == checksumComposite {
-		d, _, ok := strings.Cut(value, "-")
-		if !ok {
+		d, parts, ok := strings.Cut(value, "-")
+		if n, err := strconv.Atoi(parts); !ok || err != nil || n < 1 || n > 10000 || strconv.Itoa(n) != parts {
 			return storedChecksum{}, false
 		}
 		digest = d
