@@ -39,6 +39,11 @@ func parseTrailerBlock(b []byte) (fields []trailerField, sig string, err *s3err.
 		} else {
 			line, b = b, nil
 		}
+		if bytes.IndexByte(bytes.TrimSuffix(line, []byte("\r")), '\r') >= 0 {
+			// A bare CR inside a line: the framing is broken, which S3
+			// answers as a body that ended early.
+			return nil, "", errChunkMalformed
+		}
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			blankAfterLast = true
