@@ -78,11 +78,16 @@ func runMain(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer func() { sharedToxi.Stop(); os.RemoveAll(sharedToxi.Dir) }()
+	backends.Add(testenv.Versitygw, sharedS3)
+	defer backends.Stop()
 	return m.Run(), nil
 }
 
 // envOptions choose how an env is wired.
 type envOptions struct {
+	// backend names the S3 server behind the proxy (testenv.Backends());
+	// "" is the shared versitygw.
+	backend   string
 	kmsFaults bool // KMS through a toxiproxy proxy (env.kmsToxi)
 	s3Faults  bool // the backend through a toxiproxy proxy (env.s3Toxi)
 	ownKMS    bool // a local-kms of the test's own (its state may be changed)
@@ -116,7 +121,7 @@ type env struct {
 	httpClient *http.Client
 
 	client  *s3.Client // aws-sdk-go-v2 against the proxy
-	backend *s3.Client // aws-sdk-go-v2 straight to versitygw
+	backend *s3.Client // aws-sdk-go-v2 straight to the backend
 
 	obs *observer
 	log *lockedBuffer
@@ -127,7 +132,7 @@ var seq atomic.Int64
 // newEnv starts a proxy under test as o says.
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, s3: sharedS3, kms: sharedKMS, obs: newObserver(), log: &lockedBuffer{}}
+	e := &env{t: t, s3: sharedBackend(t, o.backend), kms: sharedKMS, obs: newObserver(), log: &lockedBuffer{}}
 	switch {
 	case o.kms != nil:
 		e.kms = o.kms

@@ -534,9 +534,13 @@ func rangesSent(reqs []seenRequest) []string {
 // and deletes; everything is compared byte for byte, what each client sent
 // is checked to be what the step is about (a ranged GET is ranged, a copy
 // is a copy), and the backend is checked to hold ciphertext. A missing
-// client fails the test with the command that installs it.
+// client fails the test with the command that installs it. It runs in
+// front of each backend (versitygw, MinIO).
 func TestClientMatrix(t *testing.T) {
-	tp := newTestProxy(t)
+	forEachBackend(t, clientMatrix)
+}
+
+func clientMatrix(t *testing.T, tp *testProxy) {
 	seen := &requestLog{}
 	srv := httptest.NewServer(seen.wrap(tp.Proxy))
 	t.Cleanup(srv.Close)
@@ -578,7 +582,7 @@ func TestClientMatrix(t *testing.T) {
 			// envelope and none of its plaintext.
 			encrypted := func(b, key string, plain []byte) {
 				t.Helper()
-				raw, st := stored(t, b, key)
+				raw, st := storedIn(t, tp.backend, b, key)
 				if st.Metadata["bk-v"] == "" {
 					t.Errorf("%s: %s stored without envelope metadata", c.name, key)
 				}
@@ -689,7 +693,7 @@ func TestClientMatrix(t *testing.T) {
 			if len(l.Contents) != 0 {
 				t.Errorf("%s: %d objects left after deletes", c.name, len(l.Contents))
 			}
-			lb, err := backend().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &b})
+			lb, err := tp.backend.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &b})
 			if err != nil {
 				t.Fatal(err)
 			}

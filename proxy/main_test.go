@@ -49,7 +49,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	backends.Add(testenv.Versitygw, backendS3)
 	code := m.Run()
+	backends.Stop()
 	backendS3.Stop()
 	backendKMS.Stop()
 	os.RemoveAll(backendS3.Dir)
@@ -63,7 +65,10 @@ type testProxy struct {
 	srv    *httptest.Server
 	keys   *keycache.Cache
 	client *s3.Client
-	log    *bytes.Buffer
+	// backend is a client of the proxy's backend itself, to look at what
+	// is stored.
+	backend *s3.Client
+	log     *bytes.Buffer
 }
 
 type proxyOption func(*Config)
@@ -102,7 +107,10 @@ func newTestProxy(t testing.TB, opts ...proxyOption) *testProxy {
 	}
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
-	return &testProxy{Proxy: p, srv: srv, keys: keys, client: newS3Client(srv.URL, clientAccessKey, clientSecretKey), log: logBuf}
+	return &testProxy{Proxy: p, srv: srv, keys: keys, log: logBuf,
+		client:  newS3Client(srv.URL, clientAccessKey, clientSecretKey),
+		backend: newS3Client(cfg.Upstream.String(), testenv.S3AccessKey, testenv.S3SecretKey),
+	}
 }
 
 type lockedWriter struct {
@@ -211,7 +219,7 @@ func (tp *testProxy) get(t testing.TB, bucket, key string) []byte {
 // stored returns the bytes and headers the backend holds for bucket/key.
 func stored(t testing.TB, bucket, key string) ([]byte, *s3.GetObjectOutput) {
 	t.Helper()
-	return getAll(t, backend(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	return storedIn(t, backend(), bucket, key)
 }
 
 // mustEqual compares byte slices without printing megabytes.

@@ -9,14 +9,25 @@ root=$PWD
 bin="$root/.tools/bin"
 mkdir -p "$bin"
 
-# Go tools pinned in tools/go.mod (versitygw, local-kms, staticcheck, ...).
+# Go tools pinned in tools/go.mod (versitygw, local-kms, staticcheck, ...);
+# its stamp is .stamp-<16 hex digits>.
 stamp="$bin/.stamp-$(sha256sum tools/go.mod tools/go.sum | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "scripts/test.sh: installing pinned Go tools into .tools/bin" >&2
   (cd tools && GOBIN="$bin" GOFLAGS=-mod=mod go install tool)
   # toxiproxy's server command installs as "server"; give it its real name.
   mv -f "$bin/server" "$bin/toxiproxy-server"
-  rm -f "$bin"/.stamp-*
+  rm -f "$bin"/.stamp-????????????????
+  touch "$stamp"
+fi
+
+# The MinIO server, the second S3 backend, pinned in its own module
+# (tools/minio/go.mod) so that its dependencies do not move versitygw's.
+stamp="$bin/.stamp-minio-$(sha256sum tools/minio/go.mod tools/minio/go.sum | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "scripts/test.sh: installing the pinned MinIO server into .tools/bin" >&2
+  (cd tools/minio && GOBIN="$bin" GOFLAGS=-mod=mod go install tool)
+  rm -f "$bin"/.stamp-minio-*
   touch "$stamp"
 fi
 

@@ -1,11 +1,14 @@
 // Package testenv starts the real servers the integration tests run against:
-// an S3 server (versitygw, posix backend) and a KMS API (local-kms), each a
-// child process on a free 127.0.0.1 port, stopped when the test ends.
+// S3 servers (versitygw with its posix backend, and MinIO) and a KMS API
+// (local-kms), each a child process on a free 127.0.0.1 port, stopped when
+// the test ends.
 //
 // The binaries are installed at pinned versions by scripts/test.sh (from the
-// tools/ module) into .tools/bin at the repository root; testenv looks there,
-// then in $BUCKETKEY_TOOLS_BIN, then on PATH. A missing binary fails the test
-// with the command that installs it: integration tests are never skipped.
+// tools/ module, and tools/minio/ for MinIO) into .tools/bin at the
+// repository root; testenv looks there, then in .tools-extra/bin (a
+// developer's own installs), then in $BUCKETKEY_TOOLS_BIN, then on PATH. A
+// missing binary fails the test with the command that installs it:
+// integration tests are never skipped.
 package testenv
 
 import (
@@ -46,7 +49,7 @@ const (
 func Tool(name string) (string, error) {
 	var dirs []string
 	if root, err := repoRoot(); err == nil {
-		dirs = append(dirs, filepath.Join(root, ".tools", "bin"))
+		dirs = append(dirs, filepath.Join(root, ".tools", "bin"), filepath.Join(root, ".tools-extra", "bin"))
 	}
 	if d := os.Getenv("BUCKETKEY_TOOLS_BIN"); d != "" {
 		dirs = append(dirs, d)
@@ -60,7 +63,7 @@ func Tool(name string) (string, error) {
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("testenv: %s is not installed; run scripts/test.sh (or: cd tools && GOBIN=$PWD/../.tools/bin go install tool)", name)
+	return "", fmt.Errorf("testenv: %s is not installed; run scripts/test.sh (or: cd tools && GOBIN=$PWD/../.tools/bin go install tool; MinIO: cd tools/minio && GOBIN=$PWD/../../.tools/bin go install tool)", name)
 }
 
 // repoRoot finds the directory holding go.mod of this module, from this
@@ -205,15 +208,7 @@ func httpReady(url string) func(ctx context.Context) error {
 // on AWS S3 (versitygw closes every connection by default), so that tests
 // see the connection reuse a real backend allows.
 func StartS3() (*Process, error) {
-	dir, err := os.MkdirTemp("", "bucketkey-s3-")
-	if err != nil {
-		return nil, err
-	}
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o700); err != nil {
-		return nil, err
-	}
-	addr, err := FreeAddr()
+	dir, data, addr, err := serverDirs("bucketkey-s3-")
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +219,25 @@ func StartS3() (*Process, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// serverDirs makes a fresh working directory for an S3 server, with an
+// empty data directory in it, and picks a free address.
+func serverDirs(prefix string) (dir, data, addr string, err error) {
+	dir, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", "", "", err
+	}
+	data = filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return "", "", "", err
+	}
+	if addr, err = FreeAddr(); err != nil {
+		os.RemoveAll(dir)
+		return "", "", "", err
+	}
+	return dir, data, addr, nil
 }
 
 const kmsSeed = `Keys:
