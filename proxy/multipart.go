@@ -171,7 +171,7 @@ func (p *Proxy) completeMultipartUpload(rq *request) error {
 	}
 	if failed != nil {
 		defer failed.Body.Close()
-		return rq.relay(failed)
+		return p.completeOrRelay(rq, u, failed)
 	}
 	q := forwardQuery(query(rq.r))
 	q.Set("uploadId", u.backend)
@@ -181,7 +181,7 @@ func (p *Proxy) completeMultipartUpload(rq *request) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return rq.relay(resp)
+		return p.completeOrRelay(rq, u, resp)
 	}
 	doc, err := readXML(resp.Body)
 	if err != nil {
@@ -424,9 +424,17 @@ func (p *Proxy) abortMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
+	failed, err := p.checkInitiatedTime(rq, u.backend)
+	if err != nil {
+		return err
+	}
+	if failed != nil {
+		defer failed.Body.Close()
+		return rq.relay(failed)
+	}
 	q := forwardQuery(query(rq.r))
 	q.Set("uploadId", u.backend)
-	resp, err := p.forward(rq, http.MethodDelete, q, forwardHeader(rq.r.Header), nil)
+	resp, err := p.forward(rq, http.MethodDelete, q, forwardHeader(rq.r.Header, "X-Amz-If-Match-Initiated-Time"), nil)
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ func (p *Proxy) routes() *mux.Router {
 	// Bucket.
 	add("ListObjectsV2", levelBucket, http.MethodGet, none, p.listObjects, queryIs("list-type", "2"))
 	add("ListObjectVersions", levelBucket, http.MethodGet, none, p.listObjects, hasQuery("versions"))
-	add("ListMultipartUploads", levelBucket, http.MethodGet, none, p.passthrough, hasQuery("uploads"))
+	add("ListMultipartUploads", levelBucket, http.MethodGet, none, p.listMultipartUploads, hasQuery("uploads"))
 	add("GetBucketLocation", levelBucket, http.MethodGet, anyRegion, p.passthrough, hasQuery("location"))
 	for _, s := range bucketSubresources {
 		add("GetBucket"+s.name, levelBucket, http.MethodGet, none, p.passthrough, hasQuery(s.query))
