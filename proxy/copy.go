@@ -133,10 +133,31 @@ func (rq *request) sourceError(resp *http.Response) error {
 }
 
 // contentHeaders are the object headers a copy with directive COPY takes
-// from the source (with its user metadata).
+// from the source (with its user metadata). Not the website redirect
+// location: S3 never copies it, whatever the directive (a copy has one only
+// if the copy request sets it).
 var contentHeaders = []string{
 	"Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language",
-	"Cache-Control", "Expires", "X-Amz-Website-Redirect-Location",
+	"Cache-Control", "Expires",
+}
+
+// parseTaggingDirective reads x-amz-tagging-directive: COPY (the default:
+// the copy gets the source's tags) or REPLACE (the copy gets the request's
+// x-amz-tagging, or none). S3 spells both in upper case only.
+func parseTaggingDirective(h http.Header) (replace bool, err error) {
+	vv := h.Values("X-Amz-Tagging-Directive")
+	if len(vv) == 0 {
+		return false, nil
+	}
+	switch d := strings.TrimSpace(vv[0]); {
+	case len(vv) == 1 && d == "COPY":
+		return false, nil
+	case len(vv) == 1 && d == "REPLACE":
+		return true, nil
+	default:
+		return false, s3err.InvalidArgument.With("Unknown tagging directive.").
+			WithExtra("ArgumentName", "x-amz-tagging-directive").WithExtra("ArgumentValue", strings.Join(vv, ","))
+	}
 }
 
 // copyHeaders builds the destination's headers: the client's (storage
@@ -196,6 +217,16 @@ func (p *Proxy) copyObject(rq *request) error {
 		replace = true
 	default:
 		return s3err.InvalidArgument.With("Unknown metadata directive.").WithExtra("ArgumentName", "x-amz-metadata-directive").WithExtra("ArgumentValue", d)
+	}
+	if _, err := parseTaggingDirective(rq.r.Header); err != nil {
+		return err
+	}
+	if replace {
+		// Refused before the source is read; setMetadata counts the
+		// envelope's entries too once they exist.
+		if err := checkMetadataSize(rq.r.Header, 0); err != nil {
+			return err
+		}
 	}
 	if src.bucket == rq.bucket && src.key == rq.key && src.versionID == "" && !replace &&
 		rq.r.Header.Get("X-Amz-Server-Side-Encryption") == "" && rq.r.Header.Get("X-Amz-Storage-Class") == "" &&
@@ -302,7 +333,9 @@ func (p *Proxy) copyByStream(ctx context.Context, rq *request, src copySource, s
 	}
 	h := copyHeaders(rq.r.Header, srcHeader, replace)
 	h.Del("X-Amz-Source-Expected-Bucket-Owner") // checked on the reads; this is a PUT
-	if !replace && h.Get("X-Amz-Tagging") == "" && !strings.EqualFold(rq.r.Header.Get("X-Amz-Tagging-Directive"), "REPLACE") {
+	if replaceTags, _ := parseTaggingDirective(rq.r.Header); !replaceTags {
+		// COPY: the source's tags, whatever x-amz-tagging says.
+		h.Del("X-Amz-Tagging")
 		tags, err := p.sourceTagging(ctx, src, sourceReadHeader(rq.r.Header))
 		if err != nil {
 			return err

@@ -267,6 +267,12 @@ func setMetadata(h http.Header, md *envelope.Metadata) error {
 		h.Set(k, v)
 		env += metadataEntrySize(k, v)
 	}
+	return checkMetadataSize(h, env)
+}
+
+// checkMetadataSize refuses (400 MetadataTooLarge) user metadata in h over
+// S3's limit; env of it is the envelope's.
+func checkMetadataSize(h http.Header, env int) error {
 	if n := userMetadataSize(h); n > maxUserMetadata {
 		// S3's message alone; Size counts the envelope's entries, which
 		// the backend would store with the client's.
