@@ -100,103 +100,105 @@ func withoutObject(snap, bucket, key string) (rest, line string) {
 // the client half-closes and waits, and abandoned when it closes: the
 // backend is unchanged and the old object reads back.
 func TestPutBodyLength(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	b := e.newBucket()
-	old := randBytes(200 << 10)
-	e.put(b, "k", old)
-	path := "/" + b + "/k"
-	sha := func(p []byte) string { s := sha256.Sum256(p); return hex.EncodeToString(s[:]) }
-	const n = 1 << 20 // 16 segments: ciphertext streams to the backend before any failure shows
-	// The extra bytes are printable and hold no line end, so the server
-	// takes them for the start of a request line that never ends.
-	extra := []byte(hex.EncodeToString(randBytes(500)))
+	forEachBackend(t, envOptions{}, func(t *testing.T, o envOptions) {
+		e := newEnv(t, o)
+		b := e.newBucket()
+		old := randBytes(200 << 10)
+		e.put(b, "k", old)
+		path := "/" + b + "/k"
+		sha := func(p []byte) string { s := sha256.Sum256(p); return hex.EncodeToString(s[:]) }
+		const n = 1 << 20 // 16 segments: ciphertext streams to the backend before any failure shows
+		// The extra bytes are printable and hold no line end, so the server
+		// takes them for the start of a request line that never ends.
+		extra := []byte(hex.EncodeToString(randBytes(500)))
 
-	run := func(t *testing.T, name string, f func(t *testing.T, ctx context.Context)) {
-		t.Run(name, func(t *testing.T) {
-			e.t = t
-			defer func() { e.t = nil }()
-			f(t, ctxFor(t, 30*time.Second))
+		run := func(t *testing.T, name string, f func(t *testing.T, ctx context.Context)) {
+			t.Run(name, func(t *testing.T) {
+				e.t = t
+				defer func() { e.t = nil }()
+				f(t, ctxFor(t, 30*time.Second))
+			})
+		}
+
+		run(t, "longer than Content-Length, hash of all the bytes sent", func(t *testing.T, ctx context.Context) {
+			before := e.snapshot(b)
+			body := randBytes(n)
+			wire := append(bytes.Clone(body), extra...)
+			req := e.newReq(ctx, http.MethodPut, path, body)
+			signReq(t, req, clientCreds, sha(wire), time.Now())
+			mark := e.obs.mark()
+			status, code, rest := e.overlongPut(req, wire)
+			if status != 400 || code != "XAmzContentSHA256Mismatch" {
+				t.Errorf("got %d %s, want 400 XAmzContentSHA256Mismatch", status, code)
+			}
+			if got := e.obs.since(mark); len(got) != 1 || got[0] != (observed{"PutObject", 400}) {
+				t.Errorf("the proxy served %+v, want the one PutObject (the extra bytes answered %q)", got, rest)
+			}
+			if rest != "" && !strings.HasPrefix(rest, "HTTP/1.1 400 Bad Request\r\n") {
+				t.Errorf("the extra bytes were answered %q, want the server's 400 Bad Request or nothing", rest)
+			}
+			e.sameState("a PUT whose hash covers bytes past its Content-Length", before, b)
+			mustEqual(t, "the old object", e.get(b, "k"), old)
 		})
-	}
 
-	run(t, "longer than Content-Length, hash of all the bytes sent", func(t *testing.T, ctx context.Context) {
-		before := e.snapshot(b)
-		body := randBytes(n)
-		wire := append(bytes.Clone(body), extra...)
-		req := e.newReq(ctx, http.MethodPut, path, body)
-		signReq(t, req, clientCreds, sha(wire), time.Now())
-		mark := e.obs.mark()
-		status, code, rest := e.overlongPut(req, wire)
-		if status != 400 || code != "XAmzContentSHA256Mismatch" {
-			t.Errorf("got %d %s, want 400 XAmzContentSHA256Mismatch", status, code)
+		for _, c := range []struct {
+			name string
+			hash func(body []byte) string // of the whole body
+			mode cutMode
+		}{
+			{"shorter than Content-Length, hash of the whole body, half-close", func(body []byte) string { return sha(body) }, cutHalf},
+			{"shorter than Content-Length, hash of the bytes sent, half-close", func(body []byte) string { return sha(body[:n-1000]) }, cutHalf},
+			{"shorter than Content-Length, hash of the whole body, close", func(body []byte) string { return sha(body) }, cutClose},
+			{"shorter than Content-Length, hash of the bytes sent, close", func(body []byte) string { return sha(body[:n-1000]) }, cutClose},
+		} {
+			run(t, c.name, func(t *testing.T, ctx context.Context) {
+				before := e.snapshot(b)
+				body := randBytes(n)
+				req := e.newReq(ctx, http.MethodPut, path, body)
+				signReq(t, req, clientCreds, c.hash(body), time.Now())
+				mark := e.obs.mark()
+				status, answer := e.cutUpload(req, body, n-1000, c.mode)
+				// After a close nobody hears the answer: wait for the proxy.
+				done := e.obs.waitFor(t, mark, "PutObject")
+				if code := errorCode([]byte(answer)); c.mode == cutHalf && (status != 400 || code != "IncompleteBody") {
+					t.Errorf("got %d %s, want 400 IncompleteBody", status, code)
+				}
+				if done.status < 400 {
+					t.Errorf("the proxy finished the PUT with %d", done.status)
+				}
+				e.sameState(c.name, before, b)
+				mustEqual(t, "the old object", e.get(b, "k"), old)
+			})
 		}
-		if got := e.obs.since(mark); len(got) != 1 || got[0] != (observed{"PutObject", 400}) {
-			t.Errorf("the proxy served %+v, want the one PutObject (the extra bytes answered %q)", got, rest)
-		}
-		if rest != "" && !strings.HasPrefix(rest, "HTTP/1.1 400 Bad Request\r\n") {
-			t.Errorf("the extra bytes were answered %q, want the server's 400 Bad Request or nothing", rest)
-		}
-		e.sameState("a PUT whose hash covers bytes past its Content-Length", before, b)
-		mustEqual(t, "the old object", e.get(b, "k"), old)
-	})
 
-	for _, c := range []struct {
-		name string
-		hash func(body []byte) string // of the whole body
-		mode cutMode
-	}{
-		{"shorter than Content-Length, hash of the whole body, half-close", func(body []byte) string { return sha(body) }, cutHalf},
-		{"shorter than Content-Length, hash of the bytes sent, half-close", func(body []byte) string { return sha(body[:n-1000]) }, cutHalf},
-		{"shorter than Content-Length, hash of the whole body, close", func(body []byte) string { return sha(body) }, cutClose},
-		{"shorter than Content-Length, hash of the bytes sent, close", func(body []byte) string { return sha(body[:n-1000]) }, cutClose},
-	} {
-		run(t, c.name, func(t *testing.T, ctx context.Context) {
+		// Last, as it replaces the object.
+		run(t, "longer than Content-Length, hash of Content-Length bytes", func(t *testing.T, ctx context.Context) {
 			before := e.snapshot(b)
 			body := randBytes(n)
 			req := e.newReq(ctx, http.MethodPut, path, body)
-			signReq(t, req, clientCreds, c.hash(body), time.Now())
+			signReq(t, req, clientCreds, sha(body), time.Now())
 			mark := e.obs.mark()
-			status, answer := e.cutUpload(req, body, n-1000, c.mode)
-			// After a close nobody hears the answer: wait for the proxy.
-			done := e.obs.waitFor(t, mark, "PutObject")
-			if code := errorCode([]byte(answer)); c.mode == cutHalf && (status != 400 || code != "IncompleteBody") {
-				t.Errorf("got %d %s, want 400 IncompleteBody", status, code)
+			status, code, rest := e.overlongPut(req, append(bytes.Clone(body), extra...))
+			if status != 200 {
+				t.Fatalf("got %d %s, want 200", status, code)
 			}
-			if done.status < 400 {
-				t.Errorf("the proxy finished the PUT with %d", done.status)
+			if got := e.obs.since(mark); len(got) != 1 || got[0] != (observed{"PutObject", 200}) {
+				t.Errorf("the proxy served %+v, want the one PutObject (the extra bytes answered %q)", got, rest)
 			}
-			e.sameState(c.name, before, b)
-			mustEqual(t, "the old object", e.get(b, "k"), old)
+			if rest != "" && !strings.HasPrefix(rest, "HTTP/1.1 400 Bad Request\r\n") {
+				t.Errorf("the extra bytes were answered %q, want the server's 400 Bad Request or nothing", rest)
+			}
+			mustEqual(t, "the object read back", e.get(b, "k"), body)
+			raw, meta := e.stored(b, "k")
+			if int64(len(raw)) != envelope.CiphertextSize(n) || meta["bk-size"] != strconv.Itoa(n) {
+				t.Errorf("stored %d bytes recording size %q, want the ciphertext of %d bytes (%d)", len(raw), meta["bk-size"], n, envelope.CiphertextSize(n))
+			}
+			// Nothing else changed: no other object, upload or bucket.
+			wasRest, _ := withoutObject(before, b, "k")
+			nowRest, line := withoutObject(e.snapshot(b), b, "k")
+			if nowRest != wasRest || !strings.Contains(line, fmt.Sprintf(" size=%d ", envelope.CiphertextSize(n))) {
+				t.Errorf("backend after the PUT:\n%s\n%s\nbefore:\n%s", nowRest, line, before)
+			}
 		})
-	}
-
-	// Last, as it replaces the object.
-	run(t, "longer than Content-Length, hash of Content-Length bytes", func(t *testing.T, ctx context.Context) {
-		before := e.snapshot(b)
-		body := randBytes(n)
-		req := e.newReq(ctx, http.MethodPut, path, body)
-		signReq(t, req, clientCreds, sha(body), time.Now())
-		mark := e.obs.mark()
-		status, code, rest := e.overlongPut(req, append(bytes.Clone(body), extra...))
-		if status != 200 {
-			t.Fatalf("got %d %s, want 200", status, code)
-		}
-		if got := e.obs.since(mark); len(got) != 1 || got[0] != (observed{"PutObject", 200}) {
-			t.Errorf("the proxy served %+v, want the one PutObject (the extra bytes answered %q)", got, rest)
-		}
-		if rest != "" && !strings.HasPrefix(rest, "HTTP/1.1 400 Bad Request\r\n") {
-			t.Errorf("the extra bytes were answered %q, want the server's 400 Bad Request or nothing", rest)
-		}
-		mustEqual(t, "the object read back", e.get(b, "k"), body)
-		raw, meta := e.stored(b, "k")
-		if int64(len(raw)) != envelope.CiphertextSize(n) || meta["bk-size"] != strconv.Itoa(n) {
-			t.Errorf("stored %d bytes recording size %q, want the ciphertext of %d bytes (%d)", len(raw), meta["bk-size"], n, envelope.CiphertextSize(n))
-		}
-		// Nothing else changed: no other object, upload or bucket.
-		wasRest, _ := withoutObject(before, b, "k")
-		nowRest, line := withoutObject(e.snapshot(b), b, "k")
-		if nowRest != wasRest || !strings.Contains(line, fmt.Sprintf(" size=%d ", envelope.CiphertextSize(n))) {
-			t.Errorf("backend after the PUT:\n%s\n%s\nbefore:\n%s", nowRest, line, before)
-		}
 	})
 }

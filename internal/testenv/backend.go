@@ -62,7 +62,7 @@ func StartMinIO() (*Process, error) {
 		"HOME=" + dir, // MinIO keeps its client config (~/.mc, certs) here
 	}
 	args := []string{"server", "--quiet", "--address", addr, data}
-	p, err := start(MinIO, args, env, dir, addr, httpOK("http://"+addr+"/minio/health/ready"))
+	p, err := start(MinIO, args, env, dir, addr, httpServing("http://"+addr+"/"))
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -70,9 +70,11 @@ func StartMinIO() (*Process, error) {
 	return p, nil
 }
 
-// httpOK is ready when url answers 200 OK (MinIO's health check answers
-// 503 until the server can serve requests).
-func httpOK(url string) func(ctx context.Context) error {
+// httpServing is ready when url answers with a status under 500: MinIO
+// answers 503 XMinioServerNotInitialized (to S3 requests, and at times its
+// health checks answer 200 before) until it can serve S3 requests, then an
+// unsigned request gets 403.
+func httpServing(url string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -83,13 +85,12 @@ func httpOK(url string) func(ctx context.Context) error {
 			return err
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode >= 500 {
 			return fmt.Errorf("testenv: %s: %s", url, resp.Status)
 		}
 		return nil
 	}
 }
-
 // Pool is a set of S3 backends shared by a package's tests, each started
 // the first time a test asks for it (so a run that needs only one backend
 // starts only that one). Stop it after the tests (TestMain).
