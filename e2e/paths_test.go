@@ -10,9 +10,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/bucketkey/bucketkey/internal/testenv"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // TestPathTricks sends correctly signed requests whose paths try to

@@ -91,6 +91,7 @@ func httpServing(url string) func(ctx context.Context) error {
 		return nil
 	}
 }
+
 // Pool is a set of S3 backends shared by a package's tests, each started
 // the first time a test asks for it (so a run that needs only one backend
 // starts only that one). Stop it after the tests (TestMain).
