@@ -10,11 +10,11 @@ import (
 	"github.com/bucketkey/bucketkey/s3err"
 )
 
-// TestResolveObjectKeys: the object keys resolve accepts and the S3 error
+// TestUnitResolveObjectKeys: the object keys resolve accepts and the S3 error
 // it answers for the others, path style and virtual-hosted style alike.
 // The limit is on the decoded key's UTF-8 bytes, not on its characters or
 // on its escaped form.
-func TestResolveObjectKeys(t *testing.T) {
+func TestUnitResolveObjectKeys(t *testing.T) {
 	p := unitProxy(t, func(c *Config) { c.VirtualHostDomains = []string{"s3.example.com"} })
 	const vhost = "bkt.s3.example.com"
 	segments := func(n int) string { // n bytes in 10-byte segments

@@ -29,6 +29,7 @@ func onBackend(be *testenv.Process) proxyOption {
 // forEachBackend runs f as a subtest for each backend, with a test proxy in
 // front of it.
 func forEachBackend(t *testing.T, f func(t *testing.T, tp *testProxy), opts ...proxyOption) {
+	needServers(t) // the shared versitygw is one of the backends
 	for _, name := range testenv.Backends() {
 		t.Run(name, func(t *testing.T) {
 			tp := newTestProxy(t, append([]proxyOption{onBackend(backends.Backend(t, name))}, opts...)...)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -217,4 +218,58 @@ func TestDelete(t *testing.T) {
 		t.Error("HeadBucket after DeleteBucket succeeded")
 	}
 	_ = http.MethodGet
+}
+
+func TestUnitParseCopySource(t *testing.T) {
+	cases := []struct {
+		in   string
+		want copySource
+		ok   bool
+	}{
+		{"b/k", copySource{bucket: "b", key: "k"}, true},
+		{"/b/dir/a%20b%3Fc", copySource{bucket: "b", key: "dir/a b?c"}, true},
+		{"b/k?versionId=v%2B1", copySource{bucket: "b", key: "k", versionID: "v+1"}, true},
+		{"b/a//b", copySource{bucket: "b", key: "a//b"}, true},
+		{"b", copySource{}, false},
+		{"b/", copySource{}, false},
+		{"/", copySource{}, false},
+		{"b/%zz", copySource{}, false},
+		{"arn:aws:s3:us-east-1:1:accesspoint/ap/object/k", copySource{}, false},
+		// What the backend would resolve to another path is refused, as in
+		// the request's own address.
+		{"b/x/../k", copySource{}, false},
+		{"b/./k", copySource{}, false},
+		{"..%2Fother/k", copySource{}, false},
+		{"b%2F../k", copySource{}, false},
+		{"b/" + strings.Repeat("k", 1025), copySource{}, false},
+		{"b/" + strings.Repeat("k", 1024), copySource{bucket: "b", key: strings.Repeat("k", 1024)}, true},
+		{"b/a..b", copySource{bucket: "b", key: "a..b"}, true},
+	}
+	for _, c := range cases {
+		got, err := parseCopySource(c.in)
+		if (err == nil) != c.ok || (c.ok && got != c.want) {
+			t.Errorf("parseCopySource(%q) = %+v, %v", c.in, got, err)
+		}
+		if c.ok {
+			back, err := parseCopySource(got.header())
+			if err != nil || back != got {
+				t.Errorf("header() of %+v does not parse back: %+v %v", got, back, err)
+			}
+		}
+	}
+}
+
+func FuzzParseCopySource(f *testing.F) {
+	f.Add("b/k?versionId=1")
+	f.Add("/b/a%20b")
+	f.Fuzz(func(t *testing.T, v string) {
+		c, err := parseCopySource(v)
+		if err != nil {
+			return
+		}
+		back, err := parseCopySource(c.header())
+		if err != nil || back != c {
+			t.Fatalf("%q -> %+v -> %q -> %+v, %v", v, c, c.header(), back, err)
+		}
+	})
 }

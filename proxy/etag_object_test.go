@@ -67,7 +67,7 @@ func TestETagConsistency(t *testing.T) {
 	}
 
 	// Conditional reads, whole and ranged, GET and HEAD. (Lists of tags
-	// are mapped too, TestETagLists, but versitygw compares a list as one
+	// are mapped too, TestUnitETagLists, but versitygw compares a list as one
 	// tag.)
 	other := `"0123456789abcdef0123456789abcdef-0"`
 	conds := []struct {

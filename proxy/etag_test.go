@@ -13,9 +13,9 @@ const (
 	md5B = "FEDCBA9876543210FEDCBA9876543210"
 )
 
-// TestETagMapping: backend MD5 ETags get "-0" toward the client and lose
+// TestUnitETagMapping: backend MD5 ETags get "-0" toward the client and lose
 // it on the way back; every other shape passes unchanged both ways.
-func TestETagMapping(t *testing.T) {
+func TestUnitETagMapping(t *testing.T) {
 	cases := []struct {
 		name, backend, client string
 	}{
@@ -55,9 +55,9 @@ func TestETagMapping(t *testing.T) {
 	}
 }
 
-// TestETagLists: If-Match and If-None-Match values are lists; each tag is
+// TestUnitETagLists: If-Match and If-None-Match values are lists; each tag is
 // mapped, and a value without client ETags is forwarded byte for byte.
-func TestETagLists(t *testing.T) {
+func TestUnitETagLists(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{`"` + md5A + `-0"`, `"` + md5A + `"`},
 		{`"x", "` + md5A + `-0"`, `"x", "` + md5A + `"`},
@@ -88,10 +88,10 @@ func TestETagLists(t *testing.T) {
 	}
 }
 
-// TestETagHeaders: forwarded requests carry backend ETags in every
+// TestUnitETagHeaders: forwarded requests carry backend ETags in every
 // condition header; answers about encrypted objects carry client ETags,
 // other answers the backend's.
-func TestETagHeaders(t *testing.T) {
+func TestUnitETagHeaders(t *testing.T) {
 	client := `"` + md5A + `-0"`
 	backend := `"` + md5A + `"`
 	h := forwardHeader(http.Header{
@@ -130,11 +130,11 @@ func TestETagHeaders(t *testing.T) {
 	}
 }
 
-// TestETagXML: listings map an entry's ETag exactly when they map its
+// TestUnitETagXML: listings map an entry's ETag exactly when they map its
 // size (both say "encrypted" or both "written before the proxy"),
 // whichever comes first in the entry; a Complete body gets the backend's
 // part ETags back.
-func TestETagXML(t *testing.T) {
+func TestUnitETagXML(t *testing.T) {
 	c := itoa(envelope.CiphertextSize(10))
 	q := func(s string) string { return "&#34;" + s + "&#34;" }
 	cases := []struct {

@@ -9,7 +9,7 @@ import (
 	"github.com/bucketkey/bucketkey/s3err"
 )
 
-func TestUserMetadataSize(t *testing.T) {
+func TestUnitUserMetadataSize(t *testing.T) {
 	cases := []struct {
 		name string
 		h    http.Header
@@ -30,7 +30,7 @@ func TestUserMetadataSize(t *testing.T) {
 	}
 }
 
-func TestHeaderSectionSize(t *testing.T) {
+func TestUnitHeaderSectionSize(t *testing.T) {
 	r, err := http.NewRequest(http.MethodGet, "http://h.example/b/k", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -42,10 +42,10 @@ func TestHeaderSectionSize(t *testing.T) {
 	}
 }
 
-// TestSetMetadataLimit: the client's metadata and the envelope's share
+// TestUnitSetMetadataLimit: the client's metadata and the envelope's share
 // S3's 2 KB; the proxy refuses the sum with MetadataTooLarge, and accepts it
 // up to the last byte.
-func TestSetMetadataLimit(t *testing.T) {
+func TestUnitSetMetadataLimit(t *testing.T) {
 	md := &envelope.Metadata{
 		Version: envelope.Version, KeyID: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 		KeyBucket: "bucket", WrappedKey: make([]byte, 184), Salt: make([]byte, 32), SealedKey: make([]byte, 48), Size: 5,

@@ -486,9 +486,9 @@ func TestMixedBucketURLEncodedKeys(t *testing.T) {
 	}
 }
 
-// TestMixedBucketsValidated: an empty name in MixedBuckets is refused at
+// TestUnitMixedBucketsValidated: an empty name in MixedBuckets is refused at
 // start-up, not met on a first listing.
-func TestMixedBucketsValidated(t *testing.T) {
+func TestUnitMixedBucketsValidated(t *testing.T) {
 	local, err := keycache.NewLocalKey(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)

@@ -26,10 +26,16 @@ import (
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
-// The real servers, shared by the package's tests (started in TestMain).
+// The real servers, shared by the package's integration tests: started by
+// the first test that needs them (needServers), stopped by TestMain. Pure
+// tests (named TestUnit*, run with `go test ./proxy -run Unit`) never start
+// them, so they pass on a checkout without the versitygw and local-kms
+// binaries.
 var (
-	backendS3  *testenv.Process
-	backendKMS *testenv.Process
+	serversOnce sync.Once
+	serversErr  error
+	backendS3   *testenv.Process
+	backendKMS  *testenv.Process
 )
 
 // Client identity the test proxies accept.
@@ -39,24 +45,31 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	if backendS3, err = testenv.StartS3(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if backendKMS, err = testenv.StartKMS(); err != nil {
-		backendS3.Stop()
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	backends.Add(testenv.Versitygw, backendS3)
 	code := m.Run()
 	backends.Stop()
-	backendS3.Stop()
-	backendKMS.Stop()
-	os.RemoveAll(backendS3.Dir)
-	os.RemoveAll(backendKMS.Dir)
+	for _, p := range []*testenv.Process{backendS3, backendKMS} {
+		if p != nil {
+			p.Stop()
+			os.RemoveAll(p.Dir)
+		}
+	}
 	os.Exit(code)
+}
+
+// needServers starts the shared versitygw and local-kms on first use and
+// fails the test if they cannot run (a missing binary included).
+func needServers(t testing.TB) {
+	t.Helper()
+	serversOnce.Do(func() {
+		if backendS3, serversErr = testenv.StartS3(); serversErr != nil {
+			return
+		}
+		backends.Add(testenv.Versitygw, backendS3)
+		backendKMS, serversErr = testenv.StartKMS()
+	})
+	if serversErr != nil {
+		t.Fatal(serversErr)
+	}
 }
 
 // testProxy is a proxy under test, served over HTTP.
@@ -77,6 +90,7 @@ type proxyOption func(*Config)
 // cache over the shared local-kms.
 func newTestProxy(t testing.TB, opts ...proxyOption) *testProxy {
 	t.Helper()
+	needServers(t)
 	ctx := context.Background()
 	kms, err := keycache.NewKMS(ctx, keycache.KMSOptions{
 		Region: testenv.Region, Endpoint: backendKMS.URL,
@@ -85,17 +99,25 @@ func newTestProxy(t testing.TB, opts ...proxyOption) *testProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
+	up, _ := url.Parse(backendS3.URL)
+	return startTestProxy(t, up, testenv.Region, credentials.NewStaticCredentialsProvider(testenv.S3AccessKey, testenv.S3SecretKey, ""),
+		kms, testenv.KMSKeyID, opts...)
+}
+
+// startTestProxy serves a proxy in front of up with a key cache over kms,
+// accepting the test client's credentials.
+func startTestProxy(t testing.TB, up *url.URL, region string, upCreds aws.CredentialsProvider, kms keycache.Provider, keyID string, opts ...proxyOption) *testProxy {
+	t.Helper()
 	keys := keycache.New(kms, keycache.Options{})
 	t.Cleanup(keys.Close)
-	up, _ := url.Parse(backendS3.URL)
 	logBuf := &bytes.Buffer{}
 	cfg := Config{
 		Upstream:            up,
-		UpstreamRegion:      testenv.Region,
-		UpstreamCredentials: credentials.NewStaticCredentialsProvider(testenv.S3AccessKey, testenv.S3SecretKey, ""),
+		UpstreamRegion:      region,
+		UpstreamCredentials: upCreds,
 		ClientCredentials:   sigv4.StaticCredentials{clientAccessKey: clientSecretKey},
 		Keys:                keys,
-		KMSKeyID:            testenv.KMSKeyID,
+		KMSKeyID:            keyID,
 		Logger:              slog.New(slog.NewJSONHandler(&lockedWriter{w: logBuf}, nil)),
 	}
 	for _, o := range opts {

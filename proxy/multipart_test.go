@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/bucketkey/bucketkey/envelope"
+	"github.com/bucketkey/bucketkey/s3err"
 )
 
 // uploadParts does a multipart upload by hand with the given part sizes
@@ -353,4 +354,33 @@ func TestMultipartEnd(t *testing.T) {
 	_, err = tp.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: &key, UploadId: cr.UploadId,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
 	wantCode(t, "Complete with a wrong ETag", err, "InvalidPart")
+}
+
+func TestUnitCheckCompleteParts(t *testing.T) {
+	doc := func(nums ...int) []byte {
+		s := "<CompleteMultipartUpload>"
+		for _, n := range nums {
+			s += fmt.Sprintf("<Part><ETag>\"e\"</ETag><PartNumber>%d</PartNumber></Part>", n)
+		}
+		return []byte(s + "</CompleteMultipartUpload>")
+	}
+	cases := []struct {
+		doc  []byte
+		code string
+	}{
+		{doc(1), ""},
+		{doc(1, 2, 3), ""},
+		{doc(), "MalformedXML"},
+		{doc(2), "InvalidPart"},
+		{doc(1, 3), "InvalidPart"},
+		{doc(1, 2, 2), "InvalidPartOrder"},
+		{doc(2, 1), "InvalidPartOrder"},
+		{[]byte("<nope"), "MalformedXML"},
+	}
+	for i, c := range cases {
+		err := checkCompleteParts(c.doc)
+		if c.code == "" && err != nil || c.code != "" && (s3err.As(err) == nil || s3err.As(err).Code != c.code) {
+			t.Errorf("case %d: %v, want %q", i, err, c.code)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -90,5 +91,49 @@ func TestPutGetRoundTrip(t *testing.T) {
 				t.Errorf("backend metadata: %v", err)
 			}
 		})
+	}
+}
+
+// TestConcurrentClients: many clients writing and reading at once, under
+// the race detector, all get their own bytes back.
+func TestConcurrentClients(t *testing.T) {
+	tp := newTestProxy(t)
+	b := tp.newBucket(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			for j := range 4 {
+				key := fmt.Sprintf("c%d/%d", i, j)
+				data := randBytes(1000*i + 100*j)
+				if _, err := tp.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: &key, Body: bytes.NewReader(data)}); err != nil {
+					errs <- err
+					return
+				}
+				out, err := tp.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &b, Key: &key})
+				if err != nil {
+					errs <- err
+					return
+				}
+				got := new(bytes.Buffer)
+				_, err = got.ReadFrom(out.Body)
+				out.Body.Close()
+				if err != nil || !bytes.Equal(got.Bytes(), data) {
+					errs <- fmt.Errorf("%s: read back %d bytes (%v), want %d", key, got.Len(), err, len(data))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if s := tp.keys.Stats(); s.Total.Actual > 4 {
+		t.Errorf("%d KMS requests for 64 objects in one bucket: the bucket key is not shared", s.Total.Actual)
 	}
 }

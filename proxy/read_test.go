@@ -221,10 +221,10 @@ func TestLegacyObjects(t *testing.T) {
 	_ = io.EOF
 }
 
-// TestRetryChanged: an operation is tried while its object keeps changing,
+// TestUnitRetryChanged: an operation is tried while its object keeps changing,
 // at most changedAttempts times, then answered 503; nested retries (a copy
 // around the read of its source) do not multiply the attempts.
-func TestRetryChanged(t *testing.T) {
+func TestUnitRetryChanged(t *testing.T) {
 	changedTimes := func(n int, calls *int) func() error {
 		return func() error {
 			*calls++

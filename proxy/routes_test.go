@@ -61,7 +61,7 @@ func routeOf(t *testing.T, p *Proxy, r *http.Request) string {
 	return m.Route.GetName()
 }
 
-func TestRouting(t *testing.T) {
+func TestUnitRouting(t *testing.T) {
 	p := unitProxy(t, func(c *Config) { c.VirtualHostDomains = []string{"s3.example.com"} })
 	cases := []struct {
 		method, target, host string
@@ -136,7 +136,7 @@ func TestRouting(t *testing.T) {
 	}
 }
 
-func TestResolve(t *testing.T) {
+func TestUnitResolve(t *testing.T) {
 	p := unitProxy(t, func(c *Config) { c.VirtualHostDomains = []string{"S3.Example.com."} })
 	cases := []struct {
 		target, host string
@@ -175,7 +175,7 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func TestNewValidates(t *testing.T) {
+func TestUnitNewValidates(t *testing.T) {
 	if _, err := New(Config{}); err == nil {
 		t.Fatal("New accepted an empty Config")
 	}

@@ -27,7 +27,7 @@ func sealedUpload(t testing.TB, bucket, key string) (*envelope.Metadata, *envelo
 	return md, dk
 }
 
-func TestUploadIDRoundTrip(t *testing.T) {
+func TestUnitUploadIDRoundTrip(t *testing.T) {
 	md, dk := sealedUpload(t, "bkt", "obj")
 	for _, backend := range []string{"29c51c49-c01f-428e-a4f8-32f8707395de", "VXBsb2FkIElE.with.dots.bk1.inside", "x"} {
 		id, err := encodeUploadID(backend, md, dk)

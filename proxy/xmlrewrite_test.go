@@ -11,7 +11,7 @@ import (
 	"github.com/bucketkey/bucketkey/envelope"
 )
 
-func TestRewriteXML(t *testing.T) {
+func TestUnitRewriteXML(t *testing.T) {
 	c1 := envelope.CiphertextSize(1)
 	c2 := envelope.CiphertextSize(65537)
 	cases := []struct {

@@ -22,24 +22,26 @@ const (
 	streamingECDSATrailer    = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER"
 )
 
-// payloadMode is how the request protects its body.
-type payloadMode uint8
+// clientPayload is how a client request protects its body (its
+// x-amz-content-sha256 value); PayloadMode is the other direction: how
+// Signer protects the body it sends upstream.
+type clientPayload uint8
 
 const (
-	payloadSHA256 payloadMode = iota
+	payloadSHA256 clientPayload = iota
 	payloadUnsigned
 	payloadChunkedSigned
 	payloadChunkedSignedTrailer
 	payloadChunkedUnsignedTrailer
 )
 
-func (m payloadMode) chunked() bool { return m >= payloadChunkedSigned }
-func (m payloadMode) trailer() bool {
+func (m clientPayload) chunked() bool { return m >= payloadChunkedSigned }
+func (m clientPayload) trailer() bool {
 	return m == payloadChunkedSignedTrailer || m == payloadChunkedUnsignedTrailer
 }
 
 // parsePayload classifies an x-amz-content-sha256 value.
-func parsePayload(s string, sum *[32]byte) (payloadMode, *s3err.Error) {
+func parsePayload(s string, sum *[32]byte) (clientPayload, *s3err.Error) {
 	switch s {
 	case unsignedPayload:
 		return payloadUnsigned, nil
@@ -65,7 +67,7 @@ func parsePayload(s string, sum *[32]byte) (payloadMode, *s3err.Error) {
 //
 // Every mode goes through here, so this is where the body gets its
 // holdBack: no mode can release its final bytes before its checks pass.
-func (v *Verifier) wrapBody(r *http.Request, h http.Header, mode payloadMode, wantSHA *[32]byte, key *[32]byte, p *authParams) (*verifiedBody, int64, *s3err.Error) {
+func (v *Verifier) wrapBody(r *http.Request, h http.Header, mode clientPayload, wantSHA *[32]byte, key *[32]byte, p *authParams) (*verifiedBody, int64, *s3err.Error) {
 	src := r.Body
 	if src == nil {
 		src = http.NoBody
@@ -142,7 +144,7 @@ type bodyHeaders struct {
 // x-amz-sdk-checksum-algorithm, Content-MD5 and, for streaming modes,
 // x-amz-decoded-content-length. h must have canonical keys
 // (canonicalHeader).
-func parseBodyHeaders(h http.Header, mode payloadMode) (bodyHeaders, *s3err.Error) {
+func parseBodyHeaders(h http.Header, mode clientPayload) (bodyHeaders, *s3err.Error) {
 	d := bodyHeaders{decoded: -1}
 	var err *s3err.Error
 	d.ck, d.ckWant, d.inTrailer, err = requestChecksum(h, mode)
@@ -179,7 +181,7 @@ var errMultipleChecksums = s3err.InvalidRequest.With("Expecting a single x-amz-c
 // header (with its value), or announced in x-amz-trailer (value to come),
 // or just named by x-amz-sdk-checksum-algorithm (computed, nothing to
 // compare with). h must have canonical keys (canonicalHeader).
-func requestChecksum(h http.Header, mode payloadMode) (alg checksumAlg, want []byte, inTrailer bool, err *s3err.Error) {
+func requestChecksum(h http.Header, mode clientPayload) (alg checksumAlg, want []byte, inTrailer bool, err *s3err.Error) {
 	for _, a := range checksum.All {
 		vals := h[a.CanonicalHeader()]
 		if len(vals) == 0 {

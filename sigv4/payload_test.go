@@ -296,7 +296,7 @@ func TestRequestChecksumEveryAlgorithm(t *testing.T) {
 		for _, tc := range []struct {
 			name string
 			h    http.Header
-			mode payloadMode
+			mode clientPayload
 			code string
 		}{
 			{"header", http.Header{a.CanonicalHeader(): {value}}, payloadUnsigned, ""},

@@ -159,65 +159,82 @@ func (c *serveConfig) validate(s *settings) (*resolved, error) {
 		KMSKeyID: c.KMSKeyID, KMSEndpoint: c.KMSEndpoint, KMSRegion: c.KMSRegion, KMSLocalKey: c.KMSLocalKey,
 		LogFormat: c.LogFormat, LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay,
 	}
+	for _, check := range []func(*resolved, *settings) error{
+		c.validateListeners, c.validateUpstream, c.validateClients,
+		c.validateKMS, c.validateCache, c.validateBuckets, c.validateLogging,
+	} {
+		if err := check(r, s); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// validateListeners checks the proxy and admin listeners, the admin token and the TLS pair.
+func (c *serveConfig) validateListeners(r *resolved, s *settings) error {
 	if err := checkAddr("listen", c.Listen); err != nil {
-		return nil, err
+		return err
 	}
 	if c.AdminListen == "off" || c.AdminListen == "" {
 		r.AdminListen = ""
 	} else if err := checkAddr("admin-listen", c.AdminListen); err != nil {
-		return nil, err
+		return err
 	} else if c.AdminListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
-		return nil, fmt.Errorf("--admin-listen and --listen are both %s; give them different ports", c.Listen)
+		return fmt.Errorf("--admin-listen and --listen are both %s; give them different ports", c.Listen)
 	}
 	if c.AdminToken != "" {
 		tok, err := os.ReadFile(c.AdminToken)
 		if err != nil {
-			return nil, fmt.Errorf("--admin-token-file: %v", trimErr(err))
+			return fmt.Errorf("--admin-token-file: %v", trimErr(err))
 		}
 		if r.AdminToken = bytes.TrimSpace(tok); len(r.AdminToken) < 16 || bytes.ContainsAny(r.AdminToken, " \t\r\n") {
-			return nil, fmt.Errorf("--admin-token-file %s: want one token of at least 16 characters", c.AdminToken)
+			return fmt.Errorf("--admin-token-file %s: want one token of at least 16 characters", c.AdminToken)
 		}
 	}
 	r.AdminPprof = c.AdminPprof
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return nil, errors.New("--tls-cert and --tls-key go together: set both or neither")
+		return errors.New("--tls-cert and --tls-key go together: set both or neither")
 	}
 	if c.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
 		if err != nil {
-			return nil, fmt.Errorf("--tls-cert/--tls-key: %v", err)
+			return fmt.Errorf("--tls-cert/--tls-key: %v", err)
 		}
 		r.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	return nil
+}
 
+// validateUpstream checks the backend URL, region, credentials, CA and payload mode.
+func (c *serveConfig) validateUpstream(r *resolved, s *settings) error {
 	if c.Upstream == "" {
-		return nil, fmt.Errorf("no backend: set %s (the S3 endpoint URL)", s.where("upstream"))
+		return fmt.Errorf("no backend: set %s (the S3 endpoint URL)", s.where("upstream"))
 	}
 	u, err := url.Parse(c.Upstream)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host", redactURL(c.Upstream))
+		return fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host", redactURL(c.Upstream))
 	}
 	if u.User != nil {
-		return nil, errors.New("--upstream must not carry credentials; use --upstream-access-key/--upstream-secret-key")
+		return errors.New("--upstream must not carry credentials; use --upstream-access-key/--upstream-secret-key")
 	}
 	r.Upstream = u
 	if c.UpstreamRegion == "" {
-		return nil, fmt.Errorf("no backend region: set %s", s.where("upstream-region"))
+		return fmt.Errorf("no backend region: set %s", s.where("upstream-region"))
 	}
 	if (c.UpstreamAccessKey == "") != (c.UpstreamSecretKey == "") {
-		return nil, errors.New("--upstream-access-key and --upstream-secret-key go together: set both, or neither to use the AWS default credential chain")
+		return errors.New("--upstream-access-key and --upstream-secret-key go together: set both, or neither to use the AWS default credential chain")
 	}
 	if c.UpstreamCA != "" {
 		pem, err := os.ReadFile(c.UpstreamCA)
 		if err != nil {
-			return nil, fmt.Errorf("--upstream-ca: %v", err)
+			return fmt.Errorf("--upstream-ca: %v", err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--upstream-ca %s: no PEM certificate in it", c.UpstreamCA)
+			return fmt.Errorf("--upstream-ca %s: no PEM certificate in it", c.UpstreamCA)
 		}
 		r.UpstreamRoots = pool
 	}
@@ -229,52 +246,64 @@ func (c *serveConfig) validate(s *settings) (*resolved, error) {
 	case "unsigned":
 		r.UpstreamPayload = sigv4.PayloadUnsigned
 	default:
-		return nil, fmt.Errorf("--upstream-payload %q: want chunked, unsigned-trailer or unsigned", c.UpstreamPayload)
+		return fmt.Errorf("--upstream-payload %q: want chunked, unsigned-trailer or unsigned", c.UpstreamPayload)
 	}
+	return nil
+}
 
+// validateClients loads the client credentials from the flags and the credentials file.
+func (c *serveConfig) validateClients(r *resolved, s *settings) error {
 	if (c.ClientAccessKey == "") != (c.ClientSecretKey == "") {
-		return nil, errors.New("--client-access-key and --client-secret-key go together: set both")
+		return errors.New("--client-access-key and --client-secret-key go together: set both")
 	}
 	r.Clients = &clientKeys{staticAK: c.ClientAccessKey, staticSK: c.ClientSecretKey, path: c.Credentials}
 	if err := r.Clients.reload(); err != nil {
-		return nil, err
+		return err
 	}
 	r.ClientCredentials = r.Clients.t.Load().secrets
 	if len(r.ClientCredentials) == 0 {
-		return nil, fmt.Errorf("no client credentials: set --client-access-key and --client-secret-key, or %s", s.where("credentials"))
+		return fmt.Errorf("no client credentials: set --client-access-key and --client-secret-key, or %s", s.where("credentials"))
 	}
+	return nil
+}
 
+// validateKMS checks that exactly one KMS provider is configured.
+func (c *serveConfig) validateKMS(r *resolved, s *settings) error {
 	switch {
 	case c.KMSLocalKey != "" && c.KMSKeyID != "" && c.KMSKeyID != keycache.LocalKeyAlias:
-		return nil, errors.New("--kms-key-id names an AWS KMS key and --kms-local-key a local master key: set one of them")
+		return errors.New("--kms-key-id names an AWS KMS key and --kms-local-key a local master key: set one of them")
 	case c.KMSLocalKey != "" && (c.KMSEndpoint != "" || c.KMSRegion != ""):
-		return nil, errors.New("--kms-endpoint and --kms-region configure AWS KMS; they do not apply with --kms-local-key")
+		return errors.New("--kms-endpoint and --kms-region configure AWS KMS; they do not apply with --kms-local-key")
 	case c.KMSLocalKey == "" && c.KMSKeyID == "":
-		return nil, fmt.Errorf("no KMS key: set %s, or --kms-local-key FILE to run without AWS KMS", s.where("kms-key-id"))
+		return fmt.Errorf("no KMS key: set %s, or --kms-local-key FILE to run without AWS KMS", s.where("kms-key-id"))
 	}
 	if c.KMSEndpoint != "" {
 		if ku, err := url.Parse(c.KMSEndpoint); err != nil || (ku.Scheme != "http" && ku.Scheme != "https") || ku.Host == "" {
-			return nil, fmt.Errorf("--kms-endpoint %q: want an http:// or https:// URL", redactURL(c.KMSEndpoint))
+			return fmt.Errorf("--kms-endpoint %q: want an http:// or https:// URL", redactURL(c.KMSEndpoint))
 		}
 	}
 	for _, id := range c.KMSAccept {
 		if id = strings.TrimSpace(id); id == "" || strings.ContainsAny(id, " \t") {
-			return nil, fmt.Errorf("--kms-accept-key-id %q: want a KMS key id, key ARN or alias", id)
+			return fmt.Errorf("--kms-accept-key-id %q: want a KMS key id, key ARN or alias", id)
 		}
 		r.KMSAccept = append(r.KMSAccept, id)
 	}
 	if c.KMSLocalKey == "" && r.KMSRegion == "" {
 		r.KMSRegion = arnRegion(c.KMSKeyID) // else the SDK's chain, then the upstream region (see kmsProvider)
 	}
+	return nil
+}
 
+// validateCache checks the bucket-key cache limits and the KMS price.
+func (c *serveConfig) validateCache(r *resolved, s *settings) error {
 	if c.BucketKeyTTL <= 0 {
-		return nil, fmt.Errorf("--bucket-key-ttl %v: must be positive", c.BucketKeyTTL)
+		return fmt.Errorf("--bucket-key-ttl %v: must be positive", c.BucketKeyTTL)
 	}
 	if c.BucketKeyMaxObjects <= 0 {
-		return nil, fmt.Errorf("--bucket-key-max-objects %d: must be positive", c.BucketKeyMaxObjects)
+		return fmt.Errorf("--bucket-key-max-objects %d: must be positive", c.BucketKeyMaxObjects)
 	}
 	if c.KMSPricePer10k <= 0 {
-		return nil, fmt.Errorf("--kms-price-per-10k %v: must be positive", c.KMSPricePer10k)
+		return fmt.Errorf("--kms-price-per-10k %v: must be positive", c.KMSPricePer10k)
 	}
 	r.Cache = keycache.Options{
 		TTL:                  c.BucketKeyTTL,
@@ -283,54 +312,62 @@ func (c *serveConfig) validate(s *settings) (*resolved, error) {
 		Disabled:             c.NoBucketKey,
 		PricePer10k:          c.KMSPricePer10k,
 	}
+	return nil
+}
 
+// validateBuckets checks the replica relations, anonymous and mixed buckets and virtual-host domains.
+func (c *serveConfig) validateBuckets(r *resolved, s *settings) error {
 	if len(c.Replica) > 0 {
 		r.Replicas = map[string][]string{}
 	}
 	for _, rep := range c.Replica {
 		b, a, ok := strings.Cut(rep, "=")
 		if !ok || !bucketName.MatchString(b) || !bucketName.MatchString(a) {
-			return nil, fmt.Errorf("--replica %q: want REPLICA=SOURCE with two bucket names, e.g. photos-eu=photos", rep)
+			return fmt.Errorf("--replica %q: want REPLICA=SOURCE with two bucket names, e.g. photos-eu=photos", rep)
 		}
 		if a == b {
-			return nil, fmt.Errorf("--replica %q: a bucket does not replicate itself", rep)
+			return fmt.Errorf("--replica %q: a bucket does not replicate itself", rep)
 		}
 		r.Replicas[b] = append(r.Replicas[b], a)
 	}
 	r.Anonymous = c.Anonymous
 	for _, b := range c.AnonymousBucket {
 		if !bucketName.MatchString(b) {
-			return nil, fmt.Errorf("--anonymous-bucket %q: want a bucket name, e.g. public-assets", b)
+			return fmt.Errorf("--anonymous-bucket %q: want a bucket name, e.g. public-assets", b)
 		}
 		r.AnonymousBuckets = append(r.AnonymousBuckets, b)
 	}
 	for _, b := range c.MixedBucket {
 		if !bucketName.MatchString(b) {
-			return nil, fmt.Errorf("--mixed-bucket %q: want a bucket name, e.g. photos", b)
+			return fmt.Errorf("--mixed-bucket %q: want a bucket name, e.g. photos", b)
 		}
 		r.Mixed = append(r.Mixed, b)
 	}
 	for _, d := range c.VirtualHostDomain {
 		d = strings.ToLower(strings.Trim(d, "."))
 		if d == "" || strings.ContainsAny(d, "/: ") {
-			return nil, fmt.Errorf("--virtual-host-domain %q: want a bare DNS name such as s3.example.com", d)
+			return fmt.Errorf("--virtual-host-domain %q: want a bare DNS name such as s3.example.com", d)
 		}
 		r.VHosts = append(r.VHosts, d)
 	}
+	return nil
+}
 
+// validateLogging checks the log settings, the drain delay and the shutdown timeout.
+func (c *serveConfig) validateLogging(r *resolved, s *settings) error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return nil, fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
-		return nil, err
+		return err
 	}
 	if c.DrainDelay < 0 {
-		return nil, fmt.Errorf("--drain-delay %v: must not be negative", c.DrainDelay)
+		return fmt.Errorf("--drain-delay %v: must not be negative", c.DrainDelay)
 	}
 	if c.ShutdownTimeout <= 0 {
-		return nil, fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)
+		return fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)
 	}
-	return r, nil
+	return nil
 }
 
 func checkAddr(name, addr string) error {

@@ -1,0 +1,58 @@
+package proxy
+
+import (
+	"fmt"
+	"net/url"
+	"testing"
+
+	"github.com/bucketkey/bucketkey/sigv4"
+)
+
+// TestUpstreamPayloadModes: every way of signing streamed ciphertext for
+// the backend stores objects that read back.
+func TestUpstreamPayloadModes(t *testing.T) {
+	for _, mode := range []sigv4.PayloadMode{sigv4.PayloadChunked, sigv4.PayloadUnsignedTrailer, sigv4.PayloadUnsigned} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			tp := newTestProxy(t, func(c *Config) { c.UpstreamPayload = mode })
+			b := tp.newBucket(t)
+			for _, n := range []int{0, 1<<20 + 1} {
+				data := randBytes(n)
+				tp.put(t, b, "k", data)
+				mustEqual(t, "GET", tp.get(t, b, "k"), data)
+			}
+			data := tp.uploadParts(t, b, "mp", []int{5 << 20, 10})
+			mustEqual(t, "multipart GET", tp.get(t, b, "mp"), data)
+		})
+	}
+}
+
+func TestUnitEncodeQuery(t *testing.T) {
+	q := url.Values{"uploads": {""}, "prefix": {"a b+c/é"}, "max-keys": {"2"}, "x": {"1", "2"}}
+	if got, want := encodeQuery(q), "max-keys=2&prefix=a%20b%2Bc%2F%C3%A9&uploads&x=1&x=2"; got != want {
+		t.Errorf("encodeQuery = %q, want %q", got, want)
+	}
+	fq := forwardQuery(url.Values{"X-Amz-Signature": {"s"}, "x-amz-credential": {"c"}, "X-Amz-Expires": {"9"}, "versionId": {"v"}, "x-amz-checksum-crc32": {"z"}}, "versionId")
+	if len(fq) != 0 {
+		t.Errorf("forwardQuery kept %v", fq)
+	}
+}
+
+func TestUnitUpstreamURL(t *testing.T) {
+	p := unitProxy(t, func(c *Config) { c.Upstream, _ = url.Parse("https://s3.example.com:9000/base/") })
+	cases := []struct{ bucket, key, want string }{
+		{"", "", "https://s3.example.com:9000/base/"},
+		{"b", "", "https://s3.example.com:9000/base/b"},
+		{"b", "a b/c+d", "https://s3.example.com:9000/base/b/a%20b/c%2Bd"},
+		{"b", "a//./../x", "https://s3.example.com:9000/base/b/a//./../x"},
+		{"b", "€;=?#", "https://s3.example.com:9000/base/b/%E2%82%AC%3B%3D%3F%23"},
+	}
+	for _, c := range cases {
+		u := p.upstreamURL(c.bucket, c.key, nil)
+		if got := u.String(); got != c.want {
+			t.Errorf("upstreamURL(%q, %q) = %q, want %q", c.bucket, c.key, got, c.want)
+		}
+		if c.key != "" && u.Path != "/base/"+c.bucket+"/"+c.key {
+			t.Errorf("decoded path %q", u.Path)
+		}
+	}
+}
