@@ -21,7 +21,7 @@ type Config struct {
 	Upstream            *url.URL                // required: the S3 endpoint, e.g. http://127.0.0.1:7070
 	UpstreamRegion      string                  // required: region the backend expects in signatures
 	UpstreamCredentials aws.CredentialsProvider // required: the proxy's own backend credentials
-	UpstreamTransport   http.RoundTripper       // [a tuned http.Transport]; set for a custom CA
+	UpstreamTransport   http.RoundTripper       // [DefaultTransport()]; start from DefaultTransport() to wrap it or set a CA
 	UpstreamPayload     sigv4.PayloadMode       // how streamed ciphertext is signed [PayloadChunked]
 	UpstreamTimeout     time.Duration           // per-request header timeout to the backend [2m]
 

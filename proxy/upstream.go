@@ -15,43 +15,6 @@ import (
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
-// presignParams are the query parameters of a presigned client request:
-// they belong to the client's signature, never to the backend request.
-var presignParams = []string{
-	"X-Amz-Algorithm",
-	"X-Amz-Credential",
-	"X-Amz-Date",
-	"X-Amz-Expires",
-	"X-Amz-SignedHeaders",
-	"X-Amz-Signature",
-	"X-Amz-Security-Token",
-	"X-Amz-Content-Sha256",
-}
-
-// forwardQuery returns the client's query minus its presigned-URL
-// authentication parameters, minus the names no header may carry either
-// (reservedRequestName), and minus the keys given.
-func forwardQuery(q url.Values, drop ...string) url.Values {
-	out := make(url.Values, len(q))
-	for k, v := range q {
-		out[k] = append([]string(nil), v...)
-	}
-	for k := range out {
-		for _, p := range presignParams {
-			if strings.EqualFold(k, p) {
-				delete(out, k)
-			}
-		}
-		if reservedRequestName(k) {
-			delete(out, k)
-		}
-	}
-	for _, k := range drop {
-		delete(out, k)
-	}
-	return out
-}
-
 // encodeQuery encodes q in sorted order with RFC 3986 escaping (a space is
 // %20, never '+', so no backend can read it two ways); a key with an empty
 // value is sent bare ("?uploads"), as S3 clients do.

@@ -31,10 +31,6 @@ func TestUnitEncodeQuery(t *testing.T) {
 	if got, want := encodeQuery(q), "max-keys=2&prefix=a%20b%2Bc%2F%C3%A9&uploads&x=1&x=2"; got != want {
 		t.Errorf("encodeQuery = %q, want %q", got, want)
 	}
-	fq := forwardQuery(url.Values{"X-Amz-Signature": {"s"}, "x-amz-credential": {"c"}, "X-Amz-Expires": {"9"}, "versionId": {"v"}, "x-amz-checksum-crc32": {"z"}}, "versionId")
-	if len(fq) != 0 {
-		t.Errorf("forwardQuery kept %v", fq)
-	}
 }
 
 func TestUnitUpstreamURL(t *testing.T) {
