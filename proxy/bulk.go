@@ -48,7 +48,11 @@ type Verification struct {
 // backend error).
 func (p *Proxy) VerifyObject(ctx context.Context, bucket, key string) (Verification, error) {
 	rq := p.internalRequest(bucket, key)
-	res, err := p.readObject(ctx, rq, readSpec{bucket: bucket, key: key, header: make(http.Header)})
+	var res *readResult
+	err := retryChanged("The object changed repeatedly while it was verified. Please retry.", func() (err error) {
+		res, err = p.readObject(ctx, rq, readSpec{bucket: bucket, key: key, header: make(http.Header)})
+		return err
+	})
 	if err != nil {
 		return classifyRead(err)
 	}

@@ -119,17 +119,8 @@ func (c *Config) validate() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("proxy: missing required configuration: %s", strings.Join(missing, ", "))
 	}
-	if c.Upstream.Scheme != "http" && c.Upstream.Scheme != "https" {
-		return fmt.Errorf("proxy: upstream %q: scheme must be http or https", c.Upstream.Redacted())
-	}
-	if c.Upstream.Host == "" {
-		return fmt.Errorf("proxy: upstream %q: no host", c.Upstream.Redacted())
-	}
-	if c.Upstream.User != nil {
-		return errors.New("proxy: upstream URL must not carry credentials; use UpstreamCredentials")
-	}
-	if c.Upstream.RawQuery != "" || c.Upstream.Fragment != "" {
-		return fmt.Errorf("proxy: upstream %q: must not have a query or fragment", c.Upstream.Redacted())
+	if err := checkUpstreamURL(c.Upstream); err != nil {
+		return err
 	}
 	if c.UpstreamTimeout < 0 {
 		return errors.New("proxy: UpstreamTimeout must not be negative")
@@ -183,6 +174,24 @@ func (c *Config) validate() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	return nil
+}
+
+// checkUpstreamURL checks the backend's URL: http or https, a host, and
+// nothing a request URL would misread (credentials, a query, a fragment).
+func checkUpstreamURL(u *url.URL) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("proxy: upstream %q: scheme must be http or https", u.Redacted())
+	}
+	if u.Host == "" {
+		return fmt.Errorf("proxy: upstream %q: no host", u.Redacted())
+	}
+	if u.User != nil {
+		return errors.New("proxy: upstream URL must not carry credentials; use UpstreamCredentials")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("proxy: upstream %q: must not have a query or fragment", u.Redacted())
 	}
 	return nil
 }

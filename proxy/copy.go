@@ -514,6 +514,14 @@ func (p *Proxy) uploadPartCopy(rq *request) error {
 		return err
 	}
 	defer dk.Wipe()
+	return retryChanged("The source object changed repeatedly during the copy. Please retry.", func() error {
+		return p.uploadPartCopyOnce(rq, src, rangeHeader, last, u, dk, part)
+	})
+}
+
+// uploadPartCopyOnce is one attempt of uploadPartCopy: read the source (or
+// its range) through the proxy and upload it as the part.
+func (p *Proxy) uploadPartCopyOnce(rq *request, src copySource, rangeHeader string, last int64, u uploadID, dk *envelope.DataKey, part int) error {
 	ctx := rq.r.Context()
 	res, err := p.readObject(ctx, rq, readSpec{
 		bucket: src.bucket, key: src.key, query: src.query(),

@@ -57,6 +57,13 @@ func (p *Proxy) getObject(rq *request) error {
 			return s3err.InvalidRequest.With("Cannot specify both Range header and partNumber query parameter")
 		}
 	}
+	return retryChanged("The object changed repeatedly while it was read. Please retry.", func() error {
+		return p.getObjectOnce(rq, s)
+	})
+}
+
+// getObjectOnce is one attempt of getObject.
+func (p *Proxy) getObjectOnce(rq *request, s readSpec) error {
 	res, err := p.readObject(rq.r.Context(), rq, s)
 	if err != nil {
 		return err

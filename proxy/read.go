@@ -78,21 +78,6 @@ func (r *readResult) close() {
 // of one read (the second was pinned with If-Match to the first's ETag).
 var errObjectChanged = errors.New("proxy: object changed during the read")
 
-// readObject plans and starts a read, retrying when the object changes
-// under it. Requests of one read are pinned to the ETag the first one saw,
-// so the layout, the key and the bytes all belong to the same object.
-func (p *Proxy) readObject(ctx context.Context, rq *request, s readSpec) (*readResult, error) {
-	var res *readResult
-	err := retryChanged("The object changed repeatedly while it was read. Please retry.", func() (err error) {
-		res, err = p.readOnce(ctx, rq, s)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
 // changedAttempts is how many times an operation is tried while the object
 // it reads keeps changing under it.
 const changedAttempts = 3
@@ -146,16 +131,33 @@ func (s readSpec) pinned(etag string) http.Header {
 	return h
 }
 
-func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readResult, err error) {
-	res := &readResult{}
-	defer func() {
-		if err != nil {
-			res.close() // sub-steps that fail leave their bodies in res
-		}
-	}()
+// readObject plans and starts a read. It does not retry: requests of one
+// read are pinned to the ETag the first one saw, so the layout, the key and
+// the bytes all belong to the same object, and an object replaced in
+// between fails the read with errObjectChanged, which the operation retries
+// at its top (retryChanged), once for everything it reads.
+func (p *Proxy) readObject(ctx context.Context, rq *request, s readSpec) (*readResult, error) {
+	res, err := p.firstAnswer(ctx, rq, &s)
+	if err != nil || res.passthrough != nil {
+		return res, err
+	}
+	out, err := p.planRead(ctx, rq, s, res)
+	if err != nil {
+		res.close() // sub-steps that fail leave their bodies in res
+		return nil, err
+	}
+	return out, nil
+}
 
-	// The first request carries the client's conditions. A whole GET is
-	// one request; a range needs the size first, so it starts with HEAD.
+// firstAnswer sends the read's first backend request, the one carrying the
+// client's conditions, and answers from it what it can: a backend error is
+// passed through; an object without envelope metadata is refused, or in a
+// mixed bucket read as it is stored (readPlain); otherwise the result holds
+// the response and the object's envelope metadata. It settles the range
+// the read serves (If-Range, s.effectiveRange) in s.
+func (p *Proxy) firstAnswer(ctx context.Context, rq *request, s *readSpec) (*readResult, error) {
+	// A whole GET is one request; a range needs the size first, so it
+	// starts with HEAD.
 	first := http.MethodGet
 	if s.head || s.rangeHeader != "" {
 		first = http.MethodHead
@@ -171,7 +173,7 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 	for k, v := range s.cond {
 		h[k] = v
 	}
-	resp, err := p.sendRead(ctx, first, s, q, h)
+	resp, err := p.sendRead(ctx, first, *s, q, h)
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +182,7 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 			// A HEAD answer has no error document; ask again with GET so
 			// the client gets the backend's.
 			drain(resp)
-			resp, err = p.sendRead(ctx, http.MethodGet, s, q, h)
-			if err != nil {
+			if resp, err = p.sendRead(ctx, http.MethodGet, *s, q, h); err != nil {
 				return nil, err
 			}
 			if ok2xx(resp.StatusCode) {
@@ -189,33 +190,36 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 				return nil, errObjectChanged
 			}
 		}
-		res.passthrough = resp
-		return res, nil
+		return &readResult{passthrough: resp}, nil
 	}
-	etag := resp.Header.Get("ETag")
-
 	md, err := envelope.ParseMetadata(resp.Header)
 	s.rangeHeader = s.effectiveRange(resp.Header, err == nil)
-	if errors.Is(err, envelope.ErrNotEncrypted) {
-		if !p.mixed[s.bucket] {
-			// Not vouched for by any seal: someone wrote it behind the
-			// proxy's back (or replaced an encrypted object).
-			drain(resp)
-			return nil, p.refuse(rq, RefusedNoEnvelope, s.bucket, s.key, errNoEnvelope, err)
-		}
-		return p.readPlain(ctx, s, resp, first)
-	}
-	res.resp, res.headFirst = resp, first == http.MethodHead
-	res.closers = append(res.closers, resp.Body)
-	if err != nil {
+	switch {
+	case errors.Is(err, envelope.ErrNotEncrypted) && !p.mixed[s.bucket]:
+		// Not vouched for by any seal: someone wrote it behind the
+		// proxy's back (or replaced an encrypted object).
+		drain(resp)
+		return nil, p.refuse(rq, RefusedNoEnvelope, s.bucket, s.key, errNoEnvelope, err)
+	case errors.Is(err, envelope.ErrNotEncrypted):
+		return p.readPlain(ctx, *s, resp, first)
+	case err != nil:
+		drain(resp)
 		return nil, fmt.Errorf("proxy: stored object: %w", err)
 	}
-	if err := p.mayRead(s.bucket, md); err != nil {
+	return &readResult{
+		resp: resp, headFirst: first == http.MethodHead, closers: []io.Closer{resp.Body},
+		md: md, etag: resp.Header.Get("ETag"),
+	}, nil
+}
+
+// planRead plans the read of an encrypted object from its first answer:
+// its stored layout and plaintext size, its data key, then a part, a
+// range or the whole object.
+func (p *Proxy) planRead(ctx context.Context, rq *request, s readSpec, res *readResult) (*readResult, error) {
+	if err := p.mayRead(s.bucket, res.md); err != nil {
 		return nil, err
 	}
-	res.md, res.etag = md, etag
-
-	layout, err := p.layout(ctx, s, resp, md, etag)
+	layout, err := p.layout(ctx, s, res.resp, res.md, res.etag)
 	if err != nil {
 		return nil, err
 	}
@@ -224,18 +228,16 @@ func (p *Proxy) readOnce(ctx context.Context, rq *request, s readSpec) (_ *readR
 	if err != nil {
 		return nil, fmt.Errorf("proxy: stored object: %w", err)
 	}
-	if md.Size >= 0 && md.Size != size {
-		return nil, fmt.Errorf("proxy: stored object: recorded size %d, stored size %d: %w", md.Size, size, envelope.ErrAuth)
+	if res.md.Size >= 0 && res.md.Size != size {
+		return nil, fmt.Errorf("proxy: stored object: recorded size %d, stored size %d: %w", res.md.Size, size, envelope.ErrAuth)
 	}
 	res.size = size
-
 	// Every read opens the seal, HEAD too: it authenticates the envelope
 	// and the recorded size and shape that HEAD reports (one cached
 	// unwrap; BenchmarkHeadSeal).
-	if res.dk, err = p.openDataKey(ctx, rq, md, s.bucket, s.key, s.head && !s.wantKey); err != nil {
+	if res.dk, err = p.openDataKey(ctx, rq, res.md, s.bucket, s.key, s.head && !s.wantKey); err != nil {
 		return nil, err
 	}
-
 	switch {
 	case s.partNumber > 0:
 		if err := p.checkEnd(ctx, s, res, layout); err != nil {
@@ -505,44 +507,19 @@ func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md 
 	}
 	var count int
 	known := map[int]int64{}
-	countHeader := func(r *http.Response) (int, error) {
-		n, err := strconv.Atoi(r.Header.Get("X-Amz-Mp-Parts-Count"))
-		if err != nil || n < 1 || n > 10000 {
-			return 0, fmt.Errorf("proxy: object is multipart-encrypted but the backend reports no parts (x-amz-mp-parts-count %q)", r.Header.Get("X-Amz-Mp-Parts-Count"))
-		}
-		return n, nil
-	}
-	headPart := func(k int) (int64, *http.Response, error) {
-		q := s.internalQuery()
-		q.Set("partNumber", strconv.Itoa(k))
-		r, err := p.sendRead(ctx, http.MethodHead, s, q, s.pinned(etag))
-		if err != nil {
-			return 0, nil, err
-		}
-		drain(r)
-		switch {
-		case r.StatusCode == http.StatusPreconditionFailed:
-			return 0, nil, errObjectChanged
-		case !ok2xx(r.StatusCode):
-			return 0, nil, fmt.Errorf("proxy: HEAD part %d: backend answered %s", k, r.Status)
-		case r.ContentLength < 0:
-			return 0, nil, fmt.Errorf("proxy: HEAD part %d: no size", k)
-		}
-		return r.ContentLength, r, nil
-	}
 	if s.partNumber > 0 {
-		n, err := countHeader(resp)
+		n, err := partsCountHeader(resp)
 		if err != nil {
 			return envelope.Layout{}, err
 		}
 		count = n
 		known[s.partNumber] = resp.ContentLength
 	} else {
-		size, r, err := headPart(1)
+		size, r, err := p.headPart(ctx, s, etag, 1)
 		if err != nil {
 			return envelope.Layout{}, err
 		}
-		if count, err = countHeader(r); err != nil {
+		if count, err = partsCountHeader(r); err != nil {
 			return envelope.Layout{}, err
 		}
 		known[1] = size
@@ -559,7 +536,7 @@ func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md 
 			if gctx.Err() != nil {
 				return gctx.Err()
 			}
-			size, _, err := headPart(k)
+			size, _, err := p.headPart(ctx, s, etag, k)
 			parts[k-1] = size
 			return err
 		})
@@ -572,6 +549,36 @@ func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md 
 		return envelope.Layout{}, fmt.Errorf("proxy: stored object: %w", err)
 	}
 	return l, nil
+}
+
+// partsCountHeader reads a multipart object's x-amz-mp-parts-count.
+func partsCountHeader(r *http.Response) (int, error) {
+	n, err := strconv.Atoi(r.Header.Get("X-Amz-Mp-Parts-Count"))
+	if err != nil || n < 1 || n > 10000 {
+		return 0, fmt.Errorf("proxy: object is multipart-encrypted but the backend reports no parts (x-amz-mp-parts-count %q)", r.Header.Get("X-Amz-Mp-Parts-Count"))
+	}
+	return n, nil
+}
+
+// headPart learns the stored size of part k with HEAD ?partNumber=k,
+// pinned to etag.
+func (p *Proxy) headPart(ctx context.Context, s readSpec, etag string, k int) (int64, *http.Response, error) {
+	q := s.internalQuery()
+	q.Set("partNumber", strconv.Itoa(k))
+	r, err := p.sendRead(ctx, http.MethodHead, s, q, s.pinned(etag))
+	if err != nil {
+		return 0, nil, err
+	}
+	drain(r)
+	switch {
+	case r.StatusCode == http.StatusPreconditionFailed:
+		return 0, nil, errObjectChanged
+	case !ok2xx(r.StatusCode):
+		return 0, nil, fmt.Errorf("proxy: HEAD part %d: backend answered %s", k, r.Status)
+	case r.ContentLength < 0:
+		return 0, nil, fmt.Errorf("proxy: HEAD part %d: no size", k)
+	}
+	return r.ContentLength, r, nil
 }
 
 // contentRangeTotal parses the total of "bytes a-b/total".

@@ -50,27 +50,8 @@ const maxXMLDoc = 32 << 20
 // fields a newer backend adds pass through. The document must be
 // well-formed.
 func rewriteXML(doc []byte, rules ...xmlRule) ([]byte, error) {
-	type open struct {
-		name       string
-		start      int64 // offset of '<'
-		inner      int64 // offset just after the start tag
-		rule       *xmlRule
-		text       strings.Builder
-		selfClosed bool
-		// For parents of replaceIn elements: their leaf children's text
-		// and the edits waiting for it.
-		collect  bool
-		leaves   map[string]string
-		deferred []xmlDeferred
-		hasChild bool
-	}
+	e := &xmlEditor{doc: doc, rules: rules}
 	d := xml.NewDecoder(bytes.NewReader(doc))
-	var (
-		stack     []*open
-		names     []string
-		splices   []xmlSplice
-		dropDepth int // stack depth of the element being dropped, 0 if none
-	)
 	for {
 		off := d.InputOffset()
 		tok, err := d.RawToken()
@@ -83,76 +64,118 @@ func rewriteXML(doc []byte, rules ...xmlRule) ([]byte, error) {
 		end := d.InputOffset()
 		switch t := tok.(type) {
 		case xml.StartElement:
-			o := &open{name: t.Name.Local, start: off, inner: end}
-			o.selfClosed = end-off >= 2 && string(doc[end-2:end]) == "/>"
-			if n := len(stack); n > 0 {
-				stack[n-1].hasChild = true
-			}
-			stack = append(stack, o)
-			names = append(names, o.name)
-			if dropDepth == 0 {
-				o.rule = matchRule(rules, names)
-				if o.rule != nil && o.rule.drop {
-					dropDepth = len(stack)
-				}
-				o.collect = parentOfReplaceIn(rules, names)
-			}
+			e.start(t, off, end)
 		case xml.EndElement:
-			if len(stack) == 0 || stack[len(stack)-1].name != t.Name.Local {
-				return nil, fmt.Errorf("proxy: XML: unexpected end element %q", t.Name.Local)
-			}
-			o := stack[len(stack)-1]
-			depth := len(stack)
-			stack, names = stack[:depth-1], names[:depth-1]
-			var parent *open
-			if depth > 1 {
-				parent = stack[depth-2]
-			}
-			switch {
-			case dropDepth == depth:
-				splices = append(splices, xmlSplice{from: o.start, to: end})
-				dropDepth = 0
-			case dropDepth == 0 && o.rule != nil && o.rule.replace != nil && !o.selfClosed:
-				if s, ok := o.rule.replace(o.text.String()); ok {
-					splices = append(splices, xmlSplice{from: o.inner, to: off, with: escapeXMLText(s)})
-				}
-			case dropDepth == 0 && o.rule != nil && o.rule.replaceIn != nil && !o.selfClosed && parent != nil:
-				parent.deferred = append(parent.deferred, xmlDeferred{inner: o.inner, end: off, text: o.text.String(), rule: o.rule})
-			}
-			if parent != nil && parent.collect && !o.hasChild {
-				if parent.leaves == nil {
-					parent.leaves = make(map[string]string)
-				}
-				parent.leaves[o.name] = o.text.String()
-			}
-			for _, d := range o.deferred {
-				if s, ok := d.rule.replaceIn(d.text, o.leaves); ok {
-					splices = append(splices, xmlSplice{from: d.inner, to: d.end, with: escapeXMLText(s)})
-				}
+			if err := e.end(t, off, end); err != nil {
+				return nil, err
 			}
 		case xml.CharData:
-			if n := len(stack); n > 0 && (stack[n-1].rule != nil || n > 1 && stack[n-2].collect) {
-				stack[n-1].text.Write(t)
+			if n := len(e.stack); n > 0 && (e.stack[n-1].rule != nil || n > 1 && e.stack[n-2].collect) {
+				e.stack[n-1].text.Write(t)
 			}
 		}
 	}
-	if len(stack) > 0 {
-		return nil, fmt.Errorf("proxy: XML: element %q not closed", stack[len(stack)-1].name)
+	if len(e.stack) > 0 {
+		return nil, fmt.Errorf("proxy: XML: element %q not closed", e.stack[len(e.stack)-1].name)
 	}
-	if len(splices) == 0 {
-		return doc, nil
+	return e.edited(), nil
+}
+
+// xmlOpen is an element rewriteXML is inside of.
+type xmlOpen struct {
+	name       string
+	start      int64 // offset of '<'
+	inner      int64 // offset just after the start tag
+	rule       *xmlRule
+	text       strings.Builder
+	selfClosed bool
+	// For parents of replaceIn elements: their leaf children's text
+	// and the edits waiting for it.
+	collect  bool
+	leaves   map[string]string
+	deferred []xmlDeferred
+	hasChild bool
+}
+
+// xmlEditor is the state of one rewriteXML.
+type xmlEditor struct {
+	doc       []byte
+	rules     []xmlRule
+	stack     []*xmlOpen
+	names     []string
+	splices   []xmlSplice
+	dropDepth int // stack depth of the element being dropped, 0 if none
+}
+
+func (e *xmlEditor) start(t xml.StartElement, off, end int64) {
+	o := &xmlOpen{name: t.Name.Local, start: off, inner: end}
+	o.selfClosed = end-off >= 2 && string(e.doc[end-2:end]) == "/>"
+	if n := len(e.stack); n > 0 {
+		e.stack[n-1].hasChild = true
 	}
-	sort.Slice(splices, func(i, j int) bool { return splices[i].from < splices[j].from })
+	e.stack = append(e.stack, o)
+	e.names = append(e.names, o.name)
+	if e.dropDepth == 0 {
+		o.rule = matchRule(e.rules, e.names)
+		if o.rule != nil && o.rule.drop {
+			e.dropDepth = len(e.stack)
+		}
+		o.collect = parentOfReplaceIn(e.rules, e.names)
+	}
+}
+
+func (e *xmlEditor) end(t xml.EndElement, off, end int64) error {
+	if len(e.stack) == 0 || e.stack[len(e.stack)-1].name != t.Name.Local {
+		return fmt.Errorf("proxy: XML: unexpected end element %q", t.Name.Local)
+	}
+	o := e.stack[len(e.stack)-1]
+	depth := len(e.stack)
+	e.stack, e.names = e.stack[:depth-1], e.names[:depth-1]
+	var parent *xmlOpen
+	if depth > 1 {
+		parent = e.stack[depth-2]
+	}
+	switch {
+	case e.dropDepth == depth:
+		e.splices = append(e.splices, xmlSplice{from: o.start, to: end})
+		e.dropDepth = 0
+	case e.dropDepth == 0 && o.rule != nil && o.rule.replace != nil && !o.selfClosed:
+		if s, ok := o.rule.replace(o.text.String()); ok {
+			e.splices = append(e.splices, xmlSplice{from: o.inner, to: off, with: escapeXMLText(s)})
+		}
+	case e.dropDepth == 0 && o.rule != nil && o.rule.replaceIn != nil && !o.selfClosed && parent != nil:
+		parent.deferred = append(parent.deferred, xmlDeferred{inner: o.inner, end: off, text: o.text.String(), rule: o.rule})
+	}
+	if parent != nil && parent.collect && !o.hasChild {
+		if parent.leaves == nil {
+			parent.leaves = make(map[string]string)
+		}
+		parent.leaves[o.name] = o.text.String()
+	}
+	for _, d := range o.deferred {
+		if s, ok := d.rule.replaceIn(d.text, o.leaves); ok {
+			e.splices = append(e.splices, xmlSplice{from: d.inner, to: d.end, with: escapeXMLText(s)})
+		}
+	}
+	return nil
+}
+
+// edited is the document with the splices applied.
+func (e *xmlEditor) edited() []byte {
+	if len(e.splices) == 0 {
+		return e.doc
+	}
+	sort.Slice(e.splices, func(i, j int) bool { return e.splices[i].from < e.splices[j].from })
 	var out bytes.Buffer
-	out.Grow(len(doc))
+	out.Grow(len(e.doc))
 	var at int64
-	for _, s := range splices {
-		out.Write(doc[at:s.from])
+	for _, s := range e.splices {
+		out.Write(e.doc[at:s.from])
 		out.WriteString(s.with)
 		at = s.to
 	}
-	out.Write(doc[at:])
-	return out.Bytes(), nil
+	out.Write(e.doc[at:])
+	return out.Bytes()
 }
 
 func matchRule(rules []xmlRule, names []string) *xmlRule {
