@@ -9,7 +9,7 @@ import (
 // Steady state allocates nothing per segment: the writer seals in place
 // into its one buffer, and the readers open in place.
 func TestWriterAllocsPerSegment(t *testing.T) {
-	w, err := NewWriter(io.Discard, testKey(1))
+	w, err := newSingleWriter(io.Discard, testKey(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestReadersAllocsPerSegment(t *testing.T) {
 		t.Errorf("Reader: %.1f allocations per segment", a)
 	}
 
-	o := &object{ct: ct, key: key, l: SingleLayout(int64(len(ct)))}
+	o := &object{ct: ct, key: key, l: singleLayout(int64(len(ct)))}
 	rr, err := NewRangeReader(bytes.NewReader(ct[E:]), key, o.l, Range{S + 7, (runs + 3) * S})
 	if err != nil {
 		t.Fatal(err)

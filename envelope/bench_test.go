@@ -16,7 +16,7 @@ func sizeName(n int) string { return fmt.Sprintf("%dMiB", n>>20) }
 // BenchmarkAESGCMBaseline is the physical limit: crypto/cipher AES-256-GCM
 // Seal over the same bytes in SegmentSize calls, nothing else.
 func BenchmarkAESGCMBaseline(b *testing.B) {
-	block, _ := aes.NewCipher(make([]byte, KeySize))
+	block, _ := aes.NewCipher(make([]byte, keySize))
 	aead, _ := cipher.NewGCM(block)
 	nonce := make([]byte, aead.NonceSize())
 	for _, n := range benchSizes {
@@ -26,8 +26,8 @@ func BenchmarkAESGCMBaseline(b *testing.B) {
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
-				for off := 0; off < n; off += SegmentSize {
-					aead.Seal(out, nonce, pt[off:off+SegmentSize], nil)
+				for off := 0; off < n; off += segmentSize {
+					aead.Seal(out, nonce, pt[off:off+segmentSize], nil)
 				}
 			}
 		})
@@ -36,14 +36,14 @@ func BenchmarkAESGCMBaseline(b *testing.B) {
 
 // BenchmarkAESGCMOpenBaseline is the same for Open, the limit of Decrypt.
 func BenchmarkAESGCMOpenBaseline(b *testing.B) {
-	block, _ := aes.NewCipher(make([]byte, KeySize))
+	block, _ := aes.NewCipher(make([]byte, keySize))
 	aead, _ := cipher.NewGCM(block)
 	nonce := make([]byte, aead.NonceSize())
 	for _, n := range benchSizes {
 		pt := pattern(n, 1)
 		var ct []byte
-		for off := 0; off < n; off += SegmentSize {
-			ct = aead.Seal(ct, nonce, pt[off:off+SegmentSize], nil)
+		for off := 0; off < n; off += segmentSize {
+			ct = aead.Seal(ct, nonce, pt[off:off+segmentSize], nil)
 		}
 		b.Run(sizeName(n), func(b *testing.B) {
 			b.SetBytes(int64(n))
@@ -69,7 +69,7 @@ func BenchmarkEncrypt(b *testing.B) {
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
-				w, _ := NewWriter(io.Discard, key)
+				w, _ := newSingleWriter(io.Discard, key)
 				if _, err := w.Write(pt); err != nil {
 					b.Fatal(err)
 				}
@@ -127,7 +127,7 @@ func BenchmarkSealOpen(b *testing.B) {
 	bk := bucketKey(1)
 	b.ReportAllocs()
 	for b.Loop() {
-		m, _, err := Seal(bk, "bucket", "some/object/name", false, 100)
+		m, _, err := sealRaw(bk, "bucket", "some/object/name", false, 100)
 		if err != nil {
 			b.Fatal(err)
 		}

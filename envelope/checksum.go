@@ -28,11 +28,11 @@ func checksumMAC(key *DataKey, v string) ([]byte, error) {
 	if key == nil {
 		return nil, fmt.Errorf("envelope: nil data key")
 	}
-	k, err := hkdf.Key(sha256.New, key[:], nil, checksumLabel, KeySize)
+	k, err := hkdf.Key(sha256.New, key[:], nil, checksumLabel, keySize)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: derive checksum key: %w", err)
 	}
-	defer Wipe(k)
+	defer wipe(k)
 	m := hmac.New(sha256.New, k)
 	m.Write([]byte(checksumLabel))
 	m.Write([]byte{0})

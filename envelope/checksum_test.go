@@ -8,14 +8,14 @@ import (
 
 func TestChecksumRoundTrip(t *testing.T) {
 	dk, other := new(DataKey), new(DataKey)
-	copy(dk[:], pattern(KeySize, 7))
-	copy(other[:], pattern(KeySize, 8))
+	copy(dk[:], pattern(keySize, 7))
+	copy(other[:], pattern(keySize, 8))
 	m := sampleMetadata()
 	const v = "CRC64NVME:FULL_OBJECT:jSnVw/bqjr4="
 	if err := m.SetChecksum(dk, v); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Validate(); err != nil {
+	if err := m.validate(); err != nil {
 		t.Fatal(err)
 	}
 	h := http.Header{}
@@ -55,16 +55,16 @@ func TestChecksumRoundTrip(t *testing.T) {
 	if got, err := plain.OpenChecksum(dk); got != "" || err != nil {
 		t.Errorf("no checksum: %q %v", got, err)
 	}
-	if _, ok := plain.Headers()[HeaderChecksum]; ok {
+	if _, ok := plain.Headers()[headerChecksum]; ok {
 		t.Error("a checksum header without a checksum")
 	}
 	// Malformed fields are refused.
 	for name, mut := range map[string]func(http.Header){
-		"tag alone":     func(h http.Header) { h.Del(HeaderChecksum) },
-		"value alone":   func(h http.Header) { h.Del(HeaderChecksumTag) },
-		"short tag":     func(h http.Header) { h.Set(HeaderChecksumTag, "AAAA") },
-		"space":         func(h http.Header) { h.Set(HeaderChecksum, "CRC32 x") },
-		"value too big": func(h http.Header) { h.Set(HeaderChecksum, string(make([]byte, 200))) },
+		"tag alone":     func(h http.Header) { h.Del(headerChecksum) },
+		"value alone":   func(h http.Header) { h.Del(headerChecksumTag) },
+		"short tag":     func(h http.Header) { h.Set(headerChecksumTag, "AAAA") },
+		"space":         func(h http.Header) { h.Set(headerChecksum, "CRC32 x") },
+		"value too big": func(h http.Header) { h.Set(headerChecksum, string(make([]byte, 200))) },
 	} {
 		c := h.Clone()
 		mut(c)
@@ -80,7 +80,7 @@ func FuzzParseChecksumMetadata(f *testing.F) {
 	dk := new(DataKey)
 	m := sampleMetadata()
 	_ = m.SetChecksum(dk, "SHA256:FULL_OBJECT:uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=")
-	f.Add(m.Headers()[HeaderChecksum], m.Headers()[HeaderChecksumTag])
+	f.Add(m.Headers()[headerChecksum], m.Headers()[headerChecksumTag])
 	f.Add("", "AAAAAAAAAAAAAAAAAAAAAA")
 	f.Add("x", "AAAAAAAAAAAAAAAAAAAAA=")
 	f.Fuzz(func(t *testing.T, ck, ckt string) {
@@ -89,18 +89,18 @@ func FuzzParseChecksumMetadata(f *testing.F) {
 			h.Set(k, v)
 		}
 		if ck != "" {
-			h.Set(HeaderChecksum, ck)
+			h.Set(headerChecksum, ck)
 		}
 		if ckt != "" {
-			h.Set(HeaderChecksumTag, ckt)
+			h.Set(headerChecksumTag, ckt)
 		}
 		got, err := ParseMetadata(h)
 		if err != nil {
 			return
 		}
 		again := got.Headers()
-		if again[HeaderChecksum] != ck || again[HeaderChecksumTag] != ckt {
-			t.Fatalf("not canonical: %q %q -> %q %q", ck, ckt, again[HeaderChecksum], again[HeaderChecksumTag])
+		if again[headerChecksum] != ck || again[headerChecksumTag] != ckt {
+			t.Fatalf("not canonical: %q %q -> %q %q", ck, ckt, again[headerChecksum], again[headerChecksumTag])
 		}
 		_, _ = got.OpenChecksum(dk)
 	})

@@ -6,44 +6,36 @@
 // the mapping of plaintext ranges to ciphertext ranges.
 //
 // The format, "bucketkey/v1", is specified byte by byte in docs/FORMAT.md;
-// known-answer vectors live in testdata/envelope/.
-//
-// Writing an object:
-//
-//	m, dek, err := envelope.Seal(bucketKey, keyBucket, object)
-//	// fill m.KeyID, m.WrappedKey, m.Context, m.Multipart, m.Size
-//	w, err := envelope.NewWriter(upstreamBody, dek, 0)
-//	io.Copy(w, plaintext) ... w.Close() // only after the plaintext verified
-//
-// Reading it back:
-//
-//	m, err := envelope.ParseMetadata(resp.Header)
-//	dek, err := m.Open(bucketKey, object)
-//	r, err := envelope.NewReader(resp.Body, dek, 0)
+// known-answer vectors live in testdata/envelope/. The version is data:
+// each object records the version that wrote it, which selects its
+// derivation labels (format.go); see ExampleSeal for writing and reading
+// an object.
 package envelope
 
 // Regenerate the known-answer vectors in testdata/envelope/ (deliberately:
 // they pin the format, so a change there is a format change).
 //go:generate go test -run ^TestVectors$ -update-vectors .
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Format constants.
 const (
-	Version     = 1
-	SegmentSize = 64 << 10 // plaintext bytes per full segment
-	TagSize     = 16       // GCM tag per segment
-	KeySize     = 32       // AES-256
+	segmentSize = 64 << 10 // plaintext bytes per full segment
+	tagSize     = 16       // GCM tag per segment
+	keySize     = 32       // AES-256
 
 	// MaxPart is the highest multipart part number (S3 allows 1..10000).
-	MaxPart = 10000
+	maxPart = 10000
 	// MaxStreamSize is the largest plaintext one stream (object or part)
 	// can hold: 2^32 segments, the reach of the 32-bit segment counter in
 	// the nonce. It is 256 TiB, far beyond S3's 5 TiB object limit.
-	MaxStreamSize = 1 << 32 * SegmentSize
+	maxStreamSize = 1 << 32 * segmentSize
 
 	// encSegmentSize is the ciphertext size of a full segment.
-	encSegmentSize = SegmentSize + TagSize
+	encSegmentSize = segmentSize + tagSize
 )
 
 // Errors callers distinguish with errors.Is.
@@ -54,8 +46,10 @@ var (
 	// ErrNotEncrypted: the headers carry no envelope metadata (an object
 	// written before the proxy); pass it through.
 	ErrNotEncrypted = errors.New("envelope: object has no envelope metadata")
-	// ErrInvalidSize: a ciphertext size no plaintext can produce.
-	ErrInvalidSize = errors.New("envelope: invalid ciphertext size")
+	// errInvalidSize: a ciphertext size no plaintext can produce. Stored
+	// bytes of a size no writer makes did not come from one: it wraps
+	// ErrAuth.
+	errInvalidSize = fmt.Errorf("envelope: invalid ciphertext size: %w", ErrAuth)
 	// ErrUnsatisfiableRange: the range does not overlap the object.
-	ErrUnsatisfiableRange = errors.New("envelope: range not satisfiable")
+	errUnsatisfiableRange = errors.New("envelope: range not satisfiable")
 )

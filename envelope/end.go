@@ -24,29 +24,27 @@ import (
 const (
 	// EndSize is the size of the end field after every stored part's
 	// stream, and of the end tag.
-	EndSize = TagSize
+	endSize = tagSize
 	// MarkerSize is the size of the marker part: a zero part header and
 	// the end tag, PartOverhead bytes like every stored part's framing,
 	// so that a listing's size still says the plaintext size.
-	MarkerSize = PartHeaderSize + EndSize
+	markerSize = partHeaderSize + endSize
 	// MinPartSize is S3's smallest part that may be followed by another:
 	// a part of less plaintext is necessarily the last one (the proxy
 	// enforces S3's rule on the plaintext itself at CompleteMultipartUpload).
-	MinPartSize = 5 << 20
-
-	endLabel = "bucketkey/v1 end"
+	minPartSize = 5 << 20
 )
 
 // zeroEnd is the end field of a part that does not end its object, and
 // (with the marker's header) the start of a marker part.
-var zeroEnd [EndSize + PartHeaderSize]byte
+var zeroEnd [endSize + partHeaderSize]byte
 
-// EndsObject reports whether a part with this number and plaintext size
+// endsObject reports whether a part with this number and plaintext size
 // necessarily ends its object, so that its writer seals the end tag into
-// its end field: less than MinPartSize (S3 refuses such a part anywhere
-// but last), or part number MaxPart (no part can follow it).
-func EndsObject(part int, n int64) bool {
-	return n < MinPartSize || part == MaxPart
+// its end field: less than minPartSize (S3 refuses such a part anywhere
+// but last), or part number maxPart (no part can follow it).
+func endsObject(part int, n int64) bool {
+	return n < minPartSize || part == maxPart
 }
 
 // EndTag returns END(parts), the end tag of a multipart object of that
@@ -56,39 +54,45 @@ func EndsObject(part int, n int64) bool {
 // upload, the same tag as end field or marker part) reproduces the same
 // 16 bytes: no key and nonce ever seal two different messages. Tags for
 // different counts come from unrelated keys.
-func EndTag(key *DataKey, parts int) ([]byte, error) {
+func endTag(key *DataKey, parts int) ([]byte, error) {
 	if key == nil {
 		return nil, errors.New("envelope: nil data key")
 	}
-	if parts < 1 || parts > MaxPart {
-		return nil, fmt.Errorf("envelope: part count %d outside 1..%d", parts, MaxPart)
+	if parts < 1 || parts > maxPart {
+		return nil, fmt.Errorf("envelope: part count %d outside 1..%d", parts, maxPart)
 	}
-	info := binary.BigEndian.AppendUint16([]byte(endLabel), uint16(parts))
-	okm, err := hkdf.Key(sha256.New, key[:], nil, string(info), KeySize+sealNonceSize)
+	info := binary.BigEndian.AppendUint16([]byte(formatV1.endLabel), uint16(parts))
+	okm, err := hkdf.Key(sha256.New, key[:], nil, string(info), keySize+sealNonceSize)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: derive end key: %w", err)
 	}
-	defer Wipe(okm)
-	aead, err := newGCM(okm[:KeySize])
+	defer wipe(okm)
+	aead, err := newGCM(okm[:keySize])
 	if err != nil {
 		return nil, err
 	}
-	return aead.Seal(make([]byte, 0, EndSize), okm[KeySize:], nil, nil), nil
+	return aead.Seal(make([]byte, 0, endSize), okm[keySize:], nil, nil), nil
 }
 
-// Marker returns the marker part of a multipart object of that many
-// parts: PartHeaderSize zero bytes, then END(parts).
-func Marker(key *DataKey, parts int) ([]byte, error) {
-	tag, err := EndTag(key, parts)
+// Marker returns the marker part a multipart object of that many parts
+// needs after its last part, whose plaintext size is last: 16 zero bytes
+// (a part header), then END(parts); or nil when the last part's own end
+// field holds the end tag (it necessarily ended the object: under 5 MiB,
+// or part 10,000), and the object needs no marker part.
+func Marker(key *DataKey, parts int, last int64) ([]byte, error) {
+	if endsObject(parts, last) {
+		return nil, nil
+	}
+	tag, err := endTag(key, parts)
 	if err != nil {
 		return nil, err
 	}
-	return append(make([]byte, PartHeaderSize, MarkerSize), tag...), nil
+	return append(make([]byte, partHeaderSize, markerSize), tag...), nil
 }
 
 // checkEndTag compares got with END(parts) in constant time.
 func checkEndTag(key *DataKey, parts int, got []byte) error {
-	want, err := EndTag(key, parts)
+	want, err := endTag(key, parts)
 	if err != nil {
 		return err
 	}

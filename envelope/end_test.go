@@ -9,25 +9,25 @@ import (
 
 func TestEndTag(t *testing.T) {
 	k1, k2 := testKey(1), testKey(2)
-	a := endTag(t, k1, 3)
-	if len(a) != EndSize || !bytes.Equal(a, endTag(t, k1, 3)) {
-		t.Fatalf("END(3) = %x: not %d deterministic bytes", a, EndSize)
+	a := mustEndTag(t, k1, 3)
+	if len(a) != endSize || !bytes.Equal(a, mustEndTag(t, k1, 3)) {
+		t.Fatalf("END(3) = %x: not %d deterministic bytes", a, endSize)
 	}
-	for _, other := range [][]byte{endTag(t, k1, 2), endTag(t, k1, 4), endTag(t, k2, 3), make([]byte, EndSize)} {
+	for _, other := range [][]byte{mustEndTag(t, k1, 2), mustEndTag(t, k1, 4), mustEndTag(t, k2, 3), make([]byte, endSize)} {
 		if bytes.Equal(a, other) {
 			t.Fatal("END(3) equals the tag of another count, another key, or zeros")
 		}
 	}
-	for _, n := range []int{0, -1, MaxPart + 1} {
-		if _, err := EndTag(k1, n); err == nil {
+	for _, n := range []int{0, -1, maxPart + 1} {
+		if _, err := endTag(k1, n); err == nil {
 			t.Errorf("EndTag(%d) accepted", n)
 		}
 	}
-	if _, err := EndTag(nil, 1); err == nil {
+	if _, err := endTag(nil, 1); err == nil {
 		t.Error("nil key accepted")
 	}
 	l := Layout{Multipart: true, Parts: []int64{CiphertextSize(1), CiphertextSize(2), CiphertextSize(3)}}
-	if err := l.CheckEnd(k1, a); err != nil {
+	if err := l.checkTag(k1, a); err != nil {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]struct {
@@ -37,14 +37,14 @@ func TestEndTag(t *testing.T) {
 	}{
 		"wrong N":   {Layout{Multipart: true, Parts: l.Parts[:2]}, k1, a},
 		"wrong key": {l, k2, a},
-		"zeros":     {l, k1, make([]byte, EndSize)},
-		"short":     {l, k1, a[:EndSize-1]},
+		"zeros":     {l, k1, make([]byte, endSize)},
+		"short":     {l, k1, a[:endSize-1]},
 	} {
-		if err := c.l.CheckEnd(c.key, c.tag); !errors.Is(err, ErrAuth) {
+		if err := c.l.checkTag(c.key, c.tag); !errors.Is(err, ErrAuth) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if err := SingleLayout(16).CheckEnd(k1, a); err == nil || errors.Is(err, ErrAuth) {
+	if err := singleLayout(16).checkTag(k1, a); err == nil || errors.Is(err, ErrAuth) {
 		t.Errorf("single-part CheckEnd: %v", err)
 	}
 }
@@ -55,21 +55,21 @@ func TestEndsObject(t *testing.T) {
 		n    int64
 		want bool
 	}{
-		{1, 0, true}, {1, MinPartSize - 1, true}, {1, MinPartSize, false}, {9999, 8 << 20, false},
-		{MaxPart, 8 << 20, true}, {MaxPart, 0, true},
+		{1, 0, true}, {1, minPartSize - 1, true}, {1, minPartSize, false}, {9999, 8 << 20, false},
+		{maxPart, 8 << 20, true}, {maxPart, 0, true},
 	} {
-		if got := EndsObject(c.part, c.n); got != c.want {
+		if got := endsObject(c.part, c.n); got != c.want {
 			t.Errorf("EndsObject(%d, %d) = %v", c.part, c.n, got)
 		}
 	}
-	for _, n := range []int64{0, 1, S, MinPartSize, MinPartSize + 1} {
+	for _, n := range []int64{0, 1, S, minPartSize, minPartSize + 1} {
 		c := StoredPartSize(n)
-		if got, err := StoredPartPlaintextSize(c); c != CiphertextSize(n)+PartOverhead || err != nil || got != n {
+		if got, err := storedPartPlaintextSize(c); c != CiphertextSize(n)+partOverhead || err != nil || got != n {
 			t.Errorf("stored size of %d: %d -> %d, %v", n, c, got, err)
 		}
 	}
 	for _, c := range []int64{0, 15, 16, 31, 32, 47} {
-		if _, err := StoredPartPlaintextSize(c); !errors.Is(err, ErrInvalidSize) {
+		if _, err := storedPartPlaintextSize(c); !errors.Is(err, errInvalidSize) {
 			t.Errorf("StoredPartPlaintextSize(%d): %v", c, err)
 		}
 	}
@@ -79,7 +79,7 @@ func TestEndsObject(t *testing.T) {
 func writePart(t *testing.T, key *DataKey, part int, pt []byte) []byte {
 	t.Helper()
 	return writeAll(t, pt, func(w io.Writer) (io.WriteCloser, error) {
-		return NewPartWriter(w, key, part, int64(len(pt)))
+		return newPartWriterRand(w, key, part, int64(len(pt)))
 	})
 }
 
@@ -88,24 +88,24 @@ func TestPartWriterReader(t *testing.T) {
 	for _, c := range []struct {
 		part int
 		n    int
-	}{{1, 0}, {1, 100}, {2, S}, {3, 2*S + 1}, {4, MinPartSize}, {MaxPart, 3}, {MaxPart, MinPartSize}} {
+	}{{1, 0}, {1, 100}, {2, S}, {3, 2*S + 1}, {4, minPartSize}, {maxPart, 3}, {maxPart, minPartSize}} {
 		pt := pattern(c.n, byte(c.part))
 		stored := writePart(t, key, c.part, pt)
 		if int64(len(stored)) != StoredPartSize(int64(c.n)) {
 			t.Fatalf("part %d of %d bytes: stored %d, want %d", c.part, c.n, len(stored), StoredPartSize(int64(c.n)))
 		}
-		field := stored[len(stored)-EndSize:]
-		ends := EndsObject(c.part, int64(c.n))
-		if ends != bytes.Equal(field, endTag(t, key, c.part)) || !ends != bytes.Equal(field, zeroEnd[:EndSize]) {
+		field := stored[len(stored)-endSize:]
+		ends := endsObject(c.part, int64(c.n))
+		if ends != bytes.Equal(field, mustEndTag(t, key, c.part)) || !ends != bytes.Equal(field, zeroEnd[:endSize]) {
 			t.Fatalf("part %d of %d bytes: end field %x, ends=%v", c.part, c.n, field, ends)
 		}
 		// As the last part of a c.part-part object: with its own end tag,
 		// or with a marker part; and as a part followed by others.
 		sizes := make([]int64, c.part)
 		for i := range sizes {
-			sizes[i] = CiphertextSize(MinPartSize)
+			sizes[i] = CiphertextSize(minPartSize)
 		}
-		sizes[c.part-1] = int64(len(stored)) - PartOverhead
+		sizes[c.part-1] = int64(len(stored)) - partOverhead
 		last := Layout{Multipart: true, Parts: sizes, Marker: !ends}
 		read := func(l Layout, src []byte) ([]byte, error) {
 			r, err := NewPartReader(bytes.NewReader(src), key, l, c.part)
@@ -118,7 +118,7 @@ func TestPartWriterReader(t *testing.T) {
 			t.Fatalf("part %d of %d bytes: %d bytes, %v", c.part, c.n, len(got), err)
 		}
 		wrongN := Layout{Multipart: true, Parts: append(append([]int64{}, sizes...), 16)}
-		if c.part < MaxPart {
+		if c.part < maxPart {
 			got, err := read(wrongN, stored)
 			if ends && !errors.Is(err, ErrAuth) || !ends && err != nil {
 				t.Fatalf("part %d read as not the last: %v", c.part, err)
@@ -130,9 +130,9 @@ func TestPartWriterReader(t *testing.T) {
 		flipped := bytes.Clone(stored)
 		flipped[len(flipped)-1] ^= 1
 		for name, src := range map[string][]byte{
-			"flipped end": flipped, "no end": stored[:len(stored)-EndSize], "short end": stored[:len(stored)-1],
-			"extra byte": append(bytes.Clone(stored), 0), "no header": stored[PartHeaderSize:],
-			"short header": stored[:PartHeaderSize-1], "flipped header": flipFirst(stored),
+			"flipped end": flipped, "no end": stored[:len(stored)-endSize], "short end": stored[:len(stored)-1],
+			"extra byte": append(bytes.Clone(stored), 0), "no header": stored[partHeaderSize:],
+			"short header": stored[:partHeaderSize-1], "flipped header": flipFirst(stored),
 		} {
 			if _, err := read(last, src); !errors.Is(err, ErrAuth) {
 				t.Errorf("part %d of %d bytes, %s: %v", c.part, c.n, name, err)
@@ -147,16 +147,16 @@ func TestPartWriterReader(t *testing.T) {
 	}
 	// Close checks the declared size, and then writes no final segment.
 	var buf bytes.Buffer
-	w, _ := NewPartWriter(&buf, key, 1, 10)
+	w, _ := newPartWriterRand(&buf, key, 1, 10)
 	w.Write(make([]byte, 9))
 	if err := w.Close(); err == nil {
 		t.Fatal("short part closed")
 	}
-	if buf.Len() > PartHeaderSize {
+	if buf.Len() > partHeaderSize {
 		t.Fatalf("short part wrote %d bytes", buf.Len())
 	}
-	for _, part := range []int{0, MaxPart + 1} {
-		if _, err := NewPartWriter(&buf, key, part, 1); err == nil {
+	for _, part := range []int{0, maxPart + 1} {
+		if _, err := newPartWriterRand(&buf, key, part, 1); err == nil {
 			t.Errorf("part %d accepted", part)
 		}
 	}
@@ -177,12 +177,12 @@ func TestPartUploadedAgain(t *testing.T) {
 	key := testKey(4)
 	a, b := pattern(3*S, 1), pattern(3*S, 2)
 	ca, cb := writePart(t, key, 7, a), writePart(t, key, 7, b)
-	if bytes.Equal(ca[:PartHeaderSize], cb[:PartHeaderSize]) {
+	if bytes.Equal(ca[:partHeaderSize], cb[:partHeaderSize]) {
 		t.Fatal("two uploads of a part drew the same header")
 	}
 	same := 0
 	for i := range a {
-		if ca[PartHeaderSize+i]^cb[PartHeaderSize+i] == a[i]^b[i] {
+		if ca[partHeaderSize+i]^cb[partHeaderSize+i] == a[i]^b[i] {
 			same++
 		}
 	}
@@ -197,7 +197,7 @@ func TestPartUploadedAgain(t *testing.T) {
 	}
 	l := Layout{Multipart: true, Parts: make([]int64, 7)} // part 7 ends the object: its end field is END(7)
 	for i := range l.Parts {
-		l.Parts[i] = int64(len(ca)) - PartOverhead
+		l.Parts[i] = int64(len(ca)) - partOverhead
 	}
 	for _, stored := range [][]byte{ca, ca2} {
 		r, _ := NewPartReader(bytes.NewReader(stored), key, l, 7)
@@ -208,32 +208,32 @@ func TestPartUploadedAgain(t *testing.T) {
 }
 
 func TestMultipartLayout(t *testing.T) {
-	a, b := StoredPartSize(MinPartSize), StoredPartSize(7)
-	l, err := MultipartLayout([]int64{a, b})
-	if err != nil || l.Marker || l.PartCount() != 2 || l.StoredSize() != a+b {
+	a, b := StoredPartSize(minPartSize), StoredPartSize(7)
+	l, err := multipartLayout([]int64{a, b})
+	if err != nil || l.Marker || len(l.Parts) != 2 || l.StoredSize() != a+b {
 		t.Fatalf("%+v, %v", l, err)
 	}
-	if off, n := l.EndRange(); off != a+b-EndSize || n != EndSize {
+	if off, n := l.endRange(); off != a+b-endSize || n != endSize {
 		t.Fatalf("EndRange %d+%d", off, n)
 	}
-	l, err = MultipartLayout([]int64{a, a, MarkerSize})
-	if err != nil || !l.Marker || l.PartCount() != 2 || l.StoredSize() != 2*a+MarkerSize {
+	l, err = multipartLayout([]int64{a, a, markerSize})
+	if err != nil || !l.Marker || len(l.Parts) != 2 || l.StoredSize() != 2*a+markerSize {
 		t.Fatalf("with marker: %+v, %v", l, err)
 	}
-	if n, _ := l.PlaintextSize(); n != 2*MinPartSize {
+	if n, _ := l.PlaintextSize(); n != 2*minPartSize {
 		t.Fatalf("plaintext size %d", n)
 	}
-	for _, bad := range [][]int64{nil, {MarkerSize}, {a, 15}, {47}, {a, EndSize}, {a, MarkerSize, MarkerSize}} {
-		if _, err := MultipartLayout(bad); err == nil {
+	for _, bad := range [][]int64{nil, {markerSize}, {a, 15}, {47}, {a, endSize}, {a, markerSize, markerSize}} {
+		if _, err := multipartLayout(bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
 	}
-	many := make([]int64, MaxPart+1)
+	many := make([]int64, maxPart+1)
 	for i := range many {
 		many[i] = a
 	}
-	many[MaxPart] = MarkerSize
-	if _, err := MultipartLayout(many); err == nil {
+	many[maxPart] = markerSize
+	if _, err := multipartLayout(many); err == nil {
 		t.Error("marker after part 10000 accepted")
 	}
 }
@@ -254,18 +254,18 @@ func TestDroppedTrailingParts(t *testing.T) {
 			for i := range k {
 				keep += o.l.stride(i)
 			}
-			marker := func(tag []byte) []byte { return append(make([]byte, PartHeaderSize), tag...) }
+			marker := func(tag []byte) []byte { return append(make([]byte, partHeaderSize), tag...) }
 			nextEnd := o.ct[keep : keep+o.l.stride(k)]
-			nextEnd = nextEnd[len(nextEnd)-EndSize:]
+			nextEnd = nextEnd[len(nextEnd)-endSize:]
 			for variant, tail := range map[string][]byte{
 				"dropped":          nil,
-				"old marker":       marker(endTag(t, o.key, len(o.l.Parts))), // the real END(N) as marker
-				"zero marker":      make([]byte, MarkerSize),                 // a fake marker
-				"own-count marker": marker(endTag(t, testKey(99), k)),        // END(k) under another key
-				"next part's end":  marker(nextEnd),                          // part k+1's end field
+				"old marker":       marker(mustEndTag(t, o.key, len(o.l.Parts))), // the real END(N) as marker
+				"zero marker":      make([]byte, markerSize),
+				"own-count marker": marker(mustEndTag(t, testKey(99), k)), // END(k) under another key
+				"next part's end":  marker(nextEnd),                       // part k+1's end field
 			} {
 				ct := append(bytes.Clone(o.ct[:keep]), tail...)
-				l := Layout{Multipart: true, Parts: o.l.Parts[:k], Marker: len(tail) == MarkerSize}
+				l := Layout{Multipart: true, Parts: o.l.Parts[:k], Marker: len(tail) == markerSize}
 				total, _ := l.PlaintextSize()
 				for _, r := range []Range{{0, total}, {total - 1, 1}, {S, total - S}} {
 					off, n, err := l.CiphertextRange(r)
@@ -288,14 +288,14 @@ func TestDroppedTrailingParts(t *testing.T) {
 						t.Fatalf("%s, %d of %d parts, %s, range %+v: %d bytes, %v", name, k, len(o.l.Parts), variant, r, len(got), err)
 					}
 				}
-				if len(tail) == MarkerSize {
-					if err := l.CheckEnd(o.key, tail[PartHeaderSize:]); !errors.Is(err, ErrAuth) {
+				if len(tail) == markerSize {
+					if err := l.checkTag(o.key, tail[partHeaderSize:]); !errors.Is(err, ErrAuth) {
 						t.Fatalf("%s, %d parts, %s: CheckEnd %v", name, k, variant, err)
 					}
 				}
 				// Read as if the last kept part held the tag itself.
 				l.Marker = false
-				if err := l.CheckEnd(o.key, ct[len(ct)-EndSize:]); !errors.Is(err, ErrAuth) {
+				if err := l.checkTag(o.key, ct[len(ct)-endSize:]); !errors.Is(err, ErrAuth) {
 					t.Fatalf("%s, %d parts, %s: CheckEnd without marker %v", name, k, variant, err)
 				}
 			}

@@ -7,7 +7,7 @@ import (
 )
 
 const (
-	S = SegmentSize
+	S = segmentSize
 	E = encSegmentSize
 )
 
@@ -35,7 +35,7 @@ func testSalt(part int) []byte {
 	if part == 0 {
 		return nil
 	}
-	s := make([]byte, PartHeaderSize)
+	s := make([]byte, partHeaderSize)
 	for i := range s {
 		s[i] = byte(part) + byte(i)
 	}
@@ -76,4 +76,14 @@ func decrypt(ct []byte, key *DataKey, part int) ([]byte, error) {
 		return nil, err
 	}
 	return io.ReadAll(r)
+}
+
+// testBucketKey is a BucketKey around a raw bucket key, as tests seal with.
+func testBucketKey(bk []byte, bucket string) BucketKey {
+	return BucketKey{Plaintext: bk, KeyID: "test-key", Wrapped: []byte("wrapped bucket key"), Bucket: bucket}
+}
+
+// sealRaw is Seal under a raw bucket key.
+func sealRaw(bk []byte, bucket, object string, multipart bool, size int64) (*Metadata, *DataKey, error) {
+	return Seal(testBucketKey(bk, bucket), object, multipart, size)
 }

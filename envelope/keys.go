@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -8,13 +9,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"maps"
 )
 
 // DataKey is a per-object data encryption key. The payload of a
 // single-part object is encrypted under a key derived from it; each stored
 // part of a multipart object under a key derived from it, the part number
 // and the part's own random header.
-type DataKey [KeySize]byte
+type DataKey [keySize]byte
 
 // Wipe zeroes the key.
 func (k *DataKey) Wipe() { *k = DataKey{} }
@@ -22,20 +24,14 @@ func (k *DataKey) Wipe() { *k = DataKey{} }
 // Wipe zeroes b, for plaintext key material the caller owns (bucket keys
 // from the key cache, derived keys). Go keeps copies out of reach (the key
 // schedules inside crypto/aes), so this is hygiene, not a guarantee.
-func Wipe(b []byte) { clear(b) }
+func wipe(b []byte) { clear(b) }
 
-// Derivation labels. They start with the format name so keys of another
-// version or another purpose can never coincide with these.
+// Sizes of the key material (the labels are the format's, format.go).
 const (
-	objectKeyLabel  = "bucketkey/v1 object key"
-	payloadKeyLabel = "bucketkey/v1 payload"
-	sealedKeyAAD    = "bucketkey/v1 data key"
-
 	saltSize      = 32
 	sealNonceSize = 12
-	sealedKeyAD   = len(sealedKeyAAD) + 9 // label || shape || u64be(size)
-	prefixSize    = 7                     // per-stream nonce prefix
-	sealedKeySize = KeySize + TagSize
+	prefixSize    = 7 // per-stream nonce prefix
+	sealedKeySize = keySize + tagSize
 
 	// maxObjectName bounds the object name bound into the object key; the
 	// encoding gives it a 16-bit length. S3 allows 1024 bytes.
@@ -46,9 +42,9 @@ const (
 // data key: HKDF-SHA256(secret=bucketKey, salt=salt, info=label ||
 // u16be(len(keyBucket)) || keyBucket || u16be(len(object)) || object),
 // 44 bytes: key || nonce.
-func objectKeyMaterial(bucketKey []byte, keyBucket, object string, salt []byte) ([]byte, error) {
-	if len(bucketKey) != KeySize {
-		return nil, fmt.Errorf("envelope: bucket key is %d bytes, want %d", len(bucketKey), KeySize)
+func objectKeyMaterial(f *format, bucketKey []byte, keyBucket, object string, salt []byte) ([]byte, error) {
+	if len(bucketKey) != keySize {
+		return nil, fmt.Errorf("envelope: bucket key is %d bytes, want %d", len(bucketKey), keySize)
 	}
 	if err := checkKeyBucket(keyBucket); err != nil {
 		return nil, err
@@ -59,13 +55,13 @@ func objectKeyMaterial(bucketKey []byte, keyBucket, object string, salt []byte) 
 	if len(salt) != saltSize {
 		return nil, fmt.Errorf("envelope: salt is %d bytes, want %d", len(salt), saltSize)
 	}
-	info := make([]byte, 0, len(objectKeyLabel)+4+len(keyBucket)+len(object))
-	info = append(info, objectKeyLabel...)
+	info := make([]byte, 0, len(f.objectKeyLabel)+4+len(keyBucket)+len(object))
+	info = append(info, f.objectKeyLabel...)
 	info = binary.BigEndian.AppendUint16(info, uint16(len(keyBucket)))
 	info = append(info, keyBucket...)
 	info = binary.BigEndian.AppendUint16(info, uint16(len(object)))
 	info = append(info, object...)
-	okm, err := hkdf.Key(sha256.New, bucketKey, salt, string(info), KeySize+sealNonceSize)
+	okm, err := hkdf.Key(sha256.New, bucketKey, salt, string(info), keySize+sealNonceSize)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: derive object key: %w", err)
 	}
@@ -73,17 +69,17 @@ func objectKeyMaterial(bucketKey []byte, keyBucket, object string, salt []byte) 
 }
 
 // objectKeyAEAD returns the object key as an AEAD and the sealing nonce.
-func objectKeyAEAD(bucketKey []byte, keyBucket, object string, salt []byte) (cipher.AEAD, []byte, error) {
-	okm, err := objectKeyMaterial(bucketKey, keyBucket, object, salt)
+func objectKeyAEAD(f *format, bucketKey []byte, keyBucket, object string, salt []byte) (cipher.AEAD, []byte, error) {
+	okm, err := objectKeyMaterial(f, bucketKey, keyBucket, object, salt)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer Wipe(okm[:KeySize])
-	aead, err := newGCM(okm[:KeySize])
+	defer wipe(okm[:keySize])
+	aead, err := newGCM(okm[:keySize])
 	if err != nil {
 		return nil, nil, err
 	}
-	return aead, okm[KeySize:], nil
+	return aead, okm[keySize:], nil
 }
 
 // payloadKeyMaterial derives the key and nonce prefix of one stream:
@@ -98,17 +94,17 @@ func payloadKeyMaterial(key *DataKey, part int, partSalt []byte) ([]byte, error)
 	if key == nil {
 		return nil, fmt.Errorf("envelope: nil data key")
 	}
-	if part < 0 || part > MaxPart {
-		return nil, fmt.Errorf("envelope: part number %d outside 0..%d", part, MaxPart)
+	if part < 0 || part > maxPart {
+		return nil, fmt.Errorf("envelope: part number %d outside 0..%d", part, maxPart)
 	}
 	switch {
 	case part == 0 && partSalt != nil:
 		return nil, fmt.Errorf("envelope: a single-part stream has no part salt")
-	case part > 0 && len(partSalt) != PartHeaderSize:
-		return nil, fmt.Errorf("envelope: part salt is %d bytes, want %d", len(partSalt), PartHeaderSize)
+	case part > 0 && len(partSalt) != partHeaderSize:
+		return nil, fmt.Errorf("envelope: part salt is %d bytes, want %d", len(partSalt), partHeaderSize)
 	}
-	info := binary.BigEndian.AppendUint16([]byte(payloadKeyLabel), uint16(part))
-	okm, err := hkdf.Key(sha256.New, key[:], partSalt, string(info), KeySize+prefixSize)
+	info := binary.BigEndian.AppendUint16([]byte(formatV1.payloadKeyLabel), uint16(part))
+	okm, err := hkdf.Key(sha256.New, key[:], partSalt, string(info), keySize+prefixSize)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: derive payload key: %w", err)
 	}
@@ -122,12 +118,12 @@ func payloadAEAD(key *DataKey, part int, partSalt []byte) (cipher.AEAD, [prefixS
 	if err != nil {
 		return nil, prefix, err
 	}
-	defer Wipe(okm)
-	aead, err := newGCM(okm[:KeySize])
+	defer wipe(okm)
+	aead, err := newGCM(okm[:keySize])
 	if err != nil {
 		return nil, prefix, err
 	}
-	copy(prefix[:], okm[KeySize:])
+	copy(prefix[:], okm[keySize:])
 	return aead, prefix, nil
 }
 
@@ -143,24 +139,32 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 	return aead, nil
 }
 
-// Seal starts a new object: it draws a fresh data key and salt, derives the
-// object key from bucketKey, keyBucket and object, and returns metadata
-// holding the sealed data key (Version, Salt, SealedKey, KeyBucket,
-// Multipart and Size set; the caller fills KeyID, WrappedKey and Context)
-// and the data key. size is the plaintext size of a single-part object;
-// a multipart object records none (its Size is -1, size is ignored). The
-// seal authenticates the object's shape: single-part of exactly size
-// bytes, or multipart.
-func Seal(bucketKey []byte, keyBucket, object string, multipart bool, size int64) (*Metadata, *DataKey, error) {
+// BucketKey is the bucket key an object is sealed under, as the key cache
+// lends it: the plaintext key, which derives the object key and is never
+// stored, and what the metadata records about it.
+type BucketKey struct {
+	Plaintext []byte            // the 32-byte bucket key
+	KeyID     string            // the KMS key that wraps it, as KMS reported it
+	Wrapped   []byte            // the bucket key as KMS wrapped it
+	Bucket    string            // the key bucket: the bucket its KMS encryption context names
+	Context   map[string]string // additional KMS encryption context, nil if none
+}
+
+// Seal starts a new object named object under bucket key bk: it draws a
+// fresh data key and salt, derives the object key from bk and the name,
+// and returns complete, validated metadata (the current format version,
+// the data key sealed, and bk's key id, wrapped key, key bucket and
+// context) and the data key, which the caller wipes. size is the plaintext
+// size of a single-part object; a multipart object records none (its Size
+// is -1, size is ignored). The seal authenticates the object's shape:
+// single-part of exactly size bytes, or multipart. Metadata that would not
+// be valid (an oversize context) fails with ErrInvalidMetadata.
+func Seal(bk BucketKey, object string, multipart bool, size int64) (*Metadata, *DataKey, error) {
 	dek := new(DataKey)
-	salt := make([]byte, saltSize)
 	if _, err := rand.Read(dek[:]); err != nil {
 		return nil, nil, fmt.Errorf("envelope: draw data key: %w", err)
 	}
-	if _, err := rand.Read(salt); err != nil {
-		return nil, nil, fmt.Errorf("envelope: draw salt: %w", err)
-	}
-	m, err := sealWith(dek, bucketKey, keyBucket, object, salt, multipart, size)
+	m, err := reseal(dek, bk, object, multipart, size)
 	if err != nil {
 		dek.Wipe()
 		return nil, nil, err
@@ -168,28 +172,67 @@ func Seal(bucketKey []byte, keyBucket, object string, multipart bool, size int64
 	return m, dek, nil
 }
 
-// sealWith is Seal with the randomness supplied, for test vectors.
-func sealWith(dek *DataKey, bucketKey []byte, keyBucket, object string, salt []byte, multipart bool, size int64) (*Metadata, error) {
+// Reseal returns metadata for the same stored bytes (m's, whose data key
+// is key) under a new name: key sealed afresh, under a fresh salt, for
+// object under bucket key bk; the shape (multipart, size) is m's; the
+// result is complete and validated, as Seal's. This is how CopyObject
+// avoids re-encrypting data: the payload depends on the data key only. It
+// only helps where the backend copies the stored bytes as they are: S3
+// stores a server-side copy of a multipart object as one part, which loses
+// the part layout its decryption needs, so the proxy re-encrypts those.
+func (m *Metadata) Reseal(key *DataKey, bk BucketKey, object string) (*Metadata, error) {
+	n, err := reseal(key, bk, object, m.Multipart, m.Size)
+	if err != nil {
+		return nil, err
+	}
+	// The checksum's tag is under the data key, which a copy keeps.
+	n.Checksum, n.ChecksumTag = m.Checksum, m.ChecksumTag
+	if err := n.validate(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// reseal seals key for object under bk with a fresh salt, in the version
+// Seal writes.
+func reseal(key *DataKey, bk BucketKey, object string, multipart bool, size int64) (*Metadata, error) {
+	salt := make([]byte, saltSize)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, fmt.Errorf("envelope: draw salt: %w", err)
+	}
+	return sealWith(formats[writeVersion], key, bk, object, salt, multipart, size)
+}
+
+// sealWith is reseal with the format and randomness supplied, for test
+// vectors.
+func sealWith(f *format, dek *DataKey, bk BucketKey, object string, salt []byte, multipart bool, size int64) (*Metadata, error) {
 	if dek == nil {
 		return nil, fmt.Errorf("envelope: nil data key")
 	}
 	if multipart {
 		size = -1
-	} else if size < 0 || size > MaxStreamSize {
-		return nil, fmt.Errorf("envelope: object size %d outside 0..%d", size, int64(MaxStreamSize))
+	} else if size < 0 || size > maxStreamSize {
+		return nil, fmt.Errorf("envelope: object size %d outside 0..%d", size, int64(maxStreamSize))
 	}
-	aead, nonce, err := objectKeyAEAD(bucketKey, keyBucket, object, salt)
+	aead, nonce, err := objectKeyAEAD(f, bk.Plaintext, bk.Bucket, object, salt)
 	if err != nil {
 		return nil, err
 	}
-	return &Metadata{
-		Version:   Version,
-		KeyBucket: keyBucket,
-		Salt:      salt,
-		SealedKey: aead.Seal(make([]byte, 0, sealedKeySize), nonce, dek[:], sealAD(multipart, size)),
-		Multipart: multipart,
-		Size:      size,
-	}, nil
+	m := &Metadata{
+		Version:    f.version,
+		KeyID:      bk.KeyID,
+		KeyBucket:  bk.Bucket,
+		WrappedKey: bytes.Clone(bk.Wrapped),
+		Context:    maps.Clone(bk.Context),
+		Salt:       salt,
+		SealedKey:  aead.Seal(make([]byte, 0, sealedKeySize), nonce, dek[:], sealAD(f, multipart, size)),
+		Multipart:  multipart,
+		Size:       size,
+	}
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // sealAD is the additional data of the sealed data key: the label, then
@@ -197,9 +240,9 @@ func sealWith(dek *DataKey, bucketKey []byte, keyBucket, object string, salt []b
 // object, 0x01 || u64be(0) for a multipart one. So the recorded size and
 // the multipart flag, which readers rely on before the payload has
 // authenticated (a HEAD, a ranged read, a 416), cannot be edited.
-func sealAD(multipart bool, size int64) []byte {
-	ad := make([]byte, 0, sealedKeyAD)
-	ad = append(ad, sealedKeyAAD...)
+func sealAD(f *format, multipart bool, size int64) []byte {
+	ad := make([]byte, 0, len(f.sealedKeyLabel)+9)
+	ad = append(ad, f.sealedKeyLabel...)
 	if multipart {
 		ad = append(ad, 1)
 		size = 0
@@ -214,47 +257,24 @@ func sealAD(multipart bool, size int64) []byte {
 // the metadata was moved to another object name or key bucket, or edited
 // (its size or multipart flag included).
 func (m *Metadata) Open(bucketKey []byte, object string) (*DataKey, error) {
-	if m.Version != Version {
-		return nil, fmt.Errorf("envelope: unsupported format version %d", m.Version)
+	f, err := formatOf(m.Version)
+	if err != nil {
+		return nil, err
 	}
 	if len(m.SealedKey) != sealedKeySize {
 		return nil, fmt.Errorf("envelope: sealed key is %d bytes, want %d", len(m.SealedKey), sealedKeySize)
 	}
-	if !m.Multipart && (m.Size < 0 || m.Size > MaxStreamSize) {
-		return nil, fmt.Errorf("envelope: object size %d outside 0..%d", m.Size, int64(MaxStreamSize))
+	if !m.Multipart && (m.Size < 0 || m.Size > maxStreamSize) {
+		return nil, fmt.Errorf("envelope: object size %d outside 0..%d", m.Size, int64(maxStreamSize))
 	}
-	aead, nonce, err := objectKeyAEAD(bucketKey, m.KeyBucket, object, m.Salt)
+	aead, nonce, err := objectKeyAEAD(f, bucketKey, m.KeyBucket, object, m.Salt)
 	if err != nil {
 		return nil, err
 	}
 	dek := new(DataKey)
-	if _, err := aead.Open(dek[:0], nonce, m.SealedKey, sealAD(m.Multipart, m.Size)); err != nil {
+	if _, err := aead.Open(dek[:0], nonce, m.SealedKey, sealAD(f, m.Multipart, m.Size)); err != nil {
 		dek.Wipe()
 		return nil, fmt.Errorf("envelope: unseal data key: %w", ErrAuth)
 	}
 	return dek, nil
-}
-
-// Reseal returns a copy of m for the same ciphertext stored under a new
-// name: the data key is sealed afresh under a new salt and the object key of
-// (bucketKey, keyBucket, object). Multipart and Size are kept; KeyID,
-// WrappedKey and Context are cleared, and the caller sets them to describe
-// bucketKey (so forgetting fails Validate instead of writing metadata that
-// names the source's bucket key). This is how CopyObject avoids
-// re-encrypting data: the payload depends on the data key only. It only
-// helps where the backend copies the stored bytes as they are: S3 stores a
-// server-side copy of a multipart object as one part, which loses the part
-// layout its decryption needs, so the proxy re-encrypts those.
-func (m *Metadata) Reseal(key *DataKey, bucketKey []byte, keyBucket, object string) (*Metadata, error) {
-	salt := make([]byte, saltSize)
-	if _, err := rand.Read(salt); err != nil {
-		return nil, fmt.Errorf("envelope: draw salt: %w", err)
-	}
-	n, err := sealWith(key, bucketKey, keyBucket, object, salt, m.Multipart, m.Size)
-	if err != nil {
-		return nil, err
-	}
-	// The checksum's tag is under the data key, which a copy keeps.
-	n.Checksum, n.ChecksumTag = m.Checksum, m.ChecksumTag
-	return n, nil
 }

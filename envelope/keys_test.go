@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func bucketKey(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
+func bucketKey(b byte) []byte { return bytes.Repeat([]byte{b}, keySize) }
 
 // fill sets the fields the caller of Seal owns.
 func fill(m *Metadata) *Metadata {
@@ -20,11 +20,11 @@ func fill(m *Metadata) *Metadata {
 
 func TestSealOpen(t *testing.T) {
 	bk := bucketKey(1)
-	m, dek, err := Seal(bk, "photos", "2024/cat.jpg", false, 100)
+	m, dek, err := sealRaw(bk, "photos", "2024/cat.jpg", false, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Version != Version || m.KeyBucket != "photos" || len(m.Salt) != saltSize || len(m.SealedKey) != sealedKeySize || m.Size != 100 || m.Multipart {
+	if m.Version != writeVersion || m.KeyBucket != "photos" || len(m.Salt) != saltSize || len(m.SealedKey) != sealedKeySize || m.Size != 100 || m.Multipart {
 		t.Fatalf("Seal metadata: %+v", m)
 	}
 	got, err := m.Open(bk, "2024/cat.jpg")
@@ -95,7 +95,7 @@ func TestSealOpen(t *testing.T) {
 		t.Error("short bucket key accepted")
 	}
 	// A multipart seal records no size and does not open as single-part.
-	mp, mk, err := Seal(bk, "photos", "big", true, 12345)
+	mp, mk, err := sealRaw(bk, "photos", "big", true, 12345)
 	if err != nil || !mp.Multipart || mp.Size != -1 {
 		t.Fatalf("multipart Seal: %+v, %v", mp, err)
 	}
@@ -109,15 +109,15 @@ func TestSealOpen(t *testing.T) {
 			t.Errorf("multipart seal opened as single-part of %d bytes: %v", size, err)
 		}
 	}
-	if _, _, err := Seal(bk, "photos", "x", false, -1); err == nil {
+	if _, _, err := sealRaw(bk, "photos", "x", false, -1); err == nil {
 		t.Error("single-part Seal of -1 bytes accepted")
 	}
 }
 
 func TestSealIsRandom(t *testing.T) {
 	bk := bucketKey(1)
-	m1, k1, _ := Seal(bk, "b", "o", false, 100)
-	m2, k2, _ := Seal(bk, "b", "o", false, 100)
+	m1, k1, _ := sealRaw(bk, "b", "o", false, 100)
+	m2, k2, _ := sealRaw(bk, "b", "o", false, 100)
 	if *k1 == *k2 || bytes.Equal(m1.Salt, m2.Salt) || bytes.Equal(m1.SealedKey, m2.SealedKey) {
 		t.Fatal("two Seals share key material")
 	}
@@ -135,7 +135,7 @@ func TestSealRejectsBadInput(t *testing.T) {
 		"huge name":    {bucketKey(1), "b", string(make([]byte, 1<<16))},
 	}
 	for name, c := range cases {
-		if _, _, err := Seal(c.bk, c.bucket, c.ob, false, 100); err == nil {
+		if _, _, err := sealRaw(c.bk, c.bucket, c.ob, false, 100); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -145,7 +145,7 @@ func TestSealRejectsBadInput(t *testing.T) {
 // new bucket and bucket key) while the ciphertext is copied byte for byte.
 func TestResealForCopy(t *testing.T) {
 	srcBK, dstBK := bucketKey(1), bucketKey(2)
-	m, dek, _ := Seal(srcBK, "src-bucket", "a.txt", false, 5000)
+	m, dek, _ := sealRaw(srcBK, "src-bucket", "a.txt", false, 5000)
 	fill(m)
 	m.Context = map[string]string{"project": "x"}
 	pt := pattern(5000, 1)
@@ -156,20 +156,20 @@ func TestResealForCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := m.Reseal(k, dstBK, "dst-bucket", "copy/a.txt")
+	dst := BucketKey{Plaintext: dstBK, KeyID: "dst-key", Wrapped: []byte("dst wrapped"), Bucket: "dst-bucket"}
+	c, err := m.Reseal(k, dst, "copy/a.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Size != 5000 || c.Multipart || c.KeyBucket != "dst-bucket" || bytes.Equal(c.Salt, m.Salt) {
 		t.Fatalf("resealed metadata: %+v", c)
 	}
-	if c.KeyID != "" || c.WrappedKey != nil || c.Context != nil {
-		t.Fatal("Reseal kept the source's bucket key description")
+	if c.KeyID != "dst-key" || string(c.WrappedKey) != "dst wrapped" || c.Context != nil {
+		t.Fatal("Reseal did not describe the destination's bucket key")
 	}
-	if err := c.Validate(); !errors.Is(err, ErrInvalidMetadata) {
-		t.Fatalf("resealed metadata without key id validated: %v", err)
+	if err := c.validate(); err != nil {
+		t.Fatalf("resealed metadata does not validate: %v", err)
 	}
-	fill(c)
 	parsed, err := ParseMetadata(headerOf(c.Headers()))
 	if err != nil {
 		t.Fatal(err)
@@ -197,8 +197,8 @@ func TestResealForCopy(t *testing.T) {
 	}
 	// Multipart objects keep their flag, for backends that copy stored
 	// bytes as they are (S3 does not: the proxy re-encrypts those).
-	mp, dk, _ := Seal(srcBK, "b", "big", true, -1)
-	rc, _ := mp.Reseal(dk, dstBK, "b", "big2")
+	mp, dk, _ := sealRaw(srcBK, "b", "big", true, -1)
+	rc, _ := mp.Reseal(dk, testBucketKey(dstBK, "b"), "big2")
 	if !rc.Multipart || rc.Size != -1 {
 		t.Fatalf("multipart reseal: %+v", rc)
 	}
@@ -214,8 +214,8 @@ func TestWipe(t *testing.T) {
 		t.Fatal("DataKey.Wipe left bytes")
 	}
 	b := bucketKey(3)
-	Wipe(b)
-	if !bytes.Equal(b, make([]byte, KeySize)) {
+	wipe(b)
+	if !bytes.Equal(b, make([]byte, keySize)) {
 		t.Fatal("Wipe left bytes")
 	}
 }

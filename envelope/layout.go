@@ -24,8 +24,19 @@ type Layout struct {
 	Marker    bool    // multipart: the end tag is a marker part after the last part
 }
 
-// SingleLayout is the layout of a single-part object of ciphertext size c.
-func SingleLayout(c int64) Layout { return Layout{Parts: []int64{c}} }
+// NewLayout is the layout of a stored object from the sizes the backend
+// reports: for a single-part object its one ciphertext size (Content-Length),
+// for a multipart object the sizes of its stored parts 1..M in order (HEAD
+// ?partNumber=k), the marker part included.
+func NewLayout(multipart bool, stored ...int64) (Layout, error) {
+	if !multipart {
+		if len(stored) != 1 {
+			return Layout{}, fmt.Errorf("envelope: a single-part object has one size, got %d", len(stored))
+		}
+		return singleLayout(stored[0]), nil
+	}
+	return multipartLayout(stored)
+}
 
 // StoredEmpty reports whether l is an empty single-part object stored as
 // an empty body, with no stream: its envelope is in its metadata alone
@@ -36,32 +47,31 @@ func (l Layout) StoredEmpty() bool {
 	return !l.Multipart && len(l.Parts) == 1 && l.Parts[0] == 0
 }
 
-// MultipartLayout is the layout of a multipart object whose stored parts
+// singleLayout is the layout of a single-part object of ciphertext size c.
+func singleLayout(c int64) Layout { return Layout{Parts: []int64{c}} }
+
+// multipartLayout is the layout of a multipart object whose stored parts
 // (as the backend reports them: parts 1..M in order) have the given sizes.
 // A last stored part of exactly MarkerSize bytes is the marker part (no
 // part of the object is that small: its framing alone is, and a stream is
 // at least TagSize bytes); every other stored part is a framed stream.
-func MultipartLayout(stored []int64) (Layout, error) {
+func multipartLayout(stored []int64) (Layout, error) {
 	l := Layout{Multipart: true}
 	n := len(stored)
-	if n >= 2 && stored[n-1] == MarkerSize {
+	if n >= 2 && stored[n-1] == markerSize {
 		l.Marker, n = true, n-1
 	}
 	for i, c := range stored[:n] {
-		if _, err := StoredPartPlaintextSize(c); err != nil {
+		if _, err := storedPartPlaintextSize(c); err != nil {
 			return Layout{}, fmt.Errorf("envelope: part %d: %w", i+1, err)
 		}
-		l.Parts = append(l.Parts, c-PartOverhead)
+		l.Parts = append(l.Parts, c-partOverhead)
 	}
 	if err := l.check(); err != nil {
 		return Layout{}, err
 	}
 	return l, nil
 }
-
-// PartCount is the number of parts the object's plaintext is in (the
-// marker part is not one).
-func (l Layout) PartCount() int { return len(l.Parts) }
 
 // StoredSize is the number of bytes the backend stores for the object.
 func (l Layout) StoredSize() int64 {
@@ -70,23 +80,44 @@ func (l Layout) StoredSize() int64 {
 		total += l.stride(i)
 	}
 	if l.Marker {
-		total += MarkerSize
+		total += markerSize
 	}
 	return total
 }
 
-// EndRange is where the object's end tag is stored: its last EndSize
+// endRange is where the object's end tag is stored: its last EndSize
 // bytes. A reader that does not fetch them with its range checks them
 // with CheckEnd, so that a backend that dropped trailing parts cannot
 // pass off the shorter object (its sizes, its part count, a 416) as
 // authentic.
-func (l Layout) EndRange() (off, n int64) {
-	return l.StoredSize() - EndSize, EndSize
+func (l Layout) endRange() (off, n int64) {
+	return l.StoredSize() - endSize, endSize
 }
 
-// CheckEnd checks tag, the bytes at EndRange of a multipart object, which
+// CheckEnd authenticates the end of a multipart object for a read that
+// does not read it itself, so that a backend that dropped trailing parts
+// cannot pass off the shorter object (its sizes, its part count, a 416) as
+// authentic. reading is the plaintext range the caller reads with
+// NewRangeReader, or nil for a read of none of the object's end (a part
+// read, a 416). When the read checks the end itself (a whole read, or a
+// range that reaches the final segment), or the object is single-part,
+// CheckEnd does nothing; otherwise it fetches the object's last 16 stored
+// bytes with fetch and checks that they are the end tag of its part count
+// (the error wraps ErrAuth).
+func (l Layout) CheckEnd(key *DataKey, reading *Range, fetch func(off, n int64) ([]byte, error)) error {
+	if !l.Multipart || (reading != nil && l.checksEnd(*reading)) {
+		return nil
+	}
+	tag, err := fetch(l.endRange())
+	if err != nil {
+		return err
+	}
+	return l.checkTag(key, tag)
+}
+
+// checkTag checks tag, the bytes at endRange of a multipart object, which
 // must be the end tag of its part count; the error wraps ErrAuth.
-func (l Layout) CheckEnd(key *DataKey, tag []byte) error {
+func (l Layout) checkTag(key *DataKey, tag []byte) error {
 	if err := l.check(); err != nil {
 		return err
 	}
@@ -105,7 +136,7 @@ func (l Layout) stride(i int) int64 {
 // header is the size of a part's header: PartHeaderSize for multipart.
 func (l Layout) header() int64 {
 	if l.Multipart {
-		return PartHeaderSize
+		return partHeaderSize
 	}
 	return 0
 }
@@ -113,7 +144,7 @@ func (l Layout) header() int64 {
 // end is the size of a part's end field: EndSize for multipart.
 func (l Layout) end() int64 {
 	if l.Multipart {
-		return EndSize
+		return endSize
 	}
 	return 0
 }
@@ -132,8 +163,8 @@ func (l Layout) check() error {
 		return fmt.Errorf("envelope: layout has no parts")
 	case !l.Multipart && len(l.Parts) != 1:
 		return fmt.Errorf("envelope: single-part layout has %d parts", len(l.Parts))
-	case len(l.Parts) > MaxPart, l.Marker && len(l.Parts) >= MaxPart:
-		return fmt.Errorf("envelope: layout has %d parts, more than %d", len(l.Parts), MaxPart)
+	case len(l.Parts) > maxPart, l.Marker && len(l.Parts) >= maxPart:
+		return fmt.Errorf("envelope: layout has %d parts, more than %d", len(l.Parts), maxPart)
 	case l.Marker && !l.Multipart:
 		return fmt.Errorf("envelope: single-part layout with an end marker")
 	}
@@ -189,13 +220,13 @@ func (l Layout) HeaderRange(r Range) (off, n int64, ok bool) {
 	if err != nil || !l.Multipart || p.first.seg == 0 {
 		return 0, 0, false
 	}
-	return p.partOff, PartHeaderSize, true
+	return p.partOff, partHeaderSize, true
 }
 
-// ChecksEnd reports whether NewRangeReader, reading r, fetches and checks
+// checksEnd reports whether NewRangeReader, reading r, fetches and checks
 // the object's end tag itself: r is in a multipart object and reaches its
 // final segment.
-func (l Layout) ChecksEnd(r Range) bool {
+func (l Layout) checksEnd(r Range) bool {
 	p, err := l.plan(r)
 	return err == nil && l.Multipart && p.end
 }
@@ -225,14 +256,14 @@ func (l Layout) plan(r Range) (*rangePlan, error) {
 		return nil, err
 	}
 	if r.Start < 0 || r.Length < 0 || r.Start > total || r.Length > total-r.Start {
-		return nil, fmt.Errorf("envelope: range %d+%d of a %d-byte object: %w", r.Start, r.Length, total, ErrUnsatisfiableRange)
+		return nil, fmt.Errorf("envelope: range %d+%d of a %d-byte object: %w", r.Start, r.Length, total, errUnsatisfiableRange)
 	}
 	var first, last segPos
 	if r.Start == 0 && r.Length == total {
 		last = segPos{len(l.Parts) - 1, segments(mustPlain(l.Parts[len(l.Parts)-1])) - 1}
 	} else {
 		if r.Length == 0 {
-			return nil, fmt.Errorf("envelope: empty range: %w", ErrUnsatisfiableRange)
+			return nil, fmt.Errorf("envelope: empty range: %w", errUnsatisfiableRange)
 		}
 		first = l.locate(r.Start)
 		last = l.locate(r.Start + r.Length - 1)
@@ -249,7 +280,7 @@ func (l Layout) plan(r Range) (*rangePlan, error) {
 			if first.seg == 0 {
 				p.ctOff = ct // with the part's header
 			}
-			p.ptOff = pt + first.seg*SegmentSize
+			p.ptOff = pt + first.seg*segmentSize
 		}
 		if i == last.part {
 			p.ctEnd = stream + min((last.seg+1)*encSegmentSize, c)
@@ -272,7 +303,7 @@ func (l Layout) locate(off int64) segPos {
 	for i, c := range l.Parts {
 		n := mustPlain(c)
 		if off < n {
-			return segPos{i, off / SegmentSize}
+			return segPos{i, off / segmentSize}
 		}
 		off -= n
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,17 +23,17 @@ var ErrInvalidMetadata = errors.New("envelope: invalid envelope metadata")
 const (
 	MetaPrefix = "x-amz-meta-bk-"
 
-	HeaderVersion     = MetaPrefix + "v"
-	HeaderKeyID       = MetaPrefix + "kid"
-	HeaderKeyBucket   = MetaPrefix + "kb"
-	HeaderWrappedKey  = MetaPrefix + "wk"
-	HeaderContext     = MetaPrefix + "ctx"
-	HeaderSalt        = MetaPrefix + "salt"
-	HeaderSealedKey   = MetaPrefix + "sk"
-	HeaderMultipart   = MetaPrefix + "mp"
-	HeaderSize        = MetaPrefix + "size"
-	HeaderChecksum    = MetaPrefix + "ck"
-	HeaderChecksumTag = MetaPrefix + "ckt"
+	headerVersion     = MetaPrefix + "v"
+	headerKeyID       = MetaPrefix + "kid"
+	headerKeyBucket   = MetaPrefix + "kb"
+	headerWrappedKey  = MetaPrefix + "wk"
+	headerContext     = MetaPrefix + "ctx"
+	headerSalt        = MetaPrefix + "salt"
+	headerSealedKey   = MetaPrefix + "sk"
+	headerMultipart   = MetaPrefix + "mp"
+	headerSize        = MetaPrefix + "size"
+	headerChecksum    = MetaPrefix + "ck"
+	headerChecksumTag = MetaPrefix + "ckt"
 )
 
 // Field limits, chosen so that even a maximal set stays under S3's 2 KB
@@ -67,38 +68,39 @@ type Metadata struct {
 }
 
 // Headers returns m as lower-case "x-amz-meta-..." header names and values.
-// Call Validate first: Headers of invalid metadata would not parse back.
+// Metadata from Seal, Reseal and ParseMetadata is valid; Headers of
+// invalid metadata would not parse back.
 func (m *Metadata) Headers() map[string]string {
 	h := map[string]string{
-		HeaderVersion:    strconv.Itoa(m.Version),
-		HeaderKeyID:      m.KeyID,
-		HeaderKeyBucket:  m.KeyBucket,
-		HeaderWrappedKey: b64.EncodeToString(m.WrappedKey),
-		HeaderSalt:       b64.EncodeToString(m.Salt),
-		HeaderSealedKey:  b64.EncodeToString(m.SealedKey),
+		headerVersion:    strconv.Itoa(m.Version),
+		headerKeyID:      m.KeyID,
+		headerKeyBucket:  m.KeyBucket,
+		headerWrappedKey: b64.EncodeToString(m.WrappedKey),
+		headerSalt:       b64.EncodeToString(m.Salt),
+		headerSealedKey:  b64.EncodeToString(m.SealedKey),
 	}
 	if len(m.Context) > 0 {
 		js, _ := canonicalContext(m.Context)
-		h[HeaderContext] = b64.EncodeToString(js)
+		h[headerContext] = b64.EncodeToString(js)
 	}
 	if m.Multipart {
-		h[HeaderMultipart] = "1"
+		h[headerMultipart] = "1"
 	} else {
-		h[HeaderSize] = strconv.FormatInt(m.Size, 10)
+		h[headerSize] = strconv.FormatInt(m.Size, 10)
 	}
 	if m.Checksum != "" {
-		h[HeaderChecksum] = m.Checksum
-		h[HeaderChecksumTag] = b64.EncodeToString(m.ChecksumTag)
+		h[headerChecksum] = m.Checksum
+		h[headerChecksumTag] = b64.EncodeToString(m.ChecksumTag)
 	}
 	return h
 }
 
-// EncodedLen is an upper bound of what m counts against S3's 2 KB
+// encodedLen is an upper bound of what m counts against S3's 2 KB
 // user-metadata limit: the bytes of every header name, with its
 // x-amz-meta- prefix (the conservative reading), and value. S3 (and
 // versitygw) count each key without the prefix; the proxy counts that way
 // when it checks the client's metadata and the envelope's together.
-func (m *Metadata) EncodedLen() int {
+func (m *Metadata) encodedLen() int {
 	n := 0
 	for k, v := range m.Headers() {
 		n += len(k) + len(v)
@@ -106,52 +108,52 @@ func (m *Metadata) EncodedLen() int {
 	return n
 }
 
-// Validate checks that m can be stored and read back: the writer calls it
+// validate checks that m can be stored and read back: the writer calls it
 // before sending metadata upstream, ParseMetadata before returning.
-func (m *Metadata) Validate() error {
+func (m *Metadata) validate() error {
 	bad := func(name, format string, args ...any) error {
 		return fmt.Errorf("envelope: metadata %s: %s: %w", name, fmt.Sprintf(format, args...), ErrInvalidMetadata)
 	}
-	if m.Version != Version {
-		return bad(HeaderVersion, "unsupported version %d", m.Version)
+	if _, err := formatOf(m.Version); err != nil {
+		return bad(headerVersion, "unsupported version %d", m.Version)
 	}
 	if err := checkVisible(m.KeyID, maxKeyID); err != nil {
-		return bad(HeaderKeyID, "%v", err)
+		return bad(headerKeyID, "%v", err)
 	}
 	if err := checkVisible(m.KeyBucket, maxKeyBucket); err != nil {
-		return bad(HeaderKeyBucket, "%v", err)
+		return bad(headerKeyBucket, "%v", err)
 	}
 	if len(m.WrappedKey) == 0 || len(m.WrappedKey) > maxWrappedKey {
-		return bad(HeaderWrappedKey, "%d bytes, want 1..%d", len(m.WrappedKey), maxWrappedKey)
+		return bad(headerWrappedKey, "%d bytes, want 1..%d", len(m.WrappedKey), maxWrappedKey)
 	}
 	if len(m.Context) > 0 {
 		js, err := canonicalContext(m.Context)
 		if err != nil {
-			return bad(HeaderContext, "%v", err)
+			return bad(headerContext, "%v", err)
 		}
 		if len(js) > maxContext {
-			return bad(HeaderContext, "%d bytes of JSON, want at most %d", len(js), maxContext)
+			return bad(headerContext, "%d bytes of JSON, want at most %d", len(js), maxContext)
 		}
 	}
 	if len(m.Salt) != saltSize {
-		return bad(HeaderSalt, "%d bytes, want %d", len(m.Salt), saltSize)
+		return bad(headerSalt, "%d bytes, want %d", len(m.Salt), saltSize)
 	}
 	if len(m.SealedKey) != sealedKeySize {
-		return bad(HeaderSealedKey, "%d bytes, want %d", len(m.SealedKey), sealedKeySize)
+		return bad(headerSealedKey, "%d bytes, want %d", len(m.SealedKey), sealedKeySize)
 	}
 	if m.Checksum != "" || m.ChecksumTag != nil {
 		if err := checkVisible(m.Checksum, maxChecksum); err != nil {
-			return bad(HeaderChecksum, "%v", err)
+			return bad(headerChecksum, "%v", err)
 		}
 		if len(m.ChecksumTag) != checksumTag {
-			return bad(HeaderChecksumTag, "%d bytes, want %d", len(m.ChecksumTag), checksumTag)
+			return bad(headerChecksumTag, "%d bytes, want %d", len(m.ChecksumTag), checksumTag)
 		}
 	}
 	switch {
 	case m.Multipart && m.Size != -1:
-		return bad(HeaderSize, "recorded for a multipart object")
-	case !m.Multipart && (m.Size < 0 || m.Size > MaxStreamSize):
-		return bad(HeaderSize, "%d outside 0..%d", m.Size, int64(MaxStreamSize))
+		return bad(headerSize, "recorded for a multipart object")
+	case !m.Multipart && (m.Size < 0 || m.Size > maxStreamSize):
+		return bad(headerSize, "%d outside 0..%d", m.Size, int64(maxStreamSize))
 	}
 	return nil
 }
@@ -165,7 +167,7 @@ func (m *Metadata) Validate() error {
 func ParseMetadata(h http.Header) (*Metadata, error) {
 	fields := make(map[string]string, 9)
 	for k, vs := range h {
-		if !IsEnvelopeHeader(k) {
+		if !isEnvelopeHeader(k) {
 			continue
 		}
 		name := strings.ToLower(k)
@@ -174,7 +176,7 @@ func ParseMetadata(h http.Header) (*Metadata, error) {
 		}
 		fields[name] = vs[0]
 	}
-	if _, ok := fields[HeaderVersion]; !ok {
+	if _, ok := fields[headerVersion]; !ok {
 		return nil, ErrNotEncrypted
 	}
 	bad := func(name, format string, args ...any) error {
@@ -189,16 +191,20 @@ func ParseMetadata(h http.Header) (*Metadata, error) {
 		return v, ok, nil
 	}
 	m := &Metadata{Size: -1}
-	v, _, _ := take(HeaderVersion, true)
-	if v != "1" {
-		return nil, bad(HeaderVersion, "unsupported version %s", clip(v))
+	v, _, _ := take(headerVersion, true)
+	n, valid := canonicalDecimal(v)
+	if !valid || n > math.MaxInt32 {
+		return nil, bad(headerVersion, "unsupported version %s", clip(v))
 	}
-	m.Version = Version
+	if _, err := formatOf(int(n)); err != nil {
+		return nil, bad(headerVersion, "unsupported version %s", clip(v))
+	}
+	m.Version = int(n)
 	var err error
-	if m.KeyID, _, err = take(HeaderKeyID, true); err != nil {
+	if m.KeyID, _, err = take(headerKeyID, true); err != nil {
 		return nil, err
 	}
-	if m.KeyBucket, _, err = take(HeaderKeyBucket, true); err != nil {
+	if m.KeyBucket, _, err = take(headerKeyBucket, true); err != nil {
 		return nil, err
 	}
 	// Binary fields: base64url without padding, length-checked before
@@ -209,9 +215,9 @@ func ParseMetadata(h http.Header) (*Metadata, error) {
 		dst      *[]byte
 		min, max int
 	}{
-		{HeaderWrappedKey, &m.WrappedKey, 1, maxWrappedKey},
-		{HeaderSalt, &m.Salt, saltSize, saltSize},
-		{HeaderSealedKey, &m.SealedKey, sealedKeySize, sealedKeySize},
+		{headerWrappedKey, &m.WrappedKey, 1, maxWrappedKey},
+		{headerSalt, &m.Salt, saltSize, saltSize},
+		{headerSealedKey, &m.SealedKey, sealedKeySize, sealedKeySize},
 	}
 	for _, f := range binary {
 		s, _, err := take(f.name, true)
@@ -222,40 +228,40 @@ func ParseMetadata(h http.Header) (*Metadata, error) {
 			return nil, bad(f.name, "%v", err)
 		}
 	}
-	if s, ok, _ := take(HeaderContext, false); ok {
+	if s, ok, _ := take(headerContext, false); ok {
 		if m.Context, err = parseContext(s); err != nil {
-			return nil, bad(HeaderContext, "%v", err)
+			return nil, bad(headerContext, "%v", err)
 		}
 	}
-	if s, ok, _ := take(HeaderMultipart, false); ok {
+	if s, ok, _ := take(headerMultipart, false); ok {
 		if s != "1" {
-			return nil, bad(HeaderMultipart, "want 1, have %s", clip(s))
+			return nil, bad(headerMultipart, "want 1, have %s", clip(s))
 		}
 		m.Multipart = true
 	}
-	if s, ok, _ := take(HeaderSize, !m.Multipart); ok {
-		n, valid := parseDecimal(s)
-		if !valid || (len(s) > 1 && s[0] == '0') {
-			return nil, bad(HeaderSize, "not a canonical decimal: %s", clip(s))
+	if s, ok, _ := take(headerSize, !m.Multipart); ok {
+		n, valid := canonicalDecimal(s)
+		if !valid {
+			return nil, bad(headerSize, "not a canonical decimal: %s", clip(s))
 		}
 		m.Size = n
 	} else if !m.Multipart {
-		return nil, bad(HeaderSize, "missing")
+		return nil, bad(headerSize, "missing")
 	}
-	if s, ok, _ := take(HeaderChecksum, false); ok {
-		t, _, err := take(HeaderChecksumTag, true)
+	if s, ok, _ := take(headerChecksum, false); ok {
+		t, _, err := take(headerChecksumTag, true)
 		if err != nil {
 			return nil, err
 		}
 		if m.ChecksumTag, err = decodeB64(t, checksumTag, checksumTag); err != nil {
-			return nil, bad(HeaderChecksumTag, "%v", err)
+			return nil, bad(headerChecksumTag, "%v", err)
 		}
 		m.Checksum = s
 	}
 	for name := range fields {
 		return nil, bad(clip(name), "unknown field")
 	}
-	if err := m.Validate(); err != nil {
+	if err := m.validate(); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -263,7 +269,7 @@ func ParseMetadata(h http.Header) (*Metadata, error) {
 
 // IsEnvelopeHeader reports whether a header name (any case) is reserved for
 // envelope metadata; the proxy strips such headers from client requests.
-func IsEnvelopeHeader(name string) bool {
+func isEnvelopeHeader(name string) bool {
 	return len(name) >= len(MetaPrefix) && strings.EqualFold(name[:len(MetaPrefix)], MetaPrefix)
 }
 
@@ -349,4 +355,14 @@ func clip(s string) string {
 		return strconv.Quote(s[:16]) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// canonicalDecimal parses a non-negative decimal without sign or leading
+// zeros; too large for int64 is not valid.
+func canonicalDecimal(s string) (int64, bool) {
+	if s == "" || s[0] < '0' || s[0] > '9' || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }

@@ -21,7 +21,7 @@ func headerOf(m map[string]string) http.Header {
 
 func sampleMetadata() *Metadata {
 	return &Metadata{
-		Version:    Version,
+		Version:    1,
 		KeyID:      "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 		KeyBucket:  "example-bucket",
 		WrappedKey: pattern(184, 1),
@@ -39,12 +39,12 @@ func TestMetadataRoundTrip(t *testing.T) {
 	zero := sampleMetadata()
 	zero.Size = 0
 	for name, m := range map[string]*Metadata{"single": sampleMetadata(), "multipart": mp, "context": ctx, "zero": zero} {
-		if err := m.Validate(); err != nil {
+		if err := m.validate(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		hs := m.Headers()
 		for k := range hs {
-			if k != strings.ToLower(k) || !IsEnvelopeHeader(k) {
+			if k != strings.ToLower(k) || !isEnvelopeHeader(k) {
 				t.Errorf("%s: header name %q", name, k)
 			}
 		}
@@ -92,51 +92,51 @@ func TestParseMetadataNotEncrypted(t *testing.T) {
 func TestParseMetadataRejects(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("a", n) }
 	cases := map[string]func(h map[string]string){
-		"version 2":       func(h map[string]string) { h[HeaderVersion] = "2" },
-		"version 01":      func(h map[string]string) { h[HeaderVersion] = "01" },
-		"version empty":   func(h map[string]string) { h[HeaderVersion] = "" },
-		"missing kid":     func(h map[string]string) { delete(h, HeaderKeyID) },
-		"missing kb":      func(h map[string]string) { delete(h, HeaderKeyBucket) },
-		"missing wk":      func(h map[string]string) { delete(h, HeaderWrappedKey) },
-		"missing salt":    func(h map[string]string) { delete(h, HeaderSalt) },
-		"missing sk":      func(h map[string]string) { delete(h, HeaderSealedKey) },
-		"missing size":    func(h map[string]string) { delete(h, HeaderSize) },
-		"empty kid":       func(h map[string]string) { h[HeaderKeyID] = "" },
-		"kid with space":  func(h map[string]string) { h[HeaderKeyID] = "a b" },
-		"kid non-ascii":   func(h map[string]string) { h[HeaderKeyID] = "clé" },
-		"oversize kid":    func(h map[string]string) { h[HeaderKeyID] = long(maxKeyID + 1) },
-		"oversize kb":     func(h map[string]string) { h[HeaderKeyBucket] = long(maxKeyBucket + 1) },
-		"oversize wk":     func(h map[string]string) { h[HeaderWrappedKey] = long(b64.EncodedLen(maxWrappedKey) + 1) },
-		"empty wk":        func(h map[string]string) { h[HeaderWrappedKey] = "" },
-		"wk padded":       func(h map[string]string) { h[HeaderWrappedKey] += "==" },
-		"wk std alphabet": func(h map[string]string) { h[HeaderWrappedKey] = "ab+/" + h[HeaderWrappedKey][4:] },
+		"version 2":       func(h map[string]string) { h[headerVersion] = "2" },
+		"version 01":      func(h map[string]string) { h[headerVersion] = "01" },
+		"version empty":   func(h map[string]string) { h[headerVersion] = "" },
+		"missing kid":     func(h map[string]string) { delete(h, headerKeyID) },
+		"missing kb":      func(h map[string]string) { delete(h, headerKeyBucket) },
+		"missing wk":      func(h map[string]string) { delete(h, headerWrappedKey) },
+		"missing salt":    func(h map[string]string) { delete(h, headerSalt) },
+		"missing sk":      func(h map[string]string) { delete(h, headerSealedKey) },
+		"missing size":    func(h map[string]string) { delete(h, headerSize) },
+		"empty kid":       func(h map[string]string) { h[headerKeyID] = "" },
+		"kid with space":  func(h map[string]string) { h[headerKeyID] = "a b" },
+		"kid non-ascii":   func(h map[string]string) { h[headerKeyID] = "clé" },
+		"oversize kid":    func(h map[string]string) { h[headerKeyID] = long(maxKeyID + 1) },
+		"oversize kb":     func(h map[string]string) { h[headerKeyBucket] = long(maxKeyBucket + 1) },
+		"oversize wk":     func(h map[string]string) { h[headerWrappedKey] = long(b64.EncodedLen(maxWrappedKey) + 1) },
+		"empty wk":        func(h map[string]string) { h[headerWrappedKey] = "" },
+		"wk padded":       func(h map[string]string) { h[headerWrappedKey] += "==" },
+		"wk std alphabet": func(h map[string]string) { h[headerWrappedKey] = "ab+/" + h[headerWrappedKey][4:] },
 		"wk with newline": func(h map[string]string) {
-			h[HeaderWrappedKey] = h[HeaderWrappedKey][:10] + "\n" + h[HeaderWrappedKey][11:]
+			h[headerWrappedKey] = h[headerWrappedKey][:10] + "\n" + h[headerWrappedKey][11:]
 		},
-		"wk bad length":       func(h map[string]string) { h[HeaderWrappedKey] = "abcde" },
-		"wk nonzero pad bits": func(h map[string]string) { h[HeaderWrappedKey] = "AB" },
-		"salt short":          func(h map[string]string) { h[HeaderSalt] = h[HeaderSalt][1:] },
-		"salt long":           func(h map[string]string) { h[HeaderSalt] += "AA" },
-		"sk short":            func(h map[string]string) { h[HeaderSealedKey] = h[HeaderSealedKey][4:] },
-		"size negative":       func(h map[string]string) { h[HeaderSize] = "-1" },
-		"size leading zero":   func(h map[string]string) { h[HeaderSize] = "012" },
-		"size plus":           func(h map[string]string) { h[HeaderSize] = "+12" },
-		"size too big":        func(h map[string]string) { h[HeaderSize] = "281474976710657" },
-		"size overflow":       func(h map[string]string) { h[HeaderSize] = "99999999999999999999999" },
-		"mp 0":                func(h map[string]string) { h[HeaderMultipart] = "0" },
-		"mp with size":        func(h map[string]string) { h[HeaderMultipart] = "1" },
+		"wk bad length":       func(h map[string]string) { h[headerWrappedKey] = "abcde" },
+		"wk nonzero pad bits": func(h map[string]string) { h[headerWrappedKey] = "AB" },
+		"salt short":          func(h map[string]string) { h[headerSalt] = h[headerSalt][1:] },
+		"salt long":           func(h map[string]string) { h[headerSalt] += "AA" },
+		"sk short":            func(h map[string]string) { h[headerSealedKey] = h[headerSealedKey][4:] },
+		"size negative":       func(h map[string]string) { h[headerSize] = "-1" },
+		"size leading zero":   func(h map[string]string) { h[headerSize] = "012" },
+		"size plus":           func(h map[string]string) { h[headerSize] = "+12" },
+		"size too big":        func(h map[string]string) { h[headerSize] = "281474976710657" },
+		"size overflow":       func(h map[string]string) { h[headerSize] = "99999999999999999999999" },
+		"mp 0":                func(h map[string]string) { h[headerMultipart] = "0" },
+		"mp with size":        func(h map[string]string) { h[headerMultipart] = "1" },
 		"unknown field":       func(h map[string]string) { h[MetaPrefix+"x"] = "1" },
-		"ctx empty object":    func(h map[string]string) { h[HeaderContext] = b64.EncodeToString([]byte(`{}`)) },
-		"ctx null":            func(h map[string]string) { h[HeaderContext] = b64.EncodeToString([]byte(`null`)) },
-		"ctx not json":        func(h map[string]string) { h[HeaderContext] = b64.EncodeToString([]byte(`a=b`)) },
-		"ctx number":          func(h map[string]string) { h[HeaderContext] = b64.EncodeToString([]byte(`{"a":1}`)) },
-		"ctx unsorted":        func(h map[string]string) { h[HeaderContext] = b64.EncodeToString([]byte(`{"b":"1","a":"2"}`)) },
-		"ctx spaces":          func(h map[string]string) { h[HeaderContext] = b64.EncodeToString([]byte(`{"a": "1"}`)) },
-		"ctx duplicate key":   func(h map[string]string) { h[HeaderContext] = b64.EncodeToString([]byte(`{"a":"1","a":"1"}`)) },
-		"ctx html escaped":    func(h map[string]string) { h[HeaderContext] = b64.EncodeToString([]byte(`{"a":"\u003c"}`)) },
-		"ctx bad utf8":        func(h map[string]string) { h[HeaderContext] = b64.EncodeToString([]byte("{\"a\":\"\xff\"}")) },
+		"ctx empty object":    func(h map[string]string) { h[headerContext] = b64.EncodeToString([]byte(`{}`)) },
+		"ctx null":            func(h map[string]string) { h[headerContext] = b64.EncodeToString([]byte(`null`)) },
+		"ctx not json":        func(h map[string]string) { h[headerContext] = b64.EncodeToString([]byte(`a=b`)) },
+		"ctx number":          func(h map[string]string) { h[headerContext] = b64.EncodeToString([]byte(`{"a":1}`)) },
+		"ctx unsorted":        func(h map[string]string) { h[headerContext] = b64.EncodeToString([]byte(`{"b":"1","a":"2"}`)) },
+		"ctx spaces":          func(h map[string]string) { h[headerContext] = b64.EncodeToString([]byte(`{"a": "1"}`)) },
+		"ctx duplicate key":   func(h map[string]string) { h[headerContext] = b64.EncodeToString([]byte(`{"a":"1","a":"1"}`)) },
+		"ctx html escaped":    func(h map[string]string) { h[headerContext] = b64.EncodeToString([]byte(`{"a":"\u003c"}`)) },
+		"ctx bad utf8":        func(h map[string]string) { h[headerContext] = b64.EncodeToString([]byte("{\"a\":\"\xff\"}")) },
 		"ctx oversize": func(h map[string]string) {
-			h[HeaderContext] = b64.EncodeToString([]byte(`{"a":"` + long(maxContext) + `"}`))
+			h[headerContext] = b64.EncodeToString([]byte(`{"a":"` + long(maxContext) + `"}`))
 		},
 	}
 	for name, edit := range cases {
@@ -149,18 +149,18 @@ func TestParseMetadataRejects(t *testing.T) {
 	}
 	// Repeats: two values, or one name in two spellings.
 	h := headerOf(sampleMetadata().Headers())
-	h.Add(HeaderKeyID, "x")
+	h.Add(headerKeyID, "x")
 	if _, err := ParseMetadata(h); !errors.Is(err, ErrInvalidMetadata) {
 		t.Errorf("two values: %v", err)
 	}
 	h = headerOf(sampleMetadata().Headers())
-	h[HeaderSize] = []string{"1"}
+	h[headerSize] = []string{"1"}
 	if _, err := ParseMetadata(h); !errors.Is(err, ErrInvalidMetadata) {
 		t.Errorf("two spellings: %v", err)
 	}
 	// Errors never echo long attacker-controlled values.
 	hs := sampleMetadata().Headers()
-	hs[HeaderVersion] = long(5000)
+	hs[headerVersion] = long(5000)
 	if _, err := ParseMetadata(headerOf(hs)); err == nil || len(err.Error()) > 200 {
 		t.Errorf("error %q", err)
 	}
@@ -175,14 +175,14 @@ func TestMetadataValidate(t *testing.T) {
 		"salt":             func(m *Metadata) { m.Salt = m.Salt[1:] },
 		"sk":               func(m *Metadata) { m.SealedKey = nil },
 		"size unset":       func(m *Metadata) { m.Size = -1 },
-		"size huge":        func(m *Metadata) { m.Size = MaxStreamSize + 1 },
+		"size huge":        func(m *Metadata) { m.Size = maxStreamSize + 1 },
 		"multipart size":   func(m *Metadata) { m.Multipart = true },
 		"context bad utf8": func(m *Metadata) { m.Context = map[string]string{"a": "\xff"} },
 	}
 	for name, edit := range cases {
 		m := sampleMetadata()
 		edit(m)
-		if err := m.Validate(); !errors.Is(err, ErrInvalidMetadata) {
+		if err := m.validate(); !errors.Is(err, ErrInvalidMetadata) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -196,31 +196,31 @@ func TestMetadataEncodedLen(t *testing.T) {
 	m := sampleMetadata()
 	m.KeyBucket = strings.Repeat("b", 63)
 	m.Size = 5 << 40
-	if err := m.Validate(); err != nil {
+	if err := m.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := m.EncodedLen(), 621; got != want {
+	if got, want := m.encodedLen(), 621; got != want {
 		t.Errorf("realistic metadata is %d bytes, FORMAT.md says %d", got, want)
 	}
 	m.Multipart, m.Size = true, -1
-	if got, want := m.EncodedLen(), 607; got != want {
+	if got, want := m.encodedLen(), 607; got != want {
 		t.Errorf("realistic multipart metadata is %d bytes, FORMAT.md says %d", got, want)
 	}
 	// Every field at its limit.
 	maxed := &Metadata{
-		Version:    Version,
+		Version:    1,
 		KeyID:      strings.Repeat("k", maxKeyID),
 		KeyBucket:  strings.Repeat("b", maxKeyBucket),
 		WrappedKey: make([]byte, maxWrappedKey),
 		Context:    map[string]string{"k": strings.Repeat("v", maxContext-len(`{"k":""}`))},
 		Salt:       make([]byte, saltSize),
 		SealedKey:  make([]byte, sealedKeySize),
-		Size:       MaxStreamSize,
+		Size:       maxStreamSize,
 	}
-	if err := maxed.Validate(); err != nil {
+	if err := maxed.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := maxed.EncodedLen(), 1790; got != want || got >= 2048 {
+	if got, want := maxed.encodedLen(), 1790; got != want || got >= 2048 {
 		t.Errorf("maximal metadata is %d bytes, FORMAT.md says %d (S3 limit 2048)", got, want)
 	}
 	if _, err := ParseMetadata(headerOf(maxed.Headers())); err != nil {
@@ -240,7 +240,7 @@ func TestIsEnvelopeHeader(t *testing.T) {
 		"content-length":       false,
 		"":                     false,
 	} {
-		if got := IsEnvelopeHeader(name); got != want {
+		if got := isEnvelopeHeader(name); got != want {
 			t.Errorf("IsEnvelopeHeader(%q) = %v", name, got)
 		}
 	}
@@ -248,7 +248,7 @@ func TestIsEnvelopeHeader(t *testing.T) {
 
 func TestMetadataHoldsNoSecretInClear(t *testing.T) {
 	bk := bucketKey(9)
-	m, dek, _ := Seal(bk, "b", "o", false, 100)
+	m, dek, _ := sealRaw(bk, "b", "o", false, 100)
 	for k, v := range fill(m).Headers() {
 		raw, _ := b64.DecodeString(v)
 		for _, secret := range [][]byte{dek[:], bk} {

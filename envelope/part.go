@@ -20,10 +20,10 @@ import (
 
 const (
 	// PartHeaderSize is the size of a stored part's random header.
-	PartHeaderSize = 16
+	partHeaderSize = 16
 	// PartOverhead is what a stored part adds to its stream: its header
 	// and its end field.
-	PartOverhead = PartHeaderSize + EndSize
+	partOverhead = partHeaderSize + endSize
 )
 
 // StoredPartSize is the size the backend stores for a multipart part of n
@@ -34,16 +34,16 @@ func StoredPartSize(n int64) int64 {
 	if c < 0 {
 		return -1
 	}
-	return c + PartOverhead
+	return c + partOverhead
 }
 
 // StoredPartPlaintextSize inverts StoredPartSize (ListParts reports stored
 // sizes), with ErrInvalidSize for sizes no part can have.
-func StoredPartPlaintextSize(c int64) (int64, error) {
-	if c < PartOverhead {
-		return 0, fmt.Errorf("envelope: stored part size %d: %w", c, ErrInvalidSize)
+func storedPartPlaintextSize(c int64) (int64, error) {
+	if c < partOverhead {
+		return 0, fmt.Errorf("envelope: stored part size %d: %w", c, errInvalidSize)
 	}
-	return PlaintextSize(c - PartOverhead)
+	return PlaintextSize(c - partOverhead)
 }
 
 // MultipartPlaintextSize is the plaintext size of a multipart object from
@@ -54,38 +54,38 @@ func StoredPartPlaintextSize(c int64) (int64, error) {
 // a multiple of SegmentSize plaintext bytes (docs/FORMAT.md, "Listing
 // sizes").
 func MultipartPlaintextSize(c int64, m int) (int64, error) {
-	if m < 1 || m > MaxPart || c < int64(m)*PartOverhead {
-		return 0, fmt.Errorf("envelope: %d bytes in %d parts: %w", c, m, ErrInvalidSize)
+	if m < 1 || m > maxPart || c < int64(m)*partOverhead {
+		return 0, fmt.Errorf("envelope: %d bytes in %d parts: %w", c, m, errInvalidSize)
 	}
-	return PlaintextSize(c - int64(m)*PartOverhead)
+	return PlaintextSize(c - int64(m)*partOverhead)
 }
 
-// NewPartWriter returns a writer of part number part (1..MaxPart) of a
+// newPartWriterRand returns a writer of part number part (1..MaxPart) of a
 // multipart object, to hold exactly size plaintext bytes: it writes a
 // fresh random header, the part's stream as NewWriter does and, on Close,
 // the end field: END(part) if EndsObject(part, size), zeros otherwise.
 // Close fails, writing no final segment, if the plaintext written is not
 // size bytes, since the end field was chosen for that size.
-func NewPartWriter(dst io.Writer, key *DataKey, part int, size int64) (io.WriteCloser, error) {
-	salt := make([]byte, PartHeaderSize)
+func newPartWriterRand(dst io.Writer, key *DataKey, part int, size int64) (io.WriteCloser, error) {
+	salt := make([]byte, partHeaderSize)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, fmt.Errorf("envelope: draw part header: %w", err)
 	}
 	return newPartWriter(dst, key, part, size, salt)
 }
 
-// newPartWriter is NewPartWriter with the header supplied, for test vectors.
+// newPartWriter is newPartWriterRand with the header supplied, for test vectors.
 func newPartWriter(dst io.Writer, key *DataKey, part int, size int64, salt []byte) (io.WriteCloser, error) {
-	if part < 1 || part > MaxPart {
-		return nil, fmt.Errorf("envelope: part number %d outside 1..%d", part, MaxPart)
+	if part < 1 || part > maxPart {
+		return nil, fmt.Errorf("envelope: part number %d outside 1..%d", part, maxPart)
 	}
-	if size < 0 || size > MaxStreamSize {
+	if size < 0 || size > maxStreamSize {
 		return nil, fmt.Errorf("envelope: part size %d", size)
 	}
-	end := zeroEnd[:EndSize]
-	if EndsObject(part, size) {
+	end := zeroEnd[:endSize]
+	if endsObject(part, size) {
 		var err error
-		if end, err = EndTag(key, part); err != nil {
+		if end, err = endTag(key, part); err != nil {
 			return nil, err
 		}
 	}
@@ -149,7 +149,7 @@ func (p *partWriter) Close() error {
 }
 
 // NewPartReader returns a reader of the plaintext of part number part
-// (1..l.PartCount()) of a multipart object with layout l, from src
+// (1..len(l.Parts)) of a multipart object with layout l, from src
 // holding exactly that stored part (GET ?partNumber=part): its header,
 // its stream, then its end field, which must be the end tag for the last
 // part without a marker and zeros otherwise. The part's final segment is
@@ -169,7 +169,7 @@ func NewPartReader(src io.Reader, key *DataKey, l Layout, part int) (io.Reader, 
 	var want []byte
 	if part == len(l.Parts) && !l.Marker {
 		var err error
-		if want, err = EndTag(key, part); err != nil {
+		if want, err = endTag(key, part); err != nil {
 			return nil, err
 		}
 	}
@@ -199,7 +199,7 @@ func (p *partReader) Read(b []byte) (int, error) {
 		if p.err != nil {
 			return 0, p.err
 		}
-		salt := make([]byte, PartHeaderSize)
+		salt := make([]byte, partHeaderSize)
 		if _, err := io.ReadFull(p.src, salt); err != nil {
 			p.err = readErr(err, fmt.Sprintf("part %d header", p.part))
 			p.key.Wipe()
@@ -260,17 +260,17 @@ func (r *endReader) Read(p []byte) (int, error) {
 }
 
 func (r *endReader) finish() error {
-	var field [EndSize + 1]byte
+	var field [endSize + 1]byte
 	n, err := io.ReadFull(r.src, field[:])
 	switch {
-	case n < EndSize && (err == io.EOF || err == io.ErrUnexpectedEOF):
+	case n < endSize && (err == io.EOF || err == io.ErrUnexpectedEOF):
 		return fmt.Errorf("envelope: part ends without its end field: %w", ErrAuth)
-	case n == EndSize+1:
+	case n == endSize+1:
 		return fmt.Errorf("envelope: data after the end field: %w", ErrAuth)
 	case err != io.ErrUnexpectedEOF:
 		return fmt.Errorf("envelope: read ciphertext: %w", err)
 	}
-	if err := r.check(field[:EndSize]); err != nil {
+	if err := r.check(field[:endSize]); err != nil {
 		return err
 	}
 	return io.EOF

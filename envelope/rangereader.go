@@ -69,7 +69,7 @@ type rangeSource struct {
 
 // rekey reads the header of the part at s.pos and derives its cipher.
 func (s *rangeSource) rekey() error {
-	var salt [PartHeaderSize]byte
+	var salt [partHeaderSize]byte
 	if _, err := io.ReadFull(s.src, salt[:]); err != nil {
 		return readErr(err, fmt.Sprintf("header of part %d", s.l.partNumber(s.pos.part)))
 	}
@@ -172,11 +172,11 @@ func (s *rangeSource) segment() ([]byte, error) {
 // range spans: zeros between parts; at the end of the object, the end tag,
 // there or (after zeros) in the marker part, behind its zero header.
 func (s *rangeSource) endField() error {
-	var field [EndSize + MarkerSize]byte
-	n := EndSize
+	var field [endSize + markerSize]byte
+	n := endSize
 	lastPart := s.pos.part == len(s.l.Parts)-1
 	if lastPart && s.l.Marker {
-		n += MarkerSize
+		n += markerSize
 	}
 	if _, err := io.ReadFull(s.src, field[:n]); err != nil {
 		return readErr(err, fmt.Sprintf("end field of part %d", s.l.partNumber(s.pos.part)))
@@ -185,7 +185,7 @@ func (s *rangeSource) endField() error {
 	if !lastPart {
 		return checkZeroEnd(field[:n], part)
 	}
-	tagAt := n - EndSize
+	tagAt := n - endSize
 	if s.l.Marker {
 		if err := checkZeroEnd(field[:tagAt], part); err != nil {
 			return err

@@ -131,9 +131,9 @@ func (s *streamSource) read() ([]byte, error) {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		s.hasNext = false
 		switch {
-		case n < TagSize:
+		case n < tagSize:
 			return nil, fmt.Errorf("envelope: stream truncated at segment %d: %w: %w", s.index, ErrAuth, io.ErrUnexpectedEOF)
-		case n == TagSize && s.index > 0:
+		case n == tagSize && s.index > 0:
 			// The writer never ends with an empty segment after others.
 			return nil, fmt.Errorf("envelope: empty final segment %d: %w", s.index, ErrAuth)
 		}

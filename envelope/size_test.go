@@ -15,9 +15,9 @@ func TestCiphertextSizeTable(t *testing.T) {
 		S + 1:             S + 1 + 32,
 		2 * S:             2*S + 32,
 		5 << 20:           5<<20 + 80*16,
-		MaxStreamSize:     MaxStreamSize + 16<<32,
+		maxStreamSize:     maxStreamSize + 16<<32,
 		-1:                -1,
-		MaxStreamSize + 1: -1,
+		maxStreamSize + 1: -1,
 	} {
 		if got := CiphertextSize(n); got != want {
 			t.Errorf("CiphertextSize(%d) = %d, want %d", n, got, want)
@@ -33,11 +33,11 @@ func TestSizeAlgebraExhaustive(t *testing.T) {
 	for k := int64(0); k <= 4; k++ {
 		centres = append(centres, k*S)
 	}
-	centres = append(centres, MaxStreamSize-S, MaxStreamSize)
+	centres = append(centres, maxStreamSize-S, maxStreamSize)
 	for _, c := range centres {
-		for n := c - 3*TagSize; n <= c+3*TagSize; n++ {
+		for n := c - 3*tagSize; n <= c+3*tagSize; n++ {
 			ct := CiphertextSize(n)
-			if n < 0 || n > MaxStreamSize {
+			if n < 0 || n > maxStreamSize {
 				if ct != -1 {
 					t.Fatalf("CiphertextSize(%d) = %d", n, ct)
 				}
@@ -55,22 +55,22 @@ func TestSizeAlgebraExhaustive(t *testing.T) {
 	for k := int64(0); k <= 4; k++ {
 		cs = append(cs, k*E)
 	}
-	cs = append(cs, CiphertextSize(MaxStreamSize-S), CiphertextSize(MaxStreamSize))
+	cs = append(cs, CiphertextSize(maxStreamSize-S), CiphertextSize(maxStreamSize))
 	for _, centre := range cs {
-		for c := centre - 2*TagSize; c <= centre+2*TagSize; c++ {
+		for c := centre - 2*tagSize; c <= centre+2*tagSize; c++ {
 			n, err := PlaintextSize(c)
 			want, valid := image[c]
 			switch {
 			case valid && (err != nil || n != want):
 				t.Fatalf("PlaintextSize(%d) = %d, %v; want %d", c, n, err, want)
-			case !valid && !errors.Is(err, ErrInvalidSize):
+			case !valid && !errors.Is(err, errInvalidSize):
 				t.Fatalf("PlaintextSize(%d) = %d, %v; want ErrInvalidSize", c, n, err)
 			}
 		}
 	}
 	// Named impossible sizes.
-	for _, c := range []int64{-1, 0, 1, 15, E + 1, E + 15, E + 16, 2*E + 16, CiphertextSize(MaxStreamSize) + 1} {
-		if _, err := PlaintextSize(c); !errors.Is(err, ErrInvalidSize) {
+	for _, c := range []int64{-1, 0, 1, 15, E + 1, E + 15, E + 16, 2*E + 16, CiphertextSize(maxStreamSize) + 1} {
+		if _, err := PlaintextSize(c); !errors.Is(err, errInvalidSize) {
 			t.Errorf("PlaintextSize(%d): %v", c, err)
 		}
 	}
@@ -104,8 +104,8 @@ func TestMultipartListingSize(t *testing.T) {
 			c += StoredPartSize(n)
 		}
 		m = len(sizes)
-		if !EndsObject(m, sizes[m-1]) {
-			c, m = c+MarkerSize, m+1
+		if !endsObject(m, sizes[m-1]) {
+			c, m = c+markerSize, m+1
 		}
 		return c, m
 	}
@@ -153,14 +153,14 @@ func TestMultipartListingSize(t *testing.T) {
 	}
 	// An empty last part after aligned parts (legal in S3) makes the sum
 	// invalid, so listings pass it through: the documented edge.
-	if c, m := stored([]int64{80 * S, 0}); !errors.Is(func() error { _, err := MultipartPlaintextSize(c, m); return err }(), ErrInvalidSize) {
+	if c, m := stored([]int64{80 * S, 0}); !errors.Is(func() error { _, err := MultipartPlaintextSize(c, m); return err }(), errInvalidSize) {
 		t.Fatal("empty last part: valid size")
 	}
 	for _, bad := range []struct {
 		c int64
 		m int
-	}{{15, 1}, {31, 2}, {100, 0}, {1 << 20, MaxPart + 1}} {
-		if _, err := MultipartPlaintextSize(bad.c, bad.m); !errors.Is(err, ErrInvalidSize) {
+	}{{15, 1}, {31, 2}, {100, 0}, {1 << 20, maxPart + 1}} {
+		if _, err := MultipartPlaintextSize(bad.c, bad.m); !errors.Is(err, errInvalidSize) {
 			t.Errorf("MultipartPlaintextSize(%d, %d): %v", bad.c, bad.m, err)
 		}
 	}
@@ -169,16 +169,16 @@ func TestMultipartListingSize(t *testing.T) {
 func TestCheckSize(t *testing.T) {
 	m := sampleMetadata()
 	m.Size = 1000
-	if err := m.CheckSize(CiphertextSize(1000)); err != nil {
+	if err := m.checkSize(CiphertextSize(1000)); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []int64{CiphertextSize(999), CiphertextSize(1001), 1000, 5} {
-		if err := m.CheckSize(c); !errors.Is(err, ErrInvalidSize) {
+		if err := m.checkSize(c); !errors.Is(err, errInvalidSize) {
 			t.Errorf("CheckSize(%d): %v", c, err)
 		}
 	}
 	m.Multipart, m.Size = true, -1
-	if err := m.CheckSize(12345); err != nil {
+	if err := m.checkSize(12345); err != nil {
 		t.Errorf("multipart: %v", err)
 	}
 }
@@ -193,10 +193,10 @@ func TestStoredEmpty(t *testing.T) {
 		size   int64
 		valid  bool
 	}{
-		{SingleLayout(0), true, 0, true},
-		{SingleLayout(CiphertextSize(0)), false, 0, true},
-		{SingleLayout(CiphertextSize(1)), false, 1, true},
-		{SingleLayout(1), false, 0, false},
+		{singleLayout(0), true, 0, true},
+		{singleLayout(CiphertextSize(0)), false, 0, true},
+		{singleLayout(CiphertextSize(1)), false, 1, true},
+		{singleLayout(1), false, 0, false},
 		{Layout{Multipart: true, Parts: []int64{0}}, false, 0, false},
 	} {
 		if tc.layout.StoredEmpty() != tc.empty {
@@ -209,11 +209,11 @@ func TestStoredEmpty(t *testing.T) {
 	}
 	empty := &Metadata{Size: 0}
 	for c, ok := range map[int64]bool{0: true, CiphertextSize(0): true, 1: false, 17: false} {
-		if err := empty.CheckSize(c); (err == nil) != ok {
+		if err := empty.checkSize(c); (err == nil) != ok {
 			t.Errorf("size 0, stored %d: CheckSize %v", c, err)
 		}
 	}
-	if err := (&Metadata{Size: 1}).CheckSize(0); err == nil {
+	if err := (&Metadata{Size: 1}).checkSize(0); err == nil {
 		t.Error("an empty body passes for a 1-byte object")
 	}
 }

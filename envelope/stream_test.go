@@ -53,7 +53,7 @@ func TestRoundTrip(t *testing.T) {
 				continue // slow under -race; the small sizes cover it
 			}
 			var ct bytes.Buffer
-			w, err := NewWriter(&ct, key)
+			w, err := newSingleWriter(&ct, key)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +92,7 @@ func TestReaderConformance(t *testing.T) {
 		if err := iotest.TestReader(r, pt); err != nil {
 			t.Errorf("n=%d: %v", n, err)
 		}
-		l := SingleLayout(int64(len(ct)))
+		l := singleLayout(int64(len(ct)))
 		rr, err := NewRangeReader(bytes.NewReader(ct), key, l, Range{0, int64(n)})
 		if err != nil {
 			t.Fatal(err)
@@ -108,15 +108,15 @@ func TestReaderConformance(t *testing.T) {
 func TestWriterHoldsFinalSegment(t *testing.T) {
 	key := testKey(3)
 	var dst bytes.Buffer
-	w, _ := NewWriter(&dst, key)
+	w, _ := newSingleWriter(&dst, key)
 	pt := pattern(2*S+10, 1)
 	step := []struct {
 		write, wantDst int
 	}{
-		{S, 0},                  // a full segment is held until more data comes
-		{1, S + TagSize},        // ... and goes out when it does
-		{S - 1, S + TagSize},    // second segment full, held
-		{10, 2 * (S + TagSize)}, // third begins
+		{S, 0}, // a full segment is held until more data comes
+		{1, S + tagSize},
+		{S - 1, S + tagSize},
+		{10, 2 * (S + tagSize)},
 	}
 	off := 0
 	for i, s := range step {
@@ -161,7 +161,7 @@ func (f *failWriter) Write(p []byte) (int, error) {
 }
 
 func TestWriterErrorsAreSticky(t *testing.T) {
-	w, _ := NewWriter(&failWriter{after: 1}, testKey(1))
+	w, _ := newSingleWriter(&failWriter{after: 1}, testKey(1))
 	if _, err := w.Write(make([]byte, 3*S)); err == nil {
 		t.Fatal("Write succeeded over a failing destination")
 	}
@@ -174,15 +174,15 @@ func TestWriterErrorsAreSticky(t *testing.T) {
 }
 
 func TestStreamRejectsBadPartOrSalt(t *testing.T) {
-	salt := make([]byte, PartHeaderSize)
+	salt := make([]byte, partHeaderSize)
 	cases := []struct {
 		part int
 		salt []byte
 	}{
-		{-1, nil}, {MaxPart + 1, salt}, // no such part
+		{-1, nil}, {maxPart + 1, salt}, // no such part
 		{0, salt},                // a single-part stream has no salt
 		{1, nil}, {1, salt[:15]}, // a part needs its 16-byte header
-		{MaxPart, make([]byte, 17)},
+		{maxPart, make([]byte, 17)},
 	}
 	for _, c := range cases {
 		if _, err := newStreamWriter(io.Discard, testKey(1), c.part, c.salt); err == nil {
@@ -192,18 +192,18 @@ func TestStreamRejectsBadPartOrSalt(t *testing.T) {
 			t.Errorf("reader: part %d with a %d-byte salt accepted", c.part, len(c.salt))
 		}
 	}
-	for _, part := range []int{-1, 0, MaxPart + 1} {
-		if _, err := NewPartWriter(io.Discard, testKey(1), part, 10); err == nil {
+	for _, part := range []int{-1, 0, maxPart + 1} {
+		if _, err := newPartWriterRand(io.Discard, testKey(1), part, 10); err == nil {
 			t.Errorf("NewPartWriter: part %d accepted", part)
 		}
 	}
-	if _, err := NewWriter(io.Discard, nil); err == nil {
+	if _, err := newSingleWriter(io.Discard, nil); err == nil {
 		t.Error("nil key accepted")
 	}
 }
 
 func TestWriterCounterLimit(t *testing.T) {
-	wc, _ := NewWriter(io.Discard, testKey(1))
+	wc, _ := newSingleWriter(io.Discard, testKey(1))
 	w := wc.(*writer)
 	w.index = math.MaxUint32 // as if 2^32-1 segments had been written
 	if _, err := w.Write(make([]byte, S)); err != nil {
@@ -239,16 +239,16 @@ func TestBitFlipReleasesOnlyEarlierSegments(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var positions []int
 	for seg := 0; seg < 4; seg++ {
-		start := seg * (S + TagSize)
-		end := min(start+S+TagSize, len(ct))
-		positions = append(positions, start, start+1, end-TagSize, end-1, start+rng.IntN(end-start))
+		start := seg * (S + tagSize)
+		end := min(start+S+tagSize, len(ct))
+		positions = append(positions, start, start+1, end-tagSize, end-1, start+rng.IntN(end-start))
 	}
 	for _, pos := range positions {
 		for _, bit := range []byte{1, 0x80} {
 			bad := bytes.Clone(ct)
 			bad[pos] ^= bit
 			got, err := decrypt(bad, key, 0)
-			seg := pos / (S + TagSize)
+			seg := pos / (S + tagSize)
 			if !errors.Is(err, ErrAuth) || !bytes.Equal(got, pt[:seg*S]) {
 				t.Fatalf("flip at %d (segment %d): released %d bytes, err %v", pos, seg, len(got), err)
 			}
@@ -262,8 +262,8 @@ func TestTruncationFails(t *testing.T) {
 		pt := pattern(n, 2)
 		ct := encrypt(t, pt, key, 0)
 		cuts := map[int]bool{0: true}
-		for b := 0; b <= len(ct); b += S + TagSize {
-			for _, d := range []int{-TagSize - 1, -TagSize, -1, 0, 1, TagSize, TagSize + 1, 1000} {
+		for b := 0; b <= len(ct); b += S + tagSize {
+			for _, d := range []int{-tagSize - 1, -tagSize, -1, 0, 1, tagSize, tagSize + 1, 1000} {
 				if c := b + d; c >= 0 && c < len(ct) {
 					cuts[c] = true
 				}
@@ -285,7 +285,7 @@ func TestTruncationFails(t *testing.T) {
 // A stream cut inside its final segment's tag is reported as truncated.
 func TestShortStreamIsUnexpectedEOF(t *testing.T) {
 	ct := encrypt(t, pattern(S+5, 1), testKey(6), 0)
-	for c, short := range map[int]bool{0: true, 5: true, TagSize - 1: true, TagSize: false, E: false, E + 1: true, E + TagSize - 1: true} {
+	for c, short := range map[int]bool{0: true, 5: true, tagSize - 1: true, tagSize: false, E: false, E + 1: true, E + tagSize - 1: true} {
 		if _, err := decrypt(ct[:c], testKey(6), 0); !errors.Is(err, ErrAuth) || errors.Is(err, io.ErrUnexpectedEOF) != short {
 			t.Errorf("cut at %d: %v", c, err)
 		}
@@ -296,7 +296,7 @@ func TestTrailingDataFails(t *testing.T) {
 	key := testKey(7)
 	for _, n := range []int{0, 5, S, S + 5} {
 		ct := encrypt(t, pattern(n, 1), key, 0)
-		for _, extra := range [][]byte{{0}, make([]byte, TagSize), ct, encrypt(t, nil, key, 0)} {
+		for _, extra := range [][]byte{{0}, make([]byte, tagSize), ct, encrypt(t, nil, key, 0)} {
 			got, err := decrypt(append(bytes.Clone(ct), extra...), key, 0)
 			if !errors.Is(err, ErrAuth) {
 				t.Fatalf("n=%d + %d bytes: err %v", n, len(extra), err)
@@ -311,7 +311,7 @@ func TestTrailingDataFails(t *testing.T) {
 func TestSegmentReorderDropDuplicateFails(t *testing.T) {
 	key := testKey(8)
 	ct := encrypt(t, pattern(3*S+50, 4), key, 0)
-	seg := func(i int) []byte { return ct[i*(S+TagSize) : min((i+1)*(S+TagSize), len(ct))] }
+	seg := func(i int) []byte { return ct[i*(S+tagSize) : min((i+1)*(S+tagSize), len(ct))] }
 	cases := map[string][]int{
 		"drop-first":   {1, 2, 3},
 		"drop-middle":  {0, 2, 3},
@@ -337,7 +337,7 @@ func TestSegmentReorderDropDuplicateFails(t *testing.T) {
 
 func TestWrongKeyOrPartFails(t *testing.T) {
 	pt := pattern(S+3, 5)
-	for _, part := range []int{0, 1, 2, MaxPart} {
+	for _, part := range []int{0, 1, 2, maxPart} {
 		ct := encrypt(t, pt, testKey(9), part)
 		if got, err := decrypt(ct, testKey(9), part); err != nil || !bytes.Equal(got, pt) {
 			t.Fatalf("part %d: %v", part, err)
@@ -345,7 +345,7 @@ func TestWrongKeyOrPartFails(t *testing.T) {
 		if _, err := decrypt(ct, testKey(10), part); !errors.Is(err, ErrAuth) {
 			t.Errorf("part %d under another key: %v", part, err)
 		}
-		other := (part + 1) % (MaxPart + 1)
+		other := (part + 1) % (maxPart + 1)
 		if _, err := decrypt(ct, testKey(9), other); !errors.Is(err, ErrAuth) {
 			t.Errorf("part %d read as part %d: %v", part, other, err)
 		}
@@ -355,12 +355,12 @@ func TestWrongKeyOrPartFails(t *testing.T) {
 // Two objects under the same bucket key have different data keys, so
 // swapping their bytes at the backend fails.
 func TestSwappedObjectsFail(t *testing.T) {
-	bk := bytes.Repeat([]byte{0x42}, KeySize)
-	ma, ka, err := Seal(bk, "bucket", "a", false, 100)
+	bk := bytes.Repeat([]byte{0x42}, keySize)
+	ma, ka, err := sealRaw(bk, "bucket", "a", false, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, kb, _ := Seal(bk, "bucket", "b", false, 100)
+	mb, kb, _ := sealRaw(bk, "bucket", "b", false, 100)
 	cta := encrypt(t, pattern(1000, 1), ka, 0)
 	ctb := encrypt(t, pattern(1000, 2), kb, 0)
 	// The proxy reads object "a" with a's metadata, but the bytes are b's.
@@ -400,7 +400,7 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 func TestReaderPassesSourceErrors(t *testing.T) {
 	boom := errors.New("connection reset")
 	ct := encrypt(t, pattern(2*S, 1), testKey(1), 0)
-	r, _ := NewReader(io.MultiReader(bytes.NewReader(ct[:S+TagSize+5]), errReader{boom}), testKey(1))
+	r, _ := NewReader(io.MultiReader(bytes.NewReader(ct[:S+tagSize+5]), errReader{boom}), testKey(1))
 	got, err := io.ReadAll(r)
 	if !errors.Is(err, boom) || errors.Is(err, ErrAuth) {
 		t.Fatalf("err %v", err)
@@ -416,7 +416,7 @@ func TestReaderPassesSourceErrors(t *testing.T) {
 func ExampleNewWriter() {
 	dek := testKey(1) // from Seal in real use
 	var stored bytes.Buffer
-	w, _ := NewWriter(&stored, dek)
+	w, _ := NewWriter(&stored, dek, 0, 12)
 	io.WriteString(w, "hello, world")
 	w.Close() // only once the plaintext has been verified
 	fmt.Println(stored.Len(), CiphertextSize(12))

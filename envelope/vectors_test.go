@@ -102,7 +102,7 @@ func vectorInputs() []vector {
 	multipart := func(v vector) vector {
 		v.Multipart = true
 		for i := range v.Parts {
-			v.Parts[i].Header = seq(byte(0xC0+0x10*i), PartHeaderSize)
+			v.Parts[i].Header = seq(byte(0xC0+0x10*i), partHeaderSize)
 		}
 		return v
 	}
@@ -110,16 +110,16 @@ func vectorInputs() []vector {
 	ctx.Context = map[string]string{"project": "x", "department": "r&d <lab>"}
 	// Part 1 holds exactly 5 MiB (80 full segments), the smallest part that
 	// may be followed; part 2 is odd and, under 5 MiB, ends the object.
-	mp := multipart(base("multipart, a 5 MiB part then an odd part", "big/upload.bin", MinPartSize, SegmentSize+7))
+	mp := multipart(base("multipart, a 5 MiB part then an odd part", "big/upload.bin", minPartSize, segmentSize+7))
 	uni := base("single-part, non-ASCII object name", "photos/été 2024/🐈.jpg", 3)
 	uni.KeyBucket = "Legacy_Bucket.1"
-	marker := multipart(base("multipart, one 5 MiB part, end tag in a marker part", "big/5mib.bin", MinPartSize))
+	marker := multipart(base("multipart, one 5 MiB part, end tag in a marker part", "big/5mib.bin", minPartSize))
 	return []vector{
 		base("single-part, empty", "empty", 0),
 		base("single-part, 1 byte", "one", 1),
 		ctx,
-		base("single-part, one full segment", "seg", SegmentSize),
-		base("single-part, one segment and one byte", "seg+1", SegmentSize+1),
+		base("single-part, one full segment", "seg", segmentSize),
+		base("single-part, one segment and one byte", "seg+1", segmentSize+1),
 		mp,
 		uni,
 		marker,
@@ -141,30 +141,27 @@ func computeVector(t *testing.T, in vector) vector {
 	bk, salt := unhex(t, v.BucketKey), unhex(t, v.Salt)
 	var dek DataKey
 	copy(dek[:], unhex(t, v.DataKey))
-	okm, err := objectKeyMaterial(bk, v.KeyBucket, v.Object, salt)
+	okm, err := objectKeyMaterial(formatV1, bk, v.KeyBucket, v.Object, salt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v.ObjectKey, v.SealNonce = hex.EncodeToString(okm[:KeySize]), hex.EncodeToString(okm[KeySize:])
+	v.ObjectKey, v.SealNonce = hex.EncodeToString(okm[:keySize]), hex.EncodeToString(okm[keySize:])
 	size := int64(-1)
 	if !v.Multipart {
 		size = int64(v.Parts[0].PlaintextSize)
 	}
-	m, err := sealWith(&dek, bk, v.KeyBucket, v.Object, salt, v.Multipart, size)
+	bucketKey := BucketKey{Plaintext: bk, KeyID: v.KeyID, Wrapped: unhex(t, v.WrappedKey), Bucket: v.KeyBucket, Context: v.Context}
+	m, err := sealWith(formatV1, &dek, bucketKey, v.Object, salt, v.Multipart, size)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v.SealedKey = hex.EncodeToString(m.SealedKey)
-	m.KeyID, m.WrappedKey, m.Context = v.KeyID, unhex(t, v.WrappedKey), v.Context
-	if err := m.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	v.Metadata = m.Headers()
 	v.Parts = nil
 	nparts := len(in.Parts)
 	if v.Multipart {
-		v.EndTag = hex.EncodeToString(endTag(t, &dek, nparts))
-		v.Marker = !EndsObject(nparts, int64(in.Parts[nparts-1].PlaintextSize))
+		v.EndTag = hex.EncodeToString(mustEndTag(t, &dek, nparts))
+		v.Marker = !endsObject(nparts, int64(in.Parts[nparts-1].PlaintextSize))
 	}
 	for i, p := range in.Parts {
 		part := 0
@@ -182,21 +179,21 @@ func computeVector(t *testing.T, in vector) vector {
 		if v.Multipart {
 			// The stored part as the part writer makes it.
 			stored := encryptPart(t, &dek, part, header, pt)
-			if !bytes.Equal(stored[:PartHeaderSize], header) {
+			if !bytes.Equal(stored[:partHeaderSize], header) {
 				t.Fatal("the part writer did not store the header first")
 			}
-			ct = stored[PartHeaderSize : len(stored)-EndSize]
+			ct = stored[partHeaderSize : len(stored)-endSize]
 			sum := sha256.Sum256(stored)
-			out.EndField = hex.EncodeToString(stored[len(stored)-EndSize:])
+			out.EndField = hex.EncodeToString(stored[len(stored)-endSize:])
 			out.StoredSize, out.StoredSHA = int64(len(stored)), hex.EncodeToString(sum[:])
 		} else {
 			ct = encrypt(t, pt, &dek, 0)
 		}
 		sum := sha256.Sum256(ct)
 		tagEnd := min(len(ct), encSegmentSize)
-		out.PayloadKey, out.NoncePrefix = hex.EncodeToString(pk[:KeySize]), hex.EncodeToString(pk[KeySize:])
+		out.PayloadKey, out.NoncePrefix = hex.EncodeToString(pk[:keySize]), hex.EncodeToString(pk[keySize:])
 		out.CiphertextSize, out.CiphertextSHA = int64(len(ct)), hex.EncodeToString(sum[:])
-		out.FirstSegmentTag = hex.EncodeToString(ct[tagEnd-TagSize : tagEnd])
+		out.FirstSegmentTag = hex.EncodeToString(ct[tagEnd-tagSize : tagEnd])
 		if len(ct) <= 1024 {
 			out.CiphertextHex = hex.EncodeToString(ct)
 		}
@@ -303,23 +300,23 @@ func checkVectorDecrypts(t *testing.T, v vector) {
 		ct, pt, parts = append(ct, c), append(pt, plain), append(parts, plain)
 	}
 	if m.Multipart && v.Marker {
-		mk, err := Marker(dek, len(v.Parts))
+		mk, err := Marker(dek, len(v.Parts), 5<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ct, stored = append(ct, mk), append(stored, MarkerSize)
+		ct, stored = append(ct, mk), append(stored, markerSize)
 	}
 	obj, whole := bytes.Join(ct, nil), bytes.Join(pt, nil)
-	l := SingleLayout(int64(len(obj)))
+	l := singleLayout(int64(len(obj)))
 	if m.Multipart {
-		if l, err = MultipartLayout(stored); err != nil {
+		if l, err = multipartLayout(stored); err != nil {
 			t.Fatal(err)
 		}
 		if l.StoredSize() != int64(len(obj)) {
 			t.Fatalf("layout of %d stored bytes, object of %d", l.StoredSize(), len(obj))
 		}
-		off, n := l.EndRange()
-		if err := l.CheckEnd(dek, obj[off:off+n]); err != nil {
+		off, n := l.endRange()
+		if err := l.checkTag(dek, obj[off:off+n]); err != nil {
 			t.Fatalf("end tag: %v", err)
 		}
 		if hex.EncodeToString(obj[off:off+n]) != v.EndTag {
@@ -357,8 +354,8 @@ func checkVectorDecrypts(t *testing.T, v vector) {
 	if got := read(Range{0, int64(len(whole))}); !bytes.Equal(got, whole) {
 		t.Fatal("whole-object read differs")
 	}
-	if len(whole) > SegmentSize+10 { // a range from the middle of a segment past the first
-		r := Range{SegmentSize + 3, 7}
+	if len(whole) > segmentSize+10 { // a range from the middle of a segment past the first
+		r := Range{segmentSize + 3, 7}
 		if got := read(r); !bytes.Equal(got, whole[r.Start:r.Start+r.Length]) {
 			t.Fatal("ranged read differs")
 		}

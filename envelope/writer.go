@@ -7,16 +7,30 @@ import (
 	"math"
 )
 
-// NewWriter returns a writer that encrypts what is written to it as the
-// stream of a single-part object and writes ciphertext to dst. Full
+// NewWriter returns a writer that encrypts what is written to it as one
+// stream and writes ciphertext to dst. Full
 // segments are written as soon as they are complete and the next byte
 // arrives; the final segment is sealed and written only by Close, so a
 // caller whose plaintext source fails can abandon the writer and the
 // ciphertext written so far is incomplete (and will not authenticate).
 // Close does not close dst. Memory is O(SegmentSize), and writing
-// allocates nothing after NewWriter. Parts of a multipart upload are
-// written with NewPartWriter.
-func NewWriter(dst io.Writer, key *DataKey) (io.WriteCloser, error) {
+// allocates nothing after NewWriter.
+//
+// part 0 is a single-part object's stream, its whole stored body (size is
+// not used: the stream authenticates its own end). part 1..10000 is part
+// of a multipart upload, written as newPartWriter says: a fresh header,
+// the stream, and on Close the end field, which depends on size; Close
+// fails, writing no final segment, if the plaintext written is not size
+// bytes.
+func NewWriter(dst io.Writer, key *DataKey, part int, size int64) (io.WriteCloser, error) {
+	if part == 0 {
+		return newSingleWriter(dst, key)
+	}
+	return newPartWriterRand(dst, key, part, size)
+}
+
+// newSingleWriter writes the stream of a single-part object.
+func newSingleWriter(dst io.Writer, key *DataKey) (io.WriteCloser, error) {
 	return newStreamWriter(dst, key, 0, nil)
 }
 
@@ -52,21 +66,21 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	total := len(p)
 	for len(p) > 0 {
-		if w.n == SegmentSize {
+		if w.n == segmentSize {
 			// A full segment and at least one more byte: not the last.
-			if err := w.flush(w.buf[:0], w.buf[:SegmentSize]); err != nil {
+			if err := w.flush(w.buf[:0], w.buf[:segmentSize]); err != nil {
 				return total - len(p), err
 			}
 			continue
 		}
-		if w.n == 0 && len(p) > SegmentSize {
-			if err := w.flush(w.buf[:0], p[:SegmentSize]); err != nil {
+		if w.n == 0 && len(p) > segmentSize {
+			if err := w.flush(w.buf[:0], p[:segmentSize]); err != nil {
 				return total - len(p), err
 			}
-			p = p[SegmentSize:]
+			p = p[segmentSize:]
 			continue
 		}
-		k := copy(w.buf[w.n:SegmentSize], p)
+		k := copy(w.buf[w.n:segmentSize], p)
 		w.n += k
 		p = p[k:]
 	}
@@ -78,7 +92,7 @@ func (w *writer) Write(p []byte) (int, error) {
 func (w *writer) flush(dst, pt []byte) error {
 	if w.index == math.MaxUint32 {
 		// The counter would wrap; only the final segment may use the last index.
-		w.err = fmt.Errorf("envelope: stream longer than %d bytes", int64(MaxStreamSize))
+		w.err = fmt.Errorf("envelope: stream longer than %d bytes", int64(maxStreamSize))
 		return w.err
 	}
 	ct := w.c.seal(dst, pt, w.index, false)

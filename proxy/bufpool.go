@@ -2,12 +2,10 @@ package proxy
 
 import (
 	"sync"
-
-	"github.com/bucketkey/bucketkey/envelope"
 )
 
 // bufSize is one plaintext segment: copies move whole segments.
-const bufSize = envelope.SegmentSize
+const bufSize = 64 << 10 // one segment of the envelope format (docs/FORMAT.md)
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 

@@ -159,7 +159,7 @@ func StoredKeyID(stored http.Header) (keyID string, encrypted bool, err error) {
 
 // IsEnvelopeHeader reports whether name is one of the envelope's metadata
 // headers (x-amz-meta-bk-*), which only the proxy writes.
-func IsEnvelopeHeader(name string) bool { return envelope.IsEnvelopeHeader(name) }
+func IsEnvelopeHeader(name string) bool { return isEnvelopeHeader(name) }
 
 // internalRequest is the bookkeeping of a request the proxy makes on its
 // own behalf: no client, no access key (bucket keys are not partitioned).

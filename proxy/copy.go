@@ -185,7 +185,7 @@ func copyHeaders(client, source http.Header, replace bool) http.Header {
 		}
 	}
 	for k, v := range source {
-		if strings.HasPrefix(strings.ToLower(k), "x-amz-meta-") && !envelope.IsEnvelopeHeader(k) {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-meta-") && !isEnvelopeHeader(k) {
 			h[k] = append([]string(nil), v...)
 		}
 	}

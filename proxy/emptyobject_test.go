@@ -151,7 +151,7 @@ func TestEmptyObjectOldFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stream bytes.Buffer
-	w, err := envelope.NewWriter(&stream, dk)
+	w, err := envelope.NewWriter(&stream, dk, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func toS3(err error) *s3err.Error {
 	if errors.As(err, &uerr) {
 		return s3err.ServiceUnavailable.With("The storage backend did not answer.").Wrap(err)
 	}
-	if errors.Is(err, envelope.ErrAuth) || errors.Is(err, envelope.ErrInvalidMetadata) || errors.Is(err, envelope.ErrInvalidSize) {
+	if errors.Is(err, envelope.ErrAuth) || errors.Is(err, envelope.ErrInvalidMetadata) {
 		return s3err.ObjectTampered.Wrap(err)
 	}
 	if errors.Is(err, context.Canceled) {

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
-
-	"github.com/bucketkey/bucketkey/envelope"
 )
 
 // objectReadHeaders are the client headers an object read sets per backend
@@ -77,7 +75,7 @@ func dropResponseHeader(k string, object bool) bool {
 			return true
 		}
 	}
-	if envelope.IsEnvelopeHeader(k) {
+	if isEnvelopeHeader(k) {
 		return true
 	}
 	if !object {

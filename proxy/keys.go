@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,26 +26,16 @@ func (p *Proxy) sealNew(ctx context.Context, rq *request, bucket, key string, ss
 		Context:   sse.context,
 		AccessKey: rq.auth.AccessKey,
 	}, func(k keycache.Key) error {
-		m, d, err := envelope.Seal(k.Plaintext, bucket, key, multipart, size)
-		if err != nil {
-			return err
-		}
-		m.KeyID = k.KeyID
 		p.kmsKeys.add(k.KeyID) // what KMS reported for an accepted key
-		m.WrappedKey = bytes.Clone(k.Wrapped)
-		m.Context = sse.context
-		md, dk = m, d
-		return nil
+		var err error
+		md, dk, err = envelope.Seal(bucketKey(k, bucket, sse), key, multipart, size)
+		return err
 	})
-	if err != nil {
-		return nil, nil, err
+	if errors.Is(err, envelope.ErrInvalidMetadata) {
+		// Only the client's context can be out of bounds.
+		return nil, nil, s3err.InvalidArgument.With("The encryption context is too large.").Wrap(err)
 	}
-	if err := md.Validate(); err != nil {
-		dk.Wipe()
-		if errors.Is(err, envelope.ErrInvalidMetadata) {
-			// Only the client's context can be out of bounds.
-			return nil, nil, s3err.InvalidArgument.With("The encryption context is too large.").Wrap(err)
-		}
+	if err != nil {
 		return nil, nil, err
 	}
 	return md, dk, nil
@@ -67,24 +56,21 @@ func (p *Proxy) reseal(ctx context.Context, rq *request, src *envelope.Metadata,
 		Context:   sse.context,
 		AccessKey: rq.auth.AccessKey,
 	}, func(k keycache.Key) error {
-		m, err := src.Reseal(dk, k.Plaintext, bucket, key)
-		if err != nil {
-			return err
-		}
-		m.KeyID = k.KeyID
 		p.kmsKeys.add(k.KeyID) // what KMS reported for an accepted key
-		m.WrappedKey = bytes.Clone(k.Wrapped)
-		m.Context = sse.context
-		md = m
-		return nil
+		var err error
+		md, err = src.Reseal(dk, bucketKey(k, bucket, sse), key)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := md.Validate(); err != nil {
-		return nil, fmt.Errorf("proxy: resealed metadata: %w", err)
-	}
 	return md, nil
+}
+
+// bucketKey describes the bucket key the cache lent for bucket, with the
+// client's encryption context, for envelope.Seal and Reseal.
+func bucketKey(k keycache.Key, bucket string, sse sseRequest) envelope.BucketKey {
+	return envelope.BucketKey{Plaintext: k.Plaintext, KeyID: k.KeyID, Wrapped: k.Wrapped, Bucket: bucket, Context: sse.context}
 }
 
 // openDataKey unwraps md's bucket key (cached) and opens the data key of

@@ -18,6 +18,14 @@ const (
 	maxUserMetadata = 2 << 10
 )
 
+// S3's multipart limits.
+const (
+	// maxParts is the most parts an upload has.
+	maxParts = 10000
+	// minPartSize is the least plaintext every part but the last holds.
+	minPartSize = 5 << 20
+)
+
 // userMetadataPrefix starts every user-defined metadata header.
 const userMetadataPrefix = "x-amz-meta-"
 

@@ -47,7 +47,7 @@ func TestUnitHeaderSectionSize(t *testing.T) {
 // up to the last byte.
 func TestUnitSetMetadataLimit(t *testing.T) {
 	md := &envelope.Metadata{
-		Version: envelope.Version, KeyID: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		Version: 1, KeyID: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 		KeyBucket: "bucket", WrappedKey: make([]byte, 184), Salt: make([]byte, 32), SealedKey: make([]byte, 48), Size: 5,
 	}
 	env := 0

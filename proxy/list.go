@@ -176,7 +176,7 @@ func attributesRules(res *readResult) []xmlRule {
 		storedPartSizeRule,
 	}
 	if res.layout.Multipart {
-		parts := strconv.Itoa(res.layout.PartCount())
+		parts := strconv.Itoa(len(res.layout.Parts))
 		rules = append(rules, xmlRule{path: []string{"ObjectParts", "TotalPartsCount"}, replace: func(string) (string, bool) { return parts, true }})
 	}
 	return append(rules, dropChecksums("Part")...)
@@ -216,7 +216,7 @@ func multipartETagParts(etag string) (int, bool) {
 		return 0, false
 	}
 	m, err := strconv.Atoi(inner[i+1:])
-	return m, err == nil && m >= 1 && m <= envelope.MaxPart && inner[i+1] != '+'
+	return m, err == nil && m >= 1 && m <= maxParts && inner[i+1] != '+'
 }
 
 // storedPartSizeText is plaintextSizeText for a stored part (a stream and
@@ -226,7 +226,7 @@ func storedPartSizeText(s string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	n, err := envelope.StoredPartPlaintextSize(c)
+	n, err := envelope.MultipartPlaintextSize(c, 1)
 	if err != nil {
 		return "", false
 	}

@@ -230,7 +230,7 @@ func TestMixedBucketListing(t *testing.T) {
 	// multipart (2 parts of 5 MiB + 1444 bytes: 64 bytes of part overhead
 	// off, 80 full segments and 100 bytes), and one whose key needs
 	// escaping in the HEAD's path.
-	legacy := map[string]int{"legacy-17": 17, "legacy-1000": 1000, "legacy-65569": 65536 + 2*envelope.TagSize + 1, "dir/legacy": 17, "legacy key+&%.txt": 1000}
+	legacy := map[string]int{"legacy-17": 17, "legacy-1000": 1000, "legacy-65569": 65536 + 2*int(envelope.CiphertextSize(0)) + 1, "dir/legacy": 17, "legacy key+&%.txt": 1000}
 	for k, n := range legacy {
 		if _, err := envelope.PlaintextSize(int64(n)); err != nil {
 			t.Fatalf("test size %d is no ciphertext size", n)
@@ -406,7 +406,7 @@ func TestMixedBucketEntriesChanged(t *testing.T) {
 	for _, o := range l.Contents {
 		got[aws.ToString(o.Key)] = entry{aws.ToInt64(o.Size), aws.ToString(o.ETag)}
 	}
-	approx := entry{1000 - envelope.TagSize, ""}
+	approx := entry{1000 - envelope.CiphertextSize(0), ""}
 	for _, k := range []string{"deleted", "replaced", "unreachable"} {
 		approx.etag = clientETag(was[k].etag)
 		if got[k] != approx {
@@ -481,7 +481,7 @@ func TestMixedBucketURLEncodedKeys(t *testing.T) {
 	}
 	// Taken for keys as they are, the encoded ones name no object: the
 	// legacy entry would get the approximation.
-	if got := listing(""); got[legacyKey].size != 1000-envelope.TagSize {
+	if got := listing(""); got[legacyKey].size != 1000-envelope.CiphertextSize(0) {
 		t.Errorf("without EncodingType, %s listed %+v, want the approximation", legacyKey, got[legacyKey])
 	}
 }

@@ -257,23 +257,23 @@ func (p *Proxy) endObject(rq *request, u uploadID, dk *envelope.DataKey, doc []b
 		if !ok || part.ETag == "" || !sameETag(part.ETag, sp.ETag) {
 			return nil, nil, invalidPart(rq, part).Wrap(fmt.Errorf("proxy: part %d not found, or its ETag is not the one given", part.PartNumber))
 		}
-		size, err := envelope.StoredPartPlaintextSize(sp.Size)
+		size, err := envelope.MultipartPlaintextSize(sp.Size, 1)
 		if err != nil {
 			return nil, nil, invalidPart(rq, part).Wrap(fmt.Errorf("proxy: part %d was not written through the proxy: %w", part.PartNumber, err))
 		}
-		if i < n-1 && size < envelope.MinPartSize {
+		if i < n-1 && size < minPartSize {
 			return nil, nil, s3err.EntityTooSmall.
 				WithExtra("ProposedSize", strconv.FormatInt(size, 10)).
-				WithExtra("MinSizeAllowed", strconv.Itoa(envelope.MinPartSize)).
+				WithExtra("MinSizeAllowed", strconv.Itoa(minPartSize)).
 				WithExtra("PartNumber", strconv.Itoa(part.PartNumber))
 		}
 		last = size
 	}
-	if !envelope.EndsObject(n, last) {
-		marker, err := envelope.Marker(dk, n)
-		if err != nil {
-			return nil, nil, err
-		}
+	marker, err := envelope.Marker(dk, n, last)
+	if err != nil {
+		return nil, nil, err
+	}
+	if marker != nil {
 		etag, failed, err := p.putMarker(rq, u.backend, n+1, marker)
 		if err != nil || failed != nil {
 			return nil, failed, err
@@ -306,7 +306,7 @@ func (p *Proxy) storedParts(rq *request, backendID string, n int) (_ map[int]sto
 	parts := make(map[int]storedPart, n)
 	marker := 0
 	for page := 0; marker < n; page++ {
-		if page > envelope.MaxPart {
+		if page > maxParts {
 			return nil, nil, errors.New("proxy: ListParts does not end")
 		}
 		q := url.Values{"uploadId": {backendID}, "max-parts": {"1000"}}

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
 )
 
@@ -74,7 +73,7 @@ func (tp *testProxy) checkRanges(t *testing.T, bucket, key string, data []byte, 
 	t.Helper()
 	for _, rg := range ranges {
 		got, out := getAll(t, tp.client, &s3.GetObjectInput{Bucket: &bucket, Key: &key, Range: aws.String(rg)})
-		r, ok, err := envelope.ParseRange(rg, int64(len(data)))
+		r, ok, err := parseRange(rg, int64(len(data)))
 		if err != nil || !ok {
 			t.Fatalf("test range %q: %v %v", rg, ok, err)
 		}
@@ -284,7 +283,7 @@ func TestMultipartEnd(t *testing.T) {
 		{5 << 20, 5 << 20},      // marker part
 		{6 << 20, 5<<20 - 1},    // tag in the last part, stored larger than 5 MiB
 		{5<<20 + 1, 1},          // tag in a tiny last part
-		{envelope.MinPartSize},  // one part, marker
+		{minPartSize},           // one part, marker
 		{5 << 20, 5<<20 + 7, 0}, // empty last part
 	} {
 		key := fmt.Sprintf("end-%v", sizes)

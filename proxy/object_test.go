@@ -72,7 +72,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 				t.Errorf("HEAD checksums CRC32 %q CRC64NVME %q type %q, want the plaintext's CRC32", aws.ToString(head.ChecksumCRC32), aws.ToString(head.ChecksumCRC64NVME), head.ChecksumType)
 			}
 			for k := range head.Metadata {
-				if envelope.IsEnvelopeHeader("x-amz-meta-" + k) {
+				if isEnvelopeHeader("x-amz-meta-" + k) {
 					t.Errorf("HEAD leaked envelope metadata %q", k)
 				}
 			}

@@ -187,3 +187,9 @@ func stripAWSChunked(h http.Header) {
 		h.Set("Content-Encoding", strings.Join(keep, ","))
 	}
 }
+
+// isEnvelopeHeader reports whether a header (any case) is envelope
+// metadata.
+func isEnvelopeHeader(name string) bool {
+	return len(name) >= len(envelope.MetaPrefix) && strings.EqualFold(name[:len(envelope.MetaPrefix)], envelope.MetaPrefix)
+}

@@ -173,16 +173,10 @@ func (p *Proxy) whyRefused(ctx context.Context, bucket string) *s3err.Error {
 
 // encryptTo encrypts u.plaintext into w and seals the final segment only
 // when the source ended cleanly with exactly u.size bytes. A multipart
-// part also gets its end field (envelope.NewPartWriter), which depends on
+// part also gets its end field (envelope.NewWriter), which depends on
 // u.size: a part too small to be followed carries the object's end tag.
 func encryptTo(w io.Writer, u encryptedPut) error {
-	var ew io.WriteCloser
-	var err error
-	if u.part > 0 {
-		ew, err = envelope.NewPartWriter(w, u.dk, u.part, u.size)
-	} else {
-		ew, err = envelope.NewWriter(w, u.dk)
-	}
+	ew, err := envelope.NewWriter(w, u.dk, u.part, u.size)
 	if err != nil {
 		return err
 	}

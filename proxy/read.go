@@ -240,24 +240,22 @@ func (p *Proxy) planRead(ctx context.Context, rq *request, s readSpec, res *read
 	}
 	switch {
 	case s.partNumber > 0:
-		if err := p.checkEnd(ctx, s, res, layout); err != nil {
+		if err := p.checkEnd(ctx, s, res, layout, nil); err != nil {
 			return nil, err
 		}
 		return p.readPart(res, s, layout)
 	case s.rangeHeader != "":
-		r, ok, err := envelope.ParseRange(s.rangeHeader, size)
+		r, ok, err := parseRange(s.rangeHeader, size)
 		if err != nil {
 			// A 416 states the object's size: only an authentic one.
-			if err := p.checkEnd(ctx, s, res, layout); err != nil {
+			if err := p.checkEnd(ctx, s, res, layout, nil); err != nil {
 				return nil, err
 			}
 			return nil, invalidRange(s.rangeHeader, size, err)
 		}
 		if ok {
-			if !layout.ChecksEnd(r) {
-				if err := p.checkEnd(ctx, s, res, layout); err != nil {
-					return nil, err
-				}
+			if err := p.checkEnd(ctx, s, res, layout, &r); err != nil {
+				return nil, err
 			}
 			return p.readRange(ctx, res, s, layout, r)
 		}
@@ -294,21 +292,16 @@ func (p *Proxy) readPlain(ctx context.Context, s readSpec, resp *http.Response, 
 }
 
 // checkEnd checks the end tag of a multipart object (envelope.Layout.
-// EndRange) for a read that does not fetch the object's end itself: a
-// part, a range that ends before the object does, or a 416. Otherwise a
-// backend that dropped the object's trailing parts would have its smaller
-// size and part count served as authentic (a whole GET checks the tag as
-// it reads). A HEAD of a part or a range checks it too.
-func (p *Proxy) checkEnd(ctx context.Context, s readSpec, res *readResult, layout envelope.Layout) error {
-	if !layout.Multipart || res.dk == nil {
+// CheckEnd) for a read that does not fetch the object's end itself: a part
+// (reading nil), a range that ends before the object does, or a 416
+// (reading nil). A HEAD of a part or a range checks it too.
+func (p *Proxy) checkEnd(ctx context.Context, s readSpec, res *readResult, layout envelope.Layout, reading *envelope.Range) error {
+	if res.dk == nil {
 		return nil
 	}
-	off, n := layout.EndRange()
-	tag, err := p.fetchStored(ctx, s, res.etag, off, n)
-	if err != nil {
-		return err
-	}
-	return layout.CheckEnd(res.dk, tag)
+	return layout.CheckEnd(res.dk, reading, func(off, n int64) ([]byte, error) {
+		return p.fetchStored(ctx, s, res.etag, off, n)
+	})
 }
 
 // readPart reads part s.partNumber from the response of GET ?partNumber.
@@ -317,8 +310,8 @@ func (p *Proxy) readPart(res *readResult, s readSpec, layout envelope.Layout) (*
 	part := 0
 	if layout.Multipart {
 		part = s.partNumber
-		res.partsCount = layout.PartCount()
-		if part > layout.PartCount() {
+		res.partsCount = len(layout.Parts)
+		if part > len(layout.Parts) {
 			// The marker part, which holds no plaintext: as S3 answers
 			// for a part number past the last.
 			return nil, s3err.InvalidPartNumber
@@ -491,7 +484,7 @@ const maxParallelHeads = 8
 // layout learns the stored shape of an object: its ciphertext size for a
 // single-part object; for a multipart one, each stored part's size from
 // HEAD ?partNumber=k (docs/ARCHITECTURE.md, "Multipart"), pinned to etag,
-// concurrently, the marker part included (envelope.MultipartLayout).
+// concurrently, the marker part included (envelope.NewLayout).
 func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md *envelope.Metadata, etag string) (envelope.Layout, error) {
 	if !md.Multipart {
 		total := resp.ContentLength
@@ -503,7 +496,7 @@ func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md 
 		if total < 0 {
 			return envelope.Layout{}, errors.New("proxy: backend did not say the object's size")
 		}
-		return envelope.SingleLayout(total), nil
+		return envelope.NewLayout(false, total)
 	}
 	var count int
 	known := map[int]int64{}
@@ -544,7 +537,7 @@ func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md 
 	if err := g.Wait(); err != nil {
 		return envelope.Layout{}, err
 	}
-	l, err := envelope.MultipartLayout(parts)
+	l, err := envelope.NewLayout(true, parts...)
 	if err != nil {
 		return envelope.Layout{}, fmt.Errorf("proxy: stored object: %w", err)
 	}

@@ -112,7 +112,7 @@ func (rq *request) setStoredChecksum(h http.Header, res *readResult) error {
 // S3 then stores a CRC64NVME): such a body is read and verified whole
 // before the upload starts, so that its checksum is known when the
 // metadata goes upstream. One segment: memory stays bounded per request.
-const maxBufferedChecksum = envelope.SegmentSize
+const maxBufferedChecksum = bufSize // one segment of the envelope format
 
 // bufferForChecksum returns the body to encrypt for a PutObject of n
 // bytes. When md records no checksum yet and the body is small, it reads

@@ -15,13 +15,11 @@ func sealedUpload(t testing.TB, bucket, key string) (*envelope.Metadata, *envelo
 	t.Helper()
 	bk := make([]byte, 32)
 	_, _ = rand.Read(bk)
-	md, dk, err := envelope.Seal(bk, bucket, key, true, -1)
+	md, dk, err := envelope.Seal(envelope.BucketKey{
+		Plaintext: bk, KeyID: "arn:aws:kms:us-east-1:111122223333:key/k", Wrapped: []byte("wrapped-bucket-key"),
+		Bucket: bucket, Context: map[string]string{"project": "x"},
+	}, key, true, -1)
 	if err != nil {
-		t.Fatal(err)
-	}
-	md.KeyID, md.WrappedKey, md.Multipart, md.Size = "arn:aws:kms:us-east-1:111122223333:key/k", []byte("wrapped-bucket-key"), true, -1
-	md.Context = map[string]string{"project": "x"}
-	if err := md.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	return md, dk
