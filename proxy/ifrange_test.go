@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// TestIfRangeHolds: RFC 9110 section 13.1.5's comparisons.
-func TestIfRangeHolds(t *testing.T) {
+// TestUnitIfRangeHolds: RFC 9110 section 13.1.5's comparisons.
+func TestUnitIfRangeHolds(t *testing.T) {
 	const etag, lm = `"abc-0"`, "Fri, 04 Dec 2026 16:00:00 GMT"
 	for _, tt := range []struct {
 		v    string

@@ -156,8 +156,8 @@ func TestForeignKMSKeyRefused(t *testing.T) {
 	}
 }
 
-// TestKeySet: which recorded key ids a set accepts.
-func TestKeySet(t *testing.T) {
+// TestUnitKeySet: which recorded key ids a set accepts.
+func TestUnitKeySet(t *testing.T) {
 	const arn = "arn:aws:kms:eu-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 	s := newKeySet("1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:us-east-1:111122223333:key/rotated", "alias/app")
 	for _, tt := range []struct {
