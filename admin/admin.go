@@ -35,7 +35,10 @@ type Config struct {
 	// BucketKeys is false when the proxy runs the one-call-per-object
 	// baseline (--no-bucket-key); the page and /stats say so.
 	BucketKeys bool
-	// Metrics is the registry /metrics serves [NewMetrics(Stats, BucketKeys)].
+	// PricePer10k is the KMS request price in dollars per 10,000 requests
+	// the savings are reported at [DefaultPricePer10k].
+	PricePer10k float64
+	// Metrics is the registry /metrics serves [NewMetrics(Stats, BucketKeys, PricePer10k)].
 	Metrics *Metrics
 	// Checks are the readiness probes (upstream, KMS).
 	Checks []Check
@@ -70,8 +73,11 @@ func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.PricePer10k <= 0 {
+		cfg.PricePer10k = DefaultPricePer10k
+	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = NewMetrics(cfg.Stats, cfg.BucketKeys)
+		cfg.Metrics = NewMetrics(cfg.Stats, cfg.BucketKeys, cfg.PricePer10k)
 	}
 	if cfg.CheckTTL <= 0 {
 		cfg.CheckTTL = 5 * time.Second
@@ -135,7 +141,7 @@ func (h *Handler) Drain() {
 
 // Doc returns the current /stats document.
 func (h *Handler) Doc() StatsDoc {
-	return NewStatsDoc(h.cfg.Stats(), h.cfg.BucketKeys, h.cfg.Now())
+	return NewStatsDoc(h.cfg.Stats(), h.cfg.BucketKeys, h.cfg.PricePer10k, h.cfg.Now())
 }
 
 func (h *Handler) stats(w http.ResponseWriter, _ *http.Request) {

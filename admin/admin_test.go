@@ -26,8 +26,6 @@ var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 // writes and 5,000 reads over two buckets at $0.03 per 10k: 3 GenerateDataKey
 // (one throttled) and 2 Decrypt.
 func sampleStats() keycache.Stats {
-	const price = 0.03
-	cost := func(n int64) float64 { return float64(n) * price / 10000 }
 	a := keycache.Savings{Counts: keycache.Counts{
 		Requests:         map[string]map[string]int64{"GenerateDataKey": {"ok": 1, "throttled": 1}, "Decrypt": {"ok": 1}},
 		Baseline:         map[string]int64{"GenerateDataKey": 6000, "Decrypt": 1000},
@@ -54,10 +52,9 @@ func sampleStats() keycache.Stats {
 		}
 		s.Saved = s.BaselineTotal - s.Actual
 		s.Ratio = float64(s.Saved) / float64(s.BaselineTotal)
-		s.CostActual, s.CostBaseline = cost(s.Actual), cost(s.BaselineTotal)
 	}
 	return keycache.Stats{
-		Since: t0, PricePer10k: price, Total: total,
+		Since: t0, Total: total,
 		Buckets:          map[string]keycache.Savings{"photos": a, "logs": b},
 		CachedBucketKeys: 2, CachedUnwrapped: 2,
 	}
@@ -187,7 +184,7 @@ func TestMetricsExposition(t *testing.T) {
 }
 
 func TestMetricsBaselineZeroBeforeTraffic(t *testing.T) {
-	m := NewMetrics(func() keycache.Stats { return keycache.Stats{} }, false)
+	m := NewMetrics(func() keycache.Stats { return keycache.Stats{} }, false, DefaultPricePer10k)
 	n, err := testutil.GatherAndCount(m.Registry(), "bucketkey_kms_requests_total", "bucketkey_kms_requests_baseline_total")
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +195,7 @@ func TestMetricsBaselineZeroBeforeTraffic(t *testing.T) {
 }
 
 func TestMetricsLabelsBounded(t *testing.T) {
-	m := NewMetrics(func() keycache.Stats { return keycache.Stats{} }, true)
+	m := NewMetrics(func() keycache.Stats { return keycache.Stats{} }, true, DefaultPricePer10k)
 	m.maxOperations = 3
 	for _, op := range []string{"PutObject", "GetObject", "HeadObject", "ListParts", "bucket/key", ""} {
 		m.ObserveRequest(op, 200, 0, 0, time.Millisecond)

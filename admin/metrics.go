@@ -43,8 +43,9 @@ const defaultMaxOperations = 64
 var operationName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,63}$`)
 
 // NewMetrics builds the registry. stats is the accounting snapshot (normally
-// keycache.Cache.Stats); bucketKeys is false when running the baseline.
-func NewMetrics(stats func() keycache.Stats, bucketKeys bool) *Metrics {
+// keycache.Cache.Stats); bucketKeys is false when running the baseline;
+// pricePer10k prices the requests in dollars.
+func NewMetrics(stats func() keycache.Stats, bucketKeys bool, pricePer10k float64) *Metrics {
 	m := &Metrics{
 		reg:           prometheus.NewRegistry(),
 		operations:    make(map[string]bool),
@@ -78,7 +79,7 @@ func NewMetrics(stats func() keycache.Stats, bucketKeys bool) *Metrics {
 	}
 	m.reg.MustRegister(
 		m.requests, m.duration, m.bytesIn, m.bytesOut, m.kmsDuration, m.refused,
-		&statsCollector{stats: stats, bucketKeys: bucketKeys},
+		&statsCollector{stats: stats, bucketKeys: bucketKeys, price: pricePer10k},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -157,6 +158,7 @@ func statusLabel(code int) string {
 type statsCollector struct {
 	stats      func() keycache.Stats
 	bucketKeys bool
+	price      float64 // dollars per 10,000 KMS requests
 }
 
 var (
@@ -219,9 +221,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDecrypted, prometheus.CounterValue, float64(t.ObjectsDecrypted))
 	ch <- prometheus.MustNewConstMetric(descBucketKeys, prometheus.GaugeValue, float64(s.CachedBucketKeys))
 	ch <- prometheus.MustNewConstMetric(descUnwrapped, prometheus.GaugeValue, float64(s.CachedUnwrapped))
-	ch <- prometheus.MustNewConstMetric(descCost, prometheus.GaugeValue, t.CostActual)
-	ch <- prometheus.MustNewConstMetric(descCostBaseline, prometheus.GaugeValue, t.CostBaseline)
+	ch <- prometheus.MustNewConstMetric(descCost, prometheus.GaugeValue, Cost(t.Actual, c.price))
+	ch <- prometheus.MustNewConstMetric(descCostBaseline, prometheus.GaugeValue, Cost(t.BaselineTotal, c.price))
 	ch <- prometheus.MustNewConstMetric(descRatio, prometheus.GaugeValue, t.Ratio)
 	ch <- prometheus.MustNewConstMetric(descEnabled, prometheus.GaugeValue, enabled)
-	ch <- prometheus.MustNewConstMetric(descPrice, prometheus.GaugeValue, s.PricePer10k)
+	ch <- prometheus.MustNewConstMetric(descPrice, prometheus.GaugeValue, c.price)
 }

@@ -43,27 +43,27 @@ type SavingsDoc struct {
 // NewStatsDoc renders a keycache snapshot as the /stats document. The
 // numbers are keycache's: this only renames them, so /stats, /metrics, the
 // report and the shutdown line cannot disagree.
-func NewStatsDoc(s keycache.Stats, bucketKeys bool, now time.Time) StatsDoc {
+func NewStatsDoc(s keycache.Stats, bucketKeys bool, pricePer10k float64, now time.Time) StatsDoc {
 	d := StatsDoc{
 		Since:               s.Since,
 		Now:                 now,
 		BucketKeys:          bucketKeys,
-		PricePer10k:         s.PricePer10k,
+		PricePer10k:         pricePer10k,
 		CachedBucketKeys:    s.CachedBucketKeys,
 		CachedUnwrappedKeys: s.CachedUnwrapped,
-		Total:               newSavingsDoc(s.Total),
+		Total:               newSavingsDoc(s.Total, pricePer10k),
 		Buckets:             make(map[string]SavingsDoc, len(s.Buckets)),
 	}
 	if !s.Since.IsZero() && now.After(s.Since) {
 		d.UptimeSeconds = now.Sub(s.Since).Seconds()
 	}
 	for b, sv := range s.Buckets {
-		d.Buckets[b] = newSavingsDoc(sv)
+		d.Buckets[b] = newSavingsDoc(sv, pricePer10k)
 	}
 	return d
 }
 
-func newSavingsDoc(s keycache.Savings) SavingsDoc {
+func newSavingsDoc(s keycache.Savings, price float64) SavingsDoc {
 	d := SavingsDoc{
 		KMSRequests:           make(map[string]map[string]int64, len(s.Requests)),
 		KMSRequestsTotal:      s.Actual,
@@ -71,9 +71,9 @@ func newSavingsDoc(s keycache.Savings) SavingsDoc {
 		BaselineRequestsTotal: s.BaselineTotal,
 		SavedRequests:         s.Saved,
 		SavedRatio:            s.Ratio,
-		CostDollars:           s.CostActual,
-		BaselineCostDollars:   s.CostBaseline,
-		SavedDollars:          s.CostBaseline - s.CostActual,
+		CostDollars:           Cost(s.Actual, price),
+		BaselineCostDollars:   Cost(s.BaselineTotal, price),
+		SavedDollars:          Cost(s.BaselineTotal, price) - Cost(s.Actual, price),
 		ObjectsEncrypted:      s.ObjectsEncrypted,
 		ObjectsDecrypted:      s.ObjectsDecrypted,
 	}

@@ -50,6 +50,6 @@ var (
 	// bytes of a size no writer makes did not come from one: it wraps
 	// ErrAuth.
 	errInvalidSize = fmt.Errorf("envelope: invalid ciphertext size: %w", ErrAuth)
-	// ErrUnsatisfiableRange: the range does not overlap the object.
+	// errUnsatisfiableRange: the range does not overlap the object.
 	errUnsatisfiableRange = errors.New("envelope: range not satisfiable")
 )

@@ -25,11 +25,11 @@ const (
 	// EndSize is the size of the end field after every stored part's
 	// stream, and of the end tag.
 	endSize = tagSize
-	// MarkerSize is the size of the marker part: a zero part header and
-	// the end tag, PartOverhead bytes like every stored part's framing,
+	// markerSize is the size of the marker part: a zero part header and
+	// the end tag, partOverhead bytes like every stored part's framing,
 	// so that a listing's size still says the plaintext size.
 	markerSize = partHeaderSize + endSize
-	// MinPartSize is S3's smallest part that may be followed by another:
+	// minPartSize is S3's smallest part that may be followed by another:
 	// a part of less plaintext is necessarily the last one (the proxy
 	// enforces S3's rule on the plaintext itself at CompleteMultipartUpload).
 	minPartSize = 5 << 20

@@ -17,7 +17,7 @@ type Range struct {
 // whether a marker part holding the end tag follows the last one (see
 // part.go, end.go). The proxy learns it from Content-Length (single-part)
 // or from one HEAD ?partNumber=k per stored part (multipart,
-// MultipartLayout); see docs/FORMAT.md.
+// NewLayout); see docs/FORMAT.md.
 type Layout struct {
 	Multipart bool
 	Parts     []int64 // stream sizes; for multipart, Parts[i] is part i+1 without its framing
@@ -52,9 +52,9 @@ func singleLayout(c int64) Layout { return Layout{Parts: []int64{c}} }
 
 // multipartLayout is the layout of a multipart object whose stored parts
 // (as the backend reports them: parts 1..M in order) have the given sizes.
-// A last stored part of exactly MarkerSize bytes is the marker part (no
+// A last stored part of exactly markerSize bytes is the marker part (no
 // part of the object is that small: its framing alone is, and a stream is
-// at least TagSize bytes); every other stored part is a framed stream.
+// at least tagSize bytes); every other stored part is a framed stream.
 func multipartLayout(stored []int64) (Layout, error) {
 	l := Layout{Multipart: true}
 	n := len(stored)
@@ -171,7 +171,7 @@ func (l Layout) check() error {
 	return nil
 }
 
-// PlaintextSize returns the object's plaintext size, or ErrInvalidSize if
+// PlaintextSize returns the object's plaintext size, or an error wrapping ErrAuth if
 // some part's size is impossible.
 func (l Layout) PlaintextSize() (int64, error) {
 	if err := l.check(); err != nil {
@@ -198,7 +198,7 @@ func (l Layout) PlaintextSize() (int64, error) {
 // whole stored object, so that every part's end and the object's end are
 // authenticated, and so does the tail of any range that reaches the
 // object's final segment; any other range must have Length >= 1 and lie
-// inside the object, or the error wraps ErrUnsatisfiableRange. In a
+// inside the object, or the error wraps errUnsatisfiableRange. In a
 // multipart object, a range whose first segment is its part's first
 // starts at that part's header; otherwise the header is elsewhere
 // (HeaderRange).

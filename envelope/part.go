@@ -21,7 +21,7 @@ import (
 const (
 	// PartHeaderSize is the size of a stored part's random header.
 	partHeaderSize = 16
-	// PartOverhead is what a stored part adds to its stream: its header
+	// partOverhead is what a stored part adds to its stream: its header
 	// and its end field.
 	partOverhead = partHeaderSize + endSize
 )
@@ -37,8 +37,8 @@ func StoredPartSize(n int64) int64 {
 	return c + partOverhead
 }
 
-// StoredPartPlaintextSize inverts StoredPartSize (ListParts reports stored
-// sizes), with ErrInvalidSize for sizes no part can have.
+// storedPartPlaintextSize inverts StoredPartSize (ListParts reports stored
+// sizes), with an error wrapping ErrAuth for sizes no part can have.
 func storedPartPlaintextSize(c int64) (int64, error) {
 	if c < partOverhead {
 		return 0, fmt.Errorf("envelope: stored part size %d: %w", c, errInvalidSize)
@@ -49,8 +49,8 @@ func storedPartPlaintextSize(c int64) (int64, error) {
 // MultipartPlaintextSize is the plaintext size of a multipart object from
 // its total stored size c and its stored part count m (a listing's size
 // and the "-m" of its ETag), the marker part included: every stored part
-// adds exactly PartOverhead bytes to its stream, and a marker part is
-// PartOverhead bytes alone. It is exact when every part but the last holds
+// adds exactly partOverhead (32) bytes to its stream, and a marker part is
+// partOverhead bytes alone. It is exact when every part but the last holds
 // a multiple of SegmentSize plaintext bytes (docs/FORMAT.md, "Listing
 // sizes").
 func MultipartPlaintextSize(c int64, m int) (int64, error) {
@@ -63,7 +63,7 @@ func MultipartPlaintextSize(c int64, m int) (int64, error) {
 // newPartWriterRand returns a writer of part number part (1..MaxPart) of a
 // multipart object, to hold exactly size plaintext bytes: it writes a
 // fresh random header, the part's stream as NewWriter does and, on Close,
-// the end field: END(part) if EndsObject(part, size), zeros otherwise.
+// the end field: END(part) if endsObject(part, size), zeros otherwise.
 // Close fails, writing no final segment, if the plaintext written is not
 // size bytes, since the end field was chosen for that size.
 func newPartWriterRand(dst io.Writer, key *DataKey, part int, size int64) (io.WriteCloser, error) {

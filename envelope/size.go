@@ -23,7 +23,7 @@ func segments(n int64) int64 {
 }
 
 // PlaintextSize inverts CiphertextSize, rejecting sizes no plaintext can
-// produce with ErrInvalidSize: the proxy uses it to report sizes in HEAD and
+// produce with an error wrapping ErrAuth: the proxy uses it to report sizes in HEAD and
 // LIST without reading objects, and to tell an encrypted size from the size
 // of an object written before the proxy.
 func PlaintextSize(c int64) (int64, error) {

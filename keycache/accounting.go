@@ -38,7 +38,6 @@ type counters struct {
 // accounting is the savings ledger: a total and a bounded set of buckets.
 type accounting struct {
 	since time.Time
-	price float64
 	hook  func(op, outcome string, d time.Duration)
 	total counters
 
@@ -51,7 +50,6 @@ type accounting struct {
 func newAccounting(o Options) *accounting {
 	return &accounting{
 		since:   o.Now(),
-		price:   o.PricePer10k,
 		hook:    o.OnKMSRequest,
 		total:   counters{name: "total"},
 		buckets: make(map[string]*counters),
@@ -127,8 +125,6 @@ func (a *accounting) savings(b *counters) Savings {
 	if s.BaselineTotal > 0 {
 		s.Ratio = float64(s.Saved) / float64(s.BaselineTotal)
 	}
-	s.CostActual = float64(s.Actual) * a.price / 10000
-	s.CostBaseline = float64(s.BaselineTotal) * a.price / 10000
 	return s
 }
 
@@ -143,10 +139,9 @@ func (a *accounting) stats() Stats {
 		bs = append(bs, a.other)
 	}
 	st := Stats{
-		Since:       a.since,
-		PricePer10k: a.price,
-		Total:       a.savings(&a.total),
-		Buckets:     make(map[string]Savings, len(bs)),
+		Since:   a.since,
+		Total:   a.savings(&a.total),
+		Buckets: make(map[string]Savings, len(bs)),
 	}
 	for _, b := range bs {
 		st.Buckets[b.name] = a.savings(b)
@@ -176,22 +171,20 @@ type Counts struct {
 	ObjectsDecrypted int64
 }
 
-// Savings derives totals from Counts at a price.
+// Savings derives totals from Counts (in requests: dollars are reporting,
+// admin.Cost).
 type Savings struct {
 	Counts
 	Actual        int64   // real KMS requests, all outcomes
 	BaselineTotal int64   // one-call-per-object requests
 	Saved         int64   // BaselineTotal - Actual (may be negative)
 	Ratio         float64 // Saved / BaselineTotal, 0 when BaselineTotal is 0
-	CostActual    float64 // dollars
-	CostBaseline  float64 // dollars
 }
 
 // Stats is the accounting snapshot, in total and per bucket. Buckets beyond
 // Options.MaxBuckets are summed under OtherBuckets.
 type Stats struct {
 	Since            time.Time
-	PricePer10k      float64
 	Total            Savings
 	Buckets          map[string]Savings
 	CachedBucketKeys int

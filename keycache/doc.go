@@ -70,7 +70,8 @@
 // Every provider call is counted per bucket and in total by operation and
 // outcome (and reported to Options.OnKMSRequest); the baseline is one
 // GenerateDataKey per object written and one Decrypt per object read (counted
-// when the key is lent), priced at PricePer10k (default $0.03 per 10,000).
+// when the key is lent). The cache counts requests; what they cost is
+// reporting (admin.Cost, at --kms-price-per-10k).
 // PartitionByAccessKey costs show as extra GenerateDataKey and Decrypt calls.
 // Disabled makes the cache behave as the baseline (one call per object,
 // nothing cached) so both designs can be measured side by side. Stats

@@ -6,11 +6,13 @@ import (
 	"slices"
 )
 
-// appendCanonicalContext appends an unambiguous, order-independent encoding
-// of an encryption context to b: the pairs sorted by key, each key and value
-// prefixed by its length as a uvarint. Used as AAD by the local provider and
-// to name cache entries for singleflight.
-func appendCanonicalContext(b []byte, m map[string]string) []byte {
+// AppendCanonicalContext appends an unambiguous, order-independent encoding
+// of an encryption context to b: the number of pairs as a uvarint, then the
+// pairs sorted by key, each key and value prefixed by its length as a
+// uvarint. It is the encoding for providers that bind a context themselves
+// (the local provider authenticates it as AAD; a provider over a KMS without
+// encryption contexts would do the same), and it names cache entries.
+func AppendCanonicalContext(b []byte, m map[string]string) []byte {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +38,9 @@ type KMSOptions struct {
 	MaxBackoff time.Duration
 	// HTTPClient replaces the SDK's HTTP client [the SDK's].
 	HTTPClient *http.Client
+	// KeyID is the key new objects use, which Check probes (required for
+	// Check).
+	KeyID string
 }
 
 // KMS is a Provider over AWS KMS (or a service speaking its API) with the
@@ -44,6 +48,7 @@ type KMSOptions struct {
 // with jittered exponential backoff before an *Error reaches the cache.
 type KMS struct {
 	client *kms.Client
+	keyID  string
 }
 
 // NewKMS returns a KMS provider. It loads the SDK's default configuration
@@ -82,7 +87,7 @@ func NewKMS(ctx context.Context, o KMSOptions) (*KMS, error) {
 			ko.BaseEndpoint = aws.String(o.Endpoint)
 		}
 	})
-	return &KMS{client: client}, nil
+	return &KMS{client: client, keyID: o.KeyID}, nil
 }
 
 // Name is "aws-kms".
@@ -175,4 +180,52 @@ func mapKMSError(op string, err error) *Error {
 		}
 	}
 	return newError(KindUnavailable, op, err)
+}
+
+// Check is the readiness probe (Checker): DescribeKey on KMSOptions.KeyID.
+// It costs one KMS request per run and shows KMS reachable and the key
+// existing and enabled. A key policy that refuses DescribeKey still shows
+// KMS answered, so AccessDenied counts as reachable.
+func (k *KMS) Check(ctx context.Context) error {
+	keyID := k.keyID
+	if keyID == "" {
+		return errors.New("keycache: KMS Check needs KMSOptions.KeyID")
+	}
+	out, err := k.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
+	if err != nil {
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException" {
+			return nil
+		}
+		return fmt.Errorf("KMS DescribeKey %s: %w", keyID, err)
+	}
+	if md := out.KeyMetadata; md != nil && !md.Enabled {
+		return fmt.Errorf("KMS key %s is not enabled (state %s)", keyID, md.KeyState)
+	}
+	return nil
+}
+
+// ResolveAliases returns the key ARNs of the aliases among ids ("alias/name"
+// or an alias ARN), asking KMS (DescribeKey) once each. An alias KMS does
+// not resolve now (no kms:DescribeKey, KMS unreachable) is skipped.
+func (k *KMS) ResolveAliases(ctx context.Context, ids []string) []string {
+	var arns []string
+	for _, id := range ids {
+		if !isAlias(id) {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		out, err := k.client.DescribeKey(cctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
+		cancel()
+		if err == nil && out.KeyMetadata != nil && out.KeyMetadata.Arn != nil {
+			arns = append(arns, aws.ToString(out.KeyMetadata.Arn))
+		}
+	}
+	return arns
+}
+
+// isAlias reports whether a KMS key id is an alias ("alias/name" or an
+// alias ARN).
+func isAlias(id string) bool {
+	return strings.HasPrefix(id, "alias/") || (strings.HasPrefix(id, "arn:") && strings.Contains(id, ":alias/"))
 }

@@ -477,3 +477,31 @@ func TestKMSDefaultCredentialChain(t *testing.T) {
 		t.Errorf("with static credentials, signed as %q, session tokens %q", creds, sessions)
 	}
 }
+
+// TestKMSCheckAndAliases: the provider's own readiness probe and alias
+// resolution, against local-kms (no second client).
+func TestKMSCheckAndAliases(t *testing.T) {
+	p := testenv.KMS(t)
+	newK := func(keyID string) *KMS {
+		k, err := NewKMS(context.Background(), KMSOptions{Region: testenv.Region, Endpoint: p.URL, AccessKey: "a", SecretKey: "b", KeyID: keyID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	ctx := context.Background()
+	var _ Checker = newK(testenv.KMSKeyID)
+	if err := newK(testenv.KMSKeyID).Check(ctx); err != nil {
+		t.Errorf("Check of the seeded key: %v", err)
+	}
+	if err := newK("00000000-0000-0000-0000-000000000000").Check(ctx); err == nil || !strings.Contains(err.Error(), "KMS DescribeKey") {
+		t.Errorf("Check of a missing key: %v", err)
+	}
+	if err := newK("").Check(ctx); err == nil {
+		t.Error("Check without a key id passed")
+	}
+	arns := newK(testenv.KMSKeyID).ResolveAliases(ctx, []string{testenv.KMSKeyID, testenv.KMSKeyAlias, "alias/missing"})
+	if len(arns) != 1 || !strings.HasSuffix(arns[0], ":key/"+testenv.KMSKeyID) {
+		t.Errorf("ResolveAliases = %v, want the seeded key's ARN only", arns)
+	}
+}

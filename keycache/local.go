@@ -226,7 +226,7 @@ func (l *Local) aad(header []byte, encCtx map[string]string) []byte {
 	aad = append(aad, localAADLabel...)
 	aad = append(aad, header...)
 	aad = appendString(aad, l.keyID)
-	return appendCanonicalContext(aad, encCtx)
+	return AppendCanonicalContext(aad, encCtx)
 }
 
 // GenerateDataKey returns a random 32-byte key wrapped under the master key.

@@ -15,9 +15,8 @@ type Options struct {
 	// Negative disables refresh-ahead: then the request that finds a key
 	// expired waits for the provider.
 	RefreshAhead         time.Duration
-	PartitionByAccessKey bool    // separate bucket keys per client access key
-	Disabled             bool    // the baseline: one KMS call per object, no cache
-	PricePer10k          float64 // KMS request price in dollars per 10,000 [0.03]
+	PartitionByAccessKey bool // separate bucket keys per client access key
+	Disabled             bool // the baseline: one KMS call per object, no cache
 	// Now is the clock for TTLs and Stats.Since [time.Now]; tests inject one.
 	// Provider call durations are measured with the real clock.
 	Now func() time.Time
@@ -44,7 +43,6 @@ const (
 	DefaultTTL             = 5 * time.Minute
 	DefaultMaxObjects      = 1_000_000
 	DefaultMaxEntries      = 10_000
-	DefaultPricePer10k     = 0.03
 	DefaultProviderTimeout = 30 * time.Second
 )
 
@@ -70,9 +68,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RefreshAhead == 0 {
 		o.RefreshAhead = o.TTL / 10
-	}
-	if o.PricePer10k <= 0 {
-		o.PricePer10k = DefaultPricePer10k
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -15,6 +15,14 @@ type Provider interface {
 	Name() string
 }
 
+// Checker is implemented by providers with something remote to probe: Check
+// is a cheap request that shows the KMS reachable and the key usable, for
+// the readiness endpoint. Providers with nothing to probe (the local key)
+// do not implement it.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
 // ContextKeyBucketARN is the encryption context key S3 uses for bucket keys.
 // The cache sets it from the request's bucket; a client's extra context may
 // not override it.

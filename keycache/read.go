@@ -55,7 +55,7 @@ func (k readKey) flightName(wrapped []byte, extra map[string]string) string {
 	b = appendString(b, k.keyBucket)
 	b = appendString(b, k.keyID)
 	b = appendString(b, k.access)
-	return string(appendCanonicalContext(b, extra))
+	return string(AppendCanonicalContext(b, extra))
 }
 
 // WithUnwrappedKey calls fn with the plaintext of req.Wrapped, from the

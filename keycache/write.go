@@ -38,7 +38,7 @@ func (k writeKey) flightName(extra map[string]string) string {
 	b = appendString(b, k.bucket)
 	b = appendString(b, k.keyID)
 	b = appendString(b, k.access)
-	return string(appendCanonicalContext(b, extra))
+	return string(AppendCanonicalContext(b, extra))
 }
 
 // checkContext refuses an extra context that would override the bucket ARN.

@@ -144,6 +144,21 @@ func (c *Config) validate() error {
 		}
 		c.VirtualHostDomains[i] = d
 	}
+	if err := c.checkNames(); err != nil {
+		return err
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// checkNames checks that no key id or bucket name in the configuration is
+// empty.
+func (c *Config) checkNames() error {
 	for _, id := range c.AcceptKMSKeyIDs {
 		if strings.TrimSpace(id) == "" {
 			return errors.New("proxy: AcceptKMSKeyIDs: empty key id")
@@ -168,12 +183,6 @@ func (c *Config) validate() error {
 				return fmt.Errorf("proxy: Replicas[%q]: empty source bucket name", b)
 			}
 		}
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.Now == nil {
-		c.Now = time.Now
 	}
 	return nil
 }

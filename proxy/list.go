@@ -159,9 +159,9 @@ func (p *Proxy) rewriteAttributes(rq *request, doc []byte, wantETag, wantChecksu
 // plaintext size, the client ETag (etag.go), the part count without the
 // marker part, the parts' plaintext sizes, and no checksums (they would
 // be the ciphertext's). The size is a single-part object's recorded size
-// (Metadata.Size), which readOnce has checked against the stored size
+// (Metadata.Size), which the read (planRead) has checked against the stored size
 // (the check of Metadata.CheckSize); a multipart object's is the sum of
-// its parts' plaintext sizes from the layout (readOnce's HEAD per stored
+// its parts' plaintext sizes from the layout (the read's HEAD per stored
 // part, which HeadObject also pays): exact for any part sizes, where the
 // listings' size algebra is exact only for 64 KiB-aligned parts.
 func attributesRules(res *readResult) []xmlRule {

@@ -6,13 +6,16 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/bucketkey/bucketkey/admin"
 	"github.com/bucketkey/bucketkey/keycache"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
@@ -41,6 +44,7 @@ type serveConfig struct {
 	ClientSecretKey string
 	Credentials     string
 
+	KMSProvider string
 	KMSKeyID    string
 	KMSEndpoint string
 	KMSRegion   string
@@ -87,6 +91,7 @@ func serveFlags(c *serveConfig) *settings {
 	fs.StringVar(&c.ClientAccessKey, "client-access-key", "", "access `key` clients sign with (with --client-secret-key)")
 	fs.StringVar(&c.ClientSecretKey, "client-secret-key", "", "`secret` key for --client-access-key")
 	fs.StringVar(&c.Credentials, "credentials", "", "client credentials `file`: one access-key:secret per line (or \"access-key secret backend-key backend-secret\" for a client with a backend identity of its own), or a JSON object; reloaded on SIGHUP")
+	fs.StringVar(&c.KMSProvider, "kms-provider", "", "key `provider`: aws or local [local with --kms-local-key, else aws]")
 	fs.StringVar(&c.KMSKeyID, "kms-key-id", "", "AWS KMS key `id`, ARN or alias for new objects (required unless --kms-local-key)")
 	fs.StringVar(&c.KMSEndpoint, "kms-endpoint", "", "KMS endpoint `URL` (a VPC endpoint, local-kms) [the region's]")
 	fs.StringVar(&c.KMSRegion, "kms-region", "", "KMS `region` [the region in --kms-key-id's ARN, else AWS_REGION, else --upstream-region]")
@@ -96,7 +101,7 @@ func serveFlags(c *serveConfig) *settings {
 	fs.Int64Var(&c.BucketKeyMaxObjects, "bucket-key-max-objects", keycache.DefaultMaxObjects, "objects one bucket key may protect before it is replaced")
 	fs.BoolVar(&c.NoBucketKey, "no-bucket-key", false, "the baseline: one KMS call per object, no bucket keys")
 	fs.BoolVar(&c.PartitionByAccessKey, "partition-by-access-key", false, "separate bucket keys per client access key")
-	fs.Float64Var(&c.KMSPricePer10k, "kms-price-per-10k", keycache.DefaultPricePer10k, "KMS request price in `dollars` per 10,000 requests, for the savings report")
+	fs.Float64Var(&c.KMSPricePer10k, "kms-price-per-10k", admin.DefaultPricePer10k, "KMS request price in `dollars` per 10,000 requests, for the savings report")
 	fs.Var(&c.Replica, "replica", "`B=A`: bucket B holds replicas of bucket A's objects (repeatable)")
 	fs.BoolVar(&c.Anonymous, "anonymous", false, "forward unsigned requests for every bucket to the backend unsigned, for its bucket policies and ACLs to decide (see SECURITY.md)")
 	fs.Var(&c.AnonymousBucket, "anonymous-bucket", "`bucket` whose unsigned requests are forwarded to the backend unsigned, for its bucket policy and ACLs to decide (repeatable; see SECURITY.md)")
@@ -126,15 +131,18 @@ type resolved struct {
 	ClientCredentials sigv4.StaticCredentials // as loaded at start
 	Clients           *clientKeys             // the live table, reloaded on SIGHUP
 
+	KMSProvider string // a kmsProviders name
 	KMSKeyID    string
 	KMSEndpoint string
 	KMSRegion   string
 	KMSLocalKey string
 	KMSAccept   []string // --kms-accept-key-id
 
-	Cache    keycache.Options
-	Replicas map[string][]string
-	Mixed    []string // buckets of --mixed-bucket
+	Cache keycache.Options
+	// PricePer10k prices KMS requests in the savings report (admin.Cost).
+	PricePer10k float64
+	Replicas    map[string][]string
+	Mixed       []string // buckets of --mixed-bucket
 	// Anonymous opens every bucket to unsigned requests; AnonymousBuckets
 	// some of them.
 	Anonymous        bool
@@ -269,7 +277,18 @@ func (c *serveConfig) validateClients(r *resolved, s *settings) error {
 
 // validateKMS checks that exactly one KMS provider is configured.
 func (c *serveConfig) validateKMS(r *resolved, s *settings) error {
+	r.KMSProvider = c.KMSProvider
+	if r.KMSProvider == "" {
+		r.KMSProvider = defaultKMSProvider(c)
+	}
+	if _, ok := kmsProviders[r.KMSProvider]; !ok {
+		return fmt.Errorf("--kms-provider %q: want %s", c.KMSProvider, strings.Join(slices.Sorted(maps.Keys(kmsProviders)), " or "))
+	}
 	switch {
+	case r.KMSProvider == "local" && c.KMSLocalKey == "":
+		return errors.New("--kms-provider local needs --kms-local-key FILE")
+	case r.KMSProvider == "aws" && c.KMSLocalKey != "" && c.KMSProvider != "":
+		return errors.New("--kms-provider aws and --kms-local-key: set one of them")
 	case c.KMSLocalKey != "" && c.KMSKeyID != "" && c.KMSKeyID != keycache.LocalKeyAlias:
 		return errors.New("--kms-key-id names an AWS KMS key and --kms-local-key a local master key: set one of them")
 	case c.KMSLocalKey != "" && (c.KMSEndpoint != "" || c.KMSRegion != ""):
@@ -305,12 +324,12 @@ func (c *serveConfig) validateCache(r *resolved, s *settings) error {
 	if c.KMSPricePer10k <= 0 {
 		return fmt.Errorf("--kms-price-per-10k %v: must be positive", c.KMSPricePer10k)
 	}
+	r.PricePer10k = c.KMSPricePer10k
 	r.Cache = keycache.Options{
 		TTL:                  c.BucketKeyTTL,
 		MaxObjects:           c.BucketKeyMaxObjects,
 		PartitionByAccessKey: c.PartitionByAccessKey,
 		Disabled:             c.NoBucketKey,
-		PricePer10k:          c.KMSPricePer10k,
 	}
 	return nil
 }

@@ -51,7 +51,7 @@ func TestServeDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.Listen != "127.0.0.1:8080" || r.AdminListen != "127.0.0.1:9090" || r.UpstreamRegion != "us-east-1" ||
-		r.Cache.TTL != 5*time.Minute || r.Cache.PricePer10k != 0.03 || r.Cache.MaxObjects != 1_000_000 ||
+		r.Cache.TTL != 5*time.Minute || r.PricePer10k != 0.03 || r.Cache.MaxObjects != 1_000_000 ||
 		r.UpstreamPayload != sigv4.PayloadChunked || r.ShutdownTimeout != 30*time.Second || r.LogFormat != "text" ||
 		r.Cache.Disabled || r.TLS != nil || r.UpstreamRoots != nil {
 		t.Errorf("defaults: %+v", r)
@@ -89,7 +89,7 @@ no-bucket-key: true
 		{"env over file", r.UpstreamRegion, "env-region"},
 		{"env over default", r.LogFormat, "json"},
 		{"file over default", r.LogLevel, "debug"},
-		{"file float", r.Cache.PricePer10k, 0.05},
+		{"file float", r.PricePer10k, 0.05},
 		{"file bool", r.Cache.Disabled, true},
 		{"file list", strings.Join(r.Replicas["b-replica"], ","), "a-source"},
 		{"file list 2", strings.Join(r.Replicas["c-replica"], ","), "a-source"},
@@ -363,5 +363,31 @@ func TestAnonymousFlags(t *testing.T) {
 	}
 	if _, _, err := parseServe(t, append(append([]string(nil), minimal...), "--anonymous-bucket", "Bad/Name"), env()); err == nil {
 		t.Fatal("a bad bucket name was accepted")
+	}
+}
+
+// TestKMSProviderFlag: --kms-provider picks a row of kmsProviders, and
+// defaults from the other flags as before it existed.
+func TestKMSProviderFlag(t *testing.T) {
+	base := []string{"--upstream", "http://h", "--client-access-key", "a", "--client-secret-key", "s"}
+	for _, c := range []struct {
+		args []string
+		want string // provider, or the error's text
+	}{
+		{[]string{"--kms-key-id", "k"}, "aws"},
+		{[]string{"--kms-local-key", "/k"}, "local"},
+		{[]string{"--kms-provider", "aws", "--kms-key-id", "k"}, "aws"},
+		{[]string{"--kms-provider", "local", "--kms-local-key", "/k"}, "local"},
+		{[]string{"--kms-provider", "local"}, "needs --kms-local-key"},
+		{[]string{"--kms-provider", "aws", "--kms-local-key", "/k"}, "set one of them"},
+		{[]string{"--kms-provider", "vault", "--kms-key-id", "k"}, "want aws or local"},
+	} {
+		r, _, err := parseServe(t, append(append([]string{}, base...), c.args...), env())
+		switch {
+		case err != nil && !strings.Contains(err.Error(), c.want):
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		case err == nil && r.KMSProvider != c.want:
+			t.Errorf("%v: provider %q, want %q", c.args, r.KMSProvider, c.want)
+		}
 	}
 }

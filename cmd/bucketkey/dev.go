@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bucketkey/bucketkey/admin"
 	"github.com/bucketkey/bucketkey/internal/devstore"
 	"github.com/bucketkey/bucketkey/keycache"
 	"github.com/bucketkey/bucketkey/sigv4"
@@ -119,12 +120,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		UpstreamPayload:   sigv4.PayloadChunked,
 		ClientCredentials: sigv4.StaticCredentials{ak: sk},
 		Clients:           staticClientKeys(ak, sk),
+		KMSProvider:       "local",
 		KMSLocalKey:       keyPath,
 		Cache: keycache.Options{
 			TTL: ttl, MaxObjects: keycache.DefaultMaxObjects, Disabled: noBucketKey,
-			PricePer10k: keycache.DefaultPricePer10k,
 		},
-		LogFormat: logFormat, LogLevel: logLevel,
+		PricePer10k: admin.DefaultPricePer10k,
+		LogFormat:   logFormat, LogLevel: logLevel,
 		ShutdownTimeout: 10 * time.Second,
 	}
 	if err := checkAddr("listen", listen); err != nil {

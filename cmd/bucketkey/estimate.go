@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/bucketkey/bucketkey/admin"
 	"github.com/bucketkey/bucketkey/keycache"
 )
 
@@ -137,7 +138,7 @@ func runEstimate(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&w.Buckets, "buckets", 1, "`number` of buckets the objects are spread over")
 	fs.DurationVar(&w.TTL, "ttl", keycache.DefaultTTL, "bucket key life (--bucket-key-ttl)")
 	fs.IntVar(&w.Replicas, "replicas", 1, "`number` of proxy instances; each caches its own keys")
-	fs.Float64Var(&w.Price, "price", keycache.DefaultPricePer10k, "KMS price in `dollars` per 10,000 requests")
+	fs.Float64Var(&w.Price, "price", admin.DefaultPricePer10k, "KMS price in `dollars` per 10,000 requests")
 	fs.IntVar(&w.DistinctWriters, "distinct-writers", 1, "client access keys writing, when running with --partition-by-access-key")
 	fs.DurationVar(&w.ReadWindow, "read-window", -1, "age of the objects read: reads reach objects written this long ago [--ttl]")
 	fs.Int64Var(&w.MaxObjects, "max-objects", keycache.DefaultMaxObjects, "--bucket-key-max-objects")

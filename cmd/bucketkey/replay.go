@@ -93,7 +93,7 @@ func replay(events []accesslog.Event, s replaySettings) replayResult {
 	for i := range caches {
 		caches[i] = keycache.New(&simKMS{}, keycache.Options{
 			TTL: s.TTL, MaxObjects: s.MaxObjects, PartitionByAccessKey: s.Partition,
-			PricePer10k: s.Price, Now: clock.now,
+			Now: clock.now,
 		})
 	}
 	type stored struct {

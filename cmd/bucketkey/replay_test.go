@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bucketkey/bucketkey/admin"
 	"github.com/bucketkey/bucketkey/internal/accesslog"
 	"github.com/bucketkey/bucketkey/keycache"
 )
@@ -66,9 +67,9 @@ func TestReplayAgreesWithClosedForm(t *testing.T) {
 		readWindow time.Duration
 	}{{1, ttl / 2}, {3, ttl}} {
 		evs := uniformLog(put, get, buckets, tc.readWindow, time.Hour)
-		got := replay(evs, replaySettings{TTL: ttl, Replicas: tc.replicas, MaxObjects: keycache.DefaultMaxObjects, Price: keycache.DefaultPricePer10k})
+		got := replay(evs, replaySettings{TTL: ttl, Replicas: tc.replicas, MaxObjects: keycache.DefaultMaxObjects, Price: admin.DefaultPricePer10k})
 		want := estimate(workload{PutRate: put, GetRate: get, Buckets: buckets, TTL: ttl, Replicas: tc.replicas,
-			Price: keycache.DefaultPricePer10k, DistinctWriters: 1, ReadWindow: tc.readWindow, MaxObjects: keycache.DefaultMaxObjects})
+			Price: admin.DefaultPricePer10k, DistinctWriters: 1, ReadWindow: tc.readWindow, MaxObjects: keycache.DefaultMaxObjects})
 		scale := float64(secondsPerMonth) / got.Span.Seconds()
 		base := float64(got.Total.Baseline) * scale
 		gdk, dec := float64(got.Total.GenerateDataKey)*scale, float64(got.Total.Decrypt)*scale

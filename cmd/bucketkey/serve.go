@@ -90,7 +90,7 @@ func newServer(ctx context.Context, r *resolved, log *slog.Logger) (*server, err
 		return nil, err
 	}
 	srv := &server{cfg: r, log: log, keyID: keyID, started: time.Now()}
-	metrics := admin.NewMetrics(func() keycache.Stats { return srv.cache.Stats() }, !r.Cache.Disabled)
+	metrics := admin.NewMetrics(func() keycache.Stats { return srv.cache.Stats() }, !r.Cache.Disabled, r.PricePer10k)
 	opts := r.Cache
 	opts.OnKMSRequest = metrics.ObserveKMS
 	srv.cache, srv.provider = keycache.New(provider, opts), provider
@@ -129,13 +129,14 @@ func newServer(ctx context.Context, r *resolved, log *slog.Logger) (*server, err
 		checks = append(checks, admin.Check{Name: "kms", Probe: kmsCheck})
 	}
 	srv.admin = admin.New(admin.Config{
-		Stats:      srv.cache.Stats,
-		BucketKeys: !r.Cache.Disabled,
-		Metrics:    metrics,
-		Checks:     checks,
-		Pprof:      r.AdminPprof,
-		Token:      r.AdminToken,
-		Logger:     log,
+		Stats:       srv.cache.Stats,
+		BucketKeys:  !r.Cache.Disabled,
+		PricePer10k: r.PricePer10k,
+		Metrics:     metrics,
+		Checks:      checks,
+		Pprof:       r.AdminPprof,
+		Token:       r.AdminToken,
+		Logger:      log,
 	})
 	return srv, nil
 }
@@ -322,9 +323,9 @@ func (srv *server) logSavings(s keycache.Stats) {
 		"kms_requests_baseline", t.BaselineTotal,
 		"kms_requests_saved", t.Saved,
 		"saved_percent", math.Round(t.Ratio*10000)/100,
-		"cost_dollars", roundDollars(t.CostActual),
-		"cost_baseline_dollars", roundDollars(t.CostBaseline),
-		"saved_dollars", roundDollars(t.CostBaseline-t.CostActual),
+		"cost_dollars", roundDollars(admin.Cost(t.Actual, srv.cfg.PricePer10k)),
+		"cost_baseline_dollars", roundDollars(admin.Cost(t.BaselineTotal, srv.cfg.PricePer10k)),
+		"saved_dollars", roundDollars(admin.Cost(t.BaselineTotal, srv.cfg.PricePer10k)-admin.Cost(t.Actual, srv.cfg.PricePer10k)),
 	)
 }
 
