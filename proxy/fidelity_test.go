@@ -38,10 +38,10 @@ func wantErrorDoc(t *testing.T, w *httptest.ResponseRecorder, status int, doc st
 	}
 }
 
-// TestRefusedBeforeAuthentication: request shapes no S3 operation serves
+// TestUnitRefusedBeforeAuthentication: request shapes no S3 operation serves
 // get S3's answer whether or not they are signed (these are not), as S3
 // routes before it authenticates.
-func TestRefusedBeforeAuthentication(t *testing.T) {
+func TestUnitRefusedBeforeAuthentication(t *testing.T) {
 	p := unitProxy(t)
 	const copyOnly = "You can only specify a copy source header for copy requests."
 	for _, tc := range []struct {
@@ -84,9 +84,9 @@ func TestRefusedBeforeAuthentication(t *testing.T) {
 	}
 }
 
-// TestCopySourceErrors: S3's InvalidArgument for each way a copy source
+// TestUnitCopySourceErrors: S3's InvalidArgument for each way a copy source
 // can be wrong, whole documents.
-func TestCopySourceErrors(t *testing.T) {
+func TestUnitCopySourceErrors(t *testing.T) {
 	arg := func(msg, value string) string {
 		return errorDoc("InvalidArgument", msg, "ArgumentName", "x-amz-copy-source", "ArgumentValue", value)
 	}
@@ -112,9 +112,9 @@ func TestCopySourceErrors(t *testing.T) {
 	}
 }
 
-// TestCompletePartsErrors: the document checks of CompleteMultipartUpload,
+// TestUnitCompletePartsErrors: the document checks of CompleteMultipartUpload,
 // whole S3 error documents.
-func TestCompletePartsErrors(t *testing.T) {
+func TestUnitCompletePartsErrors(t *testing.T) {
 	part := func(num, etag string) string {
 		s := "<Part>"
 		if num != "" {
@@ -154,9 +154,9 @@ func TestCompletePartsErrors(t *testing.T) {
 	}
 }
 
-// TestBackendErrorRequestID: an error document relayed from the backend
+// TestUnitBackendErrorRequestID: an error document relayed from the backend
 // names the request id the client was given, not the backend's.
-func TestBackendErrorRequestID(t *testing.T) {
+func TestUnitBackendErrorRequestID(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>BACKEND</RequestId><HostId>h</HostId></Error>`,
 			`<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>PROXY</RequestId><HostId>h</HostId></Error>`},

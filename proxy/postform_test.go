@@ -9,7 +9,7 @@ import (
 	"github.com/bucketkey/bucketkey/s3err"
 )
 
-func TestReadPostForm(t *testing.T) {
+func TestUnitReadPostForm(t *testing.T) {
 	const ct = `multipart/form-data; boundary="XyZ"`
 	tests := []struct {
 		name   string
