@@ -107,8 +107,8 @@ func BenchmarkDecrypt(b *testing.B) {
 func BenchmarkDecryptRange(b *testing.B) {
 	o := newObject(b, true, 8*S, 8*S)
 	r := Range{Start: 4*S + 100, Length: 8 * S}
-	off, n, _ := o.l.CiphertextRange(r)
-	hoff, hn, _ := o.l.HeaderRange(r) // the range starts inside part 1
+	off, n, _ := o.l.ciphertextRange(r)
+	hoff, hn, _ := o.l.headerRange(r) // the range starts inside part 1
 	fetched := append(bytes.Clone(o.ct[hoff:hoff+hn]), o.ct[off:off+n]...)
 	b.SetBytes(r.Length)
 	b.ReportAllocs()

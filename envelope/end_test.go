@@ -210,14 +210,14 @@ func TestPartUploadedAgain(t *testing.T) {
 func TestMultipartLayout(t *testing.T) {
 	a, b := StoredPartSize(minPartSize), StoredPartSize(7)
 	l, err := multipartLayout([]int64{a, b})
-	if err != nil || l.Marker || len(l.Parts) != 2 || l.StoredSize() != a+b {
+	if err != nil || l.Marker || len(l.Parts) != 2 || l.storedSize() != a+b {
 		t.Fatalf("%+v, %v", l, err)
 	}
 	if off, n := l.endRange(); off != a+b-endSize || n != endSize {
 		t.Fatalf("EndRange %d+%d", off, n)
 	}
 	l, err = multipartLayout([]int64{a, a, markerSize})
-	if err != nil || !l.Marker || len(l.Parts) != 2 || l.StoredSize() != 2*a+markerSize {
+	if err != nil || !l.Marker || len(l.Parts) != 2 || l.storedSize() != 2*a+markerSize {
 		t.Fatalf("with marker: %+v, %v", l, err)
 	}
 	if n, _ := l.PlaintextSize(); n != 2*minPartSize {
@@ -268,7 +268,7 @@ func TestDroppedTrailingParts(t *testing.T) {
 				l := Layout{Multipart: true, Parts: o.l.Parts[:k], Marker: len(tail) == markerSize}
 				total, _ := l.PlaintextSize()
 				for _, r := range []Range{{0, total}, {total - 1, 1}, {S, total - S}} {
-					off, n, err := l.CiphertextRange(r)
+					off, n, err := l.ciphertextRange(r)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -276,7 +276,7 @@ func TestDroppedTrailingParts(t *testing.T) {
 						continue // fetching past the object: the backend answers short, as below
 					}
 					src := io.Reader(bytes.NewReader(ct[off : off+n]))
-					if hoff, hn, ok := l.HeaderRange(r); ok {
+					if hoff, hn, ok := l.headerRange(r); ok {
 						src = io.MultiReader(bytes.NewReader(ct[hoff:hoff+hn]), src)
 					}
 					rr, err := NewRangeReader(src, o.key, l, r)

@@ -94,7 +94,7 @@ func FuzzRangeReader(f *testing.F) {
 			}
 		}
 		r := Range{start, length}
-		off, n, err := o.l.CiphertextRange(r)
+		off, n, err := o.l.ciphertextRange(r)
 		if err != nil {
 			if !errors.Is(err, errUnsatisfiableRange) {
 				t.Fatalf("CiphertextRange: %v", err)
@@ -108,7 +108,7 @@ func FuzzRangeReader(f *testing.F) {
 			t.Fatalf("range %+v -> [%d, +%d) outside %d ciphertext bytes", r, off, n, len(o.ct))
 		}
 		var src []byte
-		if hoff, hn, ok := o.l.HeaderRange(r); ok {
+		if hoff, hn, ok := o.l.headerRange(r); ok {
 			if hoff < 0 || hoff+hn > off {
 				t.Fatalf("range %+v: header at [%d, +%d) not before the range at %d", r, hoff, hn, off)
 			}
@@ -219,8 +219,8 @@ func FuzzMultipartLayout(f *testing.F) {
 		if l.Marker {
 			parts--
 		}
-		if l.StoredSize() != total || !l.Multipart || len(l.Parts) != parts {
-			t.Fatalf("%v: layout %+v stores %d bytes", stored, l, l.StoredSize())
+		if l.storedSize() != total || !l.Multipart || len(l.Parts) != parts {
+			t.Fatalf("%v: layout %+v stores %d bytes", stored, l, l.storedSize())
 		}
 		n, err := l.PlaintextSize()
 		if err != nil {

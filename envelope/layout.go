@@ -38,12 +38,12 @@ func NewLayout(multipart bool, stored ...int64) (Layout, error) {
 	return multipartLayout(stored)
 }
 
-// StoredEmpty reports whether l is an empty single-part object stored as
+// storedEmpty reports whether l is an empty single-part object stored as
 // an empty body, with no stream: its envelope is in its metadata alone
 // (docs/FORMAT.md, "Empty objects"). There is nothing to decrypt; a
 // reader checks that the metadata records size 0 and opens the data key
 // to authenticate it.
-func (l Layout) StoredEmpty() bool {
+func (l Layout) storedEmpty() bool {
 	return !l.Multipart && len(l.Parts) == 1 && l.Parts[0] == 0
 }
 
@@ -73,8 +73,8 @@ func multipartLayout(stored []int64) (Layout, error) {
 	return l, nil
 }
 
-// StoredSize is the number of bytes the backend stores for the object.
-func (l Layout) StoredSize() int64 {
+// storedSize is the number of bytes the backend stores for the object.
+func (l Layout) storedSize() int64 {
 	var total int64
 	for i := range l.Parts {
 		total += l.stride(i)
@@ -91,7 +91,7 @@ func (l Layout) StoredSize() int64 {
 // pass off the shorter object (its sizes, its part count, a 416) as
 // authentic.
 func (l Layout) endRange() (off, n int64) {
-	return l.StoredSize() - endSize, endSize
+	return l.storedSize() - endSize, endSize
 }
 
 // CheckEnd authenticates the end of a multipart object for a read that
@@ -177,7 +177,7 @@ func (l Layout) PlaintextSize() (int64, error) {
 	if err := l.check(); err != nil {
 		return 0, err
 	}
-	if l.StoredEmpty() {
+	if l.storedEmpty() {
 		return 0, nil
 	}
 	var total int64
@@ -191,7 +191,7 @@ func (l Layout) PlaintextSize() (int64, error) {
 	return total, nil
 }
 
-// CiphertextRange returns the stored byte range [off, off+n) to fetch
+// ciphertextRange returns the stored byte range [off, off+n) to fetch
 // from the backend to decrypt the plaintext range r: whole segments only,
 // spanning parts (and the framing between them) as needed. A range of the
 // whole object (Start 0, Length the plaintext size, even 0) maps to the
@@ -202,7 +202,7 @@ func (l Layout) PlaintextSize() (int64, error) {
 // multipart object, a range whose first segment is its part's first
 // starts at that part's header; otherwise the header is elsewhere
 // (HeaderRange).
-func (l Layout) CiphertextRange(r Range) (off, n int64, err error) {
+func (l Layout) ciphertextRange(r Range) (off, n int64, err error) {
 	p, err := l.plan(r)
 	if err != nil {
 		return 0, 0, err
@@ -210,12 +210,12 @@ func (l Layout) CiphertextRange(r Range) (off, n int64, err error) {
 	return p.ctOff, p.ctEnd - p.ctOff, nil
 }
 
-// HeaderRange reports where the header of the first part r touches is
+// headerRange reports where the header of the first part r touches is
 // stored when CiphertextRange(r) does not include it (r starts past the
 // first segment of a multipart part): NewRangeReader needs those
 // PartHeaderSize bytes first, so the caller fetches them too and puts them
 // before the range's bytes. ok is false when there is nothing to add.
-func (l Layout) HeaderRange(r Range) (off, n int64, ok bool) {
+func (l Layout) headerRange(r Range) (off, n int64, ok bool) {
 	p, err := l.plan(r)
 	if err != nil || !l.Multipart || p.first.seg == 0 {
 		return 0, 0, false
@@ -292,7 +292,7 @@ func (l Layout) plan(r Range) (*rangePlan, error) {
 	if p.end {
 		// Fetch through the end field and any marker part: a range that
 		// reaches the end of the object checks the end tag itself.
-		p.ctEnd = l.StoredSize()
+		p.ctEnd = l.storedSize()
 	}
 	return p, nil
 }
@@ -317,4 +317,19 @@ func mustPlain(c int64) int64 {
 		panic("envelope: internal error: unchecked part size")
 	}
 	return n
+}
+
+// Locate says which stored bytes a read of the plaintext range r fetches:
+// [off, off+n) are its segments (ciphertextRange; a whole-object range is
+// the whole stored object, n its stored size), and, when the range starts
+// inside a multipart part past its first segment, [hoff, hoff+hn) is that
+// part's header, which NewRangeReader needs first (hn is 0 otherwise).
+func (l Layout) Locate(r Range) (off, n, hoff, hn int64, err error) {
+	if off, n, err = l.ciphertextRange(r); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	if ho, h, ok := l.headerRange(r); ok {
+		hoff, hn = ho, h
+	}
+	return off, n, hoff, hn, nil
 }

@@ -7,8 +7,8 @@ import (
 )
 
 // NewRangeReader decrypts the plaintext range r of an object with layout l.
-// src must yield exactly the ciphertext bytes CiphertextRange(r) returned,
-// preceded, when HeaderRange(r) reports one, by the PartHeaderSize bytes
+// src must yield exactly the ciphertext bytes Locate(r) names (off, n),
+// preceded, when Locate(r) names a header (hn > 0), by the PartHeaderSize bytes
 // of that part's header. It returns exactly r.Length bytes, then io.EOF;
 // or an error wrapping ErrAuth (a segment failed, src ended early or held
 // more bytes) or src's error. Bytes of a segment are returned only after

@@ -73,12 +73,12 @@ func mustEndTag(t testing.TB, key *DataKey, parts int) []byte {
 
 // read fetches and decrypts r the way the proxy does.
 func (o *object) read(r Range) ([]byte, error) {
-	off, n, err := o.l.CiphertextRange(r)
+	off, n, err := o.l.ciphertextRange(r)
 	if err != nil {
 		return nil, err
 	}
 	src := io.Reader(bytes.NewReader(o.ct[off : off+n]))
-	if hoff, hn, ok := o.l.HeaderRange(r); ok {
+	if hoff, hn, ok := o.l.headerRange(r); ok {
 		src = io.MultiReader(bytes.NewReader(o.ct[hoff:hoff+hn]), src)
 	}
 	rr, err := NewRangeReader(src, o.key, o.l, r)
@@ -120,22 +120,22 @@ func TestCiphertextRange(t *testing.T) {
 		{marked, Range{3*S + 9, 1}, 2*H + 3*E + F, 26, H + 2*E + F},                              // end of part 2 only
 	}
 	for _, c := range cases {
-		off, n, err := c.l.CiphertextRange(c.r)
+		off, n, err := c.l.ciphertextRange(c.r)
 		if err != nil || off != c.off || n != c.n {
 			t.Errorf("%v %+v: off=%d n=%d err=%v; want %d, %d", c.l.Parts, c.r, off, n, err, c.off, c.n)
 		}
-		hoff, hn, ok := c.l.HeaderRange(c.r)
+		hoff, hn, ok := c.l.headerRange(c.r)
 		if ok != (c.header >= 0) || ok && (hoff != c.header || hn != H) {
 			t.Errorf("%v %+v: HeaderRange %d+%d %v; want %d", c.l.Parts, c.r, hoff, hn, ok, c.header)
 		}
 	}
 	for _, r := range []Range{{-1, 1}, {0, -1}, {3*S + 100, 1}, {0, 3*S + 101}, {5, 0}, {1 << 62, 1 << 62}} {
-		if _, _, err := single.CiphertextRange(r); !errors.Is(err, errUnsatisfiableRange) {
+		if _, _, err := single.ciphertextRange(r); !errors.Is(err, errUnsatisfiableRange) {
 			t.Errorf("%+v: %v", r, err)
 		}
 	}
 	for _, l := range []Layout{{}, {Parts: []int64{16, 16}}, {Parts: []int64{1}}, {Multipart: true, Parts: make([]int64, maxPart+1)}} {
-		if _, _, err := l.CiphertextRange(Range{0, 0}); err == nil || errors.Is(err, errUnsatisfiableRange) {
+		if _, _, err := l.ciphertextRange(Range{0, 0}); err == nil || errors.Is(err, errUnsatisfiableRange) {
 			t.Errorf("layout %d parts: %v", len(l.Parts), err)
 		}
 	}
@@ -209,7 +209,7 @@ func TestRangeReaderReadStyles(t *testing.T) {
 	o := newObject(t, true, 2*S+9, S+1)
 	r := Range{S - 3, 2*S + 10}
 	want := o.pt[r.Start : r.Start+r.Length]
-	off, n, _ := o.l.CiphertextRange(r)
+	off, n, _ := o.l.ciphertextRange(r)
 	for name, src := range map[string]io.Reader{
 		"plain":    bytes.NewReader(o.ct[off : off+n]),
 		"one-byte": iotest.OneByteReader(bytes.NewReader(o.ct[off : off+n])),
@@ -225,7 +225,7 @@ func TestRangeReaderReadStyles(t *testing.T) {
 func TestRangeReaderTamper(t *testing.T) {
 	o := newObject(t, true, 2*S, 2*S, S+50)
 	r := Range{S + 5, 2*S + 10} // part 1 segment 1 .. part 2 segment 1
-	off, n, _ := o.l.CiphertextRange(r)
+	off, n, _ := o.l.ciphertextRange(r)
 	fetched := o.ct[off : off+n]
 	readFrom := func(src []byte, l Layout) ([]byte, error) {
 		rr, err := NewRangeReader(bytes.NewReader(src), o.key, l, r)

@@ -199,7 +199,7 @@ func TestStoredEmpty(t *testing.T) {
 		{singleLayout(1), false, 0, false},
 		{Layout{Multipart: true, Parts: []int64{0}}, false, 0, false},
 	} {
-		if tc.layout.StoredEmpty() != tc.empty {
+		if tc.layout.storedEmpty() != tc.empty {
 			t.Errorf("%+v: StoredEmpty %v", tc.layout, !tc.empty)
 		}
 		n, err := tc.layout.PlaintextSize()

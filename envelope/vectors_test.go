@@ -312,8 +312,8 @@ func checkVectorDecrypts(t *testing.T, v vector) {
 		if l, err = multipartLayout(stored); err != nil {
 			t.Fatal(err)
 		}
-		if l.StoredSize() != int64(len(obj)) {
-			t.Fatalf("layout of %d stored bytes, object of %d", l.StoredSize(), len(obj))
+		if l.storedSize() != int64(len(obj)) {
+			t.Fatalf("layout of %d stored bytes, object of %d", l.storedSize(), len(obj))
 		}
 		off, n := l.endRange()
 		if err := l.checkTag(dek, obj[off:off+n]); err != nil {
@@ -333,12 +333,12 @@ func checkVectorDecrypts(t *testing.T, v vector) {
 		}
 	}
 	read := func(r Range) []byte {
-		off, n, err := l.CiphertextRange(r)
+		off, n, err := l.ciphertextRange(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		src := io.Reader(bytes.NewReader(obj[off : off+n]))
-		if hoff, hn, ok := l.HeaderRange(r); ok {
+		if hoff, hn, ok := l.headerRange(r); ok {
 			src = io.MultiReader(bytes.NewReader(obj[hoff:hoff+hn]), src)
 		}
 		rr, err := NewRangeReader(src, dek, l, r)

@@ -336,7 +336,7 @@ func (p *Proxy) readPart(res *readResult, s readSpec, layout envelope.Layout) (*
 		var body io.Reader
 		var err error
 		switch {
-		case layout.StoredEmpty():
+		case storedEmpty(layout):
 			body = http.NoBody
 		case layout.Multipart:
 			body, err = envelope.NewPartReader(res.resp.Body, res.dk, layout, part)
@@ -358,7 +358,7 @@ func (p *Proxy) readRange(ctx context.Context, res *readResult, s readSpec, layo
 	if s.head {
 		return res, nil
 	}
-	off, n, err := layout.CiphertextRange(r)
+	off, n, hoff, hn, err := layout.Locate(r)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: range: %w", err)
 	}
@@ -381,7 +381,7 @@ func (p *Proxy) readRange(ctx context.Context, res *readResult, s readSpec, layo
 		return nil, fmt.Errorf("proxy: backend answered %d bytes for a %d-byte range: %w", resp.ContentLength, n, envelope.ErrAuth)
 	}
 	src := io.Reader(resp.Body)
-	if hoff, hn, ok := layout.HeaderRange(r); ok {
+	if hn > 0 {
 		// The range starts inside a part: its header, which selects the
 		// part's key, is fetched on its own.
 		header, err := p.fetchStored(ctx, s, res.etag, hoff, hn)
@@ -451,11 +451,14 @@ func (p *Proxy) readWhole(ctx context.Context, res *readResult, s readSpec, layo
 		}
 		res.closers = append(res.closers, resp.Body)
 	}
-	total := layout.StoredSize()
+	_, total, _, _, err := layout.Locate(envelope.Range{Length: res.size})
+	if err != nil {
+		return nil, fmt.Errorf("proxy: stored object: %w", err)
+	}
 	if resp.ContentLength != total {
 		return nil, fmt.Errorf("proxy: backend sent %d bytes for a %d-byte object: %w", resp.ContentLength, total, envelope.ErrAuth)
 	}
-	if layout.StoredEmpty() {
+	if storedEmpty(layout) {
 		res.body = http.NoBody
 		return res, nil
 	}
@@ -598,4 +601,10 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+// storedEmpty reports whether l is an empty single-part object stored as an
+// empty body (docs/FORMAT.md, "Empty objects"): nothing to decrypt.
+func storedEmpty(l envelope.Layout) bool {
+	return !l.Multipart && len(l.Parts) == 1 && l.Parts[0] == 0
 }

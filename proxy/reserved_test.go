@@ -16,11 +16,11 @@ import (
 	"github.com/bucketkey/bucketkey/internal/testenv"
 )
 
-// TestReservedNamesHeaderAndQuery (issue 12, item 7): one policy for the
+// TestUnitReservedNamesHeaderAndQuery (issue 12, item 7): one policy for the
 // names a client may not send the backend, applied alike to headers and to
 // the query parameters of presigned URLs, in any spelling. Table-driven so
 // that it follows the policy wherever it moves.
-func TestReservedNamesHeaderAndQuery(t *testing.T) {
+func TestUnitReservedNamesHeaderAndQuery(t *testing.T) {
 	tests := []struct {
 		name     string
 		reserved bool
