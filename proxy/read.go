@@ -451,9 +451,12 @@ func (p *Proxy) readWhole(ctx context.Context, res *readResult, s readSpec, layo
 		}
 		res.closers = append(res.closers, resp.Body)
 	}
-	_, total, _, _, err := layout.Locate(envelope.Range{Length: res.size})
-	if err != nil {
-		return nil, fmt.Errorf("proxy: stored object: %w", err)
+	total := int64(0) // an empty object stored empty
+	if !storedEmpty(layout) {
+		var err error
+		if _, total, _, _, err = layout.Locate(envelope.Range{Length: res.size}); err != nil {
+			return nil, fmt.Errorf("proxy: stored object: %w", err)
+		}
 	}
 	if resp.ContentLength != total {
 		return nil, fmt.Errorf("proxy: backend sent %d bytes for a %d-byte object: %w", resp.ContentLength, total, envelope.ErrAuth)
