@@ -344,7 +344,7 @@ func TestCreateMultipartUploadChecksum(t *testing.T) {
 	}
 }
 
-func TestParseStoredChecksum(t *testing.T) {
+func TestUnitParseStoredChecksum(t *testing.T) {
 	for v, ok := range map[string]bool{
 		"CRC64NVME:FULL_OBJECT:jSnVw/bqjr4=":                                  true,
 		"CRC32:COMPOSITE:DUoRhQ==-3":                                          true,
