@@ -118,3 +118,7 @@ func TestUnitStripAWSChunked(t *testing.T) {
 		}
 	}
 }
+
+// reservedRequestName reports whether the policy keeps a name from the
+// backend (as a header, and so as a query parameter too).
+func reservedRequestName(k string) bool { return dropped(k, inHeader) }
