@@ -8,7 +8,7 @@ import (
 	"github.com/bucketkey/bucketkey/s3err"
 )
 
-func TestParseTaggingDirective(t *testing.T) {
+func TestUnitParseTaggingDirective(t *testing.T) {
 	for _, c := range []struct {
 		values  []string
 		replace bool
@@ -42,7 +42,7 @@ func TestParseTaggingDirective(t *testing.T) {
 	}
 }
 
-func TestCopyHeadersNeverCopyRedirect(t *testing.T) {
+func TestUnitCopyHeadersNeverCopyRedirect(t *testing.T) {
 	source := http.Header{"X-Amz-Website-Redirect-Location": {"/src"}, "Content-Type": {"text/src"}}
 	for _, c := range []struct {
 		name    string
@@ -62,7 +62,7 @@ func TestCopyHeadersNeverCopyRedirect(t *testing.T) {
 	}
 }
 
-func TestSameUpload(t *testing.T) {
+func TestUnitSameUpload(t *testing.T) {
 	up := &envelope.Metadata{Multipart: true, KeyBucket: "b", Salt: []byte("salt"), SealedKey: []byte("sealed")}
 	same := *up
 	for _, c := range []struct {
@@ -82,7 +82,7 @@ func TestSameUpload(t *testing.T) {
 	}
 }
 
-func TestBackendErrorCode(t *testing.T) {
+func TestUnitBackendErrorCode(t *testing.T) {
 	for doc, want := range map[string]string{
 		`<?xml version="1.0"?><Error><Code>NoSuchUpload</Code><Message>m</Message></Error>`: "NoSuchUpload",
 		`<Error><Code>NoSuchKey</Code></Error>`:                                             "NoSuchKey",
