@@ -49,7 +49,22 @@ func TestBrowserCORS(t *testing.T) {
 	tp := newTestProxy(t)
 	bucket := tp.newBucket(t)
 	results := make(chan string, 1)
-	var page string
+	ctx := context.Background()
+	presign := s3.NewPresignClient(newS3Client(tp.srv.URL, clientAccessKey, clientSecretKey, func(o *s3.Options) {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	}))
+	put, err := presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("from-browser.txt")}, s3.WithPresignExpires(10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get, err := presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("from-browser.txt")}, s3.WithPresignExpires(10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const text = "hello from a browser, encrypted at rest"
+	// The page is fixed before the site serves it: the site's handler runs
+	// on its own goroutines and reads it without a lock.
+	page := fmt.Sprintf(browserPage, put.URL, text, get.URL)
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/result" {
 			b, _ := io.ReadAll(r.Body)
@@ -63,7 +78,6 @@ func TestBrowserCORS(t *testing.T) {
 		io.WriteString(w, page)
 	}))
 	defer site.Close()
-	ctx := context.Background()
 	if _, err := tp.client.PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: aws.String(bucket), CORSConfiguration: &types.CORSConfiguration{
 		CORSRules: []types.CORSRule{{
 			AllowedOrigins: []string{site.URL},
@@ -74,19 +88,6 @@ func TestBrowserCORS(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	presign := s3.NewPresignClient(newS3Client(tp.srv.URL, clientAccessKey, clientSecretKey, func(o *s3.Options) {
-		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-	}))
-	put, err := presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("from-browser.txt")}, s3.WithPresignExpires(10*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	get, err := presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("from-browser.txt")}, s3.WithPresignExpires(10*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const text = "hello from a browser, encrypted at rest"
-	page = fmt.Sprintf(browserPage, put.URL, text, get.URL)
 
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
