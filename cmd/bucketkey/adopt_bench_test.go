@@ -40,7 +40,7 @@ func TestBenchAdoptCommands(t *testing.T) {
 	old := bulkObjectBody
 	bulkObjectBody = func(int) []byte { return body }
 	defer func() { bulkObjectBody = old }()
-	e := newBulkEnv(t, n)
+	e := newBulkEnv(t, "", n)
 	total := n + len(e.mp)
 	ctx := context.Background()
 	for _, b := range []string{"copy-enc", "copy-rot"} {
