@@ -157,6 +157,25 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	uploadID := q.Get("uploadId")
+	if key != "" && bucket != "" {
+		switch r.Method {
+		case http.MethodPut, http.MethodPost:
+			if err := s.writableKey(bucket, key); err != nil {
+				s.fail(w, r, err, id)
+				return
+			}
+		case http.MethodGet, http.MethodHead:
+			if !s.readableKey(bucket, key) { // gofakes3 would answer another key, or fail
+				s.fail(w, r, s3err.NoSuchKey, id)
+				return
+			}
+		case http.MethodDelete:
+			if storableKey(key) != nil && uploadID == "" { // never stored; gofakes3 would delete another key
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+	}
 	switch {
 	case uploadID != "" && r.Method == http.MethodPut:
 		if r.Header.Get("X-Amz-Copy-Source") != "" {
