@@ -149,6 +149,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 		Endpoint: srv.endpoint(), Admin: srv.adminURL(), Store: "http://" + storeLn.Addr().String(),
 		Region: region, Bucket: bucket, Dir: abs, AccessKey: ak, SecretKey: sk,
 	}
+	if err := writeDevEnv(filepath.Join(abs, "env"), info); err != nil {
+		return configError(stderr, "dev", err)
+	}
 	printDevBanner(stdout, info)
 	if ready != nil {
 		ready(info)
@@ -202,28 +205,46 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// writeDevEnv writes the client's environment (mode 0600) for a shell to
+// source, so that the commands the banner prints carry no secret: a secret
+// on a command line lands in shell history and in every process listing.
+func writeDevEnv(path string, i devInfo) error {
+	body := fmt.Sprintf("# bucketkey dev: source this file (. %s) to use the aws CLI against the dev endpoint\n"+
+		"export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=%s\n",
+		path, i.AccessKey, i.SecretKey, i.Region)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		return fmt.Errorf("dev environment file: %v", err)
+	}
+	// WriteFile keeps the mode of a file that already exists.
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("dev environment file: %v", err)
+	}
+	return nil
+}
+
 func printDevBanner(out io.Writer, i devInfo) {
-	env := fmt.Sprintf("AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s", i.AccessKey, i.SecretKey, i.Region)
 	aws := "aws --endpoint-url " + i.Endpoint
+	envFile := filepath.Join(i.Dir, "env")
 	fmt.Fprintf(out, `bucketkey dev is running: an S3 endpoint that encrypts every object before it reaches the store.
 
   S3 endpoint   %s   (region %s, path-style; bucket %q is ready)
   access key    %s
-  secret key    %s
+  secret key    in %s   (mode 0600)
   live savings  %s/   (also /stats, /metrics, /readyz)
   data          %s   (ciphertext in s3/buckets/, master key in master.key)
 
-Try it (paste into a shell):
+Try it (paste into a shell; the first line loads the key pair into the environment):
 
-  %s %s s3 cp ./README.md s3://%s/
-  %s %s s3 ls s3://%s/
-  %s %s s3 cp s3://%s/README.md -
+  . %s
+  %s s3 cp ./README.md s3://%s/
+  %s s3 ls s3://%s/
+  %s s3 cp s3://%s/README.md -
   go run ./cmd/bucketkey report --admin %s
 
 The store holds only ciphertext: compare %s with the file.
 Ctrl-C stops it; the data and keys stay in %s for next time.
 `,
-		i.Endpoint, i.Region, i.Bucket, i.AccessKey, i.SecretKey, i.Admin, i.Dir,
-		env, aws, i.Bucket, env, aws, i.Bucket, env, aws, i.Bucket, i.Admin,
+		i.Endpoint, i.Region, i.Bucket, i.AccessKey, envFile, i.Admin, i.Dir,
+		envFile, aws, i.Bucket, aws, i.Bucket, aws, i.Bucket, i.Admin,
 		filepath.Join(i.Dir, "s3", "buckets", i.Bucket, "README.md"), i.Dir)
 }

@@ -45,9 +45,23 @@ func TestDevEndToEnd(t *testing.T) {
 		t.Fatal("dev not ready after 60s")
 	}
 	banner := stdout.String()
-	want := "AWS_ACCESS_KEY_ID=" + info.AccessKey + " AWS_SECRET_ACCESS_KEY=" + info.SecretKey + " AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url " + info.Endpoint + " s3 cp ./README.md s3://dev/"
-	if !strings.Contains(banner, want) {
-		t.Errorf("banner lacks the ready-to-paste command %q:\n%s", want, banner)
+	envFile := filepath.Join(info.Dir, "env")
+	for _, want := range []string{"\n  . " + envFile + "\n", "\n  aws --endpoint-url " + info.Endpoint + " s3 cp ./README.md s3://dev/\n"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks the ready-to-paste line %q:\n%s", want, banner)
+		}
+	}
+	if strings.Contains(banner, info.SecretKey) {
+		t.Errorf("banner shows the secret key:\n%s", banner)
+	}
+	envBody, err := os.ReadFile(envFile)
+	if fi, serr := os.Stat(envFile); err != nil || serr != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("env file: %v %v; want a 0600 file", err, serr)
+	}
+	for _, want := range []string{"export AWS_ACCESS_KEY_ID=" + info.AccessKey + "\n", "export AWS_SECRET_ACCESS_KEY=" + info.SecretKey + "\n", "export AWS_DEFAULT_REGION=us-east-1\n"} {
+		if !strings.Contains(string(envBody), want) {
+			t.Errorf("env file lacks %q", want)
+		}
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "master.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("master key: %v, mode %v; want a 0600 file", err, fi.Mode())
