@@ -58,18 +58,45 @@ func apiCode(err error) string {
 	return ""
 }
 
-// TestPerClientBackendIdentity: two clients mapped to two versitygw user
-// accounts reach the backend as those users: each owns the buckets it
-// creates, lists only its own, and is refused the other's by the backend;
-// a remapped client takes its new identity on its next request.
+// TestPerClientBackendIdentity: two clients mapped to two backend users
+// reach the backend as those users: each can use the buckets it creates,
+// lists only those, and is refused the other's by the backend; a remapped
+// client takes its new identity on its next request. On versitygw the users
+// own their buckets (role "userplus", on a versitygw with an IAM directory
+// started for the test); MinIO's buckets have no owner, so each MinIO user
+// (added to the shared MinIO with its admin API) has an IAM policy over a
+// bucket-name prefix of its own, and MinIO's ListBuckets shows a user the
+// buckets its policy lets it use.
 func TestPerClientBackendIdentity(t *testing.T) {
-	gw := testenv.S3WithUsers(t, map[string]string{
-		"alice-backend": "alice-backend-secret-0123456789",
-		"bob-backend":   "bob-backend-secret-0123456789ab",
-	})
+	needServers(t)
+	for _, name := range testenv.Backends() {
+		t.Run(name, func(t *testing.T) { perClientBackendIdentity(t, name) })
+	}
+}
+
+func perClientBackendIdentity(t *testing.T, backendName string) {
+	// Names of this run's own, so that the shared MinIO can keep them.
+	tag := newBucketName()
+	aliceBucket, bobBucket := "alice-"+tag, "bob-"+tag
+	users := []testenv.User{
+		{AccessKey: "alice-be-" + tag, SecretKey: "alice-backend-secret-0123456789", BucketPrefix: "alice-" + tag},
+		{AccessKey: "bob-be-" + tag, SecretKey: "bob-backend-secret-0123456789ab", BucketPrefix: "bob-" + tag},
+	}
+	var gw *testenv.Process
+	switch backendName {
+	case testenv.MinIO:
+		gw = backends.Backend(t, backendName)
+		if err := testenv.AddMinIOUsers(context.Background(), gw, users); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		gw = testenv.BackendWithUsers(t, backendName, users)
+	}
+	aliceBE := aws.Credentials{AccessKeyID: users[0].AccessKey, SecretAccessKey: users[0].SecretKey}
+	bobBE := aws.Credentials{AccessKeyID: users[1].AccessKey, SecretAccessKey: users[1].SecretKey}
 	ids := &mapIdentities{m: map[string]aws.Credentials{
-		"client-alice": {AccessKeyID: "alice-backend", SecretAccessKey: "alice-backend-secret-0123456789"},
-		"client-bob":   {AccessKeyID: "bob-backend", SecretAccessKey: "bob-backend-secret-0123456789ab"},
+		"client-alice": aliceBE,
+		"client-bob":   bobBE,
 	}}
 	up, _ := url.Parse(gw.URL)
 	tp := newTestProxy(t, func(c *Config) {
@@ -85,37 +112,38 @@ func TestPerClientBackendIdentity(t *testing.T) {
 	for _, c := range []struct {
 		cl     *s3.Client
 		bucket string
-	}{{alice, "alice-bucket"}, {bob, "bob-bucket"}} {
+	}{{alice, aliceBucket}, {bob, bobBucket}} {
 		if _, err := c.cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(c.bucket)}); err != nil {
 			t.Fatalf("CreateBucket %s: %v", c.bucket, err)
 		}
 	}
-	if got := bucketNames(t, alice); !slices.Equal(got, []string{"alice-bucket"}) {
+	if got := bucketNames(t, alice); !slices.Equal(got, []string{aliceBucket}) {
 		t.Errorf("alice lists %v", got)
 	}
-	if got := bucketNames(t, bob); !slices.Equal(got, []string{"bob-bucket"}) {
+	if got := bucketNames(t, bob); !slices.Equal(got, []string{bobBucket}) {
 		t.Errorf("bob lists %v", got)
 	}
-	// The unmapped client is the proxy's own (root) identity: it sees both.
-	if got := bucketNames(t, tp.client); !slices.Equal(got, []string{"alice-bucket", "bob-bucket"}) {
+	// The unmapped client is the proxy's own (root) identity: it sees both
+	// (and, on the shared MinIO, other tests' buckets).
+	if got := bucketNames(t, tp.client); !slices.Contains(got, aliceBucket) || !slices.Contains(got, bobBucket) {
 		t.Errorf("the proxy's identity lists %v", got)
 	}
 	data := randBytes(100000)
-	if _, err := alice.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("alice-bucket"), Key: aws.String("k"), Body: bytes.NewReader(data)}); err != nil {
+	if _, err := alice.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(aliceBucket), Key: aws.String("k"), Body: bytes.NewReader(data)}); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := getAll(t, alice, &s3.GetObjectInput{Bucket: aws.String("alice-bucket"), Key: aws.String("k")})
+	got, _ := getAll(t, alice, &s3.GetObjectInput{Bucket: aws.String(aliceBucket), Key: aws.String("k")})
 	mustEqual(t, "alice reads her object", got, data)
-	_, err := bob.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("alice-bucket"), Key: aws.String("k")})
+	_, err := bob.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(aliceBucket), Key: aws.String("k")})
 	if apiCode(err) != "AccessDenied" {
 		t.Fatalf("bob reading alice's object: %v, want AccessDenied from the backend", err)
 	}
-	_, err = bob.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("alice-bucket"), Key: aws.String("b"), Body: bytes.NewReader(data)})
+	_, err = bob.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(aliceBucket), Key: aws.String("b"), Body: bytes.NewReader(data)})
 	if apiCode(err) != "AccessDenied" {
 		t.Fatalf("bob writing to alice's bucket: %v, want AccessDenied", err)
 	}
 	// Remapped (a reloaded credentials file): bob is now alice at the backend.
-	ids.set("client-bob", aws.Credentials{AccessKeyID: "alice-backend", SecretAccessKey: "alice-backend-secret-0123456789"})
-	got, _ = getAll(t, bob, &s3.GetObjectInput{Bucket: aws.String("alice-bucket"), Key: aws.String("k")})
+	ids.set("client-bob", aliceBE)
+	got, _ = getAll(t, bob, &s3.GetObjectInput{Bucket: aws.String(aliceBucket), Key: aws.String("k")})
 	mustEqual(t, "bob, remapped, reads alice's object", got, data)
 }

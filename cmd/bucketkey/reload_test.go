@@ -32,12 +32,19 @@ func listBucketNames(t *testing.T, c *s3.Client) []string {
 
 // TestServeReloadCredentialsOnSIGHUP: SIGHUP reloads the credentials file
 // in place: an upload in flight on an open connection completes, a client
-// added with a backend identity of its own (a versitygw user) reaches the
-// backend as that user, a file that does not load keeps the current table,
-// and no secret reaches the log.
+// added with a backend identity of its own (a versitygw user, or a MinIO
+// user whose policy covers the buckets named alice-*) reaches the backend
+// as that user, a file that does not load keeps the current table, and no
+// secret reaches the log. It runs in front of each backend.
 func TestServeReloadCredentialsOnSIGHUP(t *testing.T) {
+	for _, name := range testenv.Backends() {
+		t.Run(name, func(t *testing.T) { serveReloadCredentialsOnSIGHUP(t, name) })
+	}
+}
+
+func serveReloadCredentialsOnSIGHUP(t *testing.T, backend string) {
 	const beSecret = "alice-backend-secret-0123456789"
-	gw := testenv.S3WithUsers(t, map[string]string{"alice-be": beSecret})
+	gw := testenv.BackendWithUsers(t, backend, []testenv.User{{AccessKey: "alice-be", SecretKey: beSecret, BucketPrefix: "alice-"}})
 	masterKey := writeFile(t, "master.key", strings.Repeat("5a", 32)+"\n")
 	creds := writeFile(t, "creds", "app:app-secret\n")
 	r := startServe(t, []string{"--upstream", gw.URL, "--upstream-access-key", testenv.S3AccessKey, "--upstream-secret-key", testenv.S3SecretKey,
@@ -73,7 +80,7 @@ func TestServeReloadCredentialsOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := listBucketNames(t, alice); !slices.Equal(got, []string{"alice-bucket"}) {
-		t.Errorf("alice (a versitygw user) lists %v", got)
+		t.Errorf("alice (a backend user) lists %v", got)
 	}
 	if got := listBucketNames(t, app); !slices.Equal(got, []string{"alice-bucket", "root-bucket"}) {
 		t.Errorf("app (the proxy's root identity) lists %v", got)

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -51,4 +52,39 @@ func S3WithUsers(t testing.TB, users map[string]string) *Process {
 		}
 	}
 	return p
+}
+
+// A User is a backend account for one test.
+type User struct {
+	AccessKey, SecretKey string
+	// BucketPrefix names the buckets the user may use on MinIO, where
+	// buckets have no owner: its IAM policy allows every S3 action on the
+	// buckets named BucketPrefix* and their objects, and nothing else (which
+	// is what versitygw's "userplus" role gives by ownership). versitygw
+	// ignores it.
+	BucketPrefix string
+}
+
+// BackendWithUsers starts the S3 server called name (one of Backends) for
+// one test, stops it when the test ends, and creates users on it (see
+// S3WithUsers and AddMinIOUsers). The root account is
+// S3AccessKey/S3SecretKey.
+func BackendWithUsers(t testing.TB, name string, users []User) *Process {
+	t.Helper()
+	switch name {
+	case Versitygw:
+		m := make(map[string]string, len(users))
+		for _, u := range users {
+			m[u.AccessKey] = u.SecretKey
+		}
+		return S3WithUsers(t, m)
+	case MinIO:
+		p := Backend(t, MinIO)
+		if err := AddMinIOUsers(context.Background(), p, users); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Fatalf("testenv: no S3 backend called %q", name)
+	return nil
 }
