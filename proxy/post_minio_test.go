@@ -17,9 +17,11 @@ import (
 )
 
 // TestPostObjectMinioGo: minio-go's PresignedPostPolicy, its fields sent
-// in a form with the file last, as its documentation shows.
-func TestPostObjectMinioGo(t *testing.T) {
-	tp := newTestProxy(t)
+// in a form with the file last, as its documentation shows, in front of
+// each backend.
+func TestPostObjectMinioGo(t *testing.T) { forEachBackend(t, postObjectMinioGo) }
+
+func postObjectMinioGo(t *testing.T, tp *testProxy) {
 	bucket := tp.newBucket(t)
 	u, _ := url.Parse(tp.srv.URL)
 	mc, err := minio.New(u.Host, &minio.Options{
@@ -61,7 +63,7 @@ func TestPostObjectMinioGo(t *testing.T) {
 	if gout.Metadata["tool"] != "minio-go" {
 		t.Errorf("metadata %v", gout.Metadata)
 	}
-	raw, _ := stored(t, bucket, "mc/object")
+	raw, _ := storedIn(t, tp.backend, bucket, "mc/object")
 	if bytes.Equal(raw, data) {
 		t.Fatal("stored plaintext")
 	}

@@ -88,9 +88,11 @@ func postTo(t testing.TB, u, contentType string, body []byte) (*http.Response, [
 }
 
 // TestPostObjectRawForm: forms as a browser sends them, S3's answers for
-// each success_action and each violation, and nothing stored when refused.
-func TestPostObjectRawForm(t *testing.T) {
-	tp := newTestProxy(t)
+// each success_action and each violation, and nothing stored when refused,
+// in front of each backend.
+func TestPostObjectRawForm(t *testing.T) { forEachBackend(t, postObjectRawForm) }
+
+func postObjectRawForm(t *testing.T, tp *testProxy) {
 	bucket := tp.newBucket(t)
 	data := randBytes(70000)
 	base := []any{
@@ -120,7 +122,7 @@ func TestPostObjectRawForm(t *testing.T) {
 	if aws.ToString(gout.ContentType) != "image/png" || gout.Metadata["owner"] != "alice" || aws.ToString(gout.ETag) != resp.Header.Get("ETag") {
 		t.Errorf("GET: type %q meta %v etag %q vs %q", aws.ToString(gout.ContentType), gout.Metadata, aws.ToString(gout.ETag), resp.Header.Get("ETag"))
 	}
-	raw, _ := stored(t, bucket, "up/photo.png")
+	raw, _ := storedIn(t, tp.backend, bucket, "up/photo.png")
 	if bytes.Contains(raw, data[:64]) || len(raw) == len(data) {
 		t.Fatal("the backend holds plaintext")
 	}
@@ -183,7 +185,7 @@ func TestPostObjectRawForm(t *testing.T) {
 				t.Fatalf("got %s %s, want %d %s", resp.Status, out, tc.status, tc.code)
 			}
 			if tc.key != "" {
-				if _, err := backend().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(tc.key)}); err == nil {
+				if _, err := tp.backend.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(tc.key)}); err == nil {
 					t.Fatalf("%s was stored", tc.key)
 				}
 			}
@@ -210,11 +212,16 @@ print(r.status_code)
 print(r.text)
 `
 
+// TestPostObjectBoto3: boto3's generate_presigned_post, posted with
+// requests, in front of each backend.
 func TestPostObjectBoto3(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Fatal("python3 with boto3 and requests is needed (pip install boto3 requests)")
 	}
-	tp := newTestProxy(t)
+	forEachBackend(t, postObjectBoto3)
+}
+
+func postObjectBoto3(t *testing.T, tp *testProxy) {
 	bucket := tp.newBucket(t)
 	dir := t.TempDir()
 	script := filepath.Join(dir, "post.py")
