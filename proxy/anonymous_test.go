@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/bucketkey/bucketkey/internal/testenv"
 )
 
 func unsignedRequest(t *testing.T, method, u string, body []byte) (*http.Response, []byte) {
@@ -27,9 +29,12 @@ func unsignedRequest(t *testing.T, method, u string, body []byte) (*http.Respons
 // TestAnonymousRequests: unsigned requests reach the backend unsigned for
 // the buckets opened to them, and the backend's bucket policy decides; a
 // bucket the backend refuses costs no KMS call; other buckets and writes
-// of object data are refused with S3's AccessDenied.
-func TestAnonymousRequests(t *testing.T) {
-	writer := newTestProxy(t)
+// of object data are refused with S3's AccessDenied. In front of each
+// backend: versitygw and MinIO both decide by the bucket policy.
+func TestAnonymousRequests(t *testing.T) { forEachBackendServer(t, anonymousRequests) }
+
+func anonymousRequests(t *testing.T, be *testenv.Process) {
+	writer := newTestProxy(t, onBackend(be))
 	pub, priv, closed := writer.newBucket(t), writer.newBucket(t), writer.newBucket(t)
 	data := randBytes(150000)
 	for _, b := range []string{pub, priv, closed} {
@@ -39,7 +44,7 @@ func TestAnonymousRequests(t *testing.T) {
 	if _, err := writer.client.PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: aws.String(pub), Policy: aws.String(policy)}); err != nil {
 		t.Fatal(err)
 	}
-	tp := newTestProxy(t, func(c *Config) { c.AnonymousBuckets = []string{pub, priv} })
+	tp := newTestProxy(t, onBackend(be), func(c *Config) { c.AnonymousBuckets = []string{pub, priv} })
 
 	// The backend refuses: its answer, and no KMS call.
 	resp, body := unsignedRequest(t, http.MethodGet, tp.srv.URL+"/"+priv+"/k", nil)
@@ -48,6 +53,10 @@ func TestAnonymousRequests(t *testing.T) {
 	}
 	if n := tp.keys.Stats().Total.Actual; n != 0 {
 		t.Fatalf("%d KMS calls for a bucket the backend refused", n)
+	}
+	direct, dbody := unsignedRequest(t, http.MethodGet, be.URL+"/"+priv+"/k", nil)
+	if direct.StatusCode != resp.StatusCode || !bytes.Contains(dbody, []byte("<Code>AccessDenied</Code>")) {
+		t.Fatalf("private bucket: the backend answers %s %s directly, the proxy %s", direct.Status, dbody, resp.Status)
 	}
 
 	// The backend serves: decrypted as for anyone.
@@ -78,7 +87,7 @@ func TestAnonymousRequests(t *testing.T) {
 			t.Errorf("%s %s: %s %s", tc.method, tc.path, resp.Status, body)
 		}
 	}
-	if _, err := backend().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(pub), Key: aws.String("new")}); err == nil {
+	if _, err := tp.backend.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(pub), Key: aws.String("new")}); err == nil {
 		t.Error("an anonymous PUT stored an object")
 	}
 	if !strings.Contains(tp.log.String(), `"anonymous":true`) {

@@ -26,16 +26,21 @@ func onBackend(be *testenv.Process) proxyOption {
 	}
 }
 
+// forEachBackendServer runs f as a subtest for each backend server, for
+// tests that put more than one proxy in front of it.
+func forEachBackendServer(t *testing.T, f func(t *testing.T, be *testenv.Process)) {
+	needServers(t) // the shared versitygw is one of the backends
+	for _, name := range testenv.Backends() {
+		t.Run(name, func(t *testing.T) { f(t, backends.Backend(t, name)) })
+	}
+}
+
 // forEachBackend runs f as a subtest for each backend, with a test proxy in
 // front of it.
 func forEachBackend(t *testing.T, f func(t *testing.T, tp *testProxy), opts ...proxyOption) {
-	needServers(t) // the shared versitygw is one of the backends
-	for _, name := range testenv.Backends() {
-		t.Run(name, func(t *testing.T) {
-			tp := newTestProxy(t, append([]proxyOption{onBackend(backends.Backend(t, name))}, opts...)...)
-			f(t, tp)
-		})
-	}
+	forEachBackendServer(t, func(t *testing.T, be *testenv.Process) {
+		f(t, newTestProxy(t, append([]proxyOption{onBackend(be)}, opts...)...))
+	})
 }
 
 // storedIn returns the bytes and headers backend c holds for bucket/key.
