@@ -146,4 +146,32 @@ func perClientBackendIdentity(t *testing.T, backendName string) {
 	ids.set("client-bob", aliceBE)
 	got, _ = getAll(t, bob, &s3.GetObjectInput{Bucket: aws.String(aliceBucket), Key: aws.String("k")})
 	mustEqual(t, "bob, remapped, reads alice's object", got, data)
+	ids.set("client-bob", bobBE)
+
+	// A bucket policy naming bob's backend identity is the backend's
+	// decision: bob through the proxy gets what bob directly gets.
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["` + bobBE.AccessKeyID +
+		`"]},"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::` + aliceBucket + `/*"]}]}`
+	if _, err := alice.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(aliceBucket), Policy: aws.String(policy)}); err != nil {
+		t.Fatalf("alice's PutBucketPolicy: %v", err)
+	}
+	// versitygw lets bob read, and from then on refuses alice, its owner,
+	// what the policy does not grant her; MinIO applies bucket policies to
+	// anonymous requests only, so bob stays refused and alice's own IAM
+	// policy still lets her read.
+	for _, c := range []struct {
+		who              string
+		proxy            *s3.Client
+		direct           aws.Credentials
+		versitygw, minio bool // may read
+	}{{"bob", bob, bobBE, true, false}, {"alice", alice, aliceBE, false, true}} {
+		_, err := c.proxy.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(aliceBucket), Key: aws.String("k")})
+		_, derr := newS3Client(gw.URL, c.direct.AccessKeyID, c.direct.SecretAccessKey).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(aliceBucket), Key: aws.String("k")})
+		if (err == nil) != (derr == nil) || apiCode(err) != apiCode(derr) {
+			t.Fatalf("%s reading alice's object under her bucket policy: through the proxy %v, directly %v", c.who, err, derr)
+		}
+		if want := map[string]bool{testenv.Versitygw: c.versitygw, testenv.MinIO: c.minio}[backendName]; (err == nil) != want {
+			t.Errorf("%s reading alice's object under her bucket policy: %v, want allowed=%v", c.who, err, want)
+		}
+	}
 }
