@@ -5,12 +5,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bucketkey/bucketkey/internal/testenv"
 )
 
 // TestObserveWebRequests: POST uploads and anonymous reads reach the
 // Observer (metrics) and the key accounting (/stats) as the writes and
-// reads they are, with their plaintext bytes.
-func TestObserveWebRequests(t *testing.T) {
+// reads they are, with their plaintext bytes; in front of each backend.
+func TestObserveWebRequests(t *testing.T) { forEachBackendServer(t, observeWebRequests) }
+
+func observeWebRequests(t *testing.T, be *testenv.Process) {
 	type seen struct {
 		status  int
 		in, out int64
@@ -23,9 +27,9 @@ func TestObserveWebRequests(t *testing.T) {
 		s := ops[op]
 		ops[op] = seen{status, s.in + in, s.out + out}
 	})
-	writer := newTestProxy(t)
+	writer := newTestProxy(t, onBackend(be))
 	bucket := writer.newBucket(t)
-	tp := newTestProxy(t, func(c *Config) { c.Observer = obs; c.AnonymousBuckets = []string{bucket} })
+	tp := newTestProxy(t, onBackend(be), func(c *Config) { c.Observer = obs; c.AnonymousBuckets = []string{bucket} })
 	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::` + bucket + `/*"]}]}`
 	if resp := writer.rawRequest(t, http.MethodPut, "/"+bucket+"?policy", nil, []byte(policy)); resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
 		t.Fatalf("PutBucketPolicy: %s", resp.Status)
