@@ -52,6 +52,9 @@ func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Respons
 	if u.part > 0 {
 		csize = envelope.StoredPartSize(u.size) // the stream and its end field
 	}
+	if buf := getSealBuffer(csize); buf != nil {
+		return p.putBuffered(ctx, u, buf, csize)
+	}
 	if csize >= expectContinueMin {
 		// Let the backend refuse (no such bucket, denied) before it is
 		// sent megabytes it will not store.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/bucketkey/bucketkey/checksum"
 )
 
 // PayloadMode is how Signer protects a streamed body.
@@ -259,4 +261,47 @@ func seedSignature(authz string) ([]byte, error) {
 		return nil, errors.New("sigv4: signed request has a malformed signature")
 	}
 	return seed, nil
+}
+
+// SignBody signs req for body, an in-memory body the proxy made itself
+// (small ciphertext), sent as it is: a plain Content-Length, no
+// aws-chunked framing, no chunk signatures. Per s.Mode: PayloadChunked
+// signs body's hex SHA-256 (one hash, where chunks would cost one per
+// chunk plus the backend's decoding); PayloadUnsignedTrailer sends
+// UNSIGNED-PAYLOAD with the CRC32C in an x-amz-checksum-crc32c header,
+// which the backend checks as it would the trailer; PayloadUnsigned sends
+// UNSIGNED-PAYLOAD. Like SignStream, it first drops the client's body
+// digests from req's header; unlike Sign, it adds no Content-MD5. It sets
+// req.Body (reading b, which must not change until the request body is
+// closed: the caller may wrap req.Body to learn when) and leaves
+// req.GetBody nil.
+func (s *Signer) SignBody(ctx context.Context, req *http.Request, b []byte) error {
+	t := s.now()
+	dropBodyDigests(req.Header)
+	req.GetBody = nil
+	req.ContentLength = int64(len(b))
+	req.Body = http.NoBody
+	if len(b) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	mode := s.Mode
+	if IsAnonymous(ctx) {
+		mode = PayloadUnsigned
+	}
+	var payload string
+	switch mode {
+	case PayloadChunked:
+		sum := sha256.Sum256(b)
+		payload = hex.EncodeToString(sum[:])
+	case PayloadUnsignedTrailer:
+		payload = unsignedPayload
+		req.Header.Set(checksumCRC32C.Header(), checksum.Encode(checksumCRC32C.Sum(b)))
+	case PayloadUnsigned:
+		payload = unsignedPayload
+	default:
+		return fmt.Errorf("sigv4: unknown payload mode %v", s.Mode)
+	}
+	req.Header.Set("X-Amz-Content-Sha256", payload)
+	_, err := s.sign(ctx, req, payload, t)
+	return err
 }
