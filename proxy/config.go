@@ -22,7 +22,7 @@ type Config struct {
 	UpstreamRegion      string                  // required: region the backend expects in signatures
 	UpstreamCredentials aws.CredentialsProvider // required: the proxy's own backend credentials
 	UpstreamTransport   http.RoundTripper       // [DefaultTransport()]; start from DefaultTransport() to wrap it or set a CA
-	UpstreamPayload     sigv4.PayloadMode       // how streamed ciphertext is signed [PayloadChunked]
+	UpstreamPayload     sigv4.PayloadMode       // how ciphertext bodies are signed [PayloadAuto: by Upstream's scheme]
 	UpstreamTimeout     time.Duration           // per-request header timeout to the backend [2m]
 
 	Region            string            // region clients sign for [UpstreamRegion]
@@ -129,7 +129,7 @@ func (c *Config) validate() error {
 		c.UpstreamTimeout = defaultUpstreamTimeout
 	}
 	switch c.UpstreamPayload {
-	case sigv4.PayloadChunked, sigv4.PayloadUnsignedTrailer, sigv4.PayloadUnsigned:
+	case sigv4.PayloadAuto, sigv4.PayloadChunked, sigv4.PayloadUnsignedTrailer, sigv4.PayloadUnsigned:
 	default:
 		return fmt.Errorf("proxy: unknown UpstreamPayload %d", c.UpstreamPayload)
 	}

@@ -329,3 +329,31 @@ func otherAlg(a checksumAlg) checksumAlg {
 	}
 	return checksum.CRC32
 }
+
+func TestUnitPayloadModeNames(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		mode        PayloadMode
+		http, https PayloadMode
+	}{
+		{"auto", PayloadAuto, PayloadChunked, PayloadUnsignedTrailer},
+		{"signed", PayloadChunked, PayloadChunked, PayloadChunked},
+		{"chunked", PayloadChunked, PayloadChunked, PayloadChunked},
+		{"unsigned-trailer", PayloadUnsignedTrailer, PayloadUnsignedTrailer, PayloadUnsignedTrailer},
+		{"unsigned", PayloadUnsigned, PayloadUnsigned, PayloadUnsigned},
+	} {
+		m, err := ParsePayloadMode(c.name)
+		if err != nil || m != c.mode {
+			t.Errorf("ParsePayloadMode(%q) = %v, %v; want %v", c.name, m, err, c.mode)
+		}
+		if got := m.For("http"); got != c.http {
+			t.Errorf("%v over http = %v, want %v", m, got, c.http)
+		}
+		if got := m.For("HTTPS"); got != c.https {
+			t.Errorf("%v over https = %v, want %v", m, got, c.https)
+		}
+	}
+	if _, err := ParsePayloadMode("Signed"); err == nil {
+		t.Error("ParsePayloadMode accepted \"Signed\"")
+	}
+}

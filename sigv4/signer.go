@@ -19,16 +19,24 @@ import (
 	"github.com/bucketkey/bucketkey/checksum"
 )
 
-// PayloadMode is how Signer protects a streamed body.
+// PayloadMode is how Signer protects a body it sends.
 type PayloadMode int
 
 // Payload modes for upstream bodies.
 const (
-	// PayloadChunked signs the body as aws-chunked
-	// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), chunk by chunk, unbuffered.
-	PayloadChunked PayloadMode = iota
+	// PayloadAuto is PayloadChunked over http and PayloadUnsignedTrailer
+	// over https, as the AWS SDKs choose by transport: over TLS a payload
+	// signature buys nothing the TLS record MACs (and the envelope's
+	// AES-GCM tags) do not already give, and costs one more SHA-256 pass
+	// over every byte at both ends.
+	PayloadAuto PayloadMode = iota
+	// PayloadChunked ("signed") signs the body: streamed, as aws-chunked
+	// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), chunk by chunk, unbuffered; in
+	// memory (SignBody), with its hex SHA-256.
+	PayloadChunked
 	// PayloadUnsignedTrailer sends STREAMING-UNSIGNED-PAYLOAD-TRAILER with an
-	// x-amz-checksum-crc32c trailer over the body.
+	// x-amz-checksum-crc32c trailer over the body (in memory: UNSIGNED-PAYLOAD
+	// with the same checksum in a header).
 	PayloadUnsignedTrailer
 	// PayloadUnsigned sends UNSIGNED-PAYLOAD, for backends that refuse
 	// chunked uploads; the body is protected only by TLS.
@@ -37,14 +45,42 @@ const (
 
 func (m PayloadMode) String() string {
 	switch m {
+	case PayloadAuto:
+		return "auto"
 	case PayloadChunked:
-		return "chunked"
+		return "signed"
 	case PayloadUnsignedTrailer:
 		return "unsigned-trailer"
 	case PayloadUnsigned:
 		return "unsigned"
 	}
 	return fmt.Sprintf("PayloadMode(%d)", int(m))
+}
+
+// ParsePayloadMode parses a mode's name (PayloadMode.String), or
+// "chunked", the older name of "signed".
+func ParsePayloadMode(s string) (PayloadMode, error) {
+	for _, m := range []PayloadMode{PayloadAuto, PayloadChunked, PayloadUnsignedTrailer, PayloadUnsigned} {
+		if s == m.String() {
+			return m, nil
+		}
+	}
+	if s == "chunked" {
+		return PayloadChunked, nil
+	}
+	return 0, fmt.Errorf("payload mode %q: want auto, signed, unsigned-trailer or unsigned", s)
+}
+
+// For is the mode m stands for on a connection of URL scheme scheme:
+// PayloadAuto's choice, any other mode itself.
+func (m PayloadMode) For(scheme string) PayloadMode {
+	if m != PayloadAuto {
+		return m
+	}
+	if strings.EqualFold(scheme, "https") {
+		return PayloadUnsignedTrailer
+	}
+	return PayloadChunked
 }
 
 // DefaultChunkSize is the aws-chunked chunk size SignStream uses unless
@@ -58,7 +94,7 @@ const minChunkSize = 8 << 10
 type Signer struct {
 	Credentials aws.CredentialsProvider
 	Region      string
-	Mode        PayloadMode
+	Mode        PayloadMode      // [PayloadAuto]
 	Now         func() time.Time // [time.Now]
 	// ChunkSize is the aws-chunked chunk size of SignStream
 	// [DefaultChunkSize]; at least 8 KiB.
@@ -168,7 +204,7 @@ func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Read
 	t := s.now()
 	req.GetBody = nil
 	dropBodyDigests(req.Header)
-	mode := s.Mode
+	mode := s.Mode.For(req.URL.Scheme)
 	if IsAnonymous(ctx) {
 		mode = PayloadUnsigned // nothing to sign chunks with
 	}
@@ -284,7 +320,7 @@ func (s *Signer) SignBody(ctx context.Context, req *http.Request, b []byte) erro
 	if len(b) > 0 {
 		req.Body = io.NopCloser(bytes.NewReader(b))
 	}
-	mode := s.Mode
+	mode := s.Mode.For(req.URL.Scheme)
 	if IsAnonymous(ctx) {
 		mode = PayloadUnsigned
 	}

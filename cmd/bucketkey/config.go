@@ -87,7 +87,7 @@ func serveFlags(c *serveConfig) *settings {
 	fs.StringVar(&c.UpstreamAccessKey, "upstream-access-key", "", "the proxy's own backend access `key` (else the AWS default credential chain)")
 	fs.StringVar(&c.UpstreamSecretKey, "upstream-secret-key", "", "the proxy's own backend `secret` key")
 	fs.StringVar(&c.UpstreamCA, "upstream-ca", "", "trust this PEM CA `file` for the backend (in addition to the system roots)")
-	fs.StringVar(&c.UpstreamPayload, "upstream-payload", "chunked", "how encrypted bodies are signed to the backend: `mode` chunked, unsigned-trailer or unsigned")
+	fs.StringVar(&c.UpstreamPayload, "upstream-payload", "auto", "how encrypted bodies are signed to the backend: `mode` auto (signed over http, unsigned-trailer over https), signed, unsigned-trailer or unsigned")
 	fs.StringVar(&c.ClientAccessKey, "client-access-key", "", "access `key` clients sign with (with --client-secret-key)")
 	fs.StringVar(&c.ClientSecretKey, "client-secret-key", "", "`secret` key for --client-access-key")
 	fs.StringVar(&c.Credentials, "credentials", "", "client credentials `file`: one access-key:secret per line (or \"access-key secret backend-key backend-secret\" for a client with a backend identity of its own), or a JSON object; reloaded on SIGHUP")
@@ -246,16 +246,11 @@ func (c *serveConfig) validateUpstream(r *resolved, s *settings) error {
 		}
 		r.UpstreamRoots = pool
 	}
-	switch c.UpstreamPayload {
-	case "chunked":
-		r.UpstreamPayload = sigv4.PayloadChunked
-	case "unsigned-trailer":
-		r.UpstreamPayload = sigv4.PayloadUnsignedTrailer
-	case "unsigned":
-		r.UpstreamPayload = sigv4.PayloadUnsigned
-	default:
-		return fmt.Errorf("--upstream-payload %q: want chunked, unsigned-trailer or unsigned", c.UpstreamPayload)
+	mode, err := sigv4.ParsePayloadMode(c.UpstreamPayload)
+	if err != nil {
+		return fmt.Errorf("--upstream-payload: %v", err)
 	}
+	r.UpstreamPayload = mode
 	return nil
 }
 

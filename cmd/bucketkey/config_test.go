@@ -52,7 +52,7 @@ func TestServeDefaults(t *testing.T) {
 	}
 	if r.Listen != "127.0.0.1:8080" || r.AdminListen != "127.0.0.1:9090" || r.UpstreamRegion != "us-east-1" ||
 		r.Cache.TTL != 5*time.Minute || r.PricePer10k != 0.03 || r.Cache.MaxObjects != 1_000_000 ||
-		r.UpstreamPayload != sigv4.PayloadChunked || r.ShutdownTimeout != 30*time.Second || r.LogFormat != "text" ||
+		r.UpstreamPayload != sigv4.PayloadAuto || r.ShutdownTimeout != 30*time.Second || r.LogFormat != "text" ||
 		r.Cache.Disabled || r.TLS != nil || r.UpstreamRoots != nil {
 		t.Errorf("defaults: %+v", r)
 	}
@@ -227,7 +227,7 @@ func TestServeInvalid(t *testing.T) {
 		{"unparsable ttl", append(minimal, "--bucket-key-ttl", "soon"), nil, "invalid value \"soon\" for flag -bucket-key-ttl"},
 		{"bad env ttl", minimal, []string{"BUCKETKEY_BUCKET_KEY_TTL", "soon"}, "BUCKETKEY_BUCKET_KEY_TTL: invalid value for --bucket-key-ttl"},
 		{"bad price", append(minimal, "--kms-price-per-10k", "0"), nil, "--kms-price-per-10k 0: must be positive"},
-		{"bad payload", append(minimal, "--upstream-payload", "signed"), nil, "--upstream-payload \"signed\": want chunked, unsigned-trailer or unsigned"},
+		{"bad payload", append(minimal, "--upstream-payload", "chunky"), nil, "--upstream-payload: payload mode \"chunky\": want auto, signed, unsigned-trailer or unsigned"},
 		{"bad replica", append(minimal, "--replica", "b"), nil, "--replica \"b\": want REPLICA=SOURCE"},
 		{"self replica", append(minimal, "--replica", "bbb=bbb"), nil, "does not replicate itself"},
 		{"bad listen", append(minimal, "--listen", "8080"), nil, "--listen \"8080\": want host:port"},

@@ -52,7 +52,18 @@ func StartMinIO() (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := []string{
+	args := []string{"server", "--quiet", "--address", addr, data}
+	p, err := start(MinIO, args, minioEnv(dir), dir, addr, httpServing("http://"+addr+"/"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return p, nil
+}
+
+// minioEnv is MinIO's environment for a server in dir.
+func minioEnv(dir string) []string {
+	return []string{
 		"MINIO_ROOT_USER=" + S3AccessKey,
 		"MINIO_ROOT_PASSWORD=" + S3SecretKey,
 		"MINIO_REGION=" + Region,
@@ -61,13 +72,6 @@ func StartMinIO() (*Process, error) {
 		"MINIO_CI_CD=on",
 		"HOME=" + dir, // MinIO keeps its client config (~/.mc, certs) here
 	}
-	args := []string{"server", "--quiet", "--address", addr, data}
-	p, err := start(MinIO, args, env, dir, addr, httpServing("http://"+addr+"/"))
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	return p, nil
 }
 
 // httpServing is ready when url answers with a status under 500: MinIO

@@ -99,9 +99,10 @@ func FreeAddr() (string, error) {
 // Process is a running server started by testenv.
 type Process struct {
 	Name string
-	Addr string // host:port
-	URL  string // http://host:port
-	Dir  string // its working/data directory
+	Addr string    // host:port
+	URL  string    // http://host:port
+	Dir  string    // its working/data directory
+	TLS  *TLSFiles // its CA and certificate when it serves HTTPS, else nil
 
 	cmd  *exec.Cmd
 	out  *lockedBuffer
