@@ -2,6 +2,8 @@ package envelope
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"testing"
 )
@@ -69,13 +71,35 @@ func writeAll(t testing.TB, pt []byte, newWriter func(io.Writer) (io.WriteCloser
 }
 
 // decrypt decrypts a whole stream, returning what the reader released
-// before any error.
+// before any error. A stream of part 0 is read twice, synchronously with
+// Read and with read-ahead (readahead.go) with WriteTo, and both must
+// release the same bytes and fail alike.
 func decrypt(ct []byte, key *DataKey, part int) ([]byte, error) {
 	r, err := newStreamReader(bytes.NewReader(ct), key, part, testSalt(part))
 	if err != nil {
 		return nil, err
 	}
-	return io.ReadAll(r)
+	got, err := io.ReadAll(r)
+	if part != 0 {
+		return got, err
+	}
+	ahead, err2 := decryptAhead(ct, key)
+	if !bytes.Equal(got, ahead) || errors.Is(err, ErrAuth) != errors.Is(err2, ErrAuth) || (err == nil) != (err2 == nil) {
+		return got, fmt.Errorf("read-ahead released %d bytes (err %v), synchronous read %d (err %v)", len(ahead), err2, len(got), err)
+	}
+	return got, err
+}
+
+// decryptAhead decrypts ct with NewReader (read-ahead on) through WriteTo.
+func decryptAhead(ct []byte, key *DataKey) ([]byte, error) {
+	r, err := NewReader(bytes.NewReader(ct), key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.(io.Closer).Close()
+	var buf bytes.Buffer
+	_, err = r.(io.WriterTo).WriteTo(&buf)
+	return buf.Bytes(), err
 }
 
 // testBucketKey is a BucketKey around a raw bucket key, as tests seal with.

@@ -38,6 +38,23 @@ func (r *plainReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close ends the reader: a read-ahead stops (once the source is closed,
+// if it is inside a read) and buffers go back to their pools. Reads after
+// Close fail.
+func (r *plainReader) Close() error {
+	r.pt = nil
+	if r.err == nil || r.err == io.EOF {
+		r.err = errReaderClosed
+	}
+	if c, ok := r.src.(interface{ close() }); ok {
+		c.close()
+	}
+	return nil
+}
+
+// errReaderClosed is what a closed reader returns.
+var errReaderClosed = errors.New("envelope: read of a closed reader")
+
 // WriteTo writes the plaintext straight from the decryption buffer, saving
 // io.Copy a buffer and a copy per segment.
 func (r *plainReader) WriteTo(w io.Writer) (int64, error) {
@@ -71,12 +88,21 @@ func (r *plainReader) WriteTo(w io.Writer) (int64, error) {
 // Errors reading src are returned wrapped. Memory is O(SegmentSize), and
 // reading allocates nothing after NewReader. A stored part of a multipart
 // object is read with NewPartReader, any range with NewRangeReader.
+//
+// A long stream is read ahead by one goroutine (readahead.go); if the
+// caller stops reading before the end, it must close the source and then
+// the reader (the returned reader is an io.Closer) to end that goroutine.
 func NewReader(src io.Reader, key *DataKey) (io.Reader, error) {
-	return newStreamReader(src, key, 0, nil)
+	r, err := newStreamReader(src, key, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.src.(*streamSource).aheadOK = true
+	return r, nil
 }
 
 // newStreamReader reads the stream of part with its salt.
-func newStreamReader(src io.Reader, key *DataKey, part int, partSalt []byte) (io.Reader, error) {
+func newStreamReader(src io.Reader, key *DataKey, part int, partSalt []byte) (*plainReader, error) {
 	c, err := newSegmentCipher(key, part, partSalt)
 	if err != nil {
 		return nil, err
@@ -91,12 +117,14 @@ func newStreamReader(src io.Reader, key *DataKey, part int, partSalt []byte) (io
 type streamSource struct {
 	c       *segmentCipher
 	src     io.Reader
-	bufp    *[]byte // from segmentBufs
-	buf     []byte  // encSegmentSize+1: a segment and the look-ahead byte
-	index   uint64  // index of the next segment
-	ahead   byte    // the look-ahead byte, the first of the next segment
-	hasNext bool    // ahead is valid
-	done    bool    // the final segment has been returned
+	bufp    *[]byte    // from segmentBufs
+	buf     []byte     // encSegmentSize+1: a segment and the look-ahead byte
+	index   uint64     // index of the next segment
+	ahead   byte       // the look-ahead byte, the first of the next segment
+	hasNext bool       // ahead is valid
+	done    bool       // the final segment has been returned
+	aheadOK bool       // a long stream may be read ahead
+	ra      *readAhead // the read-ahead, once started
 }
 
 // next returns the next segment's plaintext. Once it returns an error the
@@ -113,6 +141,13 @@ func (s *streamSource) next() ([]byte, error) {
 }
 
 func (s *streamSource) read() ([]byte, error) {
+	if s.ra != nil {
+		return s.readBatch()
+	}
+	if s.aheadOK && s.hasNext && !s.done && s.index >= readAheadAfter {
+		s.startReadAhead()
+		return s.readBatch()
+	}
 	if s.done || s.buf == nil {
 		return nil, io.EOF
 	}
@@ -144,10 +179,15 @@ func (s *streamSource) read() ([]byte, error) {
 }
 
 func (s *streamSource) open(ct []byte, last bool) ([]byte, error) {
+	return s.openTo(ct[:0], ct, last)
+}
+
+// openTo opens the next segment, ct, into dst.
+func (s *streamSource) openTo(dst, ct []byte, last bool) ([]byte, error) {
 	if s.index > math.MaxUint32 {
 		return nil, fmt.Errorf("envelope: stream longer than %d segments: %w", uint64(math.MaxUint32)+1, ErrAuth)
 	}
-	pt, ok := s.c.open(ct[:0], ct, uint32(s.index), last)
+	pt, ok := s.c.open(dst, ct, uint32(s.index), last)
 	if !ok {
 		return nil, fmt.Errorf("envelope: segment %d: %w", s.index, ErrAuth)
 	}

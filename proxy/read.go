@@ -74,6 +74,16 @@ func (r *readResult) close() {
 	}
 }
 
+// setBody sets the plaintext to send. A body that is a Closer (a
+// reader's read-ahead) is closed after the backend bodies, which ends a
+// read-ahead blocked reading one.
+func (r *readResult) setBody(body io.Reader) {
+	r.body = body
+	if c, ok := body.(io.Closer); ok {
+		r.closers = append(r.closers, c)
+	}
+}
+
 // errObjectChanged: the object was replaced between two backend requests
 // of one read (the second was pinned with If-Match to the first's ETag).
 var errObjectChanged = errors.New("proxy: object changed during the read")
@@ -346,7 +356,7 @@ func (p *Proxy) readPart(res *readResult, s readSpec, layout envelope.Layout) (*
 		if err != nil {
 			return nil, err
 		}
-		res.body = body
+		res.setBody(body)
 	}
 	return res, nil
 }
@@ -470,7 +480,7 @@ func (p *Proxy) readWhole(ctx context.Context, res *readResult, s readSpec, layo
 		if err != nil {
 			return nil, err
 		}
-		res.body = body
+		res.setBody(body)
 		return res, nil
 	}
 	// Every part's end field and the object's end tag are checked before
