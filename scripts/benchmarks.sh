@@ -1,102 +1,160 @@
 #!/usr/bin/env bash
 # Reproduces the figures in BENCHMARKS.md, all in one run on one machine:
 #
-#   scripts/benchmarks.sh                   # results in ./bench-results, chart in BENCHMARKS.svg
-#   BENCH_OUT=/tmp/r scripts/benchmarks.sh
+#   scripts/benchmarks.sh                   # ~15 min; results in ./bench-results, chart in BENCHMARKS.svg
+#   BENCH_QUICK=1 BENCH_OUT=/tmp/r scripts/benchmarks.sh   # a smoke run of every part, tiny counts (~3 min)
 #
-# It builds bucketkey, starts versitygw (posix backend, keep-alive on as on
-# AWS S3: versitygw closes every connection by default), local-kms and
-# toxiproxy from .tools/bin (scripts/test.sh installs them) on free
-# 127.0.0.1 ports, puts a 10 ms latency toxic between the proxies and
-# local-kms, starts `bucketkey serve` instances and runs `bucketkey bench`:
+# It builds bucketkey and the benchmark's own tools (scripts/plainproxy,
+# scripts/cryptorate), starts versitygw (posix backend, keep-alive on as on
+# AWS S3), local-kms and toxiproxy from .tools/bin (scripts/test.sh installs
+# them) on free 127.0.0.1 ports, and runs `bucketkey bench` (aws-sdk-go-v2,
+# retries off) against three targets on the same hop:
 #
-#   a. 64 MiB objects, PUT and GET: proxy vs versitygw directly (MB/s)
-#   b. 4 KiB objects, PUT and GET, concurrency 16, KMS 10 ms away: bucket
-#      keys vs --no-bucket-key (ops/s, KMS requests over BENCH_SMALL_COUNT
-#      objects), and the same workload straight to versitygw (the ceiling)
-#   c. 4 KiB GET latency through the proxy vs direct, concurrency 1
-#   d. peak RSS (VmHWM) of a fresh proxy streaming a 64 MiB object up and
-#      down, then a BENCH_HUGE_SIZE (5 GiB less 2 MiB) object, from a generator
-#   e. key rollover: 4 KiB PUT and GET, concurrency 16, for BENCH_ROLL_SECONDS
-#      each, through a proxy whose bucket keys live 2 s (a rollover, and with
-#      refresh ahead a background KMS call, every 2 s) vs the default 5 min:
-#      p99 latency with and without rollovers
+#   bk      `bucketkey serve` (KMS: local-kms, near)
+#   plain   the floor: scripts/plainproxy, net/http/httputil.ReverseProxy in
+#           front of the same versitygw, no crypto, the client's own
+#           signature passed through
+#   direct  versitygw itself
 #
-# then CPU profiles of the proxy (its admin listener's /debug/pprof) during
-# extra, unmeasured runs of a and b, and writes the chart and figures.md
-# with scripts/benchreport.
+# Every workload of parts l and s runs in BENCH_ROUNDS interleaved rounds
+# (bk plain direct, bk plain direct, ...); benchreport takes medians. The
+# CPU seconds of every server process (utime+stime from /proc/PID/stat)
+# are recorded around every run. Parts (BENCH_PARTS, default all):
 #
-# Knobs (environment): BENCH_OUT, BENCH_LARGE_COUNT [16], BENCH_SMALL_COUNT
-# [100000], BENCH_BASELINE_COUNT [100000] (the --no-bucket-key side),
-# BENCH_LATENCY_COUNT [3000], BENCH_HUGE_SIZE [5118MiB], BENCH_PROFILE_SECONDS [15],
-# BENCH_ROLL_SECONDS [20], BENCH_PARTS [abcde] (which of a-e to run; figures
-# need all five in BENCH_OUT), BENCH_BK_FLAGS [] (more serve flags for the
-# bucket-key proxy, e.g. "--upstream-payload unsigned-trailer").
+#   l  64 MiB PUT and GET, concurrency 2: MB/s and proxy CPU seconds per GiB
+#   s  4 KiB PUT and GET, concurrency 16: ops/s, p50, p99; also through
+#      bk-kms10, a bucketkey whose KMS is 10 ms away (a toxiproxy latency
+#      toxic): bucket keys keep KMS off the hot path
+#   k  KMS requests: bk-kms10 vs nobk (--no-bucket-key, one KMS call per
+#      object, also 10 ms away), BENCH_BASELINE_COUNT 4 KiB PUTs and GETs
+#   m  peak RSS (VmHWM) of fresh proxies: a 64 MiB object up and down at
+#      concurrency 1, then (bucketkey only) a BENCH_HUGE_SIZE one from a
+#      generator, then 4 KiB PUT/GET, BENCH_C256_PUT_SIZE PUTs and 64 MiB
+#      GETs at concurrency 256; the plain proxy alongside
+#   r  key rollover: 4 KiB PUT and GET at concurrency 16 for
+#      BENCH_ROLL_SECONDS each through a proxy whose keys live 2 s vs bk-kms10
+#      (5 min): p99 with and without rollovers
+#   u  upstream payload modes: 64 MiB PUT through a bucketkey per
+#      --upstream-payload mode (chunked, unsigned-trailer, unsigned) to
+#      versitygw over http and over https (a second versitygw with a
+#      self-signed certificate), each with the plain proxy on the same
+#      transport, BENCH_MODE_ROUNDS interleaved rounds: proxy CPU per GiB
+#   p  15 s CPU profiles (bucketkey's /debug/pprof, the plain proxy not
+#      profiled) during extra, unmeasured runs: profiles/*.pprof, *.top.txt
+#
+# then writes machine.txt and, with scripts/benchreport, figures.md and
+# the chart (BENCHMARKS.svg; BENCH_SVG to write it elsewhere).
+#
+# Knobs (environment) [default]: BENCH_OUT [bench-results], BENCH_PARTS
+# [lskmrup], BENCH_ROUNDS [5], BENCH_LARGE_COUNT [8] (64 MiB PUTs per run;
+# GETs read them twice), BENCH_SMALL_COUNT [5000] (4 KiB operations per run),
+# BENCH_BASELINE_COUNT [2000], BENCH_HUGE_SIZE [5118MiB] (5 GiB less 2 MiB:
+# its ciphertext must fit S3's 5 GiB single PUT), BENCH_C256_COUNT [5120]
+# (4 KiB operations at c=256), BENCH_C256_PUT_SIZE [8MiB], BENCH_C256_GETS
+# [256] (64 MiB GETs at c=256), BENCH_MODE_ROUNDS [3], BENCH_MODE_COUNT [4],
+# BENCH_ROLL_SECONDS [10], BENCH_PROFILE_SECONDS [15], BENCH_BK_FLAGS []
+# (more serve flags for bk and bk-kms10), BENCH_SVG [BENCHMARKS.svg],
+# BENCH_QUICK [] (1: tiny counts for a smoke run; the knobs above still win).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 tools="$root/.tools/bin"
+if [ -n "${BENCH_QUICK:-}" ]; then
+  q_rounds=2 q_large=2 q_small=200 q_base=100 q_huge=96MiB q_c256=512 q_c256put=1MiB q_c256gets=32 q_mrounds=1 q_mcount=1 q_roll=2 q_prof=2
+else
+  q_rounds=5 q_large=8 q_small=5000 q_base=2000 q_huge=5118MiB q_c256=5120 q_c256put=8MiB q_c256gets=256 q_mrounds=3 q_mcount=4 q_roll=10 q_prof=15
+fi
 out=${BENCH_OUT:-$root/bench-results}
-large_count=${BENCH_LARGE_COUNT:-16}
-small_count=${BENCH_SMALL_COUNT:-100000}
-baseline_count=${BENCH_BASELINE_COUNT:-100000}
-latency_count=${BENCH_LATENCY_COUNT:-3000}
-huge_size=${BENCH_HUGE_SIZE:-5118MiB} # 5 GiB - 2 MiB: the ciphertext (16 B per 64 KiB more) must fit S3's 5 GiB single-PUT limit
-parts=${BENCH_PARTS:-abcde}
-roll_seconds=${BENCH_ROLL_SECONDS:-20}
-profile_seconds=${BENCH_PROFILE_SECONDS:-15}
+parts=${BENCH_PARTS:-lskmrup}
+rounds=${BENCH_ROUNDS:-$q_rounds}
+large_count=${BENCH_LARGE_COUNT:-$q_large}
+small_count=${BENCH_SMALL_COUNT:-$q_small}
+baseline_count=${BENCH_BASELINE_COUNT:-$q_base}
+huge_size=${BENCH_HUGE_SIZE:-$q_huge}
+c256_count=${BENCH_C256_COUNT:-$q_c256}
+c256_put_size=${BENCH_C256_PUT_SIZE:-$q_c256put}
+c256_gets=${BENCH_C256_GETS:-$q_c256gets}
+mode_rounds=${BENCH_MODE_ROUNDS:-$q_mrounds}
+mode_count=${BENCH_MODE_COUNT:-$q_mcount}
+roll_seconds=${BENCH_ROLL_SECONDS:-$q_roll}
+profile_seconds=${BENCH_PROFILE_SECONDS:-$q_prof}
+svg=${BENCH_SVG:-$root/BENCHMARKS.svg}
 
 for t in versitygw local-kms toxiproxy-server; do
   [ -x "$tools/$t" ] || { echo "benchmarks.sh: $tools/$t missing: run scripts/test.sh once to install the pinned tools" >&2; exit 2; }
 done
-for c in curl jq python3 /usr/bin/time; do
-  command -v "$c" >/dev/null || { echo "benchmarks.sh: needs $c (Debian: curl jq python3 time)" >&2; exit 2; }
+for c in curl jq python3 openssl /usr/bin/time; do
+  command -v "$c" >/dev/null || { echo "benchmarks.sh: needs $c (Debian: curl jq python3 openssl time)" >&2; exit 2; }
 done
 
 rm -rf "$out"
-mkdir -p "$out"
+mkdir -p "$out/profiles"
 work=$(mktemp -d /tmp/bucketkey-bench.XXXXXX)
-pids=()
+declare -A pid=() url=() admin=() ak=() sk=() # per process name
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  local p
+  for p in "${pid[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pid[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
+started=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
-log() { printf '\n== %s\n' "$*" >&2; }
+log() { printf '\n== [%ds] %s\n' "$(($(date +%s) - started))" "$*" >&2; }
 
 free_port() { # a port the kernel just handed out and released
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-wait_http() { # url [status]: poll until it answers (with that status), for 60 s (readiness, not synchronisation by sleep)
-  local url=$1 want=${2:-any} deadline=$((SECONDS + 60)) code
+# wait_http URL PID [status]: poll until URL answers (with that status) for
+# 60 s, failing early if PID died (readiness, not synchronisation by sleep).
+wait_http() {
+  local u=$1 p=$2 want=${3:-any} deadline=$((SECONDS + 60)) code
   while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null || true)
-    if [ "$want" = any ] && [ "$code" != 000 ] && [ -n "$code" ]; then return; fi
-    if [ "$code" = "$want" ]; then return; fi
-    if [ $SECONDS -ge $deadline ]; then echo "benchmarks.sh: $url not ready (last status $code)" >&2; exit 1; fi
+    code=$(curl -sk -o /dev/null -w '%{http_code}' "$u" 2>/dev/null || true)
+    if [ "$want" = any ] && [ "$code" != 000 ] && [ -n "$code" ]; then return 0; fi
+    if [ "$code" = "$want" ]; then return 0; fi
+    if ! kill -0 "$p" 2>/dev/null; then echo "benchmarks.sh: the process behind $u exited" >&2; return 1; fi
+    if [ $SECONDS -ge $deadline ]; then echo "benchmarks.sh: $u not ready (last status $code)" >&2; return 1; fi
     sleep 0.1
   done
 }
 
-log "building bucketkey"
+stop() { # name: stop one of our processes
+  kill "${pid[$1]}" 2>/dev/null || true
+  wait "${pid[$1]}" 2>/dev/null || true
+  unset "pid[$1]"
+}
+
+log "building bucketkey, plainproxy, cryptorate"
 bk="$work/bucketkey"
 CGO_ENABLED=0 go build -trimpath -o "$bk" ./cmd/bucketkey
+CGO_ENABLED=0 go build -trimpath -o "$work/plainproxy" ./scripts/plainproxy
+CGO_ENABLED=0 go build -trimpath -o "$work/cryptorate" ./scripts/cryptorate
+log "SHA-256 and AES-256-GCM on one core"
+"$work/cryptorate" >"$out/crypto.json"
 
-# --- backend, KMS, latency -------------------------------------------------
+# --- backends, KMS, latency ---------------------------------------------------
 s3_ak=bench-backend-access
 s3_sk=bench-backend-secret-0123456789abcdef
-mkdir -p "$work/s3/data"
-s3_port=$(free_port)
-(cd "$work/s3" && ROOT_ACCESS_KEY=$s3_ak ROOT_SECRET_KEY=$s3_sk exec "$tools/versitygw" --port "127.0.0.1:$s3_port" --region us-east-1 --quiet --keep-alive posix "$work/s3/data" >"$out/versitygw.log" 2>&1) &
-pids+=($!); s3_pid=$!
-s3="http://127.0.0.1:$s3_port"
+start_versitygw() { # name scheme [versitygw flags...]: posix backend in $work/name
+  local name=$1 scheme=$2; shift 2
+  local port
+  port=$(free_port)
+  mkdir -p "$work/$name/data"
+  (cd "$work/$name" && ROOT_ACCESS_KEY=$s3_ak ROOT_SECRET_KEY=$s3_sk exec "$tools/versitygw" --port "127.0.0.1:$port" --region us-east-1 --quiet --keep-alive "$@" posix "$work/$name/data" >"$out/$name.log" 2>&1) &
+  pid[$name]=$!
+  url[$name]="$scheme://127.0.0.1:$port"
+  wait_http "${url[$name]}/" "${pid[$name]}"
+}
+start_versitygw versitygw http
+s3=${url[versitygw]}
+url[direct]=$s3 ak[direct]=$s3_ak sk[direct]=$s3_sk
 
 kms_key=bc436485-5092-42b8-92a3-0aa8b93536dc
 mkdir -p "$work/kms"
-cat >"$work/kms/seed.yaml" <<EOF
+cat >"$work/kms/seed.yaml" <<SEED
 Keys:
   Symmetric:
     Aes:
@@ -104,18 +162,17 @@ Keys:
           KeyId: $kms_key
         BackingKeys:
           - 5cdaead27fe7da2de47945d73cd6d79e36494e73802f3cd3869f1d2cb0b5d7a9
-EOF
+SEED
 kms_port=$(free_port)
 (cd "$work/kms" && PORT=$kms_port KMS_REGION=us-east-1 KMS_ACCOUNT_ID=111122223333 KMS_SEED_PATH="$work/kms/seed.yaml" KMS_DATA_PATH="$work/kms/data" exec "$tools/local-kms" >"$out/local-kms.log" 2>&1) &
-pids+=($!); kms_pid=$!
+pid[local-kms]=$!
+kms_near="http://127.0.0.1:$kms_port"
 
 toxi_port=$(free_port)
 "$tools/toxiproxy-server" -host 127.0.0.1 -port "$toxi_port" >"$out/toxiproxy.log" 2>&1 &
-pids+=($!); toxi_pid=$!
-
-wait_http "$s3/"
-wait_http "http://127.0.0.1:$kms_port/"
-wait_http "http://127.0.0.1:$toxi_port/version"
+pid[toxiproxy]=$!
+wait_http "$kms_near/" "${pid[local-kms]}"
+wait_http "http://127.0.0.1:$toxi_port/version" "${pid[toxiproxy]}"
 kms_far_port=$(free_port)
 curl -fsS -X POST "http://127.0.0.1:$toxi_port/proxies" \
   -d "{\"name\":\"kms\",\"listen\":\"127.0.0.1:$kms_far_port\",\"upstream\":\"127.0.0.1:$kms_port\"}" >/dev/null
@@ -123,170 +180,239 @@ curl -fsS -X POST "http://127.0.0.1:$toxi_port/proxies/kms/toxics" \
   -d '{"name":"kms_10ms","type":"latency","stream":"downstream","attributes":{"latency":10,"jitter":0}}' >/dev/null
 kms_far="http://127.0.0.1:$kms_far_port"
 
-# --- proxies ----------------------------------------------------------------
+# --- proxies --------------------------------------------------------------------
 client_ak=bench-client
 client_sk=bench-client-secret-0123456789abcdef
 export AWS_ACCESS_KEY_ID=local-kms-accepts-any AWS_SECRET_ACCESS_KEY=local-kms-accepts-any-secret
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
-start_proxy() { # name [serve flags...]: sets <name>_url, <name>_admin, <name>_pid
-  local name=$1; shift
-  local port admin
-  port=$(free_port); admin=$(free_port)
+# start_proxy NAME UPSTREAM KMS [serve flags...]: a bucketkey serve; fails
+# (without stopping the script) if it does not come up.
+start_proxy() {
+  local name=$1 up=$2 kms=$3; shift 3
+  local port adm
+  port=$(free_port); adm=$(free_port)
   BUCKETKEY_UPSTREAM_SECRET_KEY=$s3_sk BUCKETKEY_CLIENT_SECRET_KEY=$client_sk \
-  "$bk" serve --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" --admin-pprof --log-format json \
-    --upstream "$s3" --upstream-access-key "$s3_ak" \
-    --kms-key-id "$kms_key" --kms-endpoint "$kms_far" --kms-region us-east-1 \
+  "$bk" serve --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$adm" --admin-pprof --log-format json \
+    --upstream "$up" --upstream-access-key "$s3_ak" \
+    --kms-key-id "$kms_key" --kms-endpoint "$kms" --kms-region us-east-1 \
     --client-access-key "$client_ak" "$@" >"$out/proxy-$name.log" 2>&1 &
-  local pid=$!
-  pids+=($pid)
-  printf -v "${name}_url" '%s' "http://127.0.0.1:$port"
-  printf -v "${name}_admin" '%s' "http://127.0.0.1:$admin"
-  printf -v "${name}_pid" '%s' "$pid"
-  wait_http "http://127.0.0.1:$admin/readyz" 200
+  pid[$name]=$!
+  url[$name]="http://127.0.0.1:$port" admin[$name]="http://127.0.0.1:$adm"
+  ak[$name]=$client_ak sk[$name]=$client_sk
+  if ! wait_http "${admin[$name]}/readyz" "${pid[$name]}" 200; then
+    echo "benchmarks.sh: proxy $name did not start: $(tail -n 3 "$out/proxy-$name.log")" >&2
+    stop "$name"
+    return 1
+  fi
 }
-# shellcheck disable=SC2086 # BENCH_BK_FLAGS is a list of flags
-start_proxy bk ${BENCH_BK_FLAGS:-}
-start_proxy nobk --no-bucket-key
 
-# --- measuring --------------------------------------------------------------
+# start_plain NAME UPSTREAM [plainproxy flags...]: the plain reverse proxy.
+start_plain() {
+  local name=$1 up=$2; shift 2
+  local port
+  port=$(free_port)
+  "$work/plainproxy" -listen "127.0.0.1:$port" -upstream "$up" "$@" >"$out/proxy-$name.log" 2>&1 &
+  pid[$name]=$!
+  url[$name]="http://127.0.0.1:$port" ak[$name]=$s3_ak sk[$name]=$s3_sk
+  wait_http "${url[$name]}/" "${pid[$name]}"
+}
+
+# shellcheck disable=SC2086 # BENCH_BK_FLAGS is a list of flags
+start_proxy bk "$s3" "$kms_near" ${BENCH_BK_FLAGS:-}
+# shellcheck disable=SC2086
+start_proxy bk-kms10 "$s3" "$kms_far" ${BENCH_BK_FLAGS:-}
+start_plain plain "$s3"
+
+# --- measuring --------------------------------------------------------------------
 clk=$(getconf CLK_TCK)
 cpu_of() { # pid: user+system CPU seconds so far
-  awk -v t="$clk" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat"
+  awk -v t="$clk" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
-procs() { echo "proxy-bk:$bk_pid proxy-nobk:$nobk_pid versitygw:$s3_pid local-kms:$kms_pid toxiproxy:$toxi_pid${mem_pid:+ proxy-mem:$mem_pid}${roll_pid:+ proxy-roll:$roll_pid}"; }
 
-# phase NAME bench-args...: one `bucketkey bench --json` run into NAME.json,
-# with the CPU seconds each server and the bench client spent during it.
+# phase FILE TARGET bench-args...: one `bucketkey bench --json` run against
+# TARGET (a name with url, keys and maybe admin) into FILE.json, with the CPU
+# seconds every server process and the bench client spent during it in
+# FILE.cpu.json.
 phase() {
-  local name=$1; shift
-  log "$name: bucketkey bench $*"
+  local name=$1 target=$2; shift 2
+  local args=(--json --no-progress --endpoint "${url[$target]}")
+  [ -n "${admin[$target]:-}" ] && args+=(--admin "${admin[$target]}")
   declare -A before=()
   local p
-  for p in $(procs); do before[${p%%:*}]=$(cpu_of "${p#*:}"); done
+  for p in "${!pid[@]}"; do before[$p]=$(cpu_of "${pid[$p]}"); done
   local rc=0
-  /usr/bin/time -f '%U %S %M' -o "$out/$name.client" \
-    "$bk" bench --json --no-progress --access-key "$client_ak" --secret-key "$client_sk" "$@" >"$out/$name.json" || rc=$?
+  BUCKETKEY_ACCESS_KEY=${ak[$target]} BUCKETKEY_SECRET_KEY=${sk[$target]} \
+    /usr/bin/time -f '%U %S %M' -o "$out/$name.client" "$bk" bench "${args[@]}" "$@" >"$out/$name.json" || rc=$?
   {
     printf '{"bench_exit":%d' "$rc"
-    for p in $(procs); do
-      printf ',"%s":%s' "${p%%:*}" "$(awk -v a="$(cpu_of "${p#*:}")" -v b="${before[${p%%:*}]}" 'BEGIN { printf "%.2f", a - b }')"
+    for p in "${!pid[@]}"; do
+      printf ',"%s":%s' "$p" "$(awk -v a="$(cpu_of "${pid[$p]}")" -v b="${before[$p]}" 'BEGIN { printf "%.2f", a - b }')"
     done
     read -r u s m < <(tail -n 1 "$out/$name.client") # GNU time puts "Command exited with ..." first on failure
     printf ',"bench-client":%s,"bench_client_maxrss_kb":%d}\n' "$(awk -v a="$u" -v b="$s" 'BEGIN { printf "%.2f", a + b }')" "$m"
   } >"$out/$name.cpu.json"
   rm -f "$out/$name.client"
-  jq -r '.results[] | "  \(.endpoint) \(.op) \(.size)B: \(.ops) ops, \(.errors) errors, \(.ops_per_sec|floor) ops/s, \(.mb_per_sec*10|floor/10) MB/s, p50 \(.latency.p50_ns/1000|floor) us, p99 \(.latency.p99_ns/1000|floor) us" + (if .kms then ", KMS \(.kms.requests) of \(.kms.baseline)" else "" end)' "$out/$name.json" >&2 || true
+  jq -r --arg n "$name" '.results[] | "  \($n): \(.ops) ops, \(.errors) errors, \(.ops_per_sec|floor) ops/s, \(.mb_per_sec*10|floor/10) MB/s, p50 \(.latency.p50_ns/1000|floor) us, p99 \(.latency.p99_ns/1000|floor) us" + (if .kms then ", KMS \(.kms.requests) of \(.kms.baseline)" else "" end)' "$out/$name.json" >&2 || true
   [ "$rc" = 0 ] || echo "  (bench exited $rc: see $out/$name.json)" >&2
 }
-direct=(--compare-endpoint "$s3" --compare-access-key "$s3_ak" --compare-secret-key "$s3_sk")
 
-# a. large objects: proxy vs direct
-if [[ $parts == *a* ]]; then
-phase a-put-64MiB --endpoint "$bk_url" --admin "$bk_admin" --bucket large --create-bucket "${direct[@]}" --compare-bucket large-direct \
-  --op put --size 64MiB --count "$large_count" --concurrency 2
-phase a-get-64MiB --endpoint "$bk_url" --admin "$bk_admin" --bucket large "${direct[@]}" --compare-bucket large-direct \
-  --op get --prewritten --objects "$large_count" --size 64MiB --count "$large_count" --concurrency 2
+# rounds N WORKLOAD "TARGETS" bench-args...: N interleaved rounds of the
+# same workload over the targets (@ in the args is replaced by the target's
+# name, e.g. in its bucket), into WORKLOAD.TARGET.rI.json.
+rounds() {
+  local n=$1 workload=$2 targets=$3; shift 3
+  local r t a
+  log "$workload: $n rounds of $targets"
+  for ((r = 1; r <= n; r++)); do
+    for t in $targets; do
+      local args=()
+      for a in "$@"; do args+=("${a//@/$t}"); done
+      phase "$workload.$t.r$r" "$t" "${args[@]}"
+    done
+  done
+}
 
+# l. large objects (the GETs read what the PUTs wrote, in bucket large-TARGET)
+if [[ $parts == *l* ]]; then
+  rounds "$rounds" put-64MiB "bk plain direct" --bucket "large-@" --create-bucket --op put --size 64MiB --count "$large_count" --concurrency 2
+  rounds "$rounds" get-64MiB "bk plain direct" --bucket "large-@" --op get --prewritten --objects "$large_count" --size 64MiB --count $((2 * large_count)) --concurrency 2
 fi
 
-# b. small objects, KMS 10 ms away: bucket keys vs one KMS call per object
-if [[ $parts == *b* ]]; then
-phase b-put-4KiB-bucketkeys --endpoint "$bk_url" --admin "$bk_admin" --bucket small --create-bucket "${direct[@]}" --compare-bucket small-direct \
-  --op put --size 4KiB --count "$small_count" --concurrency 16
-phase b-put-4KiB-nobucketkey --endpoint "$nobk_url" --admin "$nobk_admin" --bucket small-nobk --create-bucket \
-  --op put --size 4KiB --count "$baseline_count" --concurrency 16
-phase b-get-4KiB-bucketkeys --endpoint "$bk_url" --admin "$bk_admin" --bucket small "${direct[@]}" --compare-bucket small-direct \
-  --op get --prewritten --objects "$small_count" --size 4KiB --count "$small_count" --concurrency 16
-phase b-get-4KiB-nobucketkey --endpoint "$nobk_url" --admin "$nobk_admin" --bucket small-nobk \
-  --op get --prewritten --objects "$baseline_count" --size 4KiB --count "$baseline_count" --concurrency 16
-
+# s. small objects at c=16, KMS near (bk) and 10 ms away (bk-kms10)
+if [[ $parts == *s* ]]; then
+  rounds "$rounds" put-4KiB "bk bk-kms10 plain direct" --bucket "small-@" --create-bucket --op put --size 4KiB --count "$small_count" --concurrency 16
+  rounds "$rounds" get-4KiB "bk bk-kms10 plain direct" --bucket "small-@" --op get --prewritten --objects "$small_count" --size 4KiB --count "$small_count" --concurrency 16
 fi
 
-# c. added latency of a 4 KiB GET, one request at a time
-if [[ $parts == *c* ]]; then
-phase c-get-4KiB-latency --endpoint "$bk_url" --admin "$bk_admin" --bucket latency --create-bucket "${direct[@]}" --compare-bucket latency-direct \
-  --op get --size 4KiB --count "$latency_count" --objects 1000 --concurrency 1
-
+# k. KMS requests with bucket keys vs one KMS call per object (both 10 ms away)
+if [[ $parts == *k* ]]; then
+  start_proxy nobk "$s3" "$kms_far" --no-bucket-key
+  rounds 1 kms-put-4KiB "bk-kms10 nobk" --bucket "kms-@" --create-bucket --op put --size 4KiB --count "$baseline_count" --concurrency 16
+  rounds 1 kms-get-4KiB "bk-kms10 nobk" --bucket "kms-@" --op get --prewritten --objects "$baseline_count" --size 4KiB --count "$baseline_count" --concurrency 16
 fi
 
-# d. peak RSS of a fresh proxy: 64 MiB up and down, then 5 GiB up and down
-if [[ $parts == *d* ]]; then
-start_proxy mem
-hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$mem_pid/status"; }
-rss_start=$(hwm)
-phase d-put-64MiB --endpoint "$mem_url" --admin "$mem_admin" --bucket memory --create-bucket --op put --size 64MiB --count 1 --concurrency 1
-phase d-get-64MiB --endpoint "$mem_url" --admin "$mem_admin" --bucket memory --op get --prewritten --objects 1 --size 64MiB --count 1 --concurrency 1
-rss_64=$(hwm)
-phase d-put-huge --endpoint "$mem_url" --admin "$mem_admin" --bucket memory --op put --size "$huge_size" --count 1 --concurrency 1
-rss_huge_put=$(hwm)
-phase d-get-huge --endpoint "$mem_url" --admin "$mem_admin" --bucket memory --op get --prewritten --objects 1 --size "$huge_size" --count 1 --concurrency 1
-rss_huge=$(hwm)
-backend_huge=$(find "$work/s3/data/memory" -type f -printf '%s\n' | sort -n | tail -1)
-rm -rf "$work/s3/data/memory/bench" # the 5 GiB object: free the disk now
-printf '{"start_kb":%d,"after_64MiB_kb":%d,"after_huge_put_kb":%d,"after_huge_kb":%d,"huge_size":"%s","huge_backend_bytes":%d}\n' \
-  "$rss_start" "$rss_64" "$rss_huge_put" "$rss_huge" "$huge_size" "${backend_huge:-0}" >"$out/d-rss.json"
-log "peak RSS of the proxy: start ${rss_start} KiB, after 64 MiB ${rss_64} KiB, after ${huge_size} ${rss_huge} KiB"
+# m. peak RSS (VmHWM) of fresh proxies, bucketkey (mem) and plain (plainmem)
+rss_step() { # target step: append the target's VmHWM so far to rss.jsonl
+  printf '{"target":"%s","step":"%s","kb":%d}\n' "$1" "$2" "$(awk '/^VmHWM/ { print $2 }' "/proc/${pid[$1]}/status")" >>"$out/rss.jsonl"
+}
+if [[ $parts == *m* ]]; then
+  start_proxy mem "$s3" "$kms_near"
+  start_plain plainmem "$s3"
+  for t in mem plainmem; do
+    log "peak RSS of $t"
+    rss_step "$t" start
+    phase "mem-put-64MiB-c1.$t.r1" "$t" --bucket "mem-$t" --create-bucket --op put --size 64MiB --count 1 --concurrency 1
+    phase "mem-get-64MiB-c1.$t.r1" "$t" --bucket "mem-$t" --op get --prewritten --objects 1 --size 64MiB --count 1 --concurrency 1
+    rss_step "$t" 64MiB-c1
+    if [ "$t" = mem ]; then
+      phase "mem-put-huge-c1.$t.r1" "$t" --bucket "mem-$t" --op put --size "$huge_size" --count 1 --concurrency 1 --prefix huge/
+      phase "mem-get-huge-c1.$t.r1" "$t" --bucket "mem-$t" --op get --prewritten --objects 1 --size "$huge_size" --count 1 --concurrency 1 --prefix huge/
+      rss_step "$t" "$huge_size-c1"
+      backend_huge=$(find "$work/versitygw/data/mem-$t/huge" -type f -printf '%s\n' | sort -n | tail -1)
+      printf '{"size":"%s","backend_bytes":%d}\n' "$huge_size" "${backend_huge:-0}" >"$out/huge.json"
+      rm -rf "$work/versitygw/data/mem-$t/huge" # free the disk now
+    fi
+    phase "mem-put-4KiB-c256.$t.r1" "$t" --bucket "mem-$t" --op put --size 4KiB --count "$c256_count" --concurrency 256 --prefix c256/
+    rss_step "$t" put-4KiB-c256
+    phase "mem-get-4KiB-c256.$t.r1" "$t" --bucket "mem-$t" --op get --prewritten --objects "$c256_count" --size 4KiB --count "$c256_count" --concurrency 256 --prefix c256/
+    rss_step "$t" get-4KiB-c256
+    phase "mem-put-$c256_put_size-c256.$t.r1" "$t" --bucket "mem-$t" --op put --size "$c256_put_size" --count 256 --concurrency 256 --prefix c256/
+    rss_step "$t" "put-$c256_put_size-c256"
+    phase "mem-get-64MiB-c256.$t.r1" "$t" --bucket "mem-$t" --op get --prewritten --objects 1 --size 64MiB --count "$c256_gets" --concurrency 256
+    rss_step "$t" get-64MiB-c256
+    stop "$t"
+    rm -rf "$work/versitygw/data/mem-$t"
+  done
 fi
 
-# e. key rollover: bucket keys that live 2 s vs 5 min, same workload
-if [[ $parts == *e* ]]; then
-start_proxy roll --bucket-key-ttl 2s
-phase e-put-4KiB-ttl5m --endpoint "$bk_url" --admin "$bk_admin" --bucket roll-long --create-bucket \
-  --op put --size 4KiB --duration "${roll_seconds}s" --concurrency 16
-phase e-put-4KiB-ttl2s --endpoint "$roll_url" --admin "$roll_admin" --bucket roll-short --create-bucket \
-  --op put --size 4KiB --duration "${roll_seconds}s" --concurrency 16
-# Reads of objects written under one (5 min) or about roll_seconds/2 (2 s)
-# bucket keys, through unwrap caches whose entries live as long.
-phase e-get-4KiB-ttl5m --endpoint "$bk_url" --admin "$bk_admin" --bucket roll-long \
-  --op get --prewritten --objects 2000 --size 4KiB --duration "${roll_seconds}s" --concurrency 16
-phase e-get-4KiB-ttl2s --endpoint "$roll_url" --admin "$roll_admin" --bucket roll-short \
-  --op get --prewritten --objects 2000 --size 4KiB --duration "${roll_seconds}s" --concurrency 16
+# r. key rollover: keys that live 2 s (roll) vs 5 min (bk-kms10), KMS 10 ms away
+if [[ $parts == *r* ]]; then
+  roll_objects=$((roll_seconds >= 10 ? 2000 : 100))
+  # shellcheck disable=SC2086
+  start_proxy roll "$s3" "$kms_far" --bucket-key-ttl 2s ${BENCH_BK_FLAGS:-}
+  rounds 1 roll-put-4KiB "bk-kms10 roll" --bucket "roll-@" --create-bucket --op put --size 4KiB --duration "${roll_seconds}s" --concurrency 16
+  # Reads of objects written under one (5 min) or about roll_seconds/2 (2 s)
+  # bucket keys, through unwrap caches whose entries live as long.
+  rounds 1 roll-get-4KiB "bk-kms10 roll" --bucket "roll-@" --op get --prewritten --objects "$roll_objects" --size 4KiB --duration "${roll_seconds}s" --concurrency 16
 fi
 
-# KMS latency as the proxies saw it (the toxic's 10 ms plus local-kms).
-for p in bk nobk; do
-  a="${p}_admin"
-  curl -fsS "${!a}/metrics" | awk -v p="$p" '
+# KMS latency as the proxies 10 ms away saw it (the toxic plus local-kms).
+for p in bk-kms10 nobk roll; do
+  [ -n "${pid[$p]:-}" ] || continue
+  curl -fsS "${admin[$p]}/metrics" | awk -v p="$p" '
     /^bucketkey_kms_request_duration_seconds_sum/ { s += $2 }
     /^bucketkey_kms_request_duration_seconds_count/ { n += $2 }
     END { printf "{\"proxy\":\"%s\",\"kms_requests\":%d,\"kms_mean_seconds\":%.6f}\n", p, n, (n ? s/n : 0) }'
 done | jq -s . >"$out/kms-latency.json"
+for p in nobk roll; do [ -z "${pid[$p]:-}" ] || stop "$p"; done
 
-# --- profiles (extra runs, not part of the figures) --------------------------
-profile() { # name admin-url bench-args...
-  local name=$1 admin=$2; shift 2
-  log "profile $name (${profile_seconds}s)"
-  curl -fsS -o "$out/$name.pprof" "$admin/debug/pprof/profile?seconds=$profile_seconds" &
-  local cp=$!
-  "$bk" bench --json --no-progress --access-key "$client_ak" --secret-key "$client_sk" --duration "${profile_seconds}s" "$@" >"$out/$name.json" || true
-  wait "$cp"
-  go tool pprof -top -nodecount=35 "$bk" "$out/$name.pprof" >"$out/$name.top.txt" 2>/dev/null || true
-  go tool pprof -top -cum -nodecount=60 "$bk" "$out/$name.pprof" >"$out/$name.cum.txt" 2>/dev/null || true
-}
-prewrite() { # bucket size count: objects for a GET profile, written untimed before it
-  "$bk" bench --no-progress --access-key "$client_ak" --secret-key "$client_sk" --endpoint "$bk_url" --bucket "$1" --create-bucket \
-    --op put --size "$2" --count "$3" --concurrency 8 --prefix profile/ >/dev/null
-}
-prewrite profile-small 4KiB 2000
-prewrite profile-large 64MiB 4
-profile profile-put-4KiB-bucketkeys "$bk_admin" --endpoint "$bk_url" --bucket profile-small --op put --size 4KiB --concurrency 16 --prefix profile/
-profile profile-get-4KiB-bucketkeys "$bk_admin" --endpoint "$bk_url" --bucket profile-small --op get --prewritten --objects 2000 --size 4KiB --concurrency 16 --prefix profile/
-profile profile-put-64MiB "$bk_admin" --endpoint "$bk_url" --bucket profile-large --op put --size 64MiB --concurrency 2 --prefix profile/
-profile profile-get-64MiB "$bk_admin" --endpoint "$bk_url" --bucket profile-large --op get --prewritten --objects 4 --size 64MiB --concurrency 2 --prefix profile/
+# u. upstream payload modes over http and https: proxy CPU per GiB of 64 MiB PUTs
+if [[ $parts == *u* ]]; then
+  log "upstream payload modes"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$work/tls-key.pem" -out "$work/tls-cert.pem" 2>/dev/null
+  start_versitygw versitygw-tls https --cert "$work/tls-cert.pem" --key "$work/tls-key.pem"
+  start_plain plain-https "${url[versitygw-tls]}" -upstream-ca "$work/tls-cert.pem"
+  mode_targets=""
+  for scheme in http https; do
+    for mode in chunked unsigned-trailer unsigned; do
+      if [ $scheme = http ]; then
+        start_proxy "bk-$scheme-$mode" "$s3" "$kms_near" --upstream-payload "$mode" || continue
+      else
+        start_proxy "bk-$scheme-$mode" "${url[versitygw-tls]}" "$kms_near" --upstream-payload "$mode" --upstream-ca "$work/tls-cert.pem" || continue
+      fi
+      mode_targets+=" bk-$scheme-$mode"
+    done
+    if [ $scheme = http ]; then mode_targets+=" plain"; else mode_targets+=" plain-https"; fi
+  done
+  rounds "$mode_rounds" mode-put-64MiB "$mode_targets" --bucket "mode-@" --create-bucket --op put --size 64MiB --count "$mode_count" --concurrency 2
+  for t in $mode_targets; do [ "$t" = plain ] || stop "$t"; done
+  stop versitygw-tls
+fi
 
-# --- the machine, the chart, the figures ------------------------------------
+# p. profiles of bk (extra runs, not part of the figures)
+if [[ $parts == *p* ]]; then
+  profile() { # name bench-args...
+    local name=$1; shift
+    log "profile $name (${profile_seconds}s)"
+    curl -fsS -o "$out/profiles/$name.pprof" "${admin[bk]}/debug/pprof/profile?seconds=$profile_seconds" &
+    local cp=$!
+    BUCKETKEY_ACCESS_KEY=$client_ak BUCKETKEY_SECRET_KEY=$client_sk "$bk" bench --json --no-progress --endpoint "${url[bk]}" \
+      --duration "${profile_seconds}s" "$@" >"$out/profiles/$name.json" || true
+    wait "$cp"
+    go tool pprof -top -nodecount=35 "$bk" "$out/profiles/$name.pprof" >"$out/profiles/$name.top.txt" 2>/dev/null || true
+    go tool pprof -top -cum -nodecount=60 "$bk" "$out/profiles/$name.pprof" >"$out/profiles/$name.cum.txt" 2>/dev/null || true
+  }
+  prewrite() { # bucket size count: objects for a GET profile, written untimed before it
+    BUCKETKEY_ACCESS_KEY=$client_ak BUCKETKEY_SECRET_KEY=$client_sk "$bk" bench --no-progress --endpoint "${url[bk]}" \
+      --bucket "$1" --create-bucket --op put --size "$2" --count "$3" --concurrency 8 --prefix profile/ >/dev/null
+  }
+  prewrite profile-small 4KiB 2000
+  prewrite profile-large 64MiB 4
+  profile put-4KiB --bucket profile-small --op put --size 4KiB --concurrency 16 --prefix profile/
+  profile get-4KiB --bucket profile-small --op get --prewritten --objects 2000 --size 4KiB --concurrency 16 --prefix profile/
+  profile put-64MiB --bucket profile-large --op put --size 64MiB --concurrency 2 --prefix profile/
+  profile get-64MiB --bucket profile-large --op get --prewritten --objects 4 --size 64MiB --concurrency 2 --prefix profile/
+fi
+
+# --- the machine, the chart, the figures --------------------------------------------
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "go: $(go version)"
   echo "kernel: $(uname -sr)"
   echo "cpu: $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
   echo "memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2/1048576 }' /proc/meminfo)"
+  echo "load average at the start: $load_start"
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "duration: $(($(date +%s) - started)) s"
+  echo "knobs: parts=$parts rounds=$rounds large_count=$large_count small_count=$small_count baseline_count=$baseline_count huge_size=$huge_size c256_count=$c256_count c256_put_size=$c256_put_size c256_gets=$c256_gets mode_rounds=$mode_rounds mode_count=$mode_count roll_seconds=$roll_seconds bk_flags=${BENCH_BK_FLAGS:-}"
+  echo "client payload (as the plain proxy saw the bench client's PUTs): $(sed -n 's/^plainproxy: client payload: //p' "$out"/proxy-plain*.log | sort -u | paste -sd, -)"
   echo "other processes over 5% CPU at the end:"
   ps -eo pid,ni,pcpu,comm --sort=-pcpu | awk 'NR == 1 || $3 > 5'
 } >"$out/machine.txt"
-go run ./scripts/benchreport -in "$out" -svg BENCHMARKS.svg >"$out/figures.md" || { echo "benchmarks.sh: no figures (BENCH_PARTS=$parts?)" >&2; exit 1; }
-log "figures: $out/figures.md; chart: BENCHMARKS.svg"
+go run ./scripts/benchreport -in "$out" -svg "$svg" >"$out/figures.md" || { echo "benchmarks.sh: no figures" >&2; exit 1; }
+log "figures: $out/figures.md; chart: $svg"
 cat "$out/figures.md"

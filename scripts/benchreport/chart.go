@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"strconv"
 )
 
 // bar is one row of the chart: a measured value against its target.
@@ -17,6 +18,10 @@ type bar struct {
 	Lower bool
 	// Log draws the row on a log10 scale (ratios spanning decades).
 	Log bool
+	// Max, if set, is the value at the full width (rows sharing a scale).
+	Max float64
+	// Ref, if set, draws a grey tick at this value (e.g. 1: the baseline).
+	Ref float64
 }
 
 // met reports whether the row meets its target (true without one).
@@ -35,6 +40,9 @@ func (b bar) met() bool {
 // 60% when the value allows, so misses and margins both show.
 func (b bar) scale(v float64) float64 {
 	top := math.Max(b.Value*1.1, b.Target/0.6)
+	if b.Max > 0 {
+		top = b.Max
+	}
 	if b.Log {
 		if v <= 1 {
 			return 0
@@ -49,7 +57,7 @@ func (b bar) scale(v float64) float64 {
 
 // writeChart draws bars as a self-contained SVG: no fonts, scripts or
 // external assets beyond the viewer's default sans-serif.
-func writeChart(w io.Writer, title, subtitle string, bars []bar) error {
+func writeChart(w io.Writer, title, subtitle, legend string, bars []bar) error {
 	const (
 		width   = 1080
 		labelW  = 370
@@ -79,6 +87,10 @@ func writeChart(w io.Writer, title, subtitle string, bars []bar) error {
 		p(`<rect x="%d" y="%d" width="%d" height="%d" fill="#eceff1"/>`+"\n", labelW, y, barW, barH)
 		p(`<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>`+"\n", labelW, y, b.scale(b.Value)*barW, barH, color, html.EscapeString(b.Text))
 		text := b.Text
+		if b.Ref != 0 {
+			x := float64(labelW) + b.scale(b.Ref)*barW
+			p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#555555" stroke-width="1" stroke-dasharray="3,2"/>`+"\n", x, y-3, x, y+barH+3)
+		}
 		if b.Target != 0 {
 			x := float64(labelW) + b.scale(b.Target)*barW
 			p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000000" stroke-width="2"/>`+"\n", x, y-3, x, y+barH+3)
@@ -90,10 +102,10 @@ func writeChart(w io.Writer, title, subtitle string, bars []bar) error {
 		}
 		p(`<text x="%d" y="%d">%s</text>`+"\n", labelW+barW+8, y+barH-4, html.EscapeString(text))
 	}
-	p(`<text x="16" y="%d" fill="#555555">Black tick: target. Green: target met; red: missed; grey: no target. KMS row on a log scale.</text>`+"\n", height-14)
+	p(`<text x="16" y="%d" fill="#555555">%s</text>`+"\n", height-14, html.EscapeString(legend))
 	p("</svg>\n")
 	return nil
 }
 
 // num prints a target without trailing zeros.
-func num(f float64) string { return fmt.Sprintf("%g", f) }
+func num(f float64) string { return strconv.FormatFloat(f, 'g', 3, 64) }

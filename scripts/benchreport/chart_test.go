@@ -19,7 +19,7 @@ func TestChartIsSelfContainedSVG(t *testing.T) {
 		{Label: "no target", Value: 2, Text: "+2 ms"},
 	}
 	var buf bytes.Buffer
-	if err := writeChart(&buf, "title & more", "sub", bars); err != nil {
+	if err := writeChart(&buf, "title & more", "sub", "legend", bars); err != nil {
 		t.Fatal(err)
 	}
 	dec := xml.NewDecoder(bytes.NewReader(buf.Bytes()))
