@@ -29,13 +29,13 @@
 #      object, also 10 ms away), BENCH_BASELINE_COUNT 4 KiB PUTs and GETs
 #   m  peak RSS (VmHWM) of fresh proxies: a 64 MiB object up and down at
 #      concurrency 1, then (bucketkey only) a BENCH_HUGE_SIZE one from a
-#      generator, then 4 KiB PUT/GET, BENCH_C256_PUT_SIZE PUTs and 64 MiB
+#      generator, then 4 KiB PUT/GET, BENCH_C256_PUT_SIZES PUTs and 64 MiB
 #      GETs at concurrency 256; the plain proxy alongside
 #   r  key rollover: 4 KiB PUT and GET at concurrency 16 for
 #      BENCH_ROLL_SECONDS each through a proxy whose keys live 2 s vs bk-kms10
 #      (5 min): p99 with and without rollovers
 #   u  upstream payload modes: 64 MiB PUT through a bucketkey per
-#      --upstream-payload mode (chunked, unsigned-trailer, unsigned) to
+#      --upstream-payload mode (signed, unsigned-trailer, unsigned) to
 #      versitygw over http and over https (a second versitygw with a
 #      self-signed certificate), each with the plain proxy on the same
 #      transport, BENCH_MODE_ROUNDS interleaved rounds: proxy CPU per GiB
@@ -50,7 +50,8 @@
 # GETs read them twice), BENCH_SMALL_COUNT [5000] (4 KiB operations per run),
 # BENCH_BASELINE_COUNT [2000], BENCH_HUGE_SIZE [5118MiB] (5 GiB less 2 MiB:
 # its ciphertext must fit S3's 5 GiB single PUT), BENCH_C256_COUNT [5120]
-# (4 KiB operations at c=256), BENCH_C256_PUT_SIZE [8MiB], BENCH_C256_GETS
+# (4 KiB operations at c=256), BENCH_C256_PUT_SIZES ["500KiB 8MiB": the
+# largest PUT bucketkey seals in memory, and a streamed one], BENCH_C256_GETS
 # [256] (64 MiB GETs at c=256), BENCH_MODE_ROUNDS [3], BENCH_MODE_COUNT [4],
 # BENCH_ROLL_SECONDS [10], BENCH_PROFILE_SECONDS [15], BENCH_BK_FLAGS []
 # (more serve flags for bk and bk-kms10), BENCH_SVG [BENCHMARKS.svg],
@@ -60,9 +61,9 @@ cd "$(dirname "$0")/.."
 root=$PWD
 tools="$root/.tools/bin"
 if [ -n "${BENCH_QUICK:-}" ]; then
-  q_rounds=2 q_large=2 q_small=200 q_base=100 q_huge=96MiB q_c256=512 q_c256put=1MiB q_c256gets=32 q_mrounds=1 q_mcount=1 q_roll=2 q_prof=2
+  q_rounds=2 q_large=2 q_small=200 q_base=100 q_huge=96MiB q_c256=512 q_c256put="500KiB 1MiB" q_c256gets=32 q_mrounds=1 q_mcount=1 q_roll=2 q_prof=2
 else
-  q_rounds=5 q_large=8 q_small=5000 q_base=2000 q_huge=5118MiB q_c256=5120 q_c256put=8MiB q_c256gets=256 q_mrounds=3 q_mcount=4 q_roll=10 q_prof=15
+  q_rounds=5 q_large=8 q_small=5000 q_base=2000 q_huge=5118MiB q_c256=5120 q_c256put="500KiB 8MiB" q_c256gets=256 q_mrounds=3 q_mcount=4 q_roll=10 q_prof=15
 fi
 out=${BENCH_OUT:-$root/bench-results}
 parts=${BENCH_PARTS:-lskmrup}
@@ -72,7 +73,7 @@ small_count=${BENCH_SMALL_COUNT:-$q_small}
 baseline_count=${BENCH_BASELINE_COUNT:-$q_base}
 huge_size=${BENCH_HUGE_SIZE:-$q_huge}
 c256_count=${BENCH_C256_COUNT:-$q_c256}
-c256_put_size=${BENCH_C256_PUT_SIZE:-$q_c256put}
+c256_put_sizes=${BENCH_C256_PUT_SIZES:-$q_c256put}
 c256_gets=${BENCH_C256_GETS:-$q_c256gets}
 mode_rounds=${BENCH_MODE_ROUNDS:-$q_mrounds}
 mode_count=${BENCH_MODE_COUNT:-$q_mcount}
@@ -317,8 +318,10 @@ if [[ $parts == *m* ]]; then
     rss_step "$t" put-4KiB-c256
     phase "mem-get-4KiB-c256.$t.r1" "$t" --bucket "mem-$t" --op get --prewritten --objects "$c256_count" --size 4KiB --count "$c256_count" --concurrency 256 --prefix c256/
     rss_step "$t" get-4KiB-c256
-    phase "mem-put-$c256_put_size-c256.$t.r1" "$t" --bucket "mem-$t" --op put --size "$c256_put_size" --count 256 --concurrency 256 --prefix c256/
-    rss_step "$t" "put-$c256_put_size-c256"
+    for size in $c256_put_sizes; do
+      phase "mem-put-$size-c256.$t.r1" "$t" --bucket "mem-$t" --op put --size "$size" --count 256 --concurrency 256 --prefix c256/
+      rss_step "$t" "put-$size-c256"
+    done
     phase "mem-get-64MiB-c256.$t.r1" "$t" --bucket "mem-$t" --op get --prewritten --objects 1 --size 64MiB --count "$c256_gets" --concurrency 256
     rss_step "$t" get-64MiB-c256
     stop "$t"
@@ -355,9 +358,13 @@ if [[ $parts == *u* ]]; then
     -keyout "$work/tls-key.pem" -out "$work/tls-cert.pem" 2>/dev/null
   start_versitygw versitygw-tls https --cert "$work/tls-cert.pem" --key "$work/tls-key.pem"
   start_plain plain-https "${url[versitygw-tls]}" -upstream-ca "$work/tls-cert.pem"
+  # The signed mode is "signed" where --upstream-payload has "auto" (a default
+  # per scheme), "chunked" before.
+  modes="chunked unsigned-trailer unsigned"
+  if "$bk" serve -h 2>&1 | grep -A2 -- '--upstream-payload' | grep -q 'auto'; then modes="signed unsigned-trailer unsigned"; fi
   mode_targets=""
   for scheme in http https; do
-    for mode in chunked unsigned-trailer unsigned; do
+    for mode in $modes; do
       if [ $scheme = http ]; then
         start_proxy "bk-$scheme-$mode" "$s3" "$kms_near" --upstream-payload "$mode" || continue
       else
@@ -408,7 +415,7 @@ fi
   echo "load average at the start: $load_start"
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "duration: $(($(date +%s) - started)) s"
-  echo "knobs: parts=$parts rounds=$rounds large_count=$large_count small_count=$small_count baseline_count=$baseline_count huge_size=$huge_size c256_count=$c256_count c256_put_size=$c256_put_size c256_gets=$c256_gets mode_rounds=$mode_rounds mode_count=$mode_count roll_seconds=$roll_seconds bk_flags=${BENCH_BK_FLAGS:-}"
+  echo "knobs: parts=$parts rounds=$rounds large_count=$large_count small_count=$small_count baseline_count=$baseline_count huge_size=$huge_size c256_count=$c256_count c256_put_sizes=$c256_put_sizes c256_gets=$c256_gets mode_rounds=$mode_rounds mode_count=$mode_count roll_seconds=$roll_seconds bk_flags=${BENCH_BK_FLAGS:-}"
   echo "client payload (as the plain proxy saw the bench client's PUTs): $(sed -n 's/^plainproxy: client payload: //p' "$out"/proxy-plain*.log | sort -u | paste -sd, -)"
   echo "other processes over 5% CPU at the end:"
   ps -eo pid,ni,pcpu,comm --sort=-pcpu | awk 'NR == 1 || $3 > 5'

@@ -182,12 +182,14 @@ func (r *results) rssRow() *row {
 
 func writeHeadline(out io.Writer, r *results, rows []row) {
 	rounds := 0
-	if s := r.stat("put-64MiB", "bk"); s != nil {
-		rounds = s.rounds
-	} else if s := r.stat("put-4KiB", "bk"); s != nil {
-		rounds = s.rounds
+	for _, w := range []string{"put-64MiB", "get-64MiB", "put-4KiB", "get-4KiB"} {
+		if s := r.stat(w, "bk"); s != nil {
+			rounds = max(rounds, s.rounds)
+		}
 	}
-	fmt.Fprintf(out, "Medians of %s, interleaved (bucketkey, plain proxy, direct, bucketkey, ...).\n\n", plural(rounds, "round"))
+	if rounds > 0 {
+		fmt.Fprintf(out, "Medians of %s, interleaved (bucketkey, plain proxy, direct, bucketkey, ...).\n\n", plural(rounds, "round"))
+	}
 	fmt.Fprintln(out, "| workload | bucketkey | plain proxy | **bucketkey / plain proxy** | goal | | direct (versitygw) | bucketkey / direct |")
 	fmt.Fprintln(out, "| --- | ---: | ---: | ---: | --- | --- | ---: | ---: |")
 	for _, w := range rows {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bucketkey/bucketkey/bench"
 )
@@ -21,6 +22,7 @@ type run struct {
 	round            int
 	res              *bench.Result
 	cpu              map[string]float64
+	written          time.Time // the file's modification time: the run order
 }
 
 // rssStep is one line of rss.jsonl: a proxy's VmHWM after a step.
@@ -99,6 +101,10 @@ func load(dir string) (*results, error) {
 	for _, rs := range r.runs {
 		sort.Slice(rs, func(i, j int) bool { return rs[i].round < rs[j].round })
 	}
+	// Workloads in the order they ran (their first rounds' files).
+	sort.SliceStable(r.order, func(i, j int) bool {
+		return r.runs[r.order[i]][0].written.Before(r.runs[r.order[j]][0].written)
+	})
 	if err := r.readExtras(dir); err != nil {
 		return nil, err
 	}
@@ -109,8 +115,12 @@ func (ru *run) read(dir, base string) error {
 	var out struct {
 		Results []*bench.Result `json:"results"`
 	}
-	if err := readJSON(filepath.Join(dir, base+".json"), &out); err != nil {
+	path := filepath.Join(dir, base+".json")
+	if err := readJSON(path, &out); err != nil {
 		return err
+	}
+	if fi, err := os.Stat(path); err == nil {
+		ru.written = fi.ModTime()
 	}
 	if len(out.Results) != 1 {
 		return fmt.Errorf("%s.json: %d results, want 1", base, len(out.Results))
