@@ -39,8 +39,9 @@
 #      versitygw over http and over https (a second versitygw with a
 #      self-signed certificate), each with the plain proxy on the same
 #      transport, BENCH_MODE_ROUNDS interleaved rounds: proxy CPU per GiB
-#   p  15 s CPU profiles (bucketkey's /debug/pprof, the plain proxy not
-#      profiled) during extra, unmeasured runs: profiles/*.pprof, *.top.txt
+#   p  CPU profiles (BENCH_PROFILE_SECONDS each) of bucketkey and the plain
+#      proxy (/debug/pprof) during extra, unmeasured runs of l and s:
+#      profiles/TARGET-WORKLOAD.pprof, .top.txt, .cum.txt
 #
 # then writes machine.txt and, with scripts/benchreport, figures.md and
 # the chart (BENCHMARKS.svg; BENCH_SVG to write it elsewhere).
@@ -53,7 +54,7 @@
 # (4 KiB operations at c=256), BENCH_C256_PUT_SIZES ["500KiB 8MiB": the
 # largest PUT bucketkey seals in memory, and a streamed one], BENCH_C256_GETS
 # [256] (64 MiB GETs at c=256), BENCH_MODE_ROUNDS [3], BENCH_MODE_COUNT [4],
-# BENCH_ROLL_SECONDS [10], BENCH_PROFILE_SECONDS [15], BENCH_BK_FLAGS []
+# BENCH_ROLL_SECONDS [10], BENCH_PROFILE_SECONDS [10], BENCH_BK_FLAGS []
 # (more serve flags for bk and bk-kms10), BENCH_SVG [BENCHMARKS.svg],
 # BENCH_QUICK [] (1: tiny counts for a smoke run; the knobs above still win).
 set -euo pipefail
@@ -63,7 +64,7 @@ tools="$root/.tools/bin"
 if [ -n "${BENCH_QUICK:-}" ]; then
   q_rounds=2 q_large=2 q_small=200 q_base=100 q_huge=96MiB q_c256=512 q_c256put="500KiB 1MiB" q_c256gets=32 q_mrounds=1 q_mcount=1 q_roll=2 q_prof=2
 else
-  q_rounds=5 q_large=8 q_small=5000 q_base=2000 q_huge=5118MiB q_c256=5120 q_c256put="500KiB 8MiB" q_c256gets=256 q_mrounds=3 q_mcount=4 q_roll=10 q_prof=15
+  q_rounds=5 q_large=8 q_small=5000 q_base=2000 q_huge=5118MiB q_c256=5120 q_c256put="500KiB 8MiB" q_c256gets=256 q_mrounds=3 q_mcount=4 q_roll=10 q_prof=10
 fi
 out=${BENCH_OUT:-$root/bench-results}
 parts=${BENCH_PARTS:-lskmrup}
@@ -91,7 +92,7 @@ done
 rm -rf "$out"
 mkdir -p "$out/profiles"
 work=$(mktemp -d /tmp/bucketkey-bench.XXXXXX)
-declare -A pid=() url=() admin=() ak=() sk=() # per process name
+declare -A pid=() url=() admin=() ak=() sk=() pprof=() # per process name
 cleanup() {
   local p
   for p in "${pid[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -199,7 +200,7 @@ start_proxy() {
     --kms-key-id "$kms_key" --kms-endpoint "$kms" --kms-region us-east-1 \
     --client-access-key "$client_ak" "$@" >"$out/proxy-$name.log" 2>&1 &
   pid[$name]=$!
-  url[$name]="http://127.0.0.1:$port" admin[$name]="http://127.0.0.1:$adm"
+  url[$name]="http://127.0.0.1:$port" admin[$name]="http://127.0.0.1:$adm" pprof[$name]="http://127.0.0.1:$adm"
   ak[$name]=$client_ak sk[$name]=$client_sk
   if ! wait_http "${admin[$name]}/readyz" "${pid[$name]}" 200; then
     echo "benchmarks.sh: proxy $name did not start: $(tail -n 3 "$out/proxy-$name.log")" >&2
@@ -211,11 +212,11 @@ start_proxy() {
 # start_plain NAME UPSTREAM [plainproxy flags...]: the plain reverse proxy.
 start_plain() {
   local name=$1 up=$2; shift 2
-  local port
-  port=$(free_port)
-  "$work/plainproxy" -listen "127.0.0.1:$port" -upstream "$up" "$@" >"$out/proxy-$name.log" 2>&1 &
+  local port dbg
+  port=$(free_port); dbg=$(free_port)
+  "$work/plainproxy" -listen "127.0.0.1:$port" -pprof-listen "127.0.0.1:$dbg" -upstream "$up" "$@" >"$out/proxy-$name.log" 2>&1 &
   pid[$name]=$!
-  url[$name]="http://127.0.0.1:$port" ak[$name]=$s3_ak sk[$name]=$s3_sk
+  url[$name]="http://127.0.0.1:$port" ak[$name]=$s3_ak sk[$name]=$s3_sk pprof[$name]="http://127.0.0.1:$dbg"
   wait_http "${url[$name]}/" "${pid[$name]}"
 }
 
@@ -379,29 +380,33 @@ if [[ $parts == *u* ]]; then
   stop versitygw-tls
 fi
 
-# p. profiles of bk (extra runs, not part of the figures)
+# p. profiles of bk and the plain proxy (extra runs, not part of the figures)
 if [[ $parts == *p* ]]; then
-  profile() { # name bench-args...
-    local name=$1; shift
-    log "profile $name (${profile_seconds}s)"
-    curl -fsS -o "$out/profiles/$name.pprof" "${admin[bk]}/debug/pprof/profile?seconds=$profile_seconds" &
+  profile() { # target name bench-args...
+    local t=$1 name=$2; shift 2
+    log "profile $t $name (${profile_seconds}s)"
+    curl -fsS -o "$out/profiles/$t-$name.pprof" "${pprof[$t]}/debug/pprof/profile?seconds=$profile_seconds" &
     local cp=$!
-    BUCKETKEY_ACCESS_KEY=$client_ak BUCKETKEY_SECRET_KEY=$client_sk "$bk" bench --json --no-progress --endpoint "${url[bk]}" \
-      --duration "${profile_seconds}s" "$@" >"$out/profiles/$name.json" || true
-    wait "$cp"
-    go tool pprof -top -nodecount=35 "$bk" "$out/profiles/$name.pprof" >"$out/profiles/$name.top.txt" 2>/dev/null || true
-    go tool pprof -top -cum -nodecount=60 "$bk" "$out/profiles/$name.pprof" >"$out/profiles/$name.cum.txt" 2>/dev/null || true
+    BUCKETKEY_ACCESS_KEY=${ak[$t]} BUCKETKEY_SECRET_KEY=${sk[$t]} "$bk" bench --json --no-progress --endpoint "${url[$t]}" \
+      --duration "${profile_seconds}s" "$@" >"$out/profiles/$t-$name.json" || true
+    wait "$cp" || true
+    local exe=$bk
+    [ "$t" = bk ] || exe=$work/plainproxy
+    go tool pprof -top -nodecount=35 "$exe" "$out/profiles/$t-$name.pprof" >"$out/profiles/$t-$name.top.txt" 2>/dev/null || true
+    go tool pprof -top -cum -nodecount=60 "$exe" "$out/profiles/$t-$name.pprof" >"$out/profiles/$t-$name.cum.txt" 2>/dev/null || true
   }
-  prewrite() { # bucket size count: objects for a GET profile, written untimed before it
-    BUCKETKEY_ACCESS_KEY=$client_ak BUCKETKEY_SECRET_KEY=$client_sk "$bk" bench --no-progress --endpoint "${url[bk]}" \
-      --bucket "$1" --create-bucket --op put --size "$2" --count "$3" --concurrency 8 --prefix profile/ >/dev/null
+  prewrite() { # target bucket size count: objects for a GET profile, written untimed before it
+    BUCKETKEY_ACCESS_KEY=${ak[$1]} BUCKETKEY_SECRET_KEY=${sk[$1]} "$bk" bench --no-progress --endpoint "${url[$1]}" \
+      --bucket "$2" --create-bucket --op put --size "$3" --count "$4" --concurrency 8 --prefix profile/ >/dev/null
   }
-  prewrite profile-small 4KiB 2000
-  prewrite profile-large 64MiB 4
-  profile put-4KiB --bucket profile-small --op put --size 4KiB --concurrency 16 --prefix profile/
-  profile get-4KiB --bucket profile-small --op get --prewritten --objects 2000 --size 4KiB --concurrency 16 --prefix profile/
-  profile put-64MiB --bucket profile-large --op put --size 64MiB --concurrency 2 --prefix profile/
-  profile get-64MiB --bucket profile-large --op get --prewritten --objects 4 --size 64MiB --concurrency 2 --prefix profile/
+  for t in bk plain; do
+    prewrite "$t" "profile-small-$t" 4KiB 2000
+    prewrite "$t" "profile-large-$t" 64MiB 4
+    profile "$t" put-4KiB --bucket "profile-small-$t" --op put --size 4KiB --concurrency 16 --prefix profile/
+    profile "$t" get-4KiB --bucket "profile-small-$t" --op get --prewritten --objects 2000 --size 4KiB --concurrency 16 --prefix profile/
+    profile "$t" put-64MiB --bucket "profile-large-$t" --op put --size 64MiB --concurrency 2 --prefix profile/
+    profile "$t" get-64MiB --bucket "profile-large-$t" --op get --prewritten --objects 4 --size 64MiB --concurrency 2 --prefix profile/
+  done
 fi
 
 # --- the machine, the chart, the figures --------------------------------------------

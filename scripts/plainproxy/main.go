@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	_ "net/http/pprof"
 	"net/url"
 	"os"
 	"sync"
@@ -33,7 +34,11 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "`address` to listen on")
 	upstream := flag.String("upstream", "", "backend `URL` (http or https)")
 	ca := flag.String("upstream-ca", "", "trust this PEM CA `file` for the backend")
+	debug := flag.String("pprof-listen", "", "serve /debug/pprof on this `address` too (for profiles)")
 	flag.Parse()
+	if *debug != "" {
+		go func() { log.Fatal(http.ListenAndServe(*debug, nil)) }() // net/http/pprof registers on the default mux
+	}
 	h, err := newHandler(*upstream, *ca, os.Stderr)
 	if err != nil {
 		log.Fatalf("plainproxy: %v", err)
