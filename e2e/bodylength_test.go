@@ -190,13 +190,13 @@ func TestPutBodyLength(t *testing.T) {
 			}
 			mustEqual(t, "the object read back", e.get(b, "k"), body)
 			raw, meta := e.stored(b, "k")
-			if int64(len(raw)) != envelope.CiphertextSize(n) || meta["bk-size"] != strconv.Itoa(n) {
-				t.Errorf("stored %d bytes recording size %q, want the ciphertext of %d bytes (%d)", len(raw), meta["bk-size"], n, envelope.CiphertextSize(n))
+			if int64(len(raw)) != new(envelope.DataKey).StoredSize(0, n) || meta["bk-size"] != strconv.Itoa(n) {
+				t.Errorf("stored %d bytes recording size %q, want the ciphertext of %d bytes (%d)", len(raw), meta["bk-size"], n, new(envelope.DataKey).StoredSize(0, n))
 			}
 			// Nothing else changed: no other object, upload or bucket.
 			wasRest, _ := withoutObject(before, b, "k")
 			nowRest, line := withoutObject(e.snapshot(b), b, "k")
-			if nowRest != wasRest || !strings.Contains(line, fmt.Sprintf(" size=%d ", envelope.CiphertextSize(n))) {
+			if nowRest != wasRest || !strings.Contains(line, fmt.Sprintf(" size=%d ", new(envelope.DataKey).StoredSize(0, n))) {
 				t.Errorf("backend after the PUT:\n%s\n%s\nbefore:\n%s", nowRest, line, before)
 			}
 		})

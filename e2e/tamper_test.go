@@ -229,7 +229,7 @@ func TestTamperedBytes(t *testing.T) {
 			e.t = t
 			data := e.tampered(b, "appended", func(raw []byte, md map[string]string) ([]byte, map[string]string) {
 				raw = append(raw, raw[cseg:2*cseg]...)
-				n, err := envelope.PlaintextSize(int64(len(raw)))
+				n, err := envelope.PlaintextSize(int64(len(raw)), 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -423,7 +423,7 @@ func TestSplicedMultipart(t *testing.T) {
 		e.multipart(b, "y", sizes)
 		rx, mx := e.stored(b, "x")
 		ry, _ := e.stored(b, "y")
-		c1 := envelope.StoredPartSize(int64(sizes[0]))
+		c1 := new(envelope.DataKey).StoredSize(1, int64(sizes[0]))
 
 		// Rebuild x at the backend: part 1 its own, part 2 from y, x's
 		// metadata.
@@ -481,7 +481,7 @@ func TestDroppedTrailingParts(t *testing.T) {
 			var stored [][]byte
 			var off int64
 			for _, n := range c.sizes {
-				sz := envelope.StoredPartSize(int64(n))
+				sz := new(envelope.DataKey).StoredSize(1, int64(n))
 				stored = append(stored, raw[off:off+sz])
 				off += sz
 			}

@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
@@ -14,9 +13,8 @@ import (
 // value edited at the backend, or moved to another object, fails
 // (docs/FORMAT.md, "Checksums").
 const (
-	checksumLabel = "bucketkey/v1 checksum"
-	checksumTag   = 16  // bytes of HMAC-SHA256 kept
-	maxChecksum   = 160 // "SHA512:FULL_OBJECT:" and 88 base64 characters fit
+	checksumTag = 16  // bytes of HMAC-SHA256 kept
+	maxChecksum = 160 // "SHA512:FULL_OBJECT:" and 88 base64 characters fit
 )
 
 // checksumMAC is the tag of a checksum value v under key:
@@ -28,13 +26,14 @@ func checksumMAC(key *DataKey, v string) ([]byte, error) {
 	if key == nil {
 		return nil, fmt.Errorf("envelope: nil data key")
 	}
-	k, err := hkdf.Key(sha256.New, key[:], nil, checksumLabel, keySize)
+	label := key.format().labels.checksum
+	k, err := key.derive(label, "checksum")
 	if err != nil {
-		return nil, fmt.Errorf("envelope: derive checksum key: %w", err)
+		return nil, err
 	}
 	defer wipe(k)
 	m := hmac.New(sha256.New, k)
-	m.Write([]byte(checksumLabel))
+	m.Write([]byte(label))
 	m.Write([]byte{0})
 	m.Write([]byte(v))
 	return m.Sum(nil)[:checksumTag], nil

@@ -8,8 +8,8 @@ import (
 
 func TestChecksumRoundTrip(t *testing.T) {
 	dk, other := new(DataKey), new(DataKey)
-	copy(dk[:], pattern(keySize, 7))
-	copy(other[:], pattern(keySize, 8))
+	copy(dk.b[:], pattern(keySize, 7))
+	copy(other.b[:], pattern(keySize, 8))
 	m := sampleMetadata()
 	const v = "CRC64NVME:FULL_OBJECT:jSnVw/bqjr4="
 	if err := m.SetChecksum(dk, v); err != nil {

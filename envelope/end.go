@@ -61,8 +61,8 @@ func endTag(key *DataKey, parts int) ([]byte, error) {
 	if parts < 1 || parts > maxPart {
 		return nil, fmt.Errorf("envelope: part count %d outside 1..%d", parts, maxPart)
 	}
-	info := binary.BigEndian.AppendUint16([]byte(formatV1.endLabel), uint16(parts))
-	okm, err := hkdf.Key(sha256.New, key[:], nil, string(info), keySize+sealNonceSize)
+	info := binary.BigEndian.AppendUint16([]byte(key.format().labels.end), uint16(parts))
+	okm, err := hkdf.Key(sha256.New, key.b[:], nil, string(info), keySize+sealNonceSize)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: derive end key: %w", err)
 	}

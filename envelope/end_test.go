@@ -26,7 +26,7 @@ func TestEndTag(t *testing.T) {
 	if _, err := endTag(nil, 1); err == nil {
 		t.Error("nil key accepted")
 	}
-	l := Layout{Multipart: true, Parts: []int64{CiphertextSize(1), CiphertextSize(2), CiphertextSize(3)}}
+	l := Layout{Multipart: true, Parts: []int64{ciphertextSize(1), ciphertextSize(2), ciphertextSize(3)}}
 	if err := l.checkTag(k1, a); err != nil {
 		t.Fatal(err)
 	}
@@ -63,13 +63,13 @@ func TestEndsObject(t *testing.T) {
 		}
 	}
 	for _, n := range []int64{0, 1, S, minPartSize, minPartSize + 1} {
-		c := StoredPartSize(n)
-		if got, err := storedPartPlaintextSize(c); c != CiphertextSize(n)+partOverhead || err != nil || got != n {
+		c := storedPartSize(n)
+		if got, err := PlaintextSize(c, 1); c != ciphertextSize(n)+partOverhead || err != nil || got != n {
 			t.Errorf("stored size of %d: %d -> %d, %v", n, c, got, err)
 		}
 	}
 	for _, c := range []int64{0, 15, 16, 31, 32, 47} {
-		if _, err := storedPartPlaintextSize(c); !errors.Is(err, errInvalidSize) {
+		if _, err := PlaintextSize(c, 1); !errors.Is(err, errInvalidSize) {
 			t.Errorf("StoredPartPlaintextSize(%d): %v", c, err)
 		}
 	}
@@ -91,8 +91,8 @@ func TestPartWriterReader(t *testing.T) {
 	}{{1, 0}, {1, 100}, {2, S}, {3, 2*S + 1}, {4, minPartSize}, {maxPart, 3}, {maxPart, minPartSize}} {
 		pt := pattern(c.n, byte(c.part))
 		stored := writePart(t, key, c.part, pt)
-		if int64(len(stored)) != StoredPartSize(int64(c.n)) {
-			t.Fatalf("part %d of %d bytes: stored %d, want %d", c.part, c.n, len(stored), StoredPartSize(int64(c.n)))
+		if int64(len(stored)) != storedPartSize(int64(c.n)) {
+			t.Fatalf("part %d of %d bytes: stored %d, want %d", c.part, c.n, len(stored), storedPartSize(int64(c.n)))
 		}
 		field := stored[len(stored)-endSize:]
 		ends := endsObject(c.part, int64(c.n))
@@ -103,7 +103,7 @@ func TestPartWriterReader(t *testing.T) {
 		// or with a marker part; and as a part followed by others.
 		sizes := make([]int64, c.part)
 		for i := range sizes {
-			sizes[i] = CiphertextSize(minPartSize)
+			sizes[i] = ciphertextSize(minPartSize)
 		}
 		sizes[c.part-1] = int64(len(stored)) - partOverhead
 		last := Layout{Multipart: true, Parts: sizes, Marker: !ends}
@@ -208,15 +208,15 @@ func TestPartUploadedAgain(t *testing.T) {
 }
 
 func TestMultipartLayout(t *testing.T) {
-	a, b := StoredPartSize(minPartSize), StoredPartSize(7)
-	l, err := multipartLayout([]int64{a, b})
+	a, b := storedPartSize(minPartSize), storedPartSize(7)
+	l, err := multipartLayout(formatV1, []int64{a, b})
 	if err != nil || l.Marker || len(l.Parts) != 2 || l.storedSize() != a+b {
 		t.Fatalf("%+v, %v", l, err)
 	}
 	if off, n := l.endRange(); off != a+b-endSize || n != endSize {
 		t.Fatalf("EndRange %d+%d", off, n)
 	}
-	l, err = multipartLayout([]int64{a, a, markerSize})
+	l, err = multipartLayout(formatV1, []int64{a, a, markerSize})
 	if err != nil || !l.Marker || len(l.Parts) != 2 || l.storedSize() != 2*a+markerSize {
 		t.Fatalf("with marker: %+v, %v", l, err)
 	}
@@ -224,7 +224,7 @@ func TestMultipartLayout(t *testing.T) {
 		t.Fatalf("plaintext size %d", n)
 	}
 	for _, bad := range [][]int64{nil, {markerSize}, {a, 15}, {47}, {a, endSize}, {a, markerSize, markerSize}} {
-		if _, err := multipartLayout(bad); err == nil {
+		if _, err := multipartLayout(formatV1, bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
 	}
@@ -233,7 +233,7 @@ func TestMultipartLayout(t *testing.T) {
 		many[i] = a
 	}
 	many[maxPart] = markerSize
-	if _, err := multipartLayout(many); err == nil {
+	if _, err := multipartLayout(formatV1, many); err == nil {
 		t.Error("marker after part 10000 accepted")
 	}
 }

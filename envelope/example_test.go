@@ -37,7 +37,7 @@ func ExampleSeal() {
 	for k, v := range md.Headers() {
 		header.Set(k, v)
 	}
-	fmt.Println(stored.Len() == int(envelope.CiphertextSize(int64(len(plaintext)))))
+	fmt.Println(stored.Len() == int(dek.StoredSize(0, int64(len(plaintext)))))
 
 	// Read: parse the metadata, unwrap the bucket key (KMS Decrypt of
 	// WrappedKey, cached), open the data key, decrypt.

@@ -200,8 +200,8 @@ func FuzzMultipartLayout(f *testing.F) {
 		}
 		return b
 	}
-	f.Add(enc(StoredPartSize(minPartSize), StoredPartSize(7)))
-	f.Add(enc(StoredPartSize(minPartSize), StoredPartSize(minPartSize), markerSize))
+	f.Add(enc(storedPartSize(minPartSize), storedPartSize(7)))
+	f.Add(enc(storedPartSize(minPartSize), storedPartSize(minPartSize), markerSize))
 	f.Add(enc(markerSize))
 	f.Add(enc(47, 48, 49))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -211,7 +211,7 @@ func FuzzMultipartLayout(f *testing.F) {
 			c := int64(binary.BigEndian.Uint32(b))
 			stored, total, b = append(stored, c), total+c, b[4:]
 		}
-		l, err := multipartLayout(stored)
+		l, err := multipartLayout(formatV1, stored)
 		if err != nil {
 			return
 		}
@@ -229,7 +229,7 @@ func FuzzMultipartLayout(f *testing.F) {
 		if off, k := l.endRange(); off+k != total || k != endSize {
 			t.Fatalf("%v: end tag at %d+%d", stored, off, k)
 		}
-		listed, err := MultipartPlaintextSize(total, len(stored))
+		listed, err := PlaintextSize(total, len(stored))
 		if err == nil && (listed < n || listed-n > int64(endSize*(len(l.Parts)-1))) {
 			t.Fatalf("%v: listing size %d for %d plaintext bytes", stored, listed, n)
 		}

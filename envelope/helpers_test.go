@@ -16,8 +16,8 @@ const (
 // testKey returns a data key filled with b.
 func testKey(b byte) *DataKey {
 	var k DataKey
-	for i := range k {
-		k[i] = b
+	for i := range k.b {
+		k.b[i] = b
 	}
 	return &k
 }
@@ -111,3 +111,10 @@ func testBucketKey(bk []byte, bucket string) BucketKey {
 func sealRaw(bk []byte, bucket, object string, multipart bool, size int64) (*Metadata, *DataKey, error) {
 	return Seal(testBucketKey(bk, bucket), object, multipart, size)
 }
+
+// ciphertextSize and plaintextSize are v1's size algebra.
+func ciphertextSize(n int64) int64         { return formatV1.sizes.ciphertext(n) }
+func plaintextSize(c int64) (int64, error) { return formatV1.sizes.plaintext(c) }
+
+// storedPartSize is what a v1 multipart part of n bytes stores.
+func storedPartSize(n int64) int64 { return new(DataKey).StoredSize(1, n) }

@@ -15,11 +15,45 @@ import (
 // DataKey is a per-object data encryption key. The payload of a
 // single-part object is encrypted under a key derived from it; each stored
 // part of a multipart object under a key derived from it, the part number
-// and the part's own random header.
-type DataKey [keySize]byte
+// and the part's own random header. It knows the format version that
+// sealed (or opened) it, which selects the labels and the segment size of
+// everything derived from it: readers and writers of an object take the
+// version from its key. The zero DataKey is of version 1.
+type DataKey struct {
+	b [keySize]byte
+	f *format
+}
 
 // Wipe zeroes the key.
 func (k *DataKey) Wipe() { *k = DataKey{} }
+
+// format is the version k belongs to.
+func (k *DataKey) format() *format {
+	if k == nil {
+		return formatV1
+	}
+	return orV1(k.f)
+}
+
+// UploadIDKey returns the key of the proxy's upload-ID MAC (docs/
+// ARCHITECTURE.md, "Multipart key material"): HKDF-SHA256(secret=DEK,
+// info=the version's upload-ID label), 32 bytes, which the caller wipes.
+// The label is the format's, so the proxy never sees the data key itself.
+func (k *DataKey) UploadIDKey() ([]byte, error) {
+	return k.derive(k.format().labels.uploadID, "upload id")
+}
+
+// derive is HKDF-SHA256(secret=DEK, salt=absent, info=label), 32 bytes.
+func (k *DataKey) derive(label, what string) ([]byte, error) {
+	if k == nil {
+		return nil, fmt.Errorf("envelope: nil data key")
+	}
+	out, err := hkdf.Key(sha256.New, k.b[:], nil, label, keySize)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: derive %s key: %w", what, err)
+	}
+	return out, nil
+}
 
 // Wipe zeroes b, for plaintext key material the caller owns (bucket keys
 // from the key cache, derived keys). Go keeps copies out of reach (the key
@@ -55,8 +89,8 @@ func objectKeyMaterial(f *format, bucketKey []byte, keyBucket, object string, sa
 	if len(salt) != saltSize {
 		return nil, fmt.Errorf("envelope: salt is %d bytes, want %d", len(salt), saltSize)
 	}
-	info := make([]byte, 0, len(f.objectKeyLabel)+4+len(keyBucket)+len(object))
-	info = append(info, f.objectKeyLabel...)
+	info := make([]byte, 0, len(f.labels.objectKey)+4+len(keyBucket)+len(object))
+	info = append(info, f.labels.objectKey...)
 	info = binary.BigEndian.AppendUint16(info, uint16(len(keyBucket)))
 	info = append(info, keyBucket...)
 	info = binary.BigEndian.AppendUint16(info, uint16(len(object)))
@@ -103,8 +137,8 @@ func payloadKeyMaterial(key *DataKey, part int, partSalt []byte) ([]byte, error)
 	case part > 0 && len(partSalt) != partHeaderSize:
 		return nil, fmt.Errorf("envelope: part salt is %d bytes, want %d", len(partSalt), partHeaderSize)
 	}
-	info := binary.BigEndian.AppendUint16([]byte(formatV1.payloadKeyLabel), uint16(part))
-	okm, err := hkdf.Key(sha256.New, key[:], partSalt, string(info), keySize+prefixSize)
+	info := binary.BigEndian.AppendUint16([]byte(key.format().labels.payload), uint16(part))
+	okm, err := hkdf.Key(sha256.New, key.b[:], partSalt, string(info), keySize+prefixSize)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: derive payload key: %w", err)
 	}
@@ -160,8 +194,8 @@ type BucketKey struct {
 // single-part of exactly size bytes, or multipart. Metadata that would not
 // be valid (an oversize context) fails with ErrInvalidMetadata.
 func Seal(bk BucketKey, object string, multipart bool, size int64) (*Metadata, *DataKey, error) {
-	dek := new(DataKey)
-	if _, err := rand.Read(dek[:]); err != nil {
+	dek := &DataKey{f: formats[writeVersion]}
+	if _, err := rand.Read(dek.b[:]); err != nil {
 		return nil, nil, fmt.Errorf("envelope: draw data key: %w", err)
 	}
 	m, err := reseal(dek, bk, object, multipart, size)
@@ -193,14 +227,15 @@ func (m *Metadata) Reseal(key *DataKey, bk BucketKey, object string) (*Metadata,
 	return n, nil
 }
 
-// reseal seals key for object under bk with a fresh salt, in the version
-// Seal writes.
+// reseal seals key for object under bk with a fresh salt, in key's
+// version: the stored bytes were written in it, so a copy of an object of
+// an older version stays of that version.
 func reseal(key *DataKey, bk BucketKey, object string, multipart bool, size int64) (*Metadata, error) {
 	salt := make([]byte, saltSize)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, fmt.Errorf("envelope: draw salt: %w", err)
 	}
-	return sealWith(formats[writeVersion], key, bk, object, salt, multipart, size)
+	return sealWith(key.format(), key, bk, object, salt, multipart, size)
 }
 
 // sealWith is reseal with the format and randomness supplied, for test
@@ -208,6 +243,9 @@ func reseal(key *DataKey, bk BucketKey, object string, multipart bool, size int6
 func sealWith(f *format, dek *DataKey, bk BucketKey, object string, salt []byte, multipart bool, size int64) (*Metadata, error) {
 	if dek == nil {
 		return nil, fmt.Errorf("envelope: nil data key")
+	}
+	if dek.format() != f {
+		return nil, fmt.Errorf("envelope: a v%d data key sealed as v%d", dek.format().version, f.version)
 	}
 	if multipart {
 		size = -1
@@ -225,7 +263,7 @@ func sealWith(f *format, dek *DataKey, bk BucketKey, object string, salt []byte,
 		WrappedKey: bytes.Clone(bk.Wrapped),
 		Context:    maps.Clone(bk.Context),
 		Salt:       salt,
-		SealedKey:  aead.Seal(make([]byte, 0, sealedKeySize), nonce, dek[:], sealAD(f, multipart, size)),
+		SealedKey:  aead.Seal(make([]byte, 0, sealedKeySize), nonce, dek.b[:], sealAD(f, multipart, size)),
 		Multipart:  multipart,
 		Size:       size,
 	}
@@ -241,8 +279,8 @@ func sealWith(f *format, dek *DataKey, bk BucketKey, object string, salt []byte,
 // the multipart flag, which readers rely on before the payload has
 // authenticated (a HEAD, a ranged read, a 416), cannot be edited.
 func sealAD(f *format, multipart bool, size int64) []byte {
-	ad := make([]byte, 0, len(f.sealedKeyLabel)+9)
-	ad = append(ad, f.sealedKeyLabel...)
+	ad := make([]byte, 0, len(f.labels.sealedKey)+9)
+	ad = append(ad, f.labels.sealedKey...)
 	if multipart {
 		ad = append(ad, 1)
 		size = 0
@@ -271,8 +309,8 @@ func (m *Metadata) Open(bucketKey []byte, object string) (*DataKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	dek := new(DataKey)
-	if _, err := aead.Open(dek[:0], nonce, m.SealedKey, sealAD(f, m.Multipart, m.Size)); err != nil {
+	dek := &DataKey{f: f}
+	if _, err := aead.Open(dek.b[:0], nonce, m.SealedKey, sealAD(f, m.Multipart, m.Size)); err != nil {
 		dek.Wipe()
 		return nil, fmt.Errorf("envelope: unseal data key: %w", ErrAuth)
 	}

@@ -22,21 +22,34 @@ type Layout struct {
 	Multipart bool
 	Parts     []int64 // stream sizes; for multipart, Parts[i] is part i+1 without its framing
 	Marker    bool    // multipart: the end tag is a marker part after the last part
+	f         *format // the version that wrote it (nil: v1)
 }
 
-// NewLayout is the layout of a stored object from the sizes the backend
-// reports: for a single-part object its one ciphertext size (Content-Length),
-// for a multipart object the sizes of its stored parts 1..M in order (HEAD
-// ?partNumber=k), the marker part included.
-func NewLayout(multipart bool, stored ...int64) (Layout, error) {
-	if !multipart {
+// NewLayout is the layout of a stored object whose metadata is md (its
+// version selects the size algebra, its Multipart the framing) from the
+// sizes the backend reports: for a single-part object its one ciphertext
+// size (Content-Length), for a multipart object the sizes of its stored
+// parts 1..M in order (HEAD ?partNumber=k), the marker part included.
+func NewLayout(md *Metadata, stored ...int64) (Layout, error) {
+	f, err := formatOf(md.Version)
+	if err != nil {
+		return Layout{}, err
+	}
+	var l Layout
+	if !md.Multipart {
 		if len(stored) != 1 {
 			return Layout{}, fmt.Errorf("envelope: a single-part object has one size, got %d", len(stored))
 		}
-		return singleLayout(stored[0]), nil
+		l = singleLayout(stored[0])
+	} else if l, err = multipartLayout(f, stored); err != nil {
+		return Layout{}, err
 	}
-	return multipartLayout(stored)
+	l.f = f
+	return l, nil
 }
+
+// sizes is the size algebra of the version that wrote l.
+func (l Layout) sizes() sizes { return orV1(l.f).sizes }
 
 // storedEmpty reports whether l is an empty single-part object stored as
 // an empty body, with no stream: its envelope is in its metadata alone
@@ -55,14 +68,14 @@ func singleLayout(c int64) Layout { return Layout{Parts: []int64{c}} }
 // A last stored part of exactly markerSize bytes is the marker part (no
 // part of the object is that small: its framing alone is, and a stream is
 // at least tagSize bytes); every other stored part is a framed stream.
-func multipartLayout(stored []int64) (Layout, error) {
-	l := Layout{Multipart: true}
+func multipartLayout(f *format, stored []int64) (Layout, error) {
+	l := Layout{Multipart: true, f: f}
 	n := len(stored)
 	if n >= 2 && stored[n-1] == markerSize {
 		l.Marker, n = true, n-1
 	}
 	for i, c := range stored[:n] {
-		if _, err := storedPartPlaintextSize(c); err != nil {
+		if _, err := f.sizes.listed(c, 1); err != nil {
 			return Layout{}, fmt.Errorf("envelope: part %d: %w", i+1, err)
 		}
 		l.Parts = append(l.Parts, c-partOverhead)
@@ -182,7 +195,7 @@ func (l Layout) PlaintextSize() (int64, error) {
 	}
 	var total int64
 	for i, c := range l.Parts {
-		n, err := PlaintextSize(c)
+		n, err := l.sizes().plaintext(c)
 		if err != nil {
 			return 0, fmt.Errorf("envelope: part %d: %w", l.partNumber(i), err)
 		}
@@ -260,7 +273,7 @@ func (l Layout) plan(r Range) (*rangePlan, error) {
 	}
 	var first, last segPos
 	if r.Start == 0 && r.Length == total {
-		last = segPos{len(l.Parts) - 1, segments(mustPlain(l.Parts[len(l.Parts)-1])) - 1}
+		last = segPos{len(l.Parts) - 1, l.sizes().segments(l.mustPlain(l.Parts[len(l.Parts)-1])) - 1}
 	} else {
 		if r.Length == 0 {
 			return nil, fmt.Errorf("envelope: empty range: %w", errUnsatisfiableRange)
@@ -270,24 +283,25 @@ func (l Layout) plan(r Range) (*rangePlan, error) {
 	}
 	final := len(l.Parts) - 1
 	p := &rangePlan{first: first, last: last,
-		end: last.part == final && last.seg == segments(mustPlain(l.Parts[final]))-1}
+		end: last.part == final && last.seg == l.sizes().segments(l.mustPlain(l.Parts[final]))-1}
+	enc, seg := l.sizes().encSegment(), l.sizes().segment
 	var ct, pt int64 // stored and plaintext offsets of part i
 	for i, c := range l.Parts {
 		stream := ct + l.header() // where part i's stream starts
 		if i == first.part {
 			p.partOff = ct
-			p.ctOff = stream + first.seg*encSegmentSize
+			p.ctOff = stream + first.seg*enc
 			if first.seg == 0 {
 				p.ctOff = ct // with the part's header
 			}
-			p.ptOff = pt + first.seg*segmentSize
+			p.ptOff = pt + first.seg*seg
 		}
 		if i == last.part {
-			p.ctEnd = stream + min((last.seg+1)*encSegmentSize, c)
+			p.ctEnd = stream + min((last.seg+1)*enc, c)
 			break
 		}
 		ct += l.stride(i)
-		pt += mustPlain(c)
+		pt += l.mustPlain(c)
 	}
 	if p.end {
 		// Fetch through the end field and any marker part: a range that
@@ -301,18 +315,18 @@ func (l Layout) plan(r Range) (*rangePlan, error) {
 // inside the object; empty parts hold no byte and are skipped.
 func (l Layout) locate(off int64) segPos {
 	for i, c := range l.Parts {
-		n := mustPlain(c)
+		n := l.mustPlain(c)
 		if off < n {
-			return segPos{i, off / segmentSize}
+			return segPos{i, off / l.sizes().segment}
 		}
 		off -= n
 	}
 	panic("envelope: internal error: offset outside layout")
 }
 
-// mustPlain is PlaintextSize of a size already validated.
-func mustPlain(c int64) int64 {
-	n, err := PlaintextSize(c)
+// mustPlain is the plaintext size of a stream size already validated.
+func (l Layout) mustPlain(c int64) int64 {
+	n, err := l.sizes().plaintext(c)
 	if err != nil {
 		panic("envelope: internal error: unchecked part size")
 	}
@@ -332,4 +346,24 @@ func (l Layout) Locate(r Range) (off, n, hoff, hn int64, err error) {
 		hoff, hn = ho, h
 	}
 	return off, n, hoff, hn, nil
+}
+
+// PartRange is the plaintext range of part number part (1..len(Parts)) of
+// a multipart object: what GET ?partNumber=part returns.
+func (l Layout) PartRange(part int) (Range, error) {
+	if err := l.check(); err != nil {
+		return Range{}, err
+	}
+	if !l.Multipart || part < 1 || part > len(l.Parts) {
+		return Range{}, fmt.Errorf("envelope: part %d of a %d-part layout", part, len(l.Parts))
+	}
+	var r Range
+	for i, c := range l.Parts[:part] {
+		n, err := l.sizes().plaintext(c)
+		if err != nil {
+			return Range{}, fmt.Errorf("envelope: part %d: %w", i+1, err)
+		}
+		r = Range{Start: r.Start + r.Length, Length: n}
+	}
+	return r, nil
 }

@@ -251,7 +251,7 @@ func TestMetadataHoldsNoSecretInClear(t *testing.T) {
 	m, dek, _ := sealRaw(bk, "b", "o", false, 100)
 	for k, v := range fill(m).Headers() {
 		raw, _ := b64.DecodeString(v)
-		for _, secret := range [][]byte{dek[:], bk} {
+		for _, secret := range [][]byte{dek.b[:], bk} {
 			if bytes.Contains([]byte(v), secret) || bytes.Contains(raw, secret) {
 				t.Errorf("%s carries a key in the clear", k)
 			}

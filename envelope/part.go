@@ -26,40 +26,6 @@ const (
 	partOverhead = partHeaderSize + endSize
 )
 
-// StoredPartSize is the size the backend stores for a multipart part of n
-// plaintext bytes: header, stream and end field. It returns -1 if no
-// stream can hold n bytes.
-func StoredPartSize(n int64) int64 {
-	c := CiphertextSize(n)
-	if c < 0 {
-		return -1
-	}
-	return c + partOverhead
-}
-
-// storedPartPlaintextSize inverts StoredPartSize (ListParts reports stored
-// sizes), with an error wrapping ErrAuth for sizes no part can have.
-func storedPartPlaintextSize(c int64) (int64, error) {
-	if c < partOverhead {
-		return 0, fmt.Errorf("envelope: stored part size %d: %w", c, errInvalidSize)
-	}
-	return PlaintextSize(c - partOverhead)
-}
-
-// MultipartPlaintextSize is the plaintext size of a multipart object from
-// its total stored size c and its stored part count m (a listing's size
-// and the "-m" of its ETag), the marker part included: every stored part
-// adds exactly partOverhead (32) bytes to its stream, and a marker part is
-// partOverhead bytes alone. It is exact when every part but the last holds
-// a multiple of SegmentSize plaintext bytes (docs/FORMAT.md, "Listing
-// sizes").
-func MultipartPlaintextSize(c int64, m int) (int64, error) {
-	if m < 1 || m > maxPart || c < int64(m)*partOverhead {
-		return 0, fmt.Errorf("envelope: %d bytes in %d parts: %w", c, m, errInvalidSize)
-	}
-	return PlaintextSize(c - int64(m)*partOverhead)
-}
-
 // newPartWriterRand returns a writer of part number part (1..MaxPart) of a
 // multipart object, to hold exactly size plaintext bytes: it writes a
 // fresh random header, the part's stream as NewWriter does and, on Close,
@@ -79,7 +45,7 @@ func newPartWriter(dst io.Writer, key *DataKey, part int, size int64, salt []byt
 	if part < 1 || part > maxPart {
 		return nil, fmt.Errorf("envelope: part number %d outside 1..%d", part, maxPart)
 	}
-	if size < 0 || size > maxStreamSize {
+	if size < 0 || size > key.format().sizes.maxStream() {
 		return nil, fmt.Errorf("envelope: part size %d", size)
 	}
 	end := zeroEnd[:endSize]
@@ -163,6 +129,9 @@ func NewPartReader(src io.Reader, key *DataKey, l Layout, part int) (io.Reader, 
 	}
 	if key == nil {
 		return nil, errors.New("envelope: nil data key")
+	}
+	if key.format() != orV1(l.f) {
+		return nil, fmt.Errorf("envelope: a v%d key for a v%d layout", key.format().version, orV1(l.f).version)
 	}
 	// The end tag is no secret (the backend stores it): compute it now
 	// rather than keep a copy of the data key for the end.

@@ -23,6 +23,9 @@ func NewRangeReader(src io.Reader, key *DataKey, l Layout, r Range) (io.Reader, 
 	if key == nil {
 		return nil, fmt.Errorf("envelope: nil data key")
 	}
+	if key.format() != orV1(l.f) {
+		return nil, fmt.Errorf("envelope: a v%d key for a v%d layout", key.format().version, orV1(l.f).version)
+	}
 	p, err := l.plan(r)
 	if err != nil {
 		return nil, err
@@ -31,7 +34,7 @@ func NewRangeReader(src io.Reader, key *DataKey, l Layout, r Range) (io.Reader, 
 		key:        *key,
 		l:          l,
 		src:        src,
-		bufp:       getSegmentBuf(),
+		bufp:       getSegmentBuf(l.sizes()),
 		pos:        p.first,
 		last:       p.last,
 		end:        p.end && l.Multipart,
@@ -39,7 +42,7 @@ func NewRangeReader(src io.Reader, key *DataKey, l Layout, r Range) (io.Reader, 
 		remain:     r.Length,
 		needHeader: l.Multipart,
 	}
-	s.buf = (*s.bufp)[:encSegmentSize]
+	s.buf = (*s.bufp)[:l.sizes().encSegment()]
 	if !l.Multipart {
 		if s.c, err = newSegmentCipher(&s.key, 0, nil); err != nil {
 			putSegmentBuf(s.bufp)
@@ -128,8 +131,9 @@ func (s *rangeSource) segment() ([]byte, error) {
 		}
 	}
 	partSize := s.l.Parts[s.pos.part]
-	segCt := min(encSegmentSize, partSize-s.pos.seg*encSegmentSize)
-	final := (s.pos.seg+1)*encSegmentSize >= partSize // final segment of its part
+	enc := s.l.sizes().encSegment()
+	segCt := min(enc, partSize-s.pos.seg*enc)
+	final := (s.pos.seg+1)*enc >= partSize // final segment of its part
 	ct := s.buf[:segCt]
 	if _, err := io.ReadFull(s.src, ct); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

@@ -89,8 +89,8 @@ func (o *object) read(r Range) ([]byte, error) {
 }
 
 func TestCiphertextRange(t *testing.T) {
-	single := singleLayout(CiphertextSize(3*S + 100))
-	multi := Layout{Multipart: true, Parts: []int64{CiphertextSize(2 * S), CiphertextSize(S + 10), CiphertextSize(0), CiphertextSize(5)}}
+	single := singleLayout(ciphertextSize(3*S + 100))
+	multi := Layout{Multipart: true, Parts: []int64{ciphertextSize(2 * S), ciphertextSize(S + 10), ciphertextSize(0), ciphertextSize(5)}}
 	marked := multi
 	marked.Marker = true
 	const H, F = partHeaderSize, endSize
@@ -168,7 +168,7 @@ func TestRangeReaderProperty(t *testing.T) {
 		ranges := []Range{{0, total}}
 		var b int64
 		for _, c := range o.l.Parts {
-			n, _ := PlaintextSize(c)
+			n, _ := plaintextSize(c)
 			b += n
 			for _, s := range []int64{b - 2, b - 1, b} {
 				for _, ln := range []int64{1, 2, 3, S + 1} {

@@ -13,7 +13,8 @@ import (
 // writes the current ones, and the plaintext of up to batchSegs segments
 // is handed out at once, so that a writer gets several segments per Write.
 // Memory is bounded: readAheadSegs ciphertext buffers and one batch buffer
-// per stream, all pooled. Small objects never start a goroutine.
+// per stream, all pooled. Small objects never start a goroutine. Its sizes
+// are version 1's (NewReader reads ahead only streams of that segment size).
 const (
 	readAheadAfter = 2 // segments read synchronously first
 	readAheadSegs  = 4 // ciphertext segments buffered, the one being opened included
@@ -64,7 +65,7 @@ func (s *streamSource) startReadAhead() {
 	ra.free <- s.bufp
 	s.bufp, s.buf = nil, nil
 	for range readAheadSegs - 1 {
-		ra.free <- getSegmentBuf()
+		ra.free <- getSegmentBuf(formatV1.sizes)
 	}
 	s.ra = ra
 	go ra.fill(s.src, s.ahead)

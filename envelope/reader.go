@@ -97,7 +97,9 @@ func NewReader(src io.Reader, key *DataKey) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.src.(*streamSource).aheadOK = true
+	// Read-ahead (readahead.go) is sized for v1's segments; a version with
+	// other segments is read one segment at a time.
+	r.src.(*streamSource).aheadOK = key.format().sizes == formatV1.sizes
 	return r, nil
 }
 
@@ -107,7 +109,7 @@ func newStreamReader(src io.Reader, key *DataKey, part int, partSalt []byte) (*p
 	if err != nil {
 		return nil, err
 	}
-	bp := getSegmentBuf()
+	bp := getSegmentBuf(c.sizes)
 	return &plainReader{src: &streamSource{c: c, src: src, bufp: bp, buf: *bp}}, nil
 }
 
@@ -118,7 +120,7 @@ type streamSource struct {
 	c       *segmentCipher
 	src     io.Reader
 	bufp    *[]byte    // from segmentBufs
-	buf     []byte     // encSegmentSize+1: a segment and the look-ahead byte
+	buf     []byte     // a full segment and the look-ahead byte
 	index   uint64     // index of the next segment
 	ahead   byte       // the look-ahead byte, the first of the next segment
 	hasNext bool       // ahead is valid
@@ -161,14 +163,15 @@ func (s *streamSource) read() ([]byte, error) {
 	switch {
 	case err == nil:
 		// A full segment and one more byte: a non-final segment.
-		s.ahead, s.hasNext = s.buf[encSegmentSize], true
-		return s.open(s.buf[:encSegmentSize], false)
+		full := len(s.buf) - 1
+		s.ahead, s.hasNext = s.buf[full], true
+		return s.open(s.buf[:full], false)
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		s.hasNext = false
 		switch {
-		case n < tagSize:
+		case n < int(s.c.sizes.tag):
 			return nil, fmt.Errorf("envelope: stream truncated at segment %d: %w: %w", s.index, ErrAuth, io.ErrUnexpectedEOF)
-		case n == tagSize && s.index > 0:
+		case n == int(s.c.sizes.tag) && s.index > 0:
 			// The writer never ends with an empty segment after others.
 			return nil, fmt.Errorf("envelope: empty final segment %d: %w", s.index, ErrAuth)
 		}

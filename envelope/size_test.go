@@ -19,8 +19,8 @@ func TestCiphertextSizeTable(t *testing.T) {
 		-1:                -1,
 		maxStreamSize + 1: -1,
 	} {
-		if got := CiphertextSize(n); got != want {
-			t.Errorf("CiphertextSize(%d) = %d, want %d", n, got, want)
+		if got := ciphertextSize(n); got != want {
+			t.Errorf("ciphertextSize(%d) = %d, want %d", n, got, want)
 		}
 	}
 }
@@ -36,17 +36,17 @@ func TestSizeAlgebraExhaustive(t *testing.T) {
 	centres = append(centres, maxStreamSize-S, maxStreamSize)
 	for _, c := range centres {
 		for n := c - 3*tagSize; n <= c+3*tagSize; n++ {
-			ct := CiphertextSize(n)
+			ct := ciphertextSize(n)
 			if n < 0 || n > maxStreamSize {
 				if ct != -1 {
-					t.Fatalf("CiphertextSize(%d) = %d", n, ct)
+					t.Fatalf("ciphertextSize(%d) = %d", n, ct)
 				}
 				continue
 			}
 			image[ct] = n
-			back, err := PlaintextSize(ct)
+			back, err := plaintextSize(ct)
 			if err != nil || back != n {
-				t.Fatalf("PlaintextSize(CiphertextSize(%d)=%d) = %d, %v", n, ct, back, err)
+				t.Fatalf("PlaintextSize(ciphertextSize(%d)=%d) = %d, %v", n, ct, back, err)
 			}
 		}
 	}
@@ -55,10 +55,10 @@ func TestSizeAlgebraExhaustive(t *testing.T) {
 	for k := int64(0); k <= 4; k++ {
 		cs = append(cs, k*E)
 	}
-	cs = append(cs, CiphertextSize(maxStreamSize-S), CiphertextSize(maxStreamSize))
+	cs = append(cs, ciphertextSize(maxStreamSize-S), ciphertextSize(maxStreamSize))
 	for _, centre := range cs {
 		for c := centre - 2*tagSize; c <= centre+2*tagSize; c++ {
-			n, err := PlaintextSize(c)
+			n, err := plaintextSize(c)
 			want, valid := image[c]
 			switch {
 			case valid && (err != nil || n != want):
@@ -69,8 +69,8 @@ func TestSizeAlgebraExhaustive(t *testing.T) {
 		}
 	}
 	// Named impossible sizes.
-	for _, c := range []int64{-1, 0, 1, 15, E + 1, E + 15, E + 16, 2*E + 16, CiphertextSize(maxStreamSize) + 1} {
-		if _, err := PlaintextSize(c); !errors.Is(err, errInvalidSize) {
+	for _, c := range []int64{-1, 0, 1, 15, E + 1, E + 15, E + 16, 2*E + 16, ciphertextSize(maxStreamSize) + 1} {
+		if _, err := plaintextSize(c); !errors.Is(err, errInvalidSize) {
 			t.Errorf("PlaintextSize(%d): %v", c, err)
 		}
 	}
@@ -80,11 +80,11 @@ func TestSizeAlgebraRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 100000 {
 		n := rng.Int64N(6 << 40) // up to 6 TiB
-		if back, err := PlaintextSize(CiphertextSize(n)); err != nil || back != n {
+		if back, err := plaintextSize(ciphertextSize(n)); err != nil || back != n {
 			t.Fatalf("n=%d: %d, %v", n, back, err)
 		}
 		c := rng.Int64N(6 << 40)
-		if n, err := PlaintextSize(c); err == nil && CiphertextSize(n) != c {
+		if n, err := plaintextSize(c); err == nil && ciphertextSize(n) != c {
 			t.Fatalf("c=%d: PlaintextSize %d does not map back", c, n)
 		}
 	}
@@ -101,7 +101,7 @@ func TestMultipartListingSize(t *testing.T) {
 	// with a marker part when the last part does not end the object.
 	stored := func(sizes []int64) (c int64, m int) {
 		for _, n := range sizes {
-			c += StoredPartSize(n)
+			c += storedPartSize(n)
 		}
 		m = len(sizes)
 		if !endsObject(m, sizes[m-1]) {
@@ -124,16 +124,16 @@ func TestMultipartListingSize(t *testing.T) {
 			pt += n
 		}
 		c, m := stored(sizes)
-		got, err := MultipartPlaintextSize(c, m)
+		got, err := PlaintextSize(c, m)
 		if err != nil || got != pt {
-			t.Fatalf("aligned parts: MultipartPlaintextSize(%d, %d) = %d, %v; want %d", c, m, got, err, pt)
+			t.Fatalf("aligned parts: PlaintextSize(%d, %d) = %d, %v; want %d", c, m, got, err, pt)
 		}
 	}
 	// Misaligned parts (e.g. 5,300,000 bytes) break the rule: the result
 	// is never too small, at most 16 bytes per extra part too large, or
 	// the sum is an invalid size.
 	c, m := stored([]int64{5_300_000, 5_300_000, 1234})
-	if got, err := MultipartPlaintextSize(c, m); err != nil || got != 5_300_000*2+1234+16 {
+	if got, err := PlaintextSize(c, m); err != nil || got != 5_300_000*2+1234+16 {
 		t.Fatalf("5,300,000-byte parts: MultipartPlaintextSize = %d, %v; want %d", got, err, 5_300_000*2+1234+16)
 	}
 	for range 20000 {
@@ -146,22 +146,22 @@ func TestMultipartListingSize(t *testing.T) {
 			pt += n
 		}
 		c, m := stored(sizes)
-		got, err := MultipartPlaintextSize(c, m)
+		got, err := PlaintextSize(c, m)
 		if err == nil && (got < pt || got > pt+16*int64(parts-1) || (got-pt)%16 != 0) {
 			t.Fatalf("misaligned parts: MultipartPlaintextSize = %d for %d bytes in %d parts", got, pt, parts)
 		}
 	}
 	// An empty last part after aligned parts (legal in S3) makes the sum
 	// invalid, so listings pass it through: the documented edge.
-	if c, m := stored([]int64{80 * S, 0}); !errors.Is(func() error { _, err := MultipartPlaintextSize(c, m); return err }(), errInvalidSize) {
+	if c, m := stored([]int64{80 * S, 0}); !errors.Is(func() error { _, err := PlaintextSize(c, m); return err }(), errInvalidSize) {
 		t.Fatal("empty last part: valid size")
 	}
 	for _, bad := range []struct {
 		c int64
 		m int
-	}{{15, 1}, {31, 2}, {100, 0}, {1 << 20, maxPart + 1}} {
-		if _, err := MultipartPlaintextSize(bad.c, bad.m); !errors.Is(err, errInvalidSize) {
-			t.Errorf("MultipartPlaintextSize(%d, %d): %v", bad.c, bad.m, err)
+	}{{15, 1}, {31, 2}, {100, -1}, {1 << 20, maxPart + 1}} {
+		if _, err := PlaintextSize(bad.c, bad.m); !errors.Is(err, errInvalidSize) {
+			t.Errorf("PlaintextSize(%d, %d): %v", bad.c, bad.m, err)
 		}
 	}
 }
@@ -169,10 +169,10 @@ func TestMultipartListingSize(t *testing.T) {
 func TestCheckSize(t *testing.T) {
 	m := sampleMetadata()
 	m.Size = 1000
-	if err := m.checkSize(CiphertextSize(1000)); err != nil {
+	if err := m.checkSize(ciphertextSize(1000)); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []int64{CiphertextSize(999), CiphertextSize(1001), 1000, 5} {
+	for _, c := range []int64{ciphertextSize(999), ciphertextSize(1001), 1000, 5} {
 		if err := m.checkSize(c); !errors.Is(err, errInvalidSize) {
 			t.Errorf("CheckSize(%d): %v", c, err)
 		}
@@ -194,8 +194,8 @@ func TestStoredEmpty(t *testing.T) {
 		valid  bool
 	}{
 		{singleLayout(0), true, 0, true},
-		{singleLayout(CiphertextSize(0)), false, 0, true},
-		{singleLayout(CiphertextSize(1)), false, 1, true},
+		{singleLayout(ciphertextSize(0)), false, 0, true},
+		{singleLayout(ciphertextSize(1)), false, 1, true},
 		{singleLayout(1), false, 0, false},
 		{Layout{Multipart: true, Parts: []int64{0}}, false, 0, false},
 	} {
@@ -207,13 +207,13 @@ func TestStoredEmpty(t *testing.T) {
 			t.Errorf("%+v: PlaintextSize %d, %v", tc.layout, n, err)
 		}
 	}
-	empty := &Metadata{Size: 0}
-	for c, ok := range map[int64]bool{0: true, CiphertextSize(0): true, 1: false, 17: false} {
+	empty := &Metadata{Version: 1, Size: 0}
+	for c, ok := range map[int64]bool{0: true, ciphertextSize(0): true, 1: false, 17: false} {
 		if err := empty.checkSize(c); (err == nil) != ok {
 			t.Errorf("size 0, stored %d: CheckSize %v", c, err)
 		}
 	}
-	if err := (&Metadata{Size: 1}).checkSize(0); err == nil {
+	if err := (&Metadata{Version: 1, Size: 1}).checkSize(0); err == nil {
 		t.Error("an empty body passes for a 1-byte object")
 	}
 }

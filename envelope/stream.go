@@ -17,6 +17,7 @@ import (
 type segmentCipher struct {
 	aead  cipher.AEAD
 	nonce [prefixSize + 5]byte
+	sizes sizes // of the key's format version
 }
 
 // newSegmentCipher is the cipher of the stream of part (0 for a
@@ -26,7 +27,7 @@ func newSegmentCipher(key *DataKey, part int, partSalt []byte) (*segmentCipher, 
 	if err != nil {
 		return nil, err
 	}
-	c := &segmentCipher{aead: aead}
+	c := &segmentCipher{aead: aead, sizes: key.format().sizes}
 	copy(c.nonce[:], prefix[:])
 	return c, nil
 }
@@ -68,10 +69,18 @@ var segmentBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
-func getSegmentBuf() *[]byte { return segmentBufs.Get().(*[]byte) }
+// getSegmentBuf returns a buffer for a segment of s and one look-ahead
+// byte: from the pool for v1's segment size, otherwise a new one.
+func getSegmentBuf(s sizes) *[]byte {
+	if s.encSegment() != encSegmentSize {
+		b := make([]byte, s.encSegment()+1)
+		return &b
+	}
+	return segmentBufs.Get().(*[]byte)
+}
 
 func putSegmentBuf(b *[]byte) {
-	if b != nil {
+	if b != nil && len(*b) == encSegmentSize+1 {
 		segmentBufs.Put(b)
 	}
 }

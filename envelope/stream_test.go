@@ -63,8 +63,8 @@ func TestRoundTrip(t *testing.T) {
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if int64(ct.Len()) != CiphertextSize(int64(n)) {
-				t.Fatalf("n=%d %s: ciphertext %d bytes, want %d", n, wname, ct.Len(), CiphertextSize(int64(n)))
+			if int64(ct.Len()) != ciphertextSize(int64(n)) {
+				t.Fatalf("n=%d %s: ciphertext %d bytes, want %d", n, wname, ct.Len(), ciphertextSize(int64(n)))
 			}
 			if want := encrypt(t, pt, key, 0); !bytes.Equal(ct.Bytes(), want) {
 				t.Fatalf("n=%d %s: ciphertext depends on write sizes", n, wname)
@@ -419,7 +419,7 @@ func ExampleNewWriter() {
 	w, _ := NewWriter(&stored, dek, 0, 12)
 	io.WriteString(w, "hello, world")
 	w.Close() // only once the plaintext has been verified
-	fmt.Println(stored.Len(), CiphertextSize(12))
+	fmt.Println(stored.Len(), ciphertextSize(12))
 	r, _ := NewReader(&stored, dek)
 	pt, _ := io.ReadAll(r)
 	fmt.Println(string(pt))

@@ -140,7 +140,7 @@ func computeVector(t *testing.T, in vector) vector {
 	v := in
 	bk, salt := unhex(t, v.BucketKey), unhex(t, v.Salt)
 	var dek DataKey
-	copy(dek[:], unhex(t, v.DataKey))
+	copy(dek.b[:], unhex(t, v.DataKey))
 	okm, err := objectKeyMaterial(formatV1, bk, v.KeyBucket, v.Object, salt)
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +270,7 @@ func checkVectorDecrypts(t *testing.T, v vector) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hex.EncodeToString(dek[:]) != v.DataKey {
+	if hex.EncodeToString(dek.b[:]) != v.DataKey {
 		t.Fatal("unsealed the wrong data key")
 	}
 	if _, err := m.Open(unhex(t, v.BucketKey), v.Object+"x"); err == nil {
@@ -309,7 +309,7 @@ func checkVectorDecrypts(t *testing.T, v vector) {
 	obj, whole := bytes.Join(ct, nil), bytes.Join(pt, nil)
 	l := singleLayout(int64(len(obj)))
 	if m.Multipart {
-		if l, err = multipartLayout(stored); err != nil {
+		if l, err = multipartLayout(formatV1, stored); err != nil {
 			t.Fatal(err)
 		}
 		if l.storedSize() != int64(len(obj)) {

@@ -41,8 +41,8 @@ func newStreamWriter(dst io.Writer, key *DataKey, part int, partSalt []byte) (*w
 	if err != nil {
 		return nil, err
 	}
-	bp := getSegmentBuf()
-	return &writer{c: c, dst: dst, bufp: bp, buf: (*bp)[:encSegmentSize]}, nil
+	bp := getSegmentBuf(c.sizes)
+	return &writer{c: c, dst: dst, bufp: bp, buf: (*bp)[:c.sizes.encSegment()]}, nil
 }
 
 var errClosed = errors.New("envelope: write to closed writer")
@@ -65,6 +65,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		return 0, w.err
 	}
 	total := len(p)
+	segmentSize := int(w.c.sizes.segment)
 	for len(p) > 0 {
 		if w.n == segmentSize {
 			// A full segment and at least one more byte: not the last.
@@ -92,7 +93,7 @@ func (w *writer) Write(p []byte) (int, error) {
 func (w *writer) flush(dst, pt []byte) error {
 	if w.index == math.MaxUint32 {
 		// The counter would wrap; only the final segment may use the last index.
-		w.err = fmt.Errorf("envelope: stream longer than %d bytes", int64(maxStreamSize))
+		w.err = fmt.Errorf("envelope: stream longer than %d bytes", w.c.sizes.maxStream())
 		return w.err
 	}
 	ct := w.c.seal(dst, pt, w.index, false)

@@ -53,9 +53,9 @@ func TestGetObjectAttributesExact(t *testing.T) {
 	// wrong for these.
 	for _, key := range []string{"legacy-1000", "legacy-mp", "enc-mp"} {
 		c, etag, _ := attributes(t, backend(), b, key)
-		n, err := envelope.PlaintextSize(c)
+		n, err := envelope.PlaintextSize(c, 0)
 		if m, ok := multipartETagParts(etag); ok {
-			n, err = envelope.MultipartPlaintextSize(c, m)
+			n, err = envelope.PlaintextSize(c, m)
 		}
 		if err != nil || n == want[key] {
 			t.Fatalf("%s: the algebra says %d bytes (%v) of %d stored, so the object tests nothing", key, n, err, c)
@@ -160,9 +160,9 @@ func TestGetObjectAttributesReplaced(t *testing.T) {
 // plaintext size, the client ETag, the data part count without the
 // marker part, the parts' plaintext sizes, and no checksums anywhere.
 func TestUnitAttributesRules(t *testing.T) {
-	part := envelope.StoredPartSize(5 << 20)
+	part := new(envelope.DataKey).StoredSize(1, 5<<20)
 	const markerSize = 32 // a marker part: 16-byte header, 16-byte end tag (docs/FORMAT.md)
-	res := &readResult{size: 10 << 20, layout: envelope.Layout{Multipart: true, Parts: []int64{envelope.CiphertextSize(5 << 20), envelope.CiphertextSize(5 << 20)}, Marker: true}}
+	res := &readResult{size: 10 << 20, layout: envelope.Layout{Multipart: true, Parts: []int64{new(envelope.DataKey).StoredSize(0, 5<<20), new(envelope.DataKey).StoredSize(0, 5<<20)}, Marker: true}}
 	in := `<GetObjectAttributesResponse><ETag>0123456789abcdef0123456789abcdef</ETag>` +
 		`<Checksum><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Checksum>` +
 		`<ObjectParts><TotalPartsCount>3</TotalPartsCount><Part><PartNumber>1</PartNumber><Size>` + strconv.FormatInt(part, 10) + `</Size><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part></ObjectParts>` +

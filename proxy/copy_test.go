@@ -123,7 +123,7 @@ func TestCopyStreamed(t *testing.T) {
 			t.Errorf("copy of %s not encrypted", src.key)
 		}
 		raw, _ := stored(t, b, dst)
-		if int64(len(raw)) != envelope.CiphertextSize(int64(len(src.data))) || bytes.Contains(raw, src.data[:64]) {
+		if int64(len(raw)) != new(envelope.DataKey).StoredSize(0, int64(len(src.data))) || bytes.Contains(raw, src.data[:64]) {
 			t.Errorf("copy of %s: stored %d bytes, want ciphertext", src.key, len(raw))
 		}
 		if src.key == "legacy" && out.Metadata["m"] != "1" {

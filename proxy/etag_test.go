@@ -135,7 +135,7 @@ func TestUnitETagHeaders(t *testing.T) {
 // whichever comes first in the entry; a Complete body gets the backend's
 // part ETags back.
 func TestUnitETagXML(t *testing.T) {
-	c := itoa(envelope.CiphertextSize(10))
+	c := itoa(new(envelope.DataKey).StoredSize(0, 10))
 	q := func(s string) string { return "&#34;" + s + "&#34;" }
 	cases := []struct {
 		name, in, want string

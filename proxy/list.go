@@ -183,10 +183,10 @@ func attributesRules(res *readResult) []xmlRule {
 }
 
 // objectSizeRule rewrites an object's stored size (element name under
-// parent) to its plaintext size: for a multipart object, as its sibling
-// ETag "<hex>-m" says, with envelope.MultipartPlaintextSize; otherwise
-// with envelope.PlaintextSize. Sizes no encrypted object can have (objects
-// written before the proxy) are left alone.
+// parent) to its plaintext size with envelope.PlaintextSize (every format
+// version's size algebra at once): for a multipart object as its sibling
+// ETag "<hex>-m" says, otherwise as a single-part one. Sizes no encrypted
+// object can have (objects written before the proxy) are left alone.
 func objectSizeRule(parent, name string) xmlRule {
 	return xmlRule{
 		path: []string{parent, name},
@@ -196,7 +196,7 @@ func objectSizeRule(parent, name string) xmlRule {
 				if err != nil {
 					return "", false
 				}
-				n, err := envelope.MultipartPlaintextSize(c, m)
+				n, err := envelope.PlaintextSize(c, m)
 				if err != nil {
 					return "", false
 				}
@@ -226,7 +226,7 @@ func storedPartSizeText(s string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	n, err := envelope.MultipartPlaintextSize(c, 1)
+	n, err := envelope.PlaintextSize(c, 1)
 	if err != nil {
 		return "", false
 	}

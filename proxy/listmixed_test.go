@@ -230,20 +230,20 @@ func TestMixedBucketListing(t *testing.T) {
 	// multipart (2 parts of 5 MiB + 1444 bytes: 64 bytes of part overhead
 	// off, 80 full segments and 100 bytes), and one whose key needs
 	// escaping in the HEAD's path.
-	legacy := map[string]int{"legacy-17": 17, "legacy-1000": 1000, "legacy-65569": 65536 + 2*int(envelope.CiphertextSize(0)) + 1, "dir/legacy": 17, "legacy key+&%.txt": 1000}
+	legacy := map[string]int{"legacy-17": 17, "legacy-1000": 1000, "legacy-65569": 65536 + 2*int(new(envelope.DataKey).StoredSize(0, 0)) + 1, "dir/legacy": 17, "legacy key+&%.txt": 1000}
 	for k, n := range legacy {
-		if _, err := envelope.PlaintextSize(int64(n)); err != nil {
+		if _, err := envelope.PlaintextSize(int64(n), 0); err != nil {
 			t.Fatalf("test size %d is no ciphertext size", n)
 		}
 		putLegacy(t, b, k, randBytes(n))
 	}
 	putLegacyMultipart(t, b, "legacy-mp", []int{5 << 20, 1444})
-	if _, err := envelope.MultipartPlaintextSize(5<<20+1444, 2); err != nil {
+	if _, err := envelope.PlaintextSize(5<<20+1444, 2); err != nil {
 		t.Fatal("legacy-mp has no ciphertext size")
 	}
 	// And one no ciphertext can have, which needs no HEAD.
 	putLegacy(t, b, "legacy-odd", randBytes(65560))
-	if _, err := envelope.PlaintextSize(65560); err == nil {
+	if _, err := envelope.PlaintextSize(65560, 0); err == nil {
 		t.Fatal("65560 is a ciphertext size")
 	}
 	for _, n := range []int{0, 5, 70000} {
@@ -338,13 +338,13 @@ func TestMixedBucketListing(t *testing.T) {
 		approx[k] = e
 	}
 	for k, n := range legacy {
-		p, _ := envelope.PlaintextSize(int64(n))
+		p, _ := envelope.PlaintextSize(int64(n), 0)
 		approx[k] = entry{p, clientETag(want[k].etag)}
 		if approx[k].etag == want[k].etag {
 			t.Fatalf("%s: ETag %s has no client form", k, want[k].etag)
 		}
 	}
-	mp, _ := envelope.MultipartPlaintextSize(want["legacy-mp"].size, 2)
+	mp, _ := envelope.PlaintextSize(want["legacy-mp"].size, 2)
 	approx["legacy-mp"] = entry{mp, want["legacy-mp"].etag}
 	before, _ = plainUp.snapshot()
 	run = plain.listings(t, b)
@@ -406,7 +406,7 @@ func TestMixedBucketEntriesChanged(t *testing.T) {
 	for _, o := range l.Contents {
 		got[aws.ToString(o.Key)] = entry{aws.ToInt64(o.Size), aws.ToString(o.ETag)}
 	}
-	approx := entry{1000 - envelope.CiphertextSize(0), ""}
+	approx := entry{1000 - new(envelope.DataKey).StoredSize(0, 0), ""}
 	for _, k := range []string{"deleted", "replaced", "unreachable"} {
 		approx.etag = clientETag(was[k].etag)
 		if got[k] != approx {
@@ -481,7 +481,7 @@ func TestMixedBucketURLEncodedKeys(t *testing.T) {
 	}
 	// Taken for keys as they are, the encoded ones name no object: the
 	// legacy entry would get the approximation.
-	if got := listing(""); got[legacyKey].size != 1000-envelope.CiphertextSize(0) {
+	if got := listing(""); got[legacyKey].size != 1000-new(envelope.DataKey).StoredSize(0, 0) {
 		t.Errorf("without EncodingType, %s listed %+v, want the approximation", legacyKey, got[legacyKey])
 	}
 }

@@ -257,7 +257,7 @@ func (p *Proxy) endObject(rq *request, u uploadID, dk *envelope.DataKey, doc []b
 		if !ok || part.ETag == "" || !sameETag(part.ETag, sp.ETag) {
 			return nil, nil, invalidPart(rq, part).Wrap(fmt.Errorf("proxy: part %d not found, or its ETag is not the one given", part.PartNumber))
 		}
-		size, err := envelope.MultipartPlaintextSize(sp.Size, 1)
+		size, err := envelope.PlaintextSize(sp.Size, 1)
 		if err != nil {
 			return nil, nil, invalidPart(rq, part).Wrap(fmt.Errorf("proxy: part %d was not written through the proxy: %w", part.PartNumber, err))
 		}

@@ -77,7 +77,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 				}
 			}
 			raw, sout := stored(t, bucket, key)
-			want := envelope.CiphertextSize(int64(n))
+			want := new(envelope.DataKey).StoredSize(0, int64(n))
 			if n == 0 {
 				want = 0 // an empty object is stored empty
 			}

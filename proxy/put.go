@@ -48,10 +48,7 @@ func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Respons
 	if u.part == 0 && u.size == 0 {
 		return p.putEmpty(ctx, u)
 	}
-	csize := envelope.CiphertextSize(u.size)
-	if u.part > 0 {
-		csize = envelope.StoredPartSize(u.size) // the stream and its end field
-	}
+	csize := u.dk.StoredSize(u.part, u.size) // a part's framing included
 	if buf := getSealBuffer(csize); buf != nil {
 		return p.putBuffered(ctx, u, buf, csize)
 	}

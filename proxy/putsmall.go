@@ -28,8 +28,10 @@ const (
 )
 
 // oneSegment is the capacity of a buffer for one segment's ciphertext, as
-// an object or as a stored part: most small uploads need no more.
-var oneSegment = int(max(envelope.CiphertextSize(bufSize), envelope.StoredPartSize(bufSize)))
+// an object or as a stored part (v1's size algebra, the zero DataKey's;
+// only a capacity: larger uploads take the large pool): most small
+// uploads need no more.
+var oneSegment = int(max(new(envelope.DataKey).StoredSize(0, bufSize), new(envelope.DataKey).StoredSize(1, bufSize)))
 
 var (
 	sealSmall = sync.Pool{New: func() any { b := make([]byte, 0, oneSegment); return &b }}

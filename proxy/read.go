@@ -326,19 +326,11 @@ func (p *Proxy) readPart(res *readResult, s readSpec, layout envelope.Layout) (*
 			// for a part number past the last.
 			return nil, s3err.InvalidPartNumber
 		}
-		var start int64
-		for _, c := range layout.Parts[:part-1] {
-			n, err := envelope.PlaintextSize(c)
-			if err != nil {
-				return nil, fmt.Errorf("proxy: stored object: %w", err)
-			}
-			start += n
-		}
-		n, err := envelope.PlaintextSize(layout.Parts[part-1])
+		rng, err := layout.PartRange(part)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: stored object: %w", err)
 		}
-		res.rng = envelope.Range{Start: start, Length: n}
+		res.rng = rng
 	} else {
 		res.rng = envelope.Range{Length: res.size}
 	}
@@ -512,7 +504,7 @@ func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md 
 		if total < 0 {
 			return envelope.Layout{}, errors.New("proxy: backend did not say the object's size")
 		}
-		return envelope.NewLayout(false, total)
+		return envelope.NewLayout(md, total)
 	}
 	var count int
 	known := map[int]int64{}
@@ -553,7 +545,7 @@ func (p *Proxy) layout(ctx context.Context, s readSpec, resp *http.Response, md 
 	if err := g.Wait(); err != nil {
 		return envelope.Layout{}, err
 	}
-	l, err := envelope.NewLayout(true, parts...)
+	l, err := envelope.NewLayout(md, parts...)
 	if err != nil {
 		return envelope.Layout{}, fmt.Errorf("proxy: stored object: %w", err)
 	}

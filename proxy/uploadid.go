@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -26,15 +25,15 @@ import (
 // where fields are the envelope metadata headers (names without the
 // "x-amz-meta-bk-" prefix), each name and value preceded by its uvarint
 // length, in sorted order; and mac is the first 16 bytes of
-// HMAC-SHA256(HKDF-SHA256(data key, info=uploadIDInfo), uvarint(len(backend
-// id)) || backend id || fields). The sealed data key opens only for the
+// HMAC-SHA256(DataKey.UploadIDKey (HKDF-SHA256 of the data key with its
+// format version's upload-ID label), uvarint(len(backend id)) || backend
+// id || fields). The sealed data key opens only for the
 // object name it was sealed for, so an ID replayed on another key fails;
 // the MAC ties the key material to its backend upload, so it cannot be
 // grafted onto another upload of the same name.
 const (
 	uploadIDSep    = ".bk1."
 	uploadIDMACLen = 16
-	uploadIDInfo   = "bucketkey proxy upload id v1"
 	maxUploadID    = 4096
 )
 
@@ -121,7 +120,7 @@ func (u uploadID) verify(dk *envelope.DataKey) error {
 }
 
 func uploadMAC(dk *envelope.DataKey, backend string, fields []byte) ([]byte, error) {
-	k, err := hkdf.Key(sha256.New, dk[:], nil, uploadIDInfo, 32)
+	k, err := dk.UploadIDKey()
 	if err != nil {
 		return nil, fmt.Errorf("proxy: upload id key: %w", err)
 	}

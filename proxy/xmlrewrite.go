@@ -225,7 +225,7 @@ func plaintextSizeText(s string) (string, bool) {
 	if err != nil || c < 0 {
 		return "", false
 	}
-	n, err := envelope.PlaintextSize(c)
+	n, err := envelope.PlaintextSize(c, 0)
 	if err != nil {
 		return "", false
 	}

@@ -12,8 +12,8 @@ import (
 )
 
 func TestUnitRewriteXML(t *testing.T) {
-	c1 := envelope.CiphertextSize(1)
-	c2 := envelope.CiphertextSize(65537)
+	c1 := new(envelope.DataKey).StoredSize(0, 1)
+	c2 := new(envelope.DataKey).StoredSize(0, 65537)
 	cases := []struct {
 		name, in, want string
 		rules          []xmlRule

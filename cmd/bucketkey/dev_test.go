@@ -123,7 +123,7 @@ func TestDevEndToEnd(t *testing.T) {
 	if n := int64(len(small)); func() int64 {
 		fi, _ := os.Stat(filepath.Join(dir, "s3", "buckets", "dev", "dir", "small.bin"))
 		return fi.Size()
-	}() != envelope.CiphertextSize(n) {
+	}() != new(envelope.DataKey).StoredSize(0, n) {
 		t.Errorf("stored size is not CiphertextSize(%d)", n)
 	}
 

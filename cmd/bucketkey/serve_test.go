@@ -267,7 +267,7 @@ func TestServeMixedBucket(t *testing.T) {
 	c := s3Client(r.listen, "app", "app-secret", testenv.Region)
 	direct := s3Client(s3p.URL, testenv.S3AccessKey, testenv.S3SecretKey, testenv.Region)
 	bg := context.Background()
-	for bucket, want := range map[string]int64{"migrating": 17, "encrypted": 17 - envelope.CiphertextSize(0)} {
+	for bucket, want := range map[string]int64{"migrating": 17, "encrypted": 17 - new(envelope.DataKey).StoredSize(0, 0)} {
 		if _, err := c.CreateBucket(bg, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 			t.Fatal(err)
 		}
@@ -418,7 +418,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 		t.Errorf("exit %d", r.code)
 	}
 	stored, err := os.ReadFile(filepath.Join(s3p.Dir, "data", "drain", "inflight"))
-	if err != nil || int64(len(stored)) != envelope.CiphertextSize(int64(len(body))) {
+	if err != nil || int64(len(stored)) != new(envelope.DataKey).StoredSize(0, int64(len(body))) {
 		t.Errorf("stored object: %d bytes (err %v), want the ciphertext of %d", len(stored), err, len(body))
 	}
 }
