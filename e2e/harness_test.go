@@ -30,6 +30,7 @@ import (
 
 	"github.com/bucketkey/bucketkey/internal/testenv"
 	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/awskms"
 	"github.com/bucketkey/bucketkey/proxy"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
@@ -53,7 +54,7 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	// The tests talk to loopback servers only. With AWS_CA_BUNDLE set (as
 	// on the CI machines), the SDK's config loader refuses a plain
-	// *http.Client in keycache.KMSOptions.HTTPClient, which the tests need
+	// *http.Client in awskms.Options.HTTPClient, which the tests need
 	// to close the KMS client's idle connections when counting goroutines.
 	os.Unsetenv("AWS_CA_BUNDLE")
 	code, err := runMain(m)
@@ -98,7 +99,7 @@ type envOptions struct {
 	// throttling fake in front of local-kms).
 	kmsEndpoint string
 	cache       keycache.Options
-	kmsOpts     keycache.KMSOptions
+	kmsOpts     awskms.Options
 	config      func(*proxy.Config)
 }
 
@@ -157,7 +158,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	ko := o.kmsOpts
 	ko.Region, ko.Endpoint, ko.AccessKey, ko.SecretKey = testenv.Region, kmsURL, "local", "local"
 	ko.HTTPClient = &http.Client{Transport: e.kmsHTTP}
-	kms, err := keycache.NewKMS(context.Background(), ko)
+	kms, err := awskms.New(context.Background(), ko)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bucketkey/bucketkey/internal/testenv"
 	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/awskms"
 )
 
 // kmsTimeout is the proxy's bound on one KMS call in these tests
@@ -27,7 +28,7 @@ const kmsTimeout = 2 * time.Second
 // with the SDK retrying once after at most 100 ms.
 func faultyKMSOptions(o envOptions) envOptions {
 	o.cache = keycache.Options{ProviderTimeout: kmsTimeout}
-	o.kmsOpts = keycache.KMSOptions{MaxAttempts: 2, MaxBackoff: 100 * time.Millisecond}
+	o.kmsOpts = awskms.Options{MaxAttempts: 2, MaxBackoff: 100 * time.Millisecond}
 	return o
 }
 

@@ -1,4 +1,4 @@
-package keycache
+package keycache_test
 
 import (
 	"context"
@@ -7,14 +7,15 @@ import (
 	"time"
 
 	"github.com/bucketkey/bucketkey/internal/testenv"
+	"github.com/bucketkey/bucketkey/keycache"
 )
 
 var sink byte
 
-func benchCache(b *testing.B, o Options) *Cache {
+func benchCache(b *testing.B, o keycache.Options) *keycache.Cache {
 	b.Helper()
 	c := newCache(b, newLocal(b), o)
-	write(b, c, WriteRequest{Bucket: "bench"}) // warm
+	write(b, c, keycache.WriteRequest{Bucket: "bench"}) // warm
 	return c
 }
 
@@ -23,16 +24,16 @@ func benchCache(b *testing.B, o Options) *Cache {
 func BenchmarkBucketKeyHit(b *testing.B) {
 	for _, tc := range []struct {
 		name string
-		req  WriteRequest
+		req  keycache.WriteRequest
 	}{
-		{"plain", WriteRequest{Bucket: "bench"}},
-		{"context", WriteRequest{Bucket: "bench", Context: map[string]string{"tenant": "t1", "app": "a"}}},
+		{"plain", keycache.WriteRequest{Bucket: "bench"}},
+		{"context", keycache.WriteRequest{Bucket: "bench", Context: map[string]string{"tenant": "t1", "app": "a"}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			c := benchCache(b, Options{})
+			c := benchCache(b, keycache.Options{})
 			write(b, c, tc.req)
 			ctx := context.Background()
-			fn := func(k Key) error { sink ^= k.Plaintext[0]; return nil }
+			fn := func(k keycache.Key) error { sink ^= k.Plaintext[0]; return nil }
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := c.WithBucketKey(ctx, tc.req, fn); err != nil {
@@ -46,13 +47,13 @@ func BenchmarkBucketKeyHit(b *testing.B) {
 // BenchmarkBucketKeyHitParallel is the hot path from every P at once, all
 // on one bucket key (the contended case).
 func BenchmarkBucketKeyHitParallel(b *testing.B) {
-	c := benchCache(b, Options{})
-	req := WriteRequest{Bucket: "bench"}
+	c := benchCache(b, keycache.Options{})
+	req := keycache.WriteRequest{Bucket: "bench"}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
 		var local byte
-		fn := func(k Key) error { local ^= k.Plaintext[0]; return nil }
+		fn := func(k keycache.Key) error { local ^= k.Plaintext[0]; return nil }
 		for pb.Next() {
 			if err := c.WithBucketKey(ctx, req, fn); err != nil {
 				b.Error(err)
@@ -64,9 +65,9 @@ func BenchmarkBucketKeyHitParallel(b *testing.B) {
 
 // BenchmarkUnwrapHit is the GET hot path: a cached unwrapped key.
 func BenchmarkUnwrapHit(b *testing.B) {
-	c := benchCache(b, Options{})
-	wrapped, _ := write(b, c, WriteRequest{Bucket: "bench"})
-	req := ReadRequest{KeyBucket: "bench", Wrapped: wrapped, Bucket: "bench"}
+	c := benchCache(b, keycache.Options{})
+	wrapped, _ := write(b, c, keycache.WriteRequest{Bucket: "bench"})
+	req := keycache.ReadRequest{KeyBucket: "bench", Wrapped: wrapped, Bucket: "bench"}
 	ctx := context.Background()
 	fn := func(p []byte) error { sink ^= p[0]; return nil }
 	b.ReportAllocs()
@@ -79,9 +80,9 @@ func BenchmarkUnwrapHit(b *testing.B) {
 
 // BenchmarkStats is a metrics scrape with a few buckets.
 func BenchmarkStats(b *testing.B) {
-	c := benchCache(b, Options{})
+	c := benchCache(b, keycache.Options{})
 	for _, bk := range []string{"a", "b", "c", "d"} {
-		write(b, c, WriteRequest{Bucket: bk})
+		write(b, c, keycache.WriteRequest{Bucket: bk})
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -104,12 +105,12 @@ func BenchmarkBucketKeyRollover(b *testing.B) {
 	}{{"refresh-ahead", 25 * time.Millisecond}, {"no-refresh", -1}} {
 		b.Run(tc.name, func(b *testing.B) {
 			counted := &countingProvider{Provider: kms}
-			c := newCache(b, counted, Options{TTL: 50 * time.Millisecond, RefreshAhead: tc.refresh})
-			req := WriteRequest{Bucket: "bench", KeyID: testenv.KMSKeyID}
+			c := newCache(b, counted, keycache.Options{TTL: 50 * time.Millisecond, RefreshAhead: tc.refresh})
+			req := keycache.WriteRequest{Bucket: "bench", KeyID: testenv.KMSKeyID}
 			write(b, c, req)
 			gens0, waited0 := counted.gens.Load(), c.Stats().Waited
 			ctx := context.Background()
-			fn := func(k Key) error { sink ^= k.Plaintext[0]; return nil }
+			fn := func(k keycache.Key) error { sink ^= k.Plaintext[0]; return nil }
 			h := new(latencyHistogram)
 			for b.Loop() {
 				t0 := time.Now()

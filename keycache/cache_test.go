@@ -1,4 +1,4 @@
-package keycache
+package keycache_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bucketkey/bucketkey/internal/testenv"
+	"github.com/bucketkey/bucketkey/keycache"
 )
 
 // TestCacheHitAndTTL: one GenerateDataKey per TTL window, the key unwraps
@@ -18,8 +19,8 @@ import (
 func TestCacheHitAndTTL(t *testing.T) {
 	kms := &countingProvider{Provider: startKMS(t)}
 	clock := newFakeClock()
-	c := newCache(t, kms, Options{TTL: time.Minute, RefreshAhead: -1, Now: clock.Now})
-	req := WriteRequest{Bucket: "photos", KeyID: testenv.KMSKeyAlias}
+	c := newCache(t, kms, keycache.Options{TTL: time.Minute, RefreshAhead: -1, Now: clock.Now})
+	req := keycache.WriteRequest{Bucket: "photos", KeyID: testenv.KMSKeyAlias}
 
 	w1, p1 := write(t, c, req)
 	clock.Advance(time.Minute - time.Nanosecond)
@@ -35,13 +36,13 @@ func TestCacheHitAndTTL(t *testing.T) {
 
 	// The old key still unwraps (objects written with it stay readable):
 	// through KMS, since it was seeded only under its own window.
-	pt, err := kms.Provider.Decrypt(context.Background(), testenv.KMSKeyID, w1, BucketContext("photos"))
+	pt, err := kms.Provider.Decrypt(context.Background(), testenv.KMSKeyID, w1, keycache.BucketContext("photos"))
 	if err != nil || !bytes.Equal(pt, p1) {
 		t.Fatalf("KMS Decrypt of the first bucket key: %v", err)
 	}
 
 	st := c.Stats()
-	if st.Total.ObjectsEncrypted != 3 || requests(st.Total, OpGenerateDataKey, OutcomeOK) != 2 ||
+	if st.Total.ObjectsEncrypted != 3 || requests(st.Total, keycache.OpGenerateDataKey, keycache.OutcomeOK) != 2 ||
 		st.Total.Saved != 1 || st.Buckets["photos"].ObjectsEncrypted != 3 {
 		t.Errorf("stats: %+v", st.Total)
 	}
@@ -52,8 +53,8 @@ func TestCacheHitAndTTL(t *testing.T) {
 
 func TestCacheMaxObjectsRollover(t *testing.T) {
 	kms := &countingProvider{Provider: startKMS(t)}
-	c := newCache(t, kms, Options{MaxObjects: 3, RefreshAhead: -1, Now: newFakeClock().Now})
-	req := WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}
+	c := newCache(t, kms, keycache.Options{MaxObjects: 3, RefreshAhead: -1, Now: newFakeClock().Now})
+	req := keycache.WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}
 	var keys [][]byte
 	for range 7 {
 		w, _ := write(t, c, req)
@@ -77,7 +78,7 @@ func TestCacheMaxObjectsRollover(t *testing.T) {
 // cold blob, each make exactly one call to the real KMS.
 func TestCacheCoalesce(t *testing.T) {
 	kms := &countingProvider{Provider: startKMS(t)}
-	c := newCache(t, kms, Options{})
+	c := newCache(t, kms, keycache.Options{})
 	const n = 1000
 	run := func(f func() ([]byte, error)) [][]byte {
 		start := make(chan struct{})
@@ -104,7 +105,7 @@ func TestCacheCoalesce(t *testing.T) {
 	}
 
 	run(func() (w []byte, err error) {
-		err = c.WithBucketKey(context.Background(), WriteRequest{Bucket: "cold", KeyID: testenv.KMSKeyID}, func(k Key) error {
+		err = c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "cold", KeyID: testenv.KMSKeyID}, func(k keycache.Key) error {
 			w = bytes.Clone(k.Wrapped)
 			return nil
 		})
@@ -114,20 +115,20 @@ func TestCacheCoalesce(t *testing.T) {
 	if got := kms.gens.Load(); got != 1 {
 		t.Errorf("provider saw %d GenerateDataKey, want 1", got)
 	}
-	if got := requests(st.Total, OpGenerateDataKey, OutcomeOK); got != 1 || st.Total.Actual != 1 {
+	if got := requests(st.Total, keycache.OpGenerateDataKey, keycache.OutcomeOK); got != 1 || st.Total.Actual != 1 {
 		t.Errorf("accounting: %d GenerateDataKey, %d in all; want 1", got, st.Total.Actual)
 	}
-	if st.Total.ObjectsEncrypted != n || st.Total.Baseline[OpGenerateDataKey] != n || st.Total.Saved != n-1 {
+	if st.Total.ObjectsEncrypted != n || st.Total.Baseline[keycache.OpGenerateDataKey] != n || st.Total.Saved != n-1 {
 		t.Errorf("accounting: %+v", st.Total)
 	}
 
 	// A blob this cache did not generate, so the unwrap cache is cold.
-	gk, err := kms.Provider.GenerateDataKey(context.Background(), testenv.KMSKeyID, BucketContext("cold2"))
+	gk, err := kms.Provider.GenerateDataKey(context.Background(), testenv.KMSKeyID, keycache.BucketContext("cold2"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := run(func() ([]byte, error) {
-		return read(c, ReadRequest{KeyBucket: "cold2", KeyID: gk.KeyID, Wrapped: gk.Wrapped})
+		return read(c, keycache.ReadRequest{KeyBucket: "cold2", KeyID: gk.KeyID, Wrapped: gk.Wrapped})
 	})
 	if !bytes.Equal(out[0], gk.Plaintext) {
 		t.Fatal("readers got the wrong key")
@@ -136,7 +137,7 @@ func TestCacheCoalesce(t *testing.T) {
 		t.Errorf("provider saw %d Decrypt, want 1", got)
 	}
 	st = c.Stats()
-	if got := requests(st.Total, OpDecrypt, OutcomeOK); got != 1 || st.Total.ObjectsDecrypted != n {
+	if got := requests(st.Total, keycache.OpDecrypt, keycache.OutcomeOK); got != 1 || st.Total.ObjectsDecrypted != n {
 		t.Errorf("accounting: %d Decrypt for %d objects read", got, st.Total.ObjectsDecrypted)
 	}
 }
@@ -146,16 +147,16 @@ func TestCacheCoalesce(t *testing.T) {
 func TestCacheUnwrap(t *testing.T) {
 	kms := &countingProvider{Provider: startKMS(t)}
 	clock := newFakeClock()
-	c := newCache(t, kms, Options{TTL: time.Hour, UnwrapTTL: time.Minute, RefreshAhead: -1, Now: clock.Now})
+	c := newCache(t, kms, keycache.Options{TTL: time.Hour, UnwrapTTL: time.Minute, RefreshAhead: -1, Now: clock.Now})
 
-	wrapped, pt := write(t, c, WriteRequest{Bucket: "src", KeyID: testenv.KMSKeyAlias})
+	wrapped, pt := write(t, c, keycache.WriteRequest{Bucket: "src", KeyID: testenv.KMSKeyAlias})
 	var keyARN string
-	_ = c.WithBucketKey(context.Background(), WriteRequest{Bucket: "src", KeyID: testenv.KMSKeyAlias}, func(k Key) error {
+	_ = c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "src", KeyID: testenv.KMSKeyAlias}, func(k keycache.Key) error {
 		keyARN = k.KeyID
 		return nil
 	})
 	for _, id := range []string{keyARN, testenv.KMSKeyAlias} {
-		got, err := read(c, ReadRequest{KeyBucket: "src", KeyID: id, Wrapped: wrapped})
+		got, err := read(c, keycache.ReadRequest{KeyBucket: "src", KeyID: id, Wrapped: wrapped})
 		if err != nil || !bytes.Equal(got, pt) {
 			t.Fatalf("read own write with key id %s: %v", id, err)
 		}
@@ -165,14 +166,14 @@ func TestCacheUnwrap(t *testing.T) {
 	}
 
 	// A replica bucket reads the same blob: still keyed by the key bucket.
-	got, err := read(c, ReadRequest{KeyBucket: "src", KeyID: keyARN, Wrapped: wrapped, Bucket: "replica"})
+	got, err := read(c, keycache.ReadRequest{KeyBucket: "src", KeyID: keyARN, Wrapped: wrapped, Bucket: "replica"})
 	if err != nil || !bytes.Equal(got, pt) {
 		t.Fatalf("replica read: %v", err)
 	}
 	// After UnwrapTTL a read asks KMS once more, then hits again.
 	clock.Advance(time.Minute)
 	for range 3 {
-		if _, err := read(c, ReadRequest{KeyBucket: "src", KeyID: keyARN, Wrapped: wrapped, Bucket: "replica"}); err != nil {
+		if _, err := read(c, keycache.ReadRequest{KeyBucket: "src", KeyID: keyARN, Wrapped: wrapped, Bucket: "replica"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,10 +181,10 @@ func TestCacheUnwrap(t *testing.T) {
 		t.Fatalf("%d Decrypt after UnwrapTTL, want 1", kms.decs.Load())
 	}
 	st := c.Stats()
-	if r := st.Buckets["replica"]; r.ObjectsDecrypted != 4 || requests(r, OpDecrypt, OutcomeOK) != 1 {
+	if r := st.Buckets["replica"]; r.ObjectsDecrypted != 4 || requests(r, keycache.OpDecrypt, keycache.OutcomeOK) != 1 {
 		t.Errorf("replica accounting: %+v", r.Counts)
 	}
-	if s := st.Buckets["src"]; s.ObjectsDecrypted != 2 || s.ObjectsEncrypted != 2 || requests(s, OpGenerateDataKey, OutcomeOK) != 1 {
+	if s := st.Buckets["src"]; s.ObjectsDecrypted != 2 || s.ObjectsEncrypted != 2 || requests(s, keycache.OpGenerateDataKey, keycache.OutcomeOK) != 1 {
 		t.Errorf("src accounting: %+v", s.Counts)
 	}
 }
@@ -193,28 +194,28 @@ func TestCacheUnwrap(t *testing.T) {
 // key id or key bucket; it asks KMS, which refuses.
 func TestCacheContextMismatch(t *testing.T) {
 	kms := &countingProvider{Provider: startKMS(t)}
-	c := newCache(t, kms, Options{})
+	c := newCache(t, kms, keycache.Options{})
 	extra := map[string]string{"tenant": "t1"}
-	wrapped, pt := write(t, c, WriteRequest{Bucket: "a", KeyID: testenv.KMSKeyID, Context: extra})
+	wrapped, pt := write(t, c, keycache.WriteRequest{Bucket: "a", KeyID: testenv.KMSKeyID, Context: extra})
 	var arn string
-	_ = c.WithBucketKey(context.Background(), WriteRequest{Bucket: "a", KeyID: testenv.KMSKeyID, Context: extra}, func(k Key) error {
+	_ = c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "a", KeyID: testenv.KMSKeyID, Context: extra}, func(k keycache.Key) error {
 		arn = k.KeyID
 		return nil
 	})
-	if got, err := read(c, ReadRequest{KeyBucket: "a", KeyID: arn, Wrapped: wrapped, Context: map[string]string{"tenant": "t1"}}); err != nil || !bytes.Equal(got, pt) {
+	if got, err := read(c, keycache.ReadRequest{KeyBucket: "a", KeyID: arn, Wrapped: wrapped, Context: map[string]string{"tenant": "t1"}}); err != nil || !bytes.Equal(got, pt) {
 		t.Fatalf("read with the right context: %v", err)
 	}
 	tests := []struct {
 		name string
-		req  ReadRequest
-		want []ErrorKind
+		req  keycache.ReadRequest
+		want []keycache.ErrorKind
 	}{
-		{"other key bucket", ReadRequest{KeyBucket: "b", KeyID: arn, Wrapped: wrapped, Context: extra}, []ErrorKind{KindInvalid}},
-		{"no extra context", ReadRequest{KeyBucket: "a", KeyID: arn, Wrapped: wrapped}, []ErrorKind{KindInvalid}},
-		{"other extra context", ReadRequest{KeyBucket: "a", KeyID: arn, Wrapped: wrapped, Context: map[string]string{"tenant": "t2"}}, []ErrorKind{KindInvalid}},
-		{"other key id", ReadRequest{KeyBucket: "a", KeyID: testenv.KMSOtherKeyID, Wrapped: wrapped, Context: extra}, []ErrorKind{KindInvalid, KindDenied}},
-		{"reserved context key", ReadRequest{KeyBucket: "a", KeyID: arn, Wrapped: wrapped, Context: map[string]string{"aws:s3:arn": "arn:aws:s3:::a"}}, []ErrorKind{KindInvalid}},
-		{"no blob", ReadRequest{KeyBucket: "a", KeyID: arn}, []ErrorKind{KindInvalid}},
+		{"other key bucket", keycache.ReadRequest{KeyBucket: "b", KeyID: arn, Wrapped: wrapped, Context: extra}, []keycache.ErrorKind{keycache.KindInvalid}},
+		{"no extra context", keycache.ReadRequest{KeyBucket: "a", KeyID: arn, Wrapped: wrapped}, []keycache.ErrorKind{keycache.KindInvalid}},
+		{"other extra context", keycache.ReadRequest{KeyBucket: "a", KeyID: arn, Wrapped: wrapped, Context: map[string]string{"tenant": "t2"}}, []keycache.ErrorKind{keycache.KindInvalid}},
+		{"other key id", keycache.ReadRequest{KeyBucket: "a", KeyID: testenv.KMSOtherKeyID, Wrapped: wrapped, Context: extra}, []keycache.ErrorKind{keycache.KindInvalid, keycache.KindDenied}},
+		{"reserved context key", keycache.ReadRequest{KeyBucket: "a", KeyID: arn, Wrapped: wrapped, Context: map[string]string{"aws:s3:arn": "arn:aws:s3:::a"}}, []keycache.ErrorKind{keycache.KindInvalid}},
+		{"no blob", keycache.ReadRequest{KeyBucket: "a", KeyID: arn}, []keycache.ErrorKind{keycache.KindInvalid}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,29 +223,29 @@ func TestCacheContextMismatch(t *testing.T) {
 			got, err := read(c, tt.req)
 			ok := false
 			for _, w := range tt.want {
-				ok = ok || KindOf(err) == w
+				ok = ok || keycache.KindOf(err) == w
 			}
 			if !ok || got != nil {
-				t.Fatalf("read: kind %v (%v), want %v", KindOf(err), err, tt.want)
+				t.Fatalf("read: kind %v (%v), want %v", keycache.KindOf(err), err, tt.want)
 			}
 			if tt.name != "reserved context key" && tt.name != "no blob" && kms.decs.Load() != before+1 {
 				t.Errorf("the cache answered without asking KMS")
 			}
 		})
 	}
-	if err := c.WithBucketKey(context.Background(), WriteRequest{Bucket: "a", Context: map[string]string{"aws:s3:arn": "x"}}, func(Key) error { return nil }); KindOf(err) != KindInvalid {
+	if err := c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "a", Context: map[string]string{"aws:s3:arn": "x"}}, func(keycache.Key) error { return nil }); keycache.KindOf(err) != keycache.KindInvalid {
 		t.Errorf("write overriding the bucket ARN: %v", err)
 	}
-	if err := c.WithBucketKey(context.Background(), WriteRequest{KeyID: testenv.KMSKeyID}, func(Key) error { return nil }); KindOf(err) != KindInvalid {
+	if err := c.WithBucketKey(context.Background(), keycache.WriteRequest{KeyID: testenv.KMSKeyID}, func(keycache.Key) error { return nil }); keycache.KindOf(err) != keycache.KindInvalid {
 		t.Errorf("write without a bucket: %v", err)
 	}
 	// Different extra contexts get different bucket keys.
-	w2, _ := write(t, c, WriteRequest{Bucket: "a", KeyID: testenv.KMSKeyID, Context: map[string]string{"tenant": "t2"}})
-	w3, _ := write(t, c, WriteRequest{Bucket: "a", KeyID: testenv.KMSKeyID})
+	w2, _ := write(t, c, keycache.WriteRequest{Bucket: "a", KeyID: testenv.KMSKeyID, Context: map[string]string{"tenant": "t2"}})
+	w3, _ := write(t, c, keycache.WriteRequest{Bucket: "a", KeyID: testenv.KMSKeyID})
 	if bytes.Equal(w2, wrapped) || bytes.Equal(w3, wrapped) || bytes.Equal(w2, w3) {
 		t.Error("bucket keys shared across encryption contexts")
 	}
-	if st := c.Stats(); st.Total.Requests[OpDecrypt][OutcomeInvalid] < 3 {
+	if st := c.Stats(); st.Total.Requests[keycache.OpDecrypt][keycache.OutcomeInvalid] < 3 {
 		t.Errorf("invalid Decrypts not counted: %v", st.Total.Requests)
 	}
 }
@@ -263,23 +264,23 @@ func TestCachePartitionByAccessKey(t *testing.T) {
 	for _, partition := range []bool{false, true} {
 		t.Run(fmt.Sprint("partition=", partition), func(t *testing.T) {
 			kms := &countingProvider{Provider: startKMS(t)}
-			c := newCache(t, kms, Options{PartitionByAccessKey: partition})
+			c := newCache(t, kms, keycache.Options{PartitionByAccessKey: partition})
 			var ws [][]byte
 			for _, ak := range []string{"AK1", "AK2", "AK1", "AK2"} {
-				w, _ := write(t, c, WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID, AccessKey: ak})
+				w, _ := write(t, c, keycache.WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID, AccessKey: ak})
 				ws = append(ws, w)
 			}
 			// AK2 reads what AK1 wrote.
-			gk := GeneratedKey{Wrapped: ws[0]}
-			_ = c.WithBucketKey(context.Background(), WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID, AccessKey: "AK1"}, func(k Key) error {
+			gk := keycache.GeneratedKey{Wrapped: ws[0]}
+			_ = c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID, AccessKey: "AK1"}, func(k keycache.Key) error {
 				gk.KeyID = k.KeyID
 				return nil
 			})
-			if _, err := read(c, ReadRequest{KeyBucket: "b", KeyID: gk.KeyID, Wrapped: gk.Wrapped, AccessKey: "AK2"}); err != nil {
+			if _, err := read(c, keycache.ReadRequest{KeyBucket: "b", KeyID: gk.KeyID, Wrapped: gk.Wrapped, AccessKey: "AK2"}); err != nil {
 				t.Fatal(err)
 			}
 			for range 3 {
-				write(t, c, WriteRequest{Bucket: "solo", KeyID: testenv.KMSKeyID, AccessKey: "AK1"})
+				write(t, c, keycache.WriteRequest{Bucket: "solo", KeyID: testenv.KMSKeyID, AccessKey: "AK1"})
 			}
 
 			// b: 5 objects written, 1 read; solo: 3 written.
@@ -344,12 +345,12 @@ func TestCachePartitionByAccessKey(t *testing.T) {
 // cached, keys wiped after each callback.
 func TestCacheDisabled(t *testing.T) {
 	kms := &countingProvider{Provider: startKMS(t)}
-	c := newCache(t, kms, Options{Disabled: true})
+	c := newCache(t, kms, keycache.Options{Disabled: true})
 	var lent [][]byte
 	var blobs [][]byte
 	var arn string
 	for range 5 {
-		err := c.WithBucketKey(context.Background(), WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}, func(k Key) error {
+		err := c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}, func(k keycache.Key) error {
 			lent = append(lent, k.Plaintext)
 			blobs = append(blobs, bytes.Clone(k.Wrapped))
 			arn = k.KeyID
@@ -369,7 +370,7 @@ func TestCacheDisabled(t *testing.T) {
 			}
 		}
 		var pt []byte
-		err := c.WithUnwrappedKey(context.Background(), ReadRequest{KeyBucket: "b", KeyID: arn, Wrapped: b}, func(p []byte) error {
+		err := c.WithUnwrappedKey(context.Background(), keycache.ReadRequest{KeyBucket: "b", KeyID: arn, Wrapped: b}, func(p []byte) error {
 			pt = p
 			return nil
 		})
@@ -389,8 +390,8 @@ func TestCacheDisabled(t *testing.T) {
 func TestCacheRefreshAhead(t *testing.T) {
 	kms := &countingProvider{Provider: startKMS(t)}
 	clock := newFakeClock()
-	c := newCache(t, kms, Options{TTL: 5 * time.Minute, RefreshAhead: 30 * time.Second, Now: clock.Now})
-	req := WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}
+	c := newCache(t, kms, keycache.Options{TTL: 5 * time.Minute, RefreshAhead: 30 * time.Second, Now: clock.Now})
+	req := keycache.WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}
 	old, _ := write(t, c, req)
 	clock.Advance(4*time.Minute + 31*time.Second)
 
@@ -405,7 +406,7 @@ func TestCacheRefreshAhead(t *testing.T) {
 	if w := recv(t, done, "request in the refresh window (waited on the refresh?)"); !bytes.Equal(w, old) {
 		t.Fatal("request in the refresh window did not get the current key")
 	}
-	if op := recv(t, called, "background refresh"); op != OpGenerateDataKey {
+	if op := recv(t, called, "background refresh"); op != keycache.OpGenerateDataKey {
 		t.Fatalf("refresh called %s", op)
 	}
 	for range 100 { // many requests while the refresh is in flight: no second call
@@ -417,7 +418,7 @@ func TestCacheRefreshAhead(t *testing.T) {
 		t.Fatalf("%d GenerateDataKey calls, want 2 (miss + one refresh)", n)
 	}
 	release()
-	c.bg.Wait()
+	keycache.WaitBackground(c)
 	w, _ := write(t, c, req)
 	if bytes.Equal(w, old) {
 		t.Fatal("refreshed key not in use")
@@ -436,8 +437,8 @@ func TestCacheRefreshAhead(t *testing.T) {
 // in the background, so the writer that exhausts it does not wait.
 func TestCacheRefreshAheadByObjects(t *testing.T) {
 	kms := &countingProvider{Provider: startKMS(t)}
-	c := newCache(t, kms, Options{MaxObjects: 10, Now: newFakeClock().Now})
-	req := WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}
+	c := newCache(t, kms, keycache.Options{MaxObjects: 10, Now: newFakeClock().Now})
+	req := keycache.WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}
 	first, _ := write(t, c, req)
 	for range 7 {
 		write(t, c, req)
@@ -446,7 +447,7 @@ func TestCacheRefreshAheadByObjects(t *testing.T) {
 		t.Fatalf("refresh before 90%% of MaxObjects")
 	}
 	write(t, c, req) // the 9th object starts the refresh
-	c.bg.Wait()
+	keycache.WaitBackground(c)
 	if kms.gens.Load() != 2 {
 		t.Fatalf("%d GenerateDataKey after the 9th of 10 objects, want 2", kms.gens.Load())
 	}
@@ -460,28 +461,28 @@ func TestCacheRefreshAheadByObjects(t *testing.T) {
 func TestCacheRefreshAheadFailure(t *testing.T) {
 	fault := &fakeFaultProvider{Provider: startKMS(t)}
 	clock := newFakeClock()
-	c := newCache(t, fault, Options{TTL: 5 * time.Minute, RefreshAhead: time.Minute, Now: clock.Now})
-	req := WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}
+	c := newCache(t, fault, keycache.Options{TTL: 5 * time.Minute, RefreshAhead: time.Minute, Now: clock.Now})
+	req := keycache.WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}
 	old, _ := write(t, c, req)
 	clock.Advance(4*time.Minute + time.Second)
-	fault.set(KindThrottled)
+	fault.set(keycache.KindThrottled)
 	if w, _ := write(t, c, req); !bytes.Equal(w, old) {
 		t.Fatal("old key not served during a failing refresh")
 	}
-	c.bg.Wait()
+	keycache.WaitBackground(c)
 	for range 10 {
 		if w, _ := write(t, c, req); !bytes.Equal(w, old) {
 			t.Fatal("old key not served after a failed refresh")
 		}
 	}
-	c.bg.Wait()
-	if n := requests(c.Stats().Total, OpGenerateDataKey, OutcomeThrottled); n != 1 {
+	keycache.WaitBackground(c)
+	if n := requests(c.Stats().Total, keycache.OpGenerateDataKey, keycache.OutcomeThrottled); n != 1 {
 		t.Fatalf("%d throttled refresh attempts, want 1 (no retry before the backoff)", n)
 	}
 	fault.set(0)
 	clock.Advance(time.Second) // the retry backoff
 	write(t, c, req)
-	c.bg.Wait()
+	keycache.WaitBackground(c)
 	if w, _ := write(t, c, req); bytes.Equal(w, old) {
 		t.Fatal("refresh did not recover")
 	}
@@ -492,22 +493,22 @@ func TestCacheRefreshAheadFailure(t *testing.T) {
 // and service recovers by itself.
 func TestCacheFailureSemantics(t *testing.T) {
 	real := startKMS(t)
-	for _, kind := range []ErrorKind{KindThrottled, KindUnavailable, KindDenied} {
+	for _, kind := range []keycache.ErrorKind{keycache.KindThrottled, keycache.KindUnavailable, keycache.KindDenied} {
 		t.Run(kind.String(), func(t *testing.T) {
 			fault := &fakeFaultProvider{Provider: real}
 			clock := newFakeClock()
-			c := newCache(t, fault, Options{TTL: time.Minute, RefreshAhead: -1, Now: clock.Now})
-			req := WriteRequest{Bucket: "b-" + kind.String(), KeyID: testenv.KMSKeyID}
+			c := newCache(t, fault, keycache.Options{TTL: time.Minute, RefreshAhead: -1, Now: clock.Now})
+			req := keycache.WriteRequest{Bucket: "b-" + kind.String(), KeyID: testenv.KMSKeyID}
 			warm, _ := write(t, c, req)
-			gk, err := real.GenerateDataKey(context.Background(), testenv.KMSKeyID, BucketContext(req.Bucket))
+			gk, err := real.GenerateDataKey(context.Background(), testenv.KMSKeyID, keycache.BucketContext(req.Bucket))
 			if err != nil {
 				t.Fatal(err)
 			}
-			cold, err := real.GenerateDataKey(context.Background(), testenv.KMSKeyID, BucketContext(req.Bucket))
+			cold, err := real.GenerateDataKey(context.Background(), testenv.KMSKeyID, keycache.BucketContext(req.Bucket))
 			if err != nil {
 				t.Fatal(err)
 			}
-			rreq := ReadRequest{KeyBucket: req.Bucket, KeyID: gk.KeyID, Wrapped: gk.Wrapped}
+			rreq := keycache.ReadRequest{KeyBucket: req.Bucket, KeyID: gk.KeyID, Wrapped: gk.Wrapped}
 			if _, err := read(c, rreq); err != nil {
 				t.Fatal(err)
 			}
@@ -521,22 +522,22 @@ func TestCacheFailureSemantics(t *testing.T) {
 			}
 			check := func(what string, err error) {
 				t.Helper()
-				var e *Error
+				var e *keycache.Error
 				if !errors.As(err, &e) || e.Kind != kind {
 					t.Fatalf("%s: %v, want kind %v", what, err, kind)
 				}
-				if (kind != KindDenied) != (e.RetryAfter > 0) {
+				if (kind != keycache.KindDenied) != (e.RetryAfter > 0) {
 					t.Errorf("%s: RetryAfter %v", what, e.RetryAfter)
 				}
 			}
-			_, err = read(c, ReadRequest{KeyBucket: req.Bucket, KeyID: cold.KeyID, Wrapped: cold.Wrapped})
+			_, err = read(c, keycache.ReadRequest{KeyBucket: req.Bucket, KeyID: cold.KeyID, Wrapped: cold.Wrapped})
 			check("cold read", err)
-			check("cold write", c.WithBucketKey(context.Background(), WriteRequest{Bucket: "other", KeyID: testenv.KMSKeyID}, func(Key) error { return nil }))
+			check("cold write", c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "other", KeyID: testenv.KMSKeyID}, func(keycache.Key) error { return nil }))
 			clock.Advance(time.Minute)
-			check("expired write", c.WithBucketKey(context.Background(), req, func(Key) error { return nil }))
+			check("expired write", c.WithBucketKey(context.Background(), req, func(keycache.Key) error { return nil }))
 			_, err = read(c, rreq)
 			check("expired read", err)
-			if n := c.Stats().Total.Requests[OpGenerateDataKey][kind.String()]; n != 2 {
+			if n := c.Stats().Total.Requests[keycache.OpGenerateDataKey][kind.String()]; n != 2 {
 				t.Errorf("%d failed GenerateDataKey counted, want 2", n)
 			}
 
@@ -555,19 +556,19 @@ func TestCacheFailureSemantics(t *testing.T) {
 // slow KMS at once; the call it started still fills the cache for others.
 func TestCacheWaiterContext(t *testing.T) {
 	kms := &countingProvider{Provider: startKMS(t)}
-	c := newCache(t, kms, Options{})
-	req := WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}
+	c := newCache(t, kms, keycache.Options{})
+	req := keycache.WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}
 	called, release := kms.hold()
 	defer release()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error)
 	go func() {
-		errc <- c.WithBucketKey(ctx, req, func(Key) error { return nil })
+		errc <- c.WithBucketKey(ctx, req, func(keycache.Key) error { return nil })
 	}()
 	recv(t, called, "provider call")
 	cancel()
 	err := recv(t, errc, "canceled waiter")
-	if !errors.Is(err, context.Canceled) || KindOf(err) != KindUnavailable {
+	if !errors.Is(err, context.Canceled) || keycache.KindOf(err) != keycache.KindUnavailable {
 		t.Fatalf("canceled waiter: %v", err)
 	}
 	release()
@@ -579,12 +580,12 @@ func TestCacheWaiterContext(t *testing.T) {
 
 // TestCacheUnknownKey: a real denial from KMS, through the cache.
 func TestCacheUnknownKey(t *testing.T) {
-	c := newCache(t, startKMS(t), Options{})
-	err := c.WithBucketKey(context.Background(), WriteRequest{Bucket: "b", KeyID: "alias/missing"}, func(Key) error { return nil })
-	if KindOf(err) != KindDenied {
+	c := newCache(t, startKMS(t), keycache.Options{})
+	err := c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "b", KeyID: "alias/missing"}, func(keycache.Key) error { return nil })
+	if keycache.KindOf(err) != keycache.KindDenied {
 		t.Fatalf("unknown key: %v", err)
 	}
-	if n := requests(c.Stats().Buckets["b"], OpGenerateDataKey, OutcomeDenied); n != 1 {
+	if n := requests(c.Stats().Buckets["b"], keycache.OpGenerateDataKey, keycache.OutcomeDenied); n != 1 {
 		t.Errorf("%d denied requests counted", n)
 	}
 }
@@ -594,12 +595,12 @@ func TestCacheUnknownKey(t *testing.T) {
 func TestCacheSlowCallLongerThanTTL(t *testing.T) {
 	kms := &countingProvider{Provider: startKMS(t)}
 	clock := newFakeClock()
-	c := newCache(t, kms, Options{TTL: time.Second, Now: clock.Now})
+	c := newCache(t, kms, keycache.Options{TTL: time.Second, Now: clock.Now})
 	called, release := kms.hold()
 	defer release()
 	errc := make(chan error)
 	go func() {
-		errc <- c.WithBucketKey(context.Background(), WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}, func(Key) error { return nil })
+		errc <- c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "b", KeyID: testenv.KMSKeyID}, func(keycache.Key) error { return nil })
 	}()
 	recv(t, called, "provider call")
 	clock.Advance(2 * time.Second)
@@ -617,12 +618,12 @@ func TestCacheSlowCallLongerThanTTL(t *testing.T) {
 func TestCacheUnwrapRefreshAhead(t *testing.T) {
 	kms := &countingProvider{Provider: startKMS(t)}
 	clock := newFakeClock()
-	c := newCache(t, kms, Options{UnwrapTTL: time.Minute, RefreshAhead: 10 * time.Second, Now: clock.Now})
-	gk, err := kms.Provider.GenerateDataKey(context.Background(), testenv.KMSKeyID, BucketContext("b"))
+	c := newCache(t, kms, keycache.Options{UnwrapTTL: time.Minute, RefreshAhead: 10 * time.Second, Now: clock.Now})
+	gk, err := kms.Provider.GenerateDataKey(context.Background(), testenv.KMSKeyID, keycache.BucketContext("b"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := ReadRequest{KeyBucket: "b", KeyID: gk.KeyID, Wrapped: gk.Wrapped}
+	req := keycache.ReadRequest{KeyBucket: "b", KeyID: gk.KeyID, Wrapped: gk.Wrapped}
 	if _, err := read(c, req); err != nil {
 		t.Fatal(err)
 	}
@@ -631,7 +632,7 @@ func TestCacheUnwrapRefreshAhead(t *testing.T) {
 	if pt, err := read(c, req); err != nil || !bytes.Equal(pt, gk.Plaintext) {
 		t.Fatalf("read in the refresh window: %v", err)
 	}
-	c.bg.Wait()
+	keycache.WaitBackground(c)
 	if n := kms.decs.Load(); n != 2 {
 		t.Fatalf("%d Decrypt, want 2 (miss + background refresh)", n)
 	}

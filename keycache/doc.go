@@ -57,7 +57,7 @@
 //     old key in place and is retried while the key is used, at most once a
 //     second (sooner only for refresh windows under 4s).
 //   - A cold or expired entry fails with *Error of the provider's kind once
-//     the SDK's bounded retries (KMSOptions.MaxAttempts, MaxBackoff) are
+//     the SDK's bounded retries (awskms.Options.MaxAttempts, MaxBackoff) are
 //     spent; there is no retry loop of the cache's own, and a request whose
 //     context ends stops waiting at once (the error wraps the context's).
 //     Errors are not cached: concurrent misses share one failing call, and
@@ -78,11 +78,20 @@
 // reports at most MaxBuckets buckets by name; the rest are summed under
 // OtherBuckets.
 //
-// # Local provider
+// # Providers
 //
-// NewLocal keeps a 256-bit master key in a file (hex, mode 0600, created in
-// dev mode) and wraps data keys with AES-256-GCM under a per-blob key derived
-// with HKDF-SHA256; the AAD binds the blob header, the key id and the
-// canonical encryption context. The blob format is documented on Local.
-// Local.Close wipes the master key; close the Cache over it first.
+// Providers live in packages of their own, so that a third (Vault
+// transit, GCP KMS, Azure Key Vault) is one new package and one row in
+// cmd/bucketkey/kms.go (docs/ARCHITECTURE.md, "Adding a KMS provider"):
+//
+//   - keycache/awskms: AWS KMS, or a service speaking its API (local-kms,
+//     a VPC endpoint), with the SDK's retryer; Check probes the key.
+//   - keycache/localkey: a 256-bit master key in a file (hex, mode 0600,
+//     created in dev mode) that wraps data keys with AES-256-GCM under a
+//     per-blob key derived with HKDF-SHA256; the AAD binds the blob header,
+//     the key id and AppendCanonicalContext. Its Close wipes the master
+//     key; close the Cache over it first.
+//
+// A provider returns *Error (NewError gives it the Retry-After its kind
+// deserves) and implements Checker if it has something remote to probe.
 package keycache

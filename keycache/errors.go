@@ -81,8 +81,9 @@ func KindOf(err error) ErrorKind {
 	return 0
 }
 
-// newError builds an *Error with the Retry-After its kind deserves.
-func newError(kind ErrorKind, op string, err error) *Error {
+// NewError builds an *Error with the Retry-After its kind deserves, for
+// providers (keycache/awskms, keycache/localkey) and the cache alike.
+func NewError(kind ErrorKind, op string, err error) *Error {
 	e := &Error{Kind: kind, Op: op, Err: err}
 	if kind == KindThrottled || kind == KindUnavailable {
 		e.RetryAfter = defaultRetryAfter
@@ -105,13 +106,13 @@ func asError(op string, err error) *Error {
 		}
 		return e
 	}
-	return newError(KindUnavailable, op, err)
+	return NewError(KindUnavailable, op, err)
 }
 
 // ctxError wraps a caller's context error so callers see an *Error and
 // errors.Is(err, context.Canceled) still holds.
 func ctxError(op string, ctx context.Context) *Error {
-	return newError(KindUnavailable, op, context.Cause(ctx))
+	return NewError(KindUnavailable, op, context.Cause(ctx))
 }
 
 // outcome names the accounting outcome of a provider call's error.

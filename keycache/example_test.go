@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/localkey"
 )
 
 // The proxy's use: a bucket key for each PUT, the unwrapped key for each
@@ -14,7 +15,7 @@ import (
 func Example() {
 	dir, _ := os.MkdirTemp("", "keycache-example")
 	defer os.RemoveAll(dir)
-	p, err := keycache.NewLocal(filepath.Join(dir, "master.key"), true) // dev mode
+	p, err := localkey.Open(filepath.Join(dir, "master.key"), true) // dev mode
 	if err != nil {
 		panic(err)
 	}
@@ -25,7 +26,7 @@ func Example() {
 	var wrapped []byte
 	var keyID string
 	for range 100 { // 100 PUTs
-		err := c.WithBucketKey(ctx, keycache.WriteRequest{Bucket: "photos", KeyID: keycache.LocalKeyAlias}, func(k keycache.Key) error {
+		err := c.WithBucketKey(ctx, keycache.WriteRequest{Bucket: "photos", KeyID: localkey.Alias}, func(k keycache.Key) error {
 			// Derive the object key from k.Plaintext here; store k.Wrapped
 			// and k.KeyID in the object's metadata.
 			wrapped, keyID = append(wrapped[:0], k.Wrapped...), k.KeyID

@@ -1,4 +1,4 @@
-package keycache
+package keycache_test
 
 import (
 	"context"
@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/bucketkey/bucketkey/internal/testenv"
+	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/awskms"
+	"github.com/bucketkey/bucketkey/keycache/localkey"
 )
 
 // fakeClock is an injected clock: time moves only when a test says so.
@@ -41,7 +44,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // and then waits for gate to close, so a test can hold a provider call open
 // and prove nobody waits on it.
 type countingProvider struct {
-	Provider
+	keycache.Provider
 	gens, decs atomic.Int64
 
 	mu     sync.Mutex
@@ -70,15 +73,15 @@ func (p *countingProvider) waitGate(op string) {
 	<-gate
 }
 
-func (p *countingProvider) GenerateDataKey(ctx context.Context, keyID string, encCtx map[string]string) (GeneratedKey, error) {
+func (p *countingProvider) GenerateDataKey(ctx context.Context, keyID string, encCtx map[string]string) (keycache.GeneratedKey, error) {
 	p.gens.Add(1)
-	p.waitGate(OpGenerateDataKey)
+	p.waitGate(keycache.OpGenerateDataKey)
 	return p.Provider.GenerateDataKey(ctx, keyID, encCtx)
 }
 
 func (p *countingProvider) Decrypt(ctx context.Context, keyID string, wrapped []byte, encCtx map[string]string) ([]byte, error) {
 	p.decs.Add(1)
-	p.waitGate(OpDecrypt)
+	p.waitGate(keycache.OpDecrypt)
 	return p.Provider.Decrypt(ctx, keyID, wrapped, encCtx)
 }
 
@@ -86,41 +89,41 @@ func (p *countingProvider) Decrypt(ctx context.Context, keyID string, wrapped []
 // produce on demand (throttling, an outage of a running server): while a
 // fault is set, calls fail with it without reaching the real provider.
 type fakeFaultProvider struct {
-	Provider
-	fault atomic.Pointer[Error]
+	keycache.Provider
+	fault atomic.Pointer[keycache.Error]
 }
 
-func (p *fakeFaultProvider) set(kind ErrorKind) {
+func (p *fakeFaultProvider) set(kind keycache.ErrorKind) {
 	if kind == 0 {
 		p.fault.Store(nil)
 		return
 	}
-	p.fault.Store(&Error{Kind: kind, Err: errInjected(kind)})
+	p.fault.Store(&keycache.Error{Kind: kind, Err: errInjected(kind)})
 }
 
-type errInjected ErrorKind
+type errInjected keycache.ErrorKind
 
-func (e errInjected) Error() string { return "injected fault: " + ErrorKind(e).String() }
+func (e errInjected) Error() string { return "injected fault: " + keycache.ErrorKind(e).String() }
 
-func (p *fakeFaultProvider) GenerateDataKey(ctx context.Context, keyID string, encCtx map[string]string) (GeneratedKey, error) {
+func (p *fakeFaultProvider) GenerateDataKey(ctx context.Context, keyID string, encCtx map[string]string) (keycache.GeneratedKey, error) {
 	if f := p.fault.Load(); f != nil {
-		return GeneratedKey{}, newError(f.Kind, OpGenerateDataKey, f.Err)
+		return keycache.GeneratedKey{}, keycache.NewError(f.Kind, keycache.OpGenerateDataKey, f.Err)
 	}
 	return p.Provider.GenerateDataKey(ctx, keyID, encCtx)
 }
 
 func (p *fakeFaultProvider) Decrypt(ctx context.Context, keyID string, wrapped []byte, encCtx map[string]string) ([]byte, error) {
 	if f := p.fault.Load(); f != nil {
-		return nil, newError(f.Kind, OpDecrypt, f.Err)
+		return nil, keycache.NewError(f.Kind, keycache.OpDecrypt, f.Err)
 	}
 	return p.Provider.Decrypt(ctx, keyID, wrapped, encCtx)
 }
 
 // startKMS starts a local-kms for the test and returns a provider over it.
-func startKMS(t testing.TB) *KMS {
+func startKMS(t testing.TB) *awskms.KMS {
 	t.Helper()
 	p := testenv.KMS(t)
-	k, err := NewKMS(context.Background(), KMSOptions{
+	k, err := awskms.New(context.Background(), awskms.Options{
 		Region: testenv.Region, Endpoint: p.URL,
 		AccessKey: "test-access", SecretKey: "test-secret",
 	})
@@ -131,9 +134,9 @@ func startKMS(t testing.TB) *KMS {
 }
 
 // newLocal returns a local provider over a fresh master key file.
-func newLocal(t testing.TB) *Local {
+func newLocal(t testing.TB) *localkey.Provider {
 	t.Helper()
-	l, err := NewLocal(filepath.Join(t.TempDir(), "master.key"), true)
+	l, err := localkey.Open(filepath.Join(t.TempDir(), "master.key"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,17 +144,17 @@ func newLocal(t testing.TB) *Local {
 }
 
 // newCache returns a cache closed when the test ends.
-func newCache(t testing.TB, p Provider, o Options) *Cache {
+func newCache(t testing.TB, p keycache.Provider, o keycache.Options) *keycache.Cache {
 	t.Helper()
-	c := New(p, o)
+	c := keycache.New(p, o)
 	t.Cleanup(c.Close)
 	return c
 }
 
 // write runs WithBucketKey and returns copies of what was lent.
-func write(t testing.TB, c *Cache, req WriteRequest) (wrapped []byte, plaintext []byte) {
+func write(t testing.TB, c *keycache.Cache, req keycache.WriteRequest) (wrapped []byte, plaintext []byte) {
 	t.Helper()
-	err := c.WithBucketKey(context.Background(), req, func(k Key) error {
+	err := c.WithBucketKey(context.Background(), req, func(k keycache.Key) error {
 		wrapped = append([]byte(nil), k.Wrapped...)
 		plaintext = append([]byte(nil), k.Plaintext...)
 		return nil
@@ -163,7 +166,7 @@ func write(t testing.TB, c *Cache, req WriteRequest) (wrapped []byte, plaintext 
 }
 
 // read runs WithUnwrappedKey and returns a copy of the plaintext.
-func read(c *Cache, req ReadRequest) ([]byte, error) {
+func read(c *keycache.Cache, req keycache.ReadRequest) ([]byte, error) {
 	var pt []byte
 	err := c.WithUnwrappedKey(context.Background(), req, func(p []byte) error {
 		pt = append([]byte(nil), p...)
@@ -172,7 +175,7 @@ func read(c *Cache, req ReadRequest) ([]byte, error) {
 	return pt, err
 }
 
-func requests(s Savings, op, outcome string) int64 { return s.Requests[op][outcome] }
+func requests(s keycache.Savings, op, outcome string) int64 { return s.Requests[op][outcome] }
 
 // keyEncodings are the forms in which key bytes could leak into text: raw,
 // hex in both cases, and base64 in the standard and URL alphabets (unpadded,

@@ -1,4 +1,4 @@
-package keycache
+package keycache_test
 
 import (
 	"bytes"
@@ -8,13 +8,16 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/localkey"
 )
 
 // lend runs WithBucketKey and keeps the lent plaintext slice itself (which
 // callers must not do) so the test can watch the cache wipe it.
-func lend(t *testing.T, c *Cache, bucket string) (alias, copyOf []byte) {
+func lend(t *testing.T, c *keycache.Cache, bucket string) (alias, copyOf []byte) {
 	t.Helper()
-	err := c.WithBucketKey(context.Background(), WriteRequest{Bucket: bucket}, func(k Key) error {
+	err := c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: bucket}, func(k keycache.Key) error {
 		alias, copyOf = k.Plaintext, bytes.Clone(k.Plaintext)
 		return nil
 	})
@@ -28,11 +31,11 @@ func lend(t *testing.T, c *Cache, bucket string) (alias, copyOf []byte) {
 }
 
 func TestWipeOnEviction(t *testing.T) {
-	c := newCache(t, newLocal(t), Options{MaxEntries: 1, MaxUnwrapped: 2})
+	c := newCache(t, newLocal(t), keycache.Options{MaxEntries: 1, MaxUnwrapped: 2})
 	a, _ := lend(t, c, "a")
 	var seeded []byte
-	wrapped, _ := write(t, c, WriteRequest{Bucket: "a"})
-	_ = c.WithUnwrappedKey(context.Background(), ReadRequest{KeyBucket: "a", KeyID: LocalKeyAlias, Wrapped: wrapped}, func(p []byte) error {
+	wrapped, _ := write(t, c, keycache.WriteRequest{Bucket: "a"})
+	_ = c.WithUnwrappedKey(context.Background(), keycache.ReadRequest{KeyBucket: "a", KeyID: localkey.Alias, Wrapped: wrapped}, func(p []byte) error {
 		seeded = p
 		return nil
 	})
@@ -54,10 +57,10 @@ func TestWipeOnEviction(t *testing.T) {
 // TestWipeWaitsForCallback: eviction never blocks on a callback and never
 // zeroes a key while one uses it; the last callback out wipes it.
 func TestWipeWaitsForCallback(t *testing.T) {
-	c := newCache(t, newLocal(t), Options{MaxEntries: 1})
+	c := newCache(t, newLocal(t), keycache.Options{MaxEntries: 1})
 	inside, proceed, done := make(chan []byte), make(chan struct{}), make(chan error)
 	go func() {
-		done <- c.WithBucketKey(context.Background(), WriteRequest{Bucket: "a"}, func(k Key) error {
+		done <- c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "a"}, func(k keycache.Key) error {
 			want := bytes.Clone(k.Plaintext)
 			inside <- k.Plaintext
 			<-proceed
@@ -83,7 +86,7 @@ func TestWipeWaitsForCallback(t *testing.T) {
 
 func TestWipeOnReplacementAndExpiry(t *testing.T) {
 	clock := newFakeClock()
-	c := newCache(t, newLocal(t), Options{TTL: time.Minute, RefreshAhead: -1, Now: clock.Now})
+	c := newCache(t, newLocal(t), keycache.Options{TTL: time.Minute, RefreshAhead: -1, Now: clock.Now})
 	a, _ := lend(t, c, "a")
 	b, _ := lend(t, c, "b")
 	clock.Advance(time.Minute)
@@ -97,7 +100,7 @@ func TestWipeOnReplacementAndExpiry(t *testing.T) {
 	// The sweep wipes expired keys nobody asked for again: b, and the
 	// unwrap seeds of a and b (two each: under the local key id and under
 	// "" as requested); a2 and its seeds live.
-	if n := c.removeExpired(); n != 5 {
+	if n := keycache.RemoveExpired(c); n != 5 {
 		t.Errorf("swept %d entries, want 5", n)
 	}
 	if !isZero(b) || isZero(a2) {
@@ -109,9 +112,9 @@ func TestWipeOnReplacementAndExpiry(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	c := New(newLocal(t), Options{})
+	c := keycache.New(newLocal(t), keycache.Options{})
 	a, _ := lend(t, c, "a")
-	wrapped, _ := write(t, c, WriteRequest{Bucket: "a"})
+	wrapped, _ := write(t, c, keycache.WriteRequest{Bucket: "a"})
 	c.Close()
 	c.Close() // idempotent
 	if !isZero(a) {
@@ -120,12 +123,12 @@ func TestClose(t *testing.T) {
 	if st := c.Stats(); st.CachedBucketKeys != 0 || st.CachedUnwrapped != 0 {
 		t.Fatalf("Close left %d + %d keys", st.CachedBucketKeys, st.CachedUnwrapped)
 	}
-	err := c.WithBucketKey(context.Background(), WriteRequest{Bucket: "a"}, func(Key) error { return nil })
-	if !errors.Is(err, ErrClosed) || KindOf(err) != KindUnavailable {
+	err := c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "a"}, func(keycache.Key) error { return nil })
+	if !errors.Is(err, keycache.ErrClosed) || keycache.KindOf(err) != keycache.KindUnavailable {
 		t.Errorf("write after Close: %v", err)
 	}
-	_, err = read(c, ReadRequest{KeyBucket: "a", Wrapped: wrapped})
-	if !errors.Is(err, ErrClosed) {
+	_, err = read(c, keycache.ReadRequest{KeyBucket: "a", Wrapped: wrapped})
+	if !errors.Is(err, keycache.ErrClosed) {
 		t.Errorf("read after Close: %v", err)
 	}
 }
@@ -135,7 +138,7 @@ func TestClose(t *testing.T) {
 func TestCloseDuringRefresh(t *testing.T) {
 	p := &countingProvider{Provider: newLocal(t)}
 	clock := newFakeClock()
-	c := New(p, Options{TTL: time.Minute, Now: clock.Now})
+	c := keycache.New(p, keycache.Options{TTL: time.Minute, Now: clock.Now})
 	a, _ := lend(t, c, "a")
 	clock.Advance(55 * time.Second)
 	called, release := p.hold()
@@ -163,7 +166,7 @@ func TestCloseDuringRefresh(t *testing.T) {
 // starts; running counts the calls inside it, and canceled those whose
 // context had been canceled by the time they were released.
 type fakeBlockingProvider struct {
-	Provider
+	keycache.Provider
 	entered  chan string
 	release  chan struct{}
 	running  atomic.Int64
@@ -180,13 +183,13 @@ func (p *fakeBlockingProvider) hold(ctx context.Context, op string) func() {
 	return func() { p.running.Add(-1) }
 }
 
-func (p *fakeBlockingProvider) GenerateDataKey(ctx context.Context, keyID string, encCtx map[string]string) (GeneratedKey, error) {
-	defer p.hold(ctx, OpGenerateDataKey)()
+func (p *fakeBlockingProvider) GenerateDataKey(ctx context.Context, keyID string, encCtx map[string]string) (keycache.GeneratedKey, error) {
+	defer p.hold(ctx, keycache.OpGenerateDataKey)()
 	return p.Provider.GenerateDataKey(ctx, keyID, encCtx)
 }
 
 func (p *fakeBlockingProvider) Decrypt(ctx context.Context, keyID string, wrapped []byte, encCtx map[string]string) ([]byte, error) {
-	defer p.hold(ctx, OpDecrypt)()
+	defer p.hold(ctx, keycache.OpDecrypt)()
 	return p.Provider.Decrypt(ctx, keyID, wrapped, encCtx)
 }
 
@@ -196,32 +199,32 @@ func (p *fakeBlockingProvider) Decrypt(ctx context.Context, keyID string, wrappe
 // bubble's Wait proves Close is blocked on the call rather than merely slow.
 func TestCloseWaitsForProviderCalls(t *testing.T) {
 	local := newLocal(t)
-	cold, err := local.GenerateDataKey(context.Background(), "", BucketContext("a"))
+	cold, err := local.GenerateDataKey(context.Background(), "", keycache.BucketContext("a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeA := func(ctx context.Context, c *Cache) error {
-		return c.WithBucketKey(ctx, WriteRequest{Bucket: "a"}, func(Key) error { return nil })
+	writeA := func(ctx context.Context, c *keycache.Cache) error {
+		return c.WithBucketKey(ctx, keycache.WriteRequest{Bucket: "a"}, func(keycache.Key) error { return nil })
 	}
-	readCold := func(ctx context.Context, c *Cache) error {
-		return c.WithUnwrappedKey(ctx, ReadRequest{KeyBucket: "a", Wrapped: cold.Wrapped}, func([]byte) error { return nil })
+	readCold := func(ctx context.Context, c *keycache.Cache) error {
+		return c.WithUnwrappedKey(ctx, keycache.ReadRequest{KeyBucket: "a", Wrapped: cold.Wrapped}, func([]byte) error { return nil })
 	}
 	tests := []struct {
 		name string
-		o    Options
-		call func(context.Context, *Cache) error
+		o    keycache.Options
+		call func(context.Context, *keycache.Cache) error
 		op   string
 	}{
-		{"write miss", Options{}, writeA, OpGenerateDataKey},
-		{"read miss", Options{}, readCold, OpDecrypt},
-		{"baseline write", Options{Disabled: true}, writeA, OpGenerateDataKey},
-		{"baseline read", Options{Disabled: true}, readCold, OpDecrypt},
+		{"write miss", keycache.Options{}, writeA, keycache.OpGenerateDataKey},
+		{"read miss", keycache.Options{}, readCold, keycache.OpDecrypt},
+		{"baseline write", keycache.Options{Disabled: true}, writeA, keycache.OpGenerateDataKey},
+		{"baseline read", keycache.Options{Disabled: true}, readCold, keycache.OpDecrypt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p := &fakeBlockingProvider{Provider: local, entered: make(chan string, 1), release: make(chan struct{})}
-				c := New(p, tt.o)
+				c := keycache.New(p, tt.o)
 				errc := make(chan error, 1)
 				go func() { errc <- tt.call(t.Context(), c) }()
 				if op := <-p.entered; op != tt.op {
@@ -246,13 +249,13 @@ func TestCloseWaitsForProviderCalls(t *testing.T) {
 						t.Errorf("Close returned with %d provider calls running", n)
 					}
 				}
-				if err := <-errc; KindOf(err) != KindUnavailable {
+				if err := <-errc; keycache.KindOf(err) != keycache.KindUnavailable {
 					t.Errorf("request cut short by Close: %v, want kind unavailable", err)
 				}
 				if n := p.canceled.Load(); n != 1 {
 					t.Errorf("%d provider calls saw their context canceled by Close, want 1", n)
 				}
-				if err := tt.call(t.Context(), c); !errors.Is(err, ErrClosed) {
+				if err := tt.call(t.Context(), c); !errors.Is(err, keycache.ErrClosed) {
 					t.Errorf("request after Close: %v", err)
 				}
 				if n := p.running.Load(); n != 0 {

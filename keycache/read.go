@@ -68,7 +68,7 @@ func (k readKey) flightName(wrapped []byte, extra map[string]string) string {
 // proxy wrote costs no Decrypt while the key lives.
 func (c *Cache) WithUnwrappedKey(ctx context.Context, req ReadRequest, fn func(plaintext []byte) error) error {
 	if req.KeyBucket == "" || len(req.Wrapped) == 0 {
-		return newError(KindInvalid, OpDecrypt, errors.New("no key bucket or wrapped key"))
+		return NewError(KindInvalid, OpDecrypt, errors.New("no key bucket or wrapped key"))
 	}
 	if len(req.Context) > 0 {
 		if err := checkContext(OpDecrypt, req.Context); err != nil {
@@ -110,7 +110,7 @@ func (c *Cache) borrowRead(ctx context.Context, req ReadRequest, bucket string) 
 			return e, nil
 		}
 		if c.closed.Load() {
-			return nil, newError(KindUnavailable, OpDecrypt, ErrClosed)
+			return nil, NewError(KindUnavailable, OpDecrypt, ErrClosed)
 		}
 		c.waited.Add(1)
 		wrapped := bytes.Clone(req.Wrapped) // the flight may outlive the request
@@ -125,7 +125,7 @@ func (c *Cache) borrowRead(ctx context.Context, req ReadRequest, bucket string) 
 			return e, nil
 		}
 	}
-	return nil, newError(KindUnavailable, OpDecrypt, errors.New("unwrapped key retired while waiting"))
+	return nil, NewError(KindUnavailable, OpDecrypt, errors.New("unwrapped key retired while waiting"))
 }
 
 // unwrap is the body of a Decrypt flight, like generate.
@@ -135,7 +135,7 @@ func (c *Cache) unwrap(k readKey, wrapped []byte, extra map[string]string, bucke
 		return cur, nil
 	}
 	if !c.startCall() {
-		return nil, newError(KindUnavailable, OpDecrypt, ErrClosed)
+		return nil, NewError(KindUnavailable, OpDecrypt, ErrClosed)
 	}
 	defer c.bg.Done()
 	stats := c.acct.bucket(bucket)
@@ -148,7 +148,7 @@ func (c *Cache) unwrap(k readKey, wrapped []byte, extra map[string]string, bucke
 	e := c.newReadEntry(pt, wrapped, extra, c.o.Now())
 	e.lastStats.Store(stats)
 	if err := c.insert(e, func() { c.reads.put(k, e) }); err != nil {
-		return nil, newError(KindUnavailable, OpDecrypt, err)
+		return nil, NewError(KindUnavailable, OpDecrypt, err)
 	}
 	return e, nil
 }
@@ -236,7 +236,7 @@ func (c *Cache) unwrapSeeds(k writeKey, gk GeneratedKey, extra map[string]string
 // readBaseline is the Disabled design: one Decrypt per object.
 func (c *Cache) readBaseline(ctx context.Context, req ReadRequest, bucket string, fn func([]byte) error) error {
 	if !c.startCall() {
-		return newError(KindUnavailable, OpDecrypt, ErrClosed)
+		return NewError(KindUnavailable, OpDecrypt, ErrClosed)
 	}
 	stats := c.acct.bucket(bucket)
 	c.waited.Add(1)

@@ -44,7 +44,7 @@ func (k writeKey) flightName(extra map[string]string) string {
 // checkContext refuses an extra context that would override the bucket ARN.
 func checkContext(op string, extra map[string]string) error {
 	if _, ok := extra[ContextKeyBucketARN]; ok {
-		return newError(KindInvalid, op, fmt.Errorf("encryption context key %q is reserved", ContextKeyBucketARN))
+		return NewError(KindInvalid, op, fmt.Errorf("encryption context key %q is reserved", ContextKeyBucketARN))
 	}
 	return nil
 }
@@ -61,7 +61,7 @@ func checkContext(op string, extra map[string]string) error {
 // still bounds how long this request waits.
 func (c *Cache) WithBucketKey(ctx context.Context, req WriteRequest, fn func(Key) error) error {
 	if req.Bucket == "" {
-		return newError(KindInvalid, OpGenerateDataKey, errors.New("no bucket"))
+		return NewError(KindInvalid, OpGenerateDataKey, errors.New("no bucket"))
 	}
 	if len(req.Context) > 0 {
 		if err := checkContext(OpGenerateDataKey, req.Context); err != nil {
@@ -92,7 +92,7 @@ func (c *Cache) borrowWrite(ctx context.Context, req WriteRequest) (*entry, erro
 			return e, nil
 		}
 		if c.closed.Load() {
-			return nil, newError(KindUnavailable, OpGenerateDataKey, ErrClosed)
+			return nil, NewError(KindUnavailable, OpGenerateDataKey, ErrClosed)
 		}
 		c.waited.Add(1)
 		// The flight outlives a caller that gives up, and the caller
@@ -110,7 +110,7 @@ func (c *Cache) borrowWrite(ctx context.Context, req WriteRequest) (*entry, erro
 		}
 		// Others used the new key up (MaxObjects) before we could: go round.
 	}
-	return nil, newError(KindUnavailable, OpGenerateDataKey,
+	return nil, NewError(KindUnavailable, OpGenerateDataKey,
 		errors.New("bucket keys used up by concurrent writers faster than they could be fetched"))
 }
 
@@ -122,7 +122,7 @@ func (c *Cache) generate(k writeKey, extra map[string]string, stale *entry) (*en
 		return cur, nil
 	}
 	if !c.startCall() {
-		return nil, newError(KindUnavailable, OpGenerateDataKey, ErrClosed)
+		return nil, NewError(KindUnavailable, OpGenerateDataKey, ErrClosed)
 	}
 	defer c.bg.Done()
 	stats := c.acct.bucket(k.bucket)
@@ -156,7 +156,7 @@ func (c *Cache) generate(k writeKey, extra map[string]string, stale *entry) (*en
 		for _, s := range seeds {
 			wipe(s.e.plaintext)
 		}
-		return nil, newError(KindUnavailable, OpGenerateDataKey, err)
+		return nil, NewError(KindUnavailable, OpGenerateDataKey, err)
 	}
 	return e, nil
 }
@@ -198,7 +198,7 @@ func (c *Cache) refreshWrite(k writeKey, e *entry) {
 // key wiped when fn returns.
 func (c *Cache) writeBaseline(ctx context.Context, req WriteRequest, fn func(Key) error) error {
 	if !c.startCall() {
-		return newError(KindUnavailable, OpGenerateDataKey, ErrClosed)
+		return NewError(KindUnavailable, OpGenerateDataKey, ErrClosed)
 	}
 	stats := c.acct.bucket(req.Bucket)
 	c.waited.Add(1)

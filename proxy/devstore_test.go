@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/bucketkey/bucketkey/internal/devstore"
-	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/localkey"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
@@ -32,7 +32,7 @@ func newUnitTestProxy(t testing.TB, opts ...proxyOption) *testProxy {
 	}
 	backendSrv := httptest.NewServer(store)
 	t.Cleanup(backendSrv.Close)
-	local, err := keycache.NewLocalKey(make([]byte, 32))
+	local, err := localkey.New(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/localkey"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
@@ -489,7 +490,7 @@ func TestMixedBucketURLEncodedKeys(t *testing.T) {
 // TestUnitMixedBucketsValidated: an empty name in MixedBuckets is refused at
 // start-up, not met on a first listing.
 func TestUnitMixedBucketsValidated(t *testing.T) {
-	local, err := keycache.NewLocalKey(make([]byte, 32))
+	local, err := localkey.New(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}

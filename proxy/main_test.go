@@ -23,6 +23,7 @@ import (
 
 	"github.com/bucketkey/bucketkey/internal/testenv"
 	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/awskms"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
@@ -92,7 +93,7 @@ func newTestProxy(t testing.TB, opts ...proxyOption) *testProxy {
 	t.Helper()
 	needServers(t)
 	ctx := context.Background()
-	kms, err := keycache.NewKMS(ctx, keycache.KMSOptions{
+	kms, err := awskms.New(ctx, awskms.Options{
 		Region: testenv.Region, Endpoint: backendKMS.URL,
 		AccessKey: "local", SecretKey: "local",
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/localkey"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
@@ -21,7 +22,7 @@ import (
 // keys come from a local master key, its upstream is a closed port.
 func unitProxy(t testing.TB, opts ...proxyOption) *Proxy {
 	t.Helper()
-	local, err := keycache.NewLocalKey(make([]byte, 32))
+	local, err := localkey.New(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestUnitNewValidates(t *testing.T) {
 		"replica": func(c *Config) { c.Replicas = map[string][]string{"b": {""}} },
 		"timeout": func(c *Config) { c.UpstreamTimeout = -1 },
 	} {
-		local, _ := keycache.NewLocalKey(make([]byte, 32))
+		local, _ := localkey.New(make([]byte, 32))
 		keys := keycache.New(local, keycache.Options{})
 		cfg := Config{
 			Upstream: &url.URL{Scheme: "http", Host: "x"}, UpstreamRegion: "r",

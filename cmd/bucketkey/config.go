@@ -17,6 +17,7 @@ import (
 
 	"github.com/bucketkey/bucketkey/admin"
 	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/localkey"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
@@ -284,7 +285,7 @@ func (c *serveConfig) validateKMS(r *resolved, s *settings) error {
 		return errors.New("--kms-provider local needs --kms-local-key FILE")
 	case r.KMSProvider == "aws" && c.KMSLocalKey != "" && c.KMSProvider != "":
 		return errors.New("--kms-provider aws and --kms-local-key: set one of them")
-	case c.KMSLocalKey != "" && c.KMSKeyID != "" && c.KMSKeyID != keycache.LocalKeyAlias:
+	case c.KMSLocalKey != "" && c.KMSKeyID != "" && c.KMSKeyID != localkey.Alias:
 		return errors.New("--kms-key-id names an AWS KMS key and --kms-local-key a local master key: set one of them")
 	case c.KMSLocalKey != "" && (c.KMSEndpoint != "" || c.KMSRegion != ""):
 		return errors.New("--kms-endpoint and --kms-region configure AWS KMS; they do not apply with --kms-local-key")

@@ -20,6 +20,7 @@ import (
 	"github.com/bucketkey/bucketkey/admin"
 	"github.com/bucketkey/bucketkey/internal/devstore"
 	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/localkey"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
@@ -77,7 +78,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, ready 
 	}
 	keyPath := filepath.Join(dir, "master.key")
 	// Create the master key if this is the first run; serve opens it.
-	created, err := keycache.NewLocal(keyPath, true)
+	created, err := localkey.Open(keyPath, true)
 	if err != nil {
 		return configError(stderr, "dev", fmt.Errorf("master key: %v", trimErr(err)))
 	}

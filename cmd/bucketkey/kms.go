@@ -5,12 +5,15 @@ import (
 	"fmt"
 
 	"github.com/bucketkey/bucketkey/keycache"
+	"github.com/bucketkey/bucketkey/keycache/awskms"
+	"github.com/bucketkey/bucketkey/keycache/localkey"
 )
 
 // kmsProviders is the table of key providers --kms-provider chooses from,
-// by name. A new provider (Vault transit, GCP KMS, Azure Key Vault) is its
-// keycache.Provider implementation (with Check, if it has something remote
-// to probe) and one row here; docs/ARCHITECTURE.md, "Adding a KMS provider".
+// by name. A new provider (Vault transit, GCP KMS, Azure Key Vault) is a
+// package of its own under keycache/ implementing keycache.Provider (and
+// keycache.Checker, if it has something remote to probe) and one row here;
+// docs/ARCHITECTURE.md, "Adding a KMS provider".
 var kmsProviders = map[string]func(ctx context.Context, r *resolved) (p keycache.Provider, keyID string, err error){
 	"aws":   newAWSKMS,
 	"local": newLocalKMS,
@@ -46,7 +49,7 @@ func kmsProvider(ctx context.Context, r *resolved) (keycache.Provider, string, f
 
 // newLocalKMS is the local master key of --kms-local-key.
 func newLocalKMS(_ context.Context, r *resolved) (keycache.Provider, string, error) {
-	p, err := keycache.NewLocal(r.KMSLocalKey, false)
+	p, err := localkey.Open(r.KMSLocalKey, false)
 	if err != nil {
 		return nil, "", fmt.Errorf("--kms-local-key: %v", trimErr(err))
 	}
@@ -59,12 +62,12 @@ func newLocalKMS(_ context.Context, r *resolved) (keycache.Provider, string, err
 // only objects naming an accepted key, so without this an alias would be
 // matched only after this process's first write under it.
 func newAWSKMS(ctx context.Context, r *resolved) (keycache.Provider, string, error) {
-	o := keycache.KMSOptions{Region: r.KMSRegion, Endpoint: r.KMSEndpoint, KeyID: r.KMSKeyID}
-	p, err := keycache.NewKMS(ctx, o)
+	o := awskms.Options{Region: r.KMSRegion, Endpoint: r.KMSEndpoint, KeyID: r.KMSKeyID}
+	p, err := awskms.New(ctx, o)
 	if err != nil && o.Region == "" {
 		// No region from the key's ARN or the SDK's chain: the backend's.
 		o.Region = r.UpstreamRegion
-		p, err = keycache.NewKMS(ctx, o)
+		p, err = awskms.New(ctx, o)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("AWS KMS: %v", trimErr(err))

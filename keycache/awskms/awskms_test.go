@@ -1,4 +1,4 @@
-package keycache
+package awskms
 
 import (
 	"bytes"
@@ -25,13 +25,14 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/bucketkey/bucketkey/internal/testenv"
+	"github.com/bucketkey/bucketkey/keycache"
 )
 
 func TestKMSGenerateDecrypt(t *testing.T) {
 	k := startKMS(t)
 	ctx := context.Background()
 	for _, keyID := range []string{testenv.KMSKeyID, testenv.KMSKeyAlias} {
-		gk, err := k.GenerateDataKey(ctx, keyID, BucketContext("photos"))
+		gk, err := k.GenerateDataKey(ctx, keyID, keycache.BucketContext("photos"))
 		if err != nil {
 			t.Fatalf("GenerateDataKey(%s): %v", keyID, err)
 		}
@@ -43,7 +44,7 @@ func TestKMSGenerateDecrypt(t *testing.T) {
 			t.Errorf("KeyID = %q, want %q", gk.KeyID, wantARN)
 		}
 		for _, decryptID := range []string{gk.KeyID, keyID, ""} {
-			pt, err := k.Decrypt(ctx, decryptID, gk.Wrapped, BucketContext("photos"))
+			pt, err := k.Decrypt(ctx, decryptID, gk.Wrapped, keycache.BucketContext("photos"))
 			if err != nil {
 				t.Fatalf("Decrypt(%q): %v", decryptID, err)
 			}
@@ -62,11 +63,11 @@ func TestKMSGenerateDecrypt(t *testing.T) {
 func TestKMSErrorsMapped(t *testing.T) {
 	p := testenv.KMS(t)
 	ctx := context.Background()
-	k, err := NewKMS(ctx, KMSOptions{Region: testenv.Region, Endpoint: p.URL, AccessKey: "a", SecretKey: "b"})
+	k, err := New(ctx, Options{Region: testenv.Region, Endpoint: p.URL, AccessKey: "a", SecretKey: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gk, err := k.GenerateDataKey(ctx, testenv.KMSKeyID, BucketContext("a"))
+	gk, err := k.GenerateDataKey(ctx, testenv.KMSKeyID, keycache.BucketContext("a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,42 +86,42 @@ func TestKMSErrorsMapped(t *testing.T) {
 	tests := []struct {
 		name string
 		call func() error
-		want []ErrorKind // local-kms answers some cases with another code than AWS
+		want []keycache.ErrorKind // local-kms answers some cases with another code than AWS
 	}{
 		{"generate unknown key", func() error {
-			_, err := k.GenerateDataKey(ctx, "00000000-0000-0000-0000-000000000000", BucketContext("a"))
+			_, err := k.GenerateDataKey(ctx, "00000000-0000-0000-0000-000000000000", keycache.BucketContext("a"))
 			return err
-		}, []ErrorKind{KindDenied}},
+		}, []keycache.ErrorKind{keycache.KindDenied}},
 		{"generate disabled key", func() error {
-			_, err := k.GenerateDataKey(ctx, testenv.KMSOtherKeyID, BucketContext("a"))
+			_, err := k.GenerateDataKey(ctx, testenv.KMSOtherKeyID, keycache.BucketContext("a"))
 			return err
-		}, []ErrorKind{KindDenied}},
+		}, []keycache.ErrorKind{keycache.KindDenied}},
 		{"decrypt other bucket's context", func() error {
-			_, err := k.Decrypt(ctx, gk.KeyID, gk.Wrapped, BucketContext("b"))
+			_, err := k.Decrypt(ctx, gk.KeyID, gk.Wrapped, keycache.BucketContext("b"))
 			return err
-		}, []ErrorKind{KindInvalid}},
+		}, []keycache.ErrorKind{keycache.KindInvalid}},
 		{"decrypt extra context missing", func() error {
 			_, err := k.Decrypt(ctx, gk.KeyID, gk.Wrapped, nil)
 			return err
-		}, []ErrorKind{KindInvalid}},
+		}, []keycache.ErrorKind{keycache.KindInvalid}},
 		{"decrypt tampered blob", func() error {
-			_, err := k.Decrypt(ctx, gk.KeyID, tampered, BucketContext("a"))
+			_, err := k.Decrypt(ctx, gk.KeyID, tampered, keycache.BucketContext("a"))
 			return err
-		}, []ErrorKind{KindInvalid}},
+		}, []keycache.ErrorKind{keycache.KindInvalid}},
 		// AWS says IncorrectKeyException (Denied); local-kms InvalidCiphertext.
 		{"decrypt with another key id", func() error {
-			_, err := k.Decrypt(ctx, testenv.KMSOtherKeyID, gk.Wrapped, BucketContext("a"))
+			_, err := k.Decrypt(ctx, testenv.KMSOtherKeyID, gk.Wrapped, keycache.BucketContext("a"))
 			return err
-		}, []ErrorKind{KindDenied, KindInvalid}},
+		}, []keycache.ErrorKind{keycache.KindDenied, keycache.KindInvalid}},
 		{"decrypt garbage", func() error {
-			_, err := k.Decrypt(ctx, gk.KeyID, []byte("not a blob"), BucketContext("a"))
+			_, err := k.Decrypt(ctx, gk.KeyID, []byte("not a blob"), keycache.BucketContext("a"))
 			return err
-		}, []ErrorKind{KindInvalid}},
+		}, []keycache.ErrorKind{keycache.KindInvalid}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.call()
-			var e *Error
+			var e *keycache.Error
 			if !errors.As(err, &e) {
 				t.Fatalf("error %v is not *Error", err)
 			}
@@ -150,7 +151,7 @@ func TestKMSUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := NewKMS(context.Background(), KMSOptions{
+	k, err := New(context.Background(), Options{
 		Region: testenv.Region, Endpoint: "http://" + addr,
 		AccessKey: "a", SecretKey: "b",
 		MaxAttempts: 2, MaxBackoff: time.Millisecond,
@@ -158,29 +159,29 @@ func TestKMSUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = k.GenerateDataKey(context.Background(), testenv.KMSKeyID, BucketContext("a"))
-	if KindOf(err) != KindUnavailable {
-		t.Fatalf("GenerateDataKey: kind %v (%v), want unavailable", KindOf(err), err)
+	_, err = k.GenerateDataKey(context.Background(), testenv.KMSKeyID, keycache.BucketContext("a"))
+	if keycache.KindOf(err) != keycache.KindUnavailable {
+		t.Fatalf("GenerateDataKey: kind %v (%v), want unavailable", keycache.KindOf(err), err)
 	}
-	var e *Error
+	var e *keycache.Error
 	if errors.As(err, &e); e.RetryAfter <= 0 {
 		t.Errorf("RetryAfter = %v, want > 0", e.RetryAfter)
 	}
-	_, err = k.Decrypt(context.Background(), testenv.KMSKeyID, []byte("x"), BucketContext("a"))
-	if KindOf(err) != KindUnavailable {
-		t.Fatalf("Decrypt: kind %v (%v), want unavailable", KindOf(err), err)
+	_, err = k.Decrypt(context.Background(), testenv.KMSKeyID, []byte("x"), keycache.BucketContext("a"))
+	if keycache.KindOf(err) != keycache.KindUnavailable {
+		t.Fatalf("Decrypt: kind %v (%v), want unavailable", keycache.KindOf(err), err)
 	}
 
 	// Through the cache: a cold bucket fails with the same kind, counted.
-	c := newCache(t, k, Options{})
-	err = c.WithBucketKey(context.Background(), WriteRequest{Bucket: "a", KeyID: testenv.KMSKeyID}, func(Key) error {
+	c := newCache(t, k, keycache.Options{})
+	err = c.WithBucketKey(context.Background(), keycache.WriteRequest{Bucket: "a", KeyID: testenv.KMSKeyID}, func(keycache.Key) error {
 		t.Error("callback ran without a key")
 		return nil
 	})
-	if KindOf(err) != KindUnavailable {
-		t.Fatalf("WithBucketKey: kind %v (%v), want unavailable", KindOf(err), err)
+	if keycache.KindOf(err) != keycache.KindUnavailable {
+		t.Fatalf("WithBucketKey: kind %v (%v), want unavailable", keycache.KindOf(err), err)
 	}
-	if n := requests(c.Stats().Total, OpGenerateDataKey, OutcomeUnavailable); n != 1 {
+	if n := requests(c.Stats().Total, keycache.OpGenerateDataKey, keycache.OutcomeUnavailable); n != 1 {
 		t.Errorf("unavailable GenerateDataKey requests = %d, want 1", n)
 	}
 }
@@ -190,7 +191,7 @@ func TestNewKMSNeedsRegion(t *testing.T) {
 	t.Setenv("AWS_DEFAULT_REGION", "")
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	if _, err := NewKMS(context.Background(), KMSOptions{AccessKey: "a", SecretKey: "b"}); err == nil {
+	if _, err := New(context.Background(), Options{AccessKey: "a", SecretKey: "b"}); err == nil {
 		t.Fatal("NewKMS without a region succeeded")
 	}
 }
@@ -206,37 +207,37 @@ func TestMapKMSError(t *testing.T) {
 	}
 	tests := []struct {
 		err  error
-		want ErrorKind
+		want keycache.ErrorKind
 	}{
-		{api("ThrottlingException"), KindThrottled},
-		{api("LimitExceededException"), KindThrottled},
-		{api("AccessDeniedException"), KindDenied},
-		{api("DisabledException"), KindDenied},
-		{api("NotFoundException"), KindDenied},
-		{api("KMSInvalidStateException"), KindDenied},
-		{api("IncorrectKeyException"), KindDenied},
-		{api("UnrecognizedClientException"), KindDenied},
-		{api("InvalidCiphertextException"), KindInvalid},
-		{api("KMSInternalException"), KindUnavailable},
-		{api("DependencyTimeoutException"), KindUnavailable},
-		{api("KeyUnavailableException"), KindUnavailable},
-		{status(429), KindThrottled},
-		{status(403), KindDenied},
-		{status(400), KindInvalid},
-		{status(500), KindUnavailable},
-		{status(503), KindUnavailable},
-		{context.DeadlineExceeded, KindUnavailable},
-		{errors.New("dial tcp: connection refused"), KindUnavailable},
+		{api("ThrottlingException"), keycache.KindThrottled},
+		{api("LimitExceededException"), keycache.KindThrottled},
+		{api("AccessDeniedException"), keycache.KindDenied},
+		{api("DisabledException"), keycache.KindDenied},
+		{api("NotFoundException"), keycache.KindDenied},
+		{api("KMSInvalidStateException"), keycache.KindDenied},
+		{api("IncorrectKeyException"), keycache.KindDenied},
+		{api("UnrecognizedClientException"), keycache.KindDenied},
+		{api("InvalidCiphertextException"), keycache.KindInvalid},
+		{api("KMSInternalException"), keycache.KindUnavailable},
+		{api("DependencyTimeoutException"), keycache.KindUnavailable},
+		{api("KeyUnavailableException"), keycache.KindUnavailable},
+		{status(429), keycache.KindThrottled},
+		{status(403), keycache.KindDenied},
+		{status(400), keycache.KindInvalid},
+		{status(500), keycache.KindUnavailable},
+		{status(503), keycache.KindUnavailable},
+		{context.DeadlineExceeded, keycache.KindUnavailable},
+		{errors.New("dial tcp: connection refused"), keycache.KindUnavailable},
 	}
 	for _, tt := range tests {
-		e := mapKMSError(OpDecrypt, tt.err)
+		e := mapKMSError(keycache.OpDecrypt, tt.err)
 		if e.Kind != tt.want {
 			t.Errorf("mapKMSError(%v) = %v, want %v", tt.err, e.Kind, tt.want)
 		}
-		if e.Op != OpDecrypt || !errors.Is(e, tt.err) {
+		if e.Op != keycache.OpDecrypt || !errors.Is(e, tt.err) {
 			t.Errorf("mapKMSError(%v) lost its op or cause: %v", tt.err, e)
 		}
-		if (tt.want == KindThrottled || tt.want == KindUnavailable) != (e.RetryAfter > 0) {
+		if (tt.want == keycache.KindThrottled || tt.want == keycache.KindUnavailable) != (e.RetryAfter > 0) {
 			t.Errorf("mapKMSError(%v).RetryAfter = %v", tt.err, e.RetryAfter)
 		}
 	}
@@ -276,7 +277,7 @@ func (f *fakeThrottlingKMS) serve(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || r.Method != http.MethodPost ||
 		r.Header.Get("X-Amz-Target") != "TrentService.GenerateDataKey" ||
 		in.KeyId != testenv.KMSKeyID || in.KeySpec != "AES_256" ||
-		in.EncryptionContext[ContextKeyBucketARN] != "arn:aws:s3:::b" {
+		in.EncryptionContext[keycache.ContextKeyBucketARN] != "arn:aws:s3:::b" {
 		f.t.Errorf("fake KMS got an unexpected request: %s %s, target %q, key %q, spec %q, context %v (%v)",
 			r.Method, r.URL, r.Header.Get("X-Amz-Target"), in.KeyId, in.KeySpec, in.EncryptionContext, err)
 		w.WriteHeader(http.StatusBadRequest)
@@ -326,14 +327,14 @@ func TestKMSRetriesThrottling(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeThrottlingKMS(t, tt.throttle)
-			k, err := NewKMS(context.Background(), KMSOptions{
+			k, err := New(context.Background(), Options{
 				Region: testenv.Region, Endpoint: f.URL, AccessKey: "a", SecretKey: "b",
 				MaxAttempts: tt.maxAttempts, MaxBackoff: time.Millisecond,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			gk, err := k.GenerateDataKey(context.Background(), testenv.KMSKeyID, BucketContext("b"))
+			gk, err := k.GenerateDataKey(context.Background(), testenv.KMSKeyID, keycache.BucketContext("b"))
 
 			reqs := f.requests()
 			if len(reqs) != tt.wantRequests {
@@ -357,12 +358,12 @@ func TestKMSRetriesThrottling(t *testing.T) {
 				}
 				return
 			}
-			var e *Error
-			if !errors.As(err, &e) || e.Kind != KindThrottled || e.Op != OpGenerateDataKey {
-				t.Fatalf("GenerateDataKey: %v (kind %v), want a throttled *Error", err, KindOf(err))
+			var e *keycache.Error
+			if !errors.As(err, &e) || e.Kind != keycache.KindThrottled || e.Op != keycache.OpGenerateDataKey {
+				t.Fatalf("GenerateDataKey: %v (kind %v), want a throttled *Error", err, keycache.KindOf(err))
 			}
-			if e.RetryAfter != defaultRetryAfter {
-				t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, defaultRetryAfter)
+			if want := keycache.NewError(keycache.KindThrottled, "", nil).RetryAfter; e.RetryAfter != want {
+				t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, want)
 			}
 			var ae smithy.APIError
 			if !errors.As(err, &ae) || ae.ErrorCode() != "ThrottlingException" || ae.ErrorMessage() != "Rate exceeded" {
@@ -442,15 +443,15 @@ func TestKMSDefaultCredentialChain(t *testing.T) {
 	rec := newKMSRecorder(t, testenv.KMS(t).URL)
 	wantScope := "/" + testenv.Region + "/kms/aws4_request"
 
-	k, err := NewKMS(context.Background(), KMSOptions{Endpoint: rec.URL})
+	k, err := New(context.Background(), Options{Endpoint: rec.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gk, err := k.GenerateDataKey(context.Background(), testenv.KMSKeyID, BucketContext("b"))
+	gk, err := k.GenerateDataKey(context.Background(), testenv.KMSKeyID, keycache.BucketContext("b"))
 	if err != nil {
 		t.Fatalf("GenerateDataKey with the default chain's credentials: %v", err)
 	}
-	if pt, err := k.Decrypt(context.Background(), gk.KeyID, gk.Wrapped, BucketContext("b")); err != nil || !bytes.Equal(pt, gk.Plaintext) {
+	if pt, err := k.Decrypt(context.Background(), gk.KeyID, gk.Wrapped, keycache.BucketContext("b")); err != nil || !bytes.Equal(pt, gk.Plaintext) {
 		t.Fatalf("Decrypt with the default chain's credentials: %v", err)
 	}
 	creds, sessions := rec.take()
@@ -465,11 +466,11 @@ func TestKMSDefaultCredentialChain(t *testing.T) {
 	}
 
 	// Static credentials in the options take precedence over the chain.
-	k, err = NewKMS(context.Background(), KMSOptions{Endpoint: rec.URL, AccessKey: "static-ak", SecretKey: "static-sk"})
+	k, err = New(context.Background(), Options{Endpoint: rec.URL, AccessKey: "static-ak", SecretKey: "static-sk"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.GenerateDataKey(context.Background(), testenv.KMSKeyID, BucketContext("b")); err != nil {
+	if _, err := k.GenerateDataKey(context.Background(), testenv.KMSKeyID, keycache.BucketContext("b")); err != nil {
 		t.Fatal(err)
 	}
 	creds, sessions = rec.take()
@@ -483,14 +484,14 @@ func TestKMSDefaultCredentialChain(t *testing.T) {
 func TestKMSCheckAndAliases(t *testing.T) {
 	p := testenv.KMS(t)
 	newK := func(keyID string) *KMS {
-		k, err := NewKMS(context.Background(), KMSOptions{Region: testenv.Region, Endpoint: p.URL, AccessKey: "a", SecretKey: "b", KeyID: keyID})
+		k, err := New(context.Background(), Options{Region: testenv.Region, Endpoint: p.URL, AccessKey: "a", SecretKey: "b", KeyID: keyID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return k
 	}
 	ctx := context.Background()
-	var _ Checker = newK(testenv.KMSKeyID)
+	var _ keycache.Checker = newK(testenv.KMSKeyID)
 	if err := newK(testenv.KMSKeyID).Check(ctx); err != nil {
 		t.Errorf("Check of the seeded key: %v", err)
 	}

@@ -1,4 +1,4 @@
-package keycache
+package awskms
 
 import (
 	"context"
@@ -15,11 +15,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/bucketkey/bucketkey/keycache"
 )
 
-// KMSOptions configure the AWS KMS provider. Zero values take the defaults in
+// Options configure the AWS KMS provider. Zero values take the defaults in
 // brackets.
-type KMSOptions struct {
+type Options struct {
 	// Region of the KMS key [the SDK's default chain: AWS_REGION, profile].
 	Region string
 	// Endpoint overrides the KMS endpoint, for KMS-compatible services
@@ -51,9 +53,9 @@ type KMS struct {
 	keyID  string
 }
 
-// NewKMS returns a KMS provider. It loads the SDK's default configuration
+// New returns a KMS provider. It loads the SDK's default configuration
 // (shared files, environment) and fails if no region can be found.
-func NewKMS(ctx context.Context, o KMSOptions) (*KMS, error) {
+func New(ctx context.Context, o Options) (*KMS, error) {
 	var opts []func(*config.LoadOptions) error
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
@@ -80,7 +82,7 @@ func NewKMS(ctx context.Context, o KMSOptions) (*KMS, error) {
 		return nil, fmt.Errorf("keycache: load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, errors.New("keycache: no AWS region for KMS (set KMSOptions.Region or AWS_REGION)")
+		return nil, errors.New("keycache: no AWS region for KMS (set Options.Region or AWS_REGION)")
 	}
 	client := kms.NewFromConfig(cfg, func(ko *kms.Options) {
 		if o.Endpoint != "" {
@@ -94,21 +96,21 @@ func NewKMS(ctx context.Context, o KMSOptions) (*KMS, error) {
 func (k *KMS) Name() string { return "aws-kms" }
 
 // GenerateDataKey calls KMS GenerateDataKey with KeySpec AES_256.
-func (k *KMS) GenerateDataKey(ctx context.Context, keyID string, encCtx map[string]string) (GeneratedKey, error) {
+func (k *KMS) GenerateDataKey(ctx context.Context, keyID string, encCtx map[string]string) (keycache.GeneratedKey, error) {
 	out, err := k.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId:             aws.String(keyID),
 		KeySpec:           types.DataKeySpecAes256,
 		EncryptionContext: encCtx,
 	})
 	if err != nil {
-		return GeneratedKey{}, mapKMSError(OpGenerateDataKey, err)
+		return keycache.GeneratedKey{}, mapKMSError(keycache.OpGenerateDataKey, err)
 	}
 	if len(out.Plaintext) != 32 || len(out.CiphertextBlob) == 0 {
-		wipe(out.Plaintext)
-		return GeneratedKey{}, newError(KindUnavailable, OpGenerateDataKey,
+		clear(out.Plaintext)
+		return keycache.GeneratedKey{}, keycache.NewError(keycache.KindUnavailable, keycache.OpGenerateDataKey,
 			fmt.Errorf("KMS returned a %d-byte key and a %d-byte blob", len(out.Plaintext), len(out.CiphertextBlob)))
 	}
-	return GeneratedKey{Plaintext: out.Plaintext, Wrapped: out.CiphertextBlob, KeyID: aws.ToString(out.KeyId)}, nil
+	return keycache.GeneratedKey{Plaintext: out.Plaintext, Wrapped: out.CiphertextBlob, KeyID: aws.ToString(out.KeyId)}, nil
 }
 
 // Decrypt calls KMS Decrypt with the key id, so KMS refuses a blob made under
@@ -121,75 +123,75 @@ func (k *KMS) Decrypt(ctx context.Context, keyID string, wrapped []byte, encCtx 
 	}
 	out, err := k.client.Decrypt(ctx, in)
 	if err != nil {
-		return nil, mapKMSError(OpDecrypt, err)
+		return nil, mapKMSError(keycache.OpDecrypt, err)
 	}
 	if len(out.Plaintext) != 32 {
-		wipe(out.Plaintext)
-		return nil, newError(KindInvalid, OpDecrypt, fmt.Errorf("KMS returned a %d-byte key, want 32", len(out.Plaintext)))
+		clear(out.Plaintext)
+		return nil, keycache.NewError(keycache.KindInvalid, keycache.OpDecrypt, fmt.Errorf("KMS returned a %d-byte key, want 32", len(out.Plaintext)))
 	}
 	return out.Plaintext, nil
 }
 
 // KMS error codes by the kind they map to.
-var kmsErrorKinds = map[string]ErrorKind{
-	"ThrottlingException":                 KindThrottled,
-	"LimitExceededException":              KindThrottled,
-	"TooManyRequestsException":            KindThrottled,
-	"RequestLimitExceeded":                KindThrottled,
-	"AccessDeniedException":               KindDenied,
-	"DisabledException":                   KindDenied,
-	"NotFoundException":                   KindDenied,
-	"KMSInvalidStateException":            KindDenied,
-	"IncorrectKeyException":               KindDenied,
-	"InvalidKeyUsageException":            KindDenied,
-	"InvalidGrantTokenException":          KindDenied,
-	"InvalidArnException":                 KindDenied,
-	"UnrecognizedClientException":         KindDenied,
-	"InvalidSignatureException":           KindDenied,
-	"IncompleteSignature":                 KindDenied,
-	"MissingAuthenticationToken":          KindDenied,
-	"ExpiredTokenException":               KindDenied,
-	"InvalidCiphertextException":          KindInvalid,
-	"ValidationException":                 KindInvalid,
-	"KMSInternalException":                KindUnavailable,
-	"DependencyTimeoutException":          KindUnavailable,
-	"KeyUnavailableException":             KindUnavailable,
-	"ServiceUnavailableException":         KindUnavailable,
-	"CustomKeyStoreInvalidStateException": KindUnavailable,
+var kmsErrorKinds = map[string]keycache.ErrorKind{
+	"ThrottlingException":                 keycache.KindThrottled,
+	"LimitExceededException":              keycache.KindThrottled,
+	"TooManyRequestsException":            keycache.KindThrottled,
+	"RequestLimitExceeded":                keycache.KindThrottled,
+	"AccessDeniedException":               keycache.KindDenied,
+	"DisabledException":                   keycache.KindDenied,
+	"NotFoundException":                   keycache.KindDenied,
+	"KMSInvalidStateException":            keycache.KindDenied,
+	"IncorrectKeyException":               keycache.KindDenied,
+	"InvalidKeyUsageException":            keycache.KindDenied,
+	"InvalidGrantTokenException":          keycache.KindDenied,
+	"InvalidArnException":                 keycache.KindDenied,
+	"UnrecognizedClientException":         keycache.KindDenied,
+	"InvalidSignatureException":           keycache.KindDenied,
+	"IncompleteSignature":                 keycache.KindDenied,
+	"MissingAuthenticationToken":          keycache.KindDenied,
+	"ExpiredTokenException":               keycache.KindDenied,
+	"InvalidCiphertextException":          keycache.KindInvalid,
+	"ValidationException":                 keycache.KindInvalid,
+	"KMSInternalException":                keycache.KindUnavailable,
+	"DependencyTimeoutException":          keycache.KindUnavailable,
+	"KeyUnavailableException":             keycache.KindUnavailable,
+	"ServiceUnavailableException":         keycache.KindUnavailable,
+	"CustomKeyStoreInvalidStateException": keycache.KindUnavailable,
 }
 
 // mapKMSError classifies an SDK error (after the SDK's retries): by KMS
 // error code, then by HTTP status, and anything else (connection refused,
 // DNS, timeouts, cancellation) is Unavailable.
-func mapKMSError(op string, err error) *Error {
+func mapKMSError(op string, err error) *keycache.Error {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		if kind, ok := kmsErrorKinds[ae.ErrorCode()]; ok {
-			return newError(kind, op, err)
+			return keycache.NewError(kind, op, err)
 		}
 	}
 	var he interface{ HTTPStatusCode() int }
 	if errors.As(err, &he) {
 		switch s := he.HTTPStatusCode(); {
 		case s == http.StatusTooManyRequests:
-			return newError(KindThrottled, op, err)
+			return keycache.NewError(keycache.KindThrottled, op, err)
 		case s == http.StatusUnauthorized || s == http.StatusForbidden:
-			return newError(KindDenied, op, err)
+			return keycache.NewError(keycache.KindDenied, op, err)
 		case s >= 400 && s < 500:
-			return newError(KindInvalid, op, err)
+			return keycache.NewError(keycache.KindInvalid, op, err)
 		}
 	}
-	return newError(KindUnavailable, op, err)
+	return keycache.NewError(keycache.KindUnavailable, op, err)
 }
 
-// Check is the readiness probe (Checker): DescribeKey on KMSOptions.KeyID.
+// Check is the readiness probe (keycache.Checker): DescribeKey on Options.KeyID.
 // It costs one KMS request per run and shows KMS reachable and the key
 // existing and enabled. A key policy that refuses DescribeKey still shows
 // KMS answered, so AccessDenied counts as reachable.
 func (k *KMS) Check(ctx context.Context) error {
 	keyID := k.keyID
 	if keyID == "" {
-		return errors.New("keycache: KMS Check needs KMSOptions.KeyID")
+		return errors.New("keycache: KMS Check needs Options.KeyID")
 	}
 	out, err := k.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
 	if err != nil {

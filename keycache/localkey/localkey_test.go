@@ -1,4 +1,4 @@
-package keycache
+package localkey
 
 import (
 	"bytes"
@@ -9,13 +9,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/bucketkey/bucketkey/keycache"
 )
 
 func TestLocalRoundTrip(t *testing.T) {
 	l := newLocal(t)
 	ctx := context.Background()
 	encCtx := map[string]string{"aws:s3:arn": "arn:aws:s3:::photos", "tenant": "t1"}
-	gk, err := l.GenerateDataKey(ctx, LocalKeyAlias, encCtx)
+	gk, err := l.GenerateDataKey(ctx, Alias, encCtx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +27,7 @@ func TestLocalRoundTrip(t *testing.T) {
 	if !strings.HasPrefix(l.KeyID(), "local:") || len(l.KeyID()) != len("local:")+16 {
 		t.Errorf("KeyID = %q", l.KeyID())
 	}
-	for _, id := range []string{"", LocalKeyAlias, l.KeyID()} {
+	for _, id := range []string{"", Alias, l.KeyID()} {
 		pt, err := l.Decrypt(ctx, id, gk.Wrapped, map[string]string{"tenant": "t1", "aws:s3:arn": "arn:aws:s3:::photos"})
 		if err != nil {
 			t.Fatalf("Decrypt(%q): %v", id, err)
@@ -47,7 +49,7 @@ func TestLocalRejects(t *testing.T) {
 	l := newLocal(t)
 	other := newLocal(t)
 	ctx := context.Background()
-	encCtx := BucketContext("a")
+	encCtx := keycache.BucketContext("a")
 	gk, err := l.GenerateDataKey(ctx, "", encCtx)
 	if err != nil {
 		t.Fatal(err)
@@ -59,40 +61,40 @@ func TestLocalRejects(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		p       *Local
+		p       *Provider
 		keyID   string
 		wrapped []byte
 		encCtx  map[string]string
-		want    ErrorKind
+		want    keycache.ErrorKind
 	}{
-		{"other bucket's context", l, "", gk.Wrapped, BucketContext("b"), KindInvalid},
-		{"extra context pair", l, "", gk.Wrapped, map[string]string{"aws:s3:arn": "arn:aws:s3:::a", "x": ""}, KindInvalid},
-		{"no context", l, "", gk.Wrapped, nil, KindInvalid},
-		{"version", l, "", flip(0), encCtx, KindInvalid},
-		{"fingerprint", l, "", flip(3), encCtx, KindDenied},
-		{"salt", l, "", flip(20), encCtx, KindInvalid},
-		{"ciphertext", l, "", flip(50), encCtx, KindInvalid},
-		{"tag", l, "", flip(localBlobSize - 1), encCtx, KindInvalid},
-		{"truncated", l, "", gk.Wrapped[:localBlobSize-1], encCtx, KindInvalid},
-		{"extended", l, "", append(bytes.Clone(gk.Wrapped), 0), encCtx, KindInvalid},
-		{"empty", l, "", nil, encCtx, KindInvalid},
-		{"unknown key id", l, "alias/other", gk.Wrapped, encCtx, KindDenied},
-		{"other master key", other, "", gk.Wrapped, encCtx, KindDenied},
+		{"other bucket's context", l, "", gk.Wrapped, keycache.BucketContext("b"), keycache.KindInvalid},
+		{"extra context pair", l, "", gk.Wrapped, map[string]string{"aws:s3:arn": "arn:aws:s3:::a", "x": ""}, keycache.KindInvalid},
+		{"no context", l, "", gk.Wrapped, nil, keycache.KindInvalid},
+		{"version", l, "", flip(0), encCtx, keycache.KindInvalid},
+		{"fingerprint", l, "", flip(3), encCtx, keycache.KindDenied},
+		{"salt", l, "", flip(20), encCtx, keycache.KindInvalid},
+		{"ciphertext", l, "", flip(50), encCtx, keycache.KindInvalid},
+		{"tag", l, "", flip(localBlobSize - 1), encCtx, keycache.KindInvalid},
+		{"truncated", l, "", gk.Wrapped[:localBlobSize-1], encCtx, keycache.KindInvalid},
+		{"extended", l, "", append(bytes.Clone(gk.Wrapped), 0), encCtx, keycache.KindInvalid},
+		{"empty", l, "", nil, encCtx, keycache.KindInvalid},
+		{"unknown key id", l, "alias/other", gk.Wrapped, encCtx, keycache.KindDenied},
+		{"other master key", other, "", gk.Wrapped, encCtx, keycache.KindDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pt, err := tt.p.Decrypt(ctx, tt.keyID, tt.wrapped, tt.encCtx)
-			if pt != nil || KindOf(err) != tt.want {
-				t.Fatalf("Decrypt = %d bytes, kind %v (%v); want kind %v", len(pt), KindOf(err), err, tt.want)
+			if pt != nil || keycache.KindOf(err) != tt.want {
+				t.Fatalf("Decrypt = %d bytes, kind %v (%v); want kind %v", len(pt), keycache.KindOf(err), err, tt.want)
 			}
 		})
 	}
-	if _, err := l.GenerateDataKey(ctx, "alias/other", encCtx); KindOf(err) != KindDenied {
+	if _, err := l.GenerateDataKey(ctx, "alias/other", encCtx); keycache.KindOf(err) != keycache.KindDenied {
 		t.Errorf("GenerateDataKey with an unknown key id: %v", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := l.GenerateDataKey(cctx, "", encCtx); KindOf(err) != KindUnavailable {
+	if _, err := l.GenerateDataKey(cctx, "", encCtx); keycache.KindOf(err) != keycache.KindUnavailable {
 		t.Errorf("GenerateDataKey with a canceled context: %v", err)
 	}
 }
@@ -100,10 +102,10 @@ func TestLocalRejects(t *testing.T) {
 func TestLocalKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sub", "master.key")
-	if _, err := NewLocal(path, false); err == nil {
-		t.Fatal("NewLocal without create made a key")
+	if _, err := Open(path, false); err == nil {
+		t.Fatal("Open without create made a key")
 	}
-	l1, err := NewLocal(path, true)
+	l1, err := Open(path, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,23 +117,23 @@ func TestLocalKeyFile(t *testing.T) {
 		t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
 	}
 	// Reloading (with or without create) gives the same key.
-	l2, err := NewLocal(path, true)
+	l2, err := Open(path, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l3, err := NewLocal(path, false)
+	l3, err := Open(path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gk, err := l1.GenerateDataKey(context.Background(), "", BucketContext("a"))
+	gk, err := l1.GenerateDataKey(context.Background(), "", keycache.BucketContext("a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range []*Local{l2, l3} {
+	for _, l := range []*Provider{l2, l3} {
 		if l.KeyID() != l1.KeyID() {
 			t.Fatalf("reloaded key id %s, want %s", l.KeyID(), l1.KeyID())
 		}
-		if _, err := l.Decrypt(context.Background(), "", gk.Wrapped, BucketContext("a")); err != nil {
+		if _, err := l.Decrypt(context.Background(), "", gk.Wrapped, keycache.BucketContext("a")); err != nil {
 			t.Fatalf("reloaded key cannot decrypt: %v", err)
 		}
 	}
@@ -155,20 +157,20 @@ func TestLocalKeyFile(t *testing.T) {
 			if err := os.Chmod(p, b.mode); err != nil { // beat the umask
 				t.Fatal(err)
 			}
-			_, err := NewLocal(p, true)
+			_, err := Open(p, true)
 			if err == nil {
-				t.Fatal("NewLocal accepted it")
+				t.Fatal("Open accepted it")
 			}
 			if strings.Contains(err.Error(), "abab") {
 				t.Errorf("error shows key material: %v", err)
 			}
 		})
 	}
-	if _, err := NewLocal(dir, true); err == nil {
-		t.Error("NewLocal accepted a directory")
+	if _, err := Open(dir, true); err == nil {
+		t.Error("Open accepted a directory")
 	}
-	if _, err := NewLocalKey(make([]byte, 16)); err == nil {
-		t.Error("NewLocalKey accepted a 16-byte key")
+	if _, err := New(make([]byte, 16)); err == nil {
+		t.Error("New accepted a 16-byte key")
 	}
 }
 
@@ -178,7 +180,7 @@ func TestLocalKeyFile(t *testing.T) {
 func TestLocalClose(t *testing.T) {
 	l := newLocal(t)
 	ctx := context.Background()
-	gk, err := l.GenerateDataKey(ctx, "", BucketContext("a"))
+	gk, err := l.GenerateDataKey(ctx, "", keycache.BucketContext("a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,10 +193,10 @@ func TestLocalClose(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			for range 50 {
-				g, err := l.GenerateDataKey(ctx, "", BucketContext("a"))
+				g, err := l.GenerateDataKey(ctx, "", keycache.BucketContext("a"))
 				if err == nil {
 					var pt []byte
-					pt, err = l.Decrypt(ctx, "", g.Wrapped, BucketContext("a"))
+					pt, err = l.Decrypt(ctx, "", g.Wrapped, keycache.BucketContext("a"))
 					if err == nil && !bytes.Equal(pt, g.Plaintext) {
 						err = errors.New("a key generated during Close does not unwrap to itself")
 					}
@@ -218,10 +220,10 @@ func TestLocalClose(t *testing.T) {
 	if !isZero(master) || l.master != nil {
 		t.Fatal("Close left the master key in memory")
 	}
-	if _, err := l.GenerateDataKey(ctx, "", BucketContext("a")); KindOf(err) != KindUnavailable || !errors.Is(err, errLocalClosed) {
+	if _, err := l.GenerateDataKey(ctx, "", keycache.BucketContext("a")); keycache.KindOf(err) != keycache.KindUnavailable || !errors.Is(err, errLocalClosed) {
 		t.Errorf("GenerateDataKey after Close: %v", err)
 	}
-	if pt, err := l.Decrypt(ctx, "", gk.Wrapped, BucketContext("a")); pt != nil || KindOf(err) != KindUnavailable || !errors.Is(err, errLocalClosed) {
+	if pt, err := l.Decrypt(ctx, "", gk.Wrapped, keycache.BucketContext("a")); pt != nil || keycache.KindOf(err) != keycache.KindUnavailable || !errors.Is(err, errLocalClosed) {
 		t.Errorf("Decrypt after Close: %d bytes, %v", len(pt), err)
 	}
 	if err := l.Close(); err != nil {
@@ -232,8 +234,8 @@ func TestLocalClose(t *testing.T) {
 	}
 
 	// Through a cache: a miss after the provider closed fails as Unavailable.
-	c := newCache(t, l, Options{})
-	if err := c.WithBucketKey(ctx, WriteRequest{Bucket: "a"}, func(Key) error { return nil }); KindOf(err) != KindUnavailable {
+	c := newCache(t, l, keycache.Options{})
+	if err := c.WithBucketKey(ctx, keycache.WriteRequest{Bucket: "a"}, func(keycache.Key) error { return nil }); keycache.KindOf(err) != keycache.KindUnavailable {
 		t.Errorf("write through a cache over a closed provider: %v", err)
 	}
 }
@@ -247,7 +249,7 @@ func TestLocalKeyFileGolden(t *testing.T) {
 	if err := os.WriteFile(p, []byte("  "+hexKey+"\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewLocal(p, false)
+	l, err := Open(p, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +257,7 @@ func TestLocalKeyFileGolden(t *testing.T) {
 	for i := range master {
 		master[i] = byte(i)
 	}
-	l2, err := NewLocalKey(master)
+	l2, err := New(master)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,32 +271,32 @@ func TestLocalKeyFileGolden(t *testing.T) {
 // blob and context it issued.
 func FuzzLocalDecrypt(f *testing.F) {
 	master := bytes.Repeat([]byte{7}, 32)
-	l, err := NewLocalKey(master)
+	l, err := New(master)
 	if err != nil {
 		f.Fatal(err)
 	}
 	// A fixed salt and key, so every fuzz worker knows the one valid blob.
 	pt := bytes.Repeat([]byte{9}, 32)
-	blob, err := l.wrap(bytes.Repeat([]byte{5}, localSaltSize), pt, BucketContext("a"))
+	blob, err := l.wrap(bytes.Repeat([]byte{5}, localSaltSize), pt, keycache.BucketContext("a"))
 	if err != nil {
 		f.Fatal(err)
 	}
-	gk := GeneratedKey{Plaintext: pt, Wrapped: blob}
+	gk := keycache.GeneratedKey{Plaintext: pt, Wrapped: blob}
 	f.Add(gk.Wrapped, "a")
 	f.Add(gk.Wrapped, "b")
 	f.Add(gk.Wrapped[:10], "a")
 	f.Add([]byte{}, "")
 	f.Add(append([]byte{2}, gk.Wrapped[1:]...), "a")
 	f.Fuzz(func(t *testing.T, blob []byte, bucket string) {
-		pt, err := l.Decrypt(context.Background(), "", blob, BucketContext(bucket))
+		pt, err := l.Decrypt(context.Background(), "", blob, keycache.BucketContext(bucket))
 		if err == nil {
 			if !bytes.Equal(blob, gk.Wrapped) || bucket != "a" || !bytes.Equal(pt, gk.Plaintext) {
 				t.Fatalf("Decrypt accepted a blob or context it did not issue")
 			}
 			return
 		}
-		if KindOf(err) != KindInvalid && KindOf(err) != KindDenied {
-			t.Fatalf("Decrypt error of kind %v: %v", KindOf(err), err)
+		if keycache.KindOf(err) != keycache.KindInvalid && keycache.KindOf(err) != keycache.KindDenied {
+			t.Fatalf("Decrypt error of kind %v: %v", keycache.KindOf(err), err)
 		}
 	})
 }

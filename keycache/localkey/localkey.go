@@ -1,4 +1,4 @@
-package keycache
+package localkey
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,9 +19,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/bucketkey/bucketkey/keycache"
 )
 
-// Local is a Provider over a 256-bit master key kept in a file, for running
+// Provider is a keycache.Provider over a 256-bit master key kept in a file, for running
 // without an AWS account. Its wrapped blobs have the semantics of KMS's: they
 // are versioned, authenticated, bound to the key and to the encryption
 // context, and useless without the master key.
@@ -50,20 +53,20 @@ import (
 //
 // # Master key file
 //
-// One line: the 32-byte key in hex (64 characters). NewLocal refuses a file
+// One line: the 32-byte key in hex (64 characters). Open refuses a file
 // that other users can access (any of the mode's "other" bits set) and, with
 // create, writes a missing file with mode 0600 from crypto/rand.
 //
 // Close wipes the master key from memory; the provider fails every call
 // after it.
-type Local struct {
+type Provider struct {
 	mu     sync.RWMutex // held for reading while master is used; Close writes
 	master []byte       // nil once Close has wiped it
 	fp     [localFPSize]byte
 	keyID  string
 }
 
-// errLocalClosed is the cause of the error a closed Local returns.
+// errLocalClosed is the cause of the error a closed Provider returns.
 var errLocalClosed = errors.New("provider closed, master key wiped")
 
 const (
@@ -76,14 +79,14 @@ const (
 	localAADLabel = "bucketkey/local/v1"
 	localWrapInfo = "bucketkey/local/v1 wrap"
 	localFPLabel  = "bucketkey/local/v1 key id"
-	// LocalKeyAlias names the local provider's only key, for configurations
+	// Alias names the local provider's only key, for configurations
 	// that want a key id that does not depend on the master key.
-	LocalKeyAlias = "local"
+	Alias = "local"
 )
 
-// NewLocal loads the master key at path. With create, a missing file (and its
+// Open loads the master key at path. With create, a missing file (and its
 // directory) is created with a fresh random key, mode 0600; that is dev mode.
-func NewLocal(path string, create bool) (*Local, error) {
+func Open(path string, create bool) (*Provider, error) {
 	master, err := readMasterKey(path)
 	if errors.Is(err, fs.ErrNotExist) && create {
 		master, err = createMasterKey(path)
@@ -91,17 +94,17 @@ func NewLocal(path string, create bool) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer wipe(master)
-	return NewLocalKey(master)
+	defer clear(master)
+	return New(master)
 }
 
-// NewLocalKey returns a local provider over master (32 bytes), which it
+// New returns a local provider over master (32 bytes), which it
 // copies; for tests and embedding.
-func NewLocalKey(master []byte) (*Local, error) {
+func New(master []byte) (*Provider, error) {
 	if len(master) != 32 {
 		return nil, fmt.Errorf("keycache: local master key is %d bytes, want 32", len(master))
 	}
-	l := &Local{master: append([]byte(nil), master...)}
+	l := &Provider{master: append([]byte(nil), master...)}
 	mac := hmac.New(sha256.New, l.master)
 	mac.Write([]byte(localFPLabel))
 	copy(l.fp[:], mac.Sum(nil))
@@ -126,7 +129,7 @@ func readMasterKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("keycache: local master key %s is accessible to other users (mode %v); chmod 600 it", path, fi.Mode().Perm())
 	}
 	buf := make([]byte, 256)
-	defer wipe(buf)
+	defer clear(buf)
 	n, err := io.ReadFull(f, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("keycache: local master key %s: %w", path, err)
@@ -151,10 +154,10 @@ func createMasterKey(path string) ([]byte, error) {
 	line := make([]byte, 0, 65)
 	line = hex.AppendEncode(line, master)
 	line = append(line, '\n')
-	defer wipe(line)
+	defer clear(line)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) { // another process won the race: use its key
-		wipe(master)
+		clear(master)
 		return readMasterKey(path)
 	}
 	if err != nil {
@@ -175,34 +178,34 @@ func createMasterKey(path string) ([]byte, error) {
 }
 
 // Name is "local".
-func (l *Local) Name() string { return "local" }
+func (l *Provider) Name() string { return "local" }
 
 // Close wipes the master key. Calls that need the key after it fail with an
 // *Error of KindUnavailable; one already deriving from the key finishes
 // first. It does not close a Cache over l: close that first. Close is
 // idempotent and returns nil.
-func (l *Local) Close() error {
+func (l *Provider) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	wipe(l.master)
+	clear(l.master)
 	l.master = nil
 	return nil
 }
 
 // KeyID is the provider's key id, "local:" and the key's fingerprint in hex.
-// GenerateDataKey reports it; Decrypt accepts it, "" and LocalKeyAlias.
-func (l *Local) KeyID() string { return l.keyID }
+// GenerateDataKey reports it; Decrypt accepts it, "" and Alias.
+func (l *Provider) KeyID() string { return l.keyID }
 
-func (l *Local) checkKeyID(op, keyID string) error {
-	if keyID == "" || keyID == LocalKeyAlias || keyID == l.keyID {
+func (l *Provider) checkKeyID(op, keyID string) error {
+	if keyID == "" || keyID == Alias || keyID == l.keyID {
 		return nil
 	}
-	return newError(KindDenied, op, fmt.Errorf("key %q not found (local provider has %s)", keyID, l.keyID))
+	return keycache.NewError(keycache.KindDenied, op, fmt.Errorf("key %q not found (local provider has %s)", keyID, l.keyID))
 }
 
 // aead derives the wrapping AEAD of one blob from the master key, or fails
 // with errLocalClosed after Close.
-func (l *Local) aead(salt []byte) (cipher.AEAD, error) {
+func (l *Provider) aead(salt []byte) (cipher.AEAD, error) {
 	l.mu.RLock()
 	if l.master == nil {
 		l.mu.RUnlock()
@@ -213,7 +216,7 @@ func (l *Local) aead(salt []byte) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer wipe(k)
+	defer clear(k)
 	b, err := aes.NewCipher(k)
 	if err != nil {
 		return nil, err
@@ -221,21 +224,21 @@ func (l *Local) aead(salt []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(b)
 }
 
-func (l *Local) aad(header []byte, encCtx map[string]string) []byte {
+func (l *Provider) aad(header []byte, encCtx map[string]string) []byte {
 	aad := make([]byte, 0, 128)
 	aad = append(aad, localAADLabel...)
 	aad = append(aad, header...)
 	aad = appendString(aad, l.keyID)
-	return AppendCanonicalContext(aad, encCtx)
+	return keycache.AppendCanonicalContext(aad, encCtx)
 }
 
 // GenerateDataKey returns a random 32-byte key wrapped under the master key.
-func (l *Local) GenerateDataKey(ctx context.Context, keyID string, encCtx map[string]string) (GeneratedKey, error) {
+func (l *Provider) GenerateDataKey(ctx context.Context, keyID string, encCtx map[string]string) (keycache.GeneratedKey, error) {
 	if err := ctx.Err(); err != nil {
-		return GeneratedKey{}, newError(KindUnavailable, OpGenerateDataKey, err)
+		return keycache.GeneratedKey{}, keycache.NewError(keycache.KindUnavailable, keycache.OpGenerateDataKey, err)
 	}
-	if err := l.checkKeyID(OpGenerateDataKey, keyID); err != nil {
-		return GeneratedKey{}, err
+	if err := l.checkKeyID(keycache.OpGenerateDataKey, keyID); err != nil {
+		return keycache.GeneratedKey{}, err
 	}
 	salt := make([]byte, localSaltSize)
 	rand.Read(salt)
@@ -243,15 +246,15 @@ func (l *Local) GenerateDataKey(ctx context.Context, keyID string, encCtx map[st
 	rand.Read(pt)
 	blob, err := l.wrap(salt, pt, encCtx)
 	if err != nil {
-		wipe(pt)
-		return GeneratedKey{}, newError(KindUnavailable, OpGenerateDataKey, fmt.Errorf("local: %w", err))
+		clear(pt)
+		return keycache.GeneratedKey{}, keycache.NewError(keycache.KindUnavailable, keycache.OpGenerateDataKey, fmt.Errorf("local: %w", err))
 	}
-	return GeneratedKey{Plaintext: pt, Wrapped: blob, KeyID: l.keyID}, nil
+	return keycache.GeneratedKey{Plaintext: pt, Wrapped: blob, KeyID: l.keyID}, nil
 }
 
 // wrap seals the data key pt under salt: the deterministic half of
 // GenerateDataKey, separate so tests can pin blobs.
-func (l *Local) wrap(salt, pt []byte, encCtx map[string]string) ([]byte, error) {
+func (l *Provider) wrap(salt, pt []byte, encCtx map[string]string) ([]byte, error) {
 	blob := make([]byte, localHeader, localBlobSize)
 	blob[0] = localVersion
 	copy(blob[1:], l.fp[:])
@@ -265,27 +268,33 @@ func (l *Local) wrap(salt, pt []byte, encCtx map[string]string) ([]byte, error) 
 }
 
 // Decrypt unwraps a blob GenerateDataKey returned with the same context.
-func (l *Local) Decrypt(ctx context.Context, keyID string, wrapped []byte, encCtx map[string]string) ([]byte, error) {
+func (l *Provider) Decrypt(ctx context.Context, keyID string, wrapped []byte, encCtx map[string]string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, newError(KindUnavailable, OpDecrypt, err)
+		return nil, keycache.NewError(keycache.KindUnavailable, keycache.OpDecrypt, err)
 	}
-	if err := l.checkKeyID(OpDecrypt, keyID); err != nil {
+	if err := l.checkKeyID(keycache.OpDecrypt, keyID); err != nil {
 		return nil, err
 	}
 	if len(wrapped) != localBlobSize || wrapped[0] != localVersion {
-		return nil, newError(KindInvalid, OpDecrypt, errors.New("local: not a version 1 local blob"))
+		return nil, keycache.NewError(keycache.KindInvalid, keycache.OpDecrypt, errors.New("local: not a version 1 local blob"))
 	}
 	if subtle.ConstantTimeCompare(wrapped[1:1+localFPSize], l.fp[:]) != 1 {
-		return nil, newError(KindDenied, OpDecrypt, errors.New("local: blob was wrapped under another master key"))
+		return nil, keycache.NewError(keycache.KindDenied, keycache.OpDecrypt, errors.New("local: blob was wrapped under another master key"))
 	}
 	a, err := l.aead(wrapped[1+localFPSize : localHeader])
 	if err != nil {
-		return nil, newError(KindUnavailable, OpDecrypt, fmt.Errorf("local: %w", err))
+		return nil, keycache.NewError(keycache.KindUnavailable, keycache.OpDecrypt, fmt.Errorf("local: %w", err))
 	}
 	var nonce [12]byte
 	pt, err := a.Open(nil, nonce[:], wrapped[localHeader:], l.aad(wrapped[:localHeader], encCtx))
 	if err != nil {
-		return nil, newError(KindInvalid, OpDecrypt, errors.New("local: blob or encryption context is not authentic"))
+		return nil, keycache.NewError(keycache.KindInvalid, keycache.OpDecrypt, errors.New("local: blob or encryption context is not authentic"))
 	}
 	return pt, nil
+}
+
+// appendString appends s prefixed by its length as a uvarint.
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
