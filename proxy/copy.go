@@ -353,18 +353,13 @@ func (p *Proxy) copyByStream(ctx context.Context, rq *request, src copySource, s
 	if err := setMetadata(h, md); err != nil {
 		return err
 	}
-	resp, err := p.putEncrypted(ctx, encryptedPut{
+	resp, relayed, err := p.putStored(ctx, rq, encryptedPut{
 		bucket: rq.bucket, key: rq.key, query: url.Values{},
 		header: h, dk: dk, plaintext: plain, size: size,
 	})
-	if err != nil {
+	if relayed || err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if !ok2xx(resp.StatusCode) {
-		return rq.relay(resp)
-	}
-	drain(resp)
 	rh := rq.w.Header()
 	if v := resp.Header.Get("X-Amz-Version-Id"); v != "" {
 		rh.Set("X-Amz-Version-Id", v)
@@ -554,18 +549,13 @@ func (p *Proxy) uploadPartCopyOnce(rq *request, src copySource, rangeHeader stri
 		}
 	}
 	h.Del("X-Amz-Source-Expected-Bucket-Owner") // checked on the reads; this is an UploadPart
-	resp, err := p.putEncrypted(ctx, encryptedPut{
+	resp, relayed, err := p.putStored(ctx, rq, encryptedPut{
 		bucket: rq.bucket, key: rq.key, query: q,
 		header: h, dk: dk, part: part, plaintext: plain, size: size,
 	})
-	if err != nil {
+	if relayed || err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if !ok2xx(resp.StatusCode) {
-		return rq.relay(resp)
-	}
-	drain(resp)
 	rh := rq.w.Header()
 	var srcHeader http.Header
 	if res.passthrough != nil {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -282,6 +283,24 @@ func (p *Proxy) edited(rq *request, q url.Values, edit func(doc []byte) ([]byte,
 }
 
 // readXML reads a backend XML document whole, within maxXMLDoc.
+// decodeOK decodes a backend answer of 200 into v (op names the backend
+// operation in errors) and closes its body; any other answer is returned as
+// failed, body open, for the caller to relay.
+func decodeOK(resp *http.Response, op string, v any) (failed *http.Response, _ error) {
+	if resp.StatusCode != http.StatusOK {
+		return resp, nil
+	}
+	doc, err := readXML(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if err := xml.Unmarshal(doc, v); err != nil {
+		return nil, fmt.Errorf("proxy: %s: backend answer: %w", op, err)
+	}
+	return nil, nil
+}
+
 func readXML(r io.Reader) ([]byte, error) {
 	doc, err := io.ReadAll(io.LimitReader(r, maxXMLDoc+1))
 	if err != nil {

@@ -317,21 +317,13 @@ func (p *Proxy) storedParts(rq *request, backendID string, n int) (_ map[int]sto
 		if err != nil {
 			return nil, nil, err
 		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, resp, nil
-		}
-		doc, err := readXML(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return nil, nil, err
-		}
 		var lp struct {
 			IsTruncated          bool         `xml:"IsTruncated"`
 			NextPartNumberMarker int          `xml:"NextPartNumberMarker"`
 			Parts                []storedPart `xml:"Part"`
 		}
-		if err := xml.Unmarshal(doc, &lp); err != nil {
-			return nil, nil, fmt.Errorf("proxy: ListParts: backend answer: %w", err)
+		if failed, err := decodeOK(resp, "ListParts", &lp); failed != nil || err != nil {
+			return nil, failed, err
 		}
 		for _, sp := range lp.Parts {
 			parts[sp.PartNumber] = sp

@@ -89,18 +89,13 @@ func (p *Proxy) postStore(rq *request, h http.Header, form *postForm) error {
 	if err := setMetadata(h, md); err != nil {
 		return err
 	}
-	resp, err := p.putEncrypted(ctx, encryptedPut{
+	resp, relayed, err := p.putStored(ctx, rq, encryptedPut{
 		bucket: rq.bucket, key: rq.key, header: h, dk: dk,
 		plaintext: rq.body(), size: form.size, fromClient: true,
 	})
-	if err != nil {
+	if relayed || err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if !ok2xx(resp.StatusCode) {
-		return rq.relay(resp)
-	}
-	drain(resp)
 	w := rq.w.Header()
 	copyResponseHeader(w, resp.Header, true)
 	p.setSSEHeaders(w, md.KeyID)

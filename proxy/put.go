@@ -311,3 +311,20 @@ func (rq *request) relayBodyHeaders(status int, body []byte) error {
 	_, err := rq.w.Write(body)
 	return err
 }
+
+// putStored streams u to the backend (putEncrypted) for an operation that
+// answers with headers of its own: a failed answer is relayed to the
+// client (relayed, with relay's error); a stored one is drained and
+// closed, and returned for its headers.
+func (p *Proxy) putStored(ctx context.Context, rq *request, u encryptedPut) (_ *http.Response, relayed bool, _ error) {
+	resp, err := p.putEncrypted(ctx, u)
+	if err != nil {
+		return nil, false, err
+	}
+	defer resp.Body.Close()
+	if !ok2xx(resp.StatusCode) {
+		return nil, true, rq.relay(resp)
+	}
+	drain(resp)
+	return resp, false, nil
+}

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,22 +32,14 @@ func (p *Proxy) findUpload(rq *request, backendID string) (_ *listedUpload, fail
 		if err != nil {
 			return nil, nil, err
 		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, resp, nil
-		}
-		doc, err := readXML(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return nil, nil, err
-		}
 		var l struct {
 			IsTruncated        bool           `xml:"IsTruncated"`
 			NextKeyMarker      string         `xml:"NextKeyMarker"`
 			NextUploadIDMarker string         `xml:"NextUploadIdMarker"`
 			Uploads            []listedUpload `xml:"Upload"`
 		}
-		if err := xml.Unmarshal(doc, &l); err != nil {
-			return nil, nil, fmt.Errorf("proxy: ListMultipartUploads: backend answer: %w", err)
+		if failed, err := decodeOK(resp, "ListMultipartUploads", &l); failed != nil || err != nil {
+			return nil, failed, err
 		}
 		for i, u := range l.Uploads {
 			if u.Key == rq.key && u.UploadID == backendID {

@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"sync"
 	"testing"
@@ -79,21 +78,7 @@ func minioEnv(dir string) []string {
 // health checks answer 200 before) until it can serve S3 requests, then an
 // unsigned request gets 403.
 func httpServing(url string) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode >= 500 {
-			return fmt.Errorf("testenv: %s: %s", url, resp.Status)
-		}
-		return nil
-	}
+	return httpStatus(url, func(status int) bool { return status < 500 })
 }
 
 // Pool is a set of S3 backends shared by a package's tests, each started

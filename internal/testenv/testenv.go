@@ -188,7 +188,13 @@ func startBinary(name, bin string, args, env []string, dir, addr string, ready f
 	}
 }
 
+// httpReady is ready when url answers at all.
 func httpReady(url string) func(ctx context.Context) error {
+	return httpStatus(url, func(int) bool { return true })
+}
+
+// httpStatus is ready when a GET of url answers with a status ok accepts.
+func httpStatus(url string, ok func(status int) bool) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -199,6 +205,9 @@ func httpReady(url string) func(ctx context.Context) error {
 			return err
 		}
 		resp.Body.Close()
+		if !ok(resp.StatusCode) {
+			return fmt.Errorf("testenv: %s: %s", url, resp.Status)
+		}
 		return nil
 	}
 }
