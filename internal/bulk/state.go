@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // State is what a run leaves on disk so that the next run continues where
@@ -35,7 +36,11 @@ type State struct {
 // LoadState reads the state file at path. A missing file is a fresh start
 // (nil, nil). A file of another command, bucket or prefix is an error, so
 // that one state file is never applied to another walk.
+//
+// It first removes the temporary files a run killed inside Save left
+// beside path (tempPattern): they are never read, and would accumulate.
 func LoadState(path, command, bucket, prefix string) (*State, error) {
+	removeStrayTemps(path)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -64,7 +69,7 @@ func (s *State) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".bulk-state-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), tempPattern(path))
 	if err != nil {
 		return fmt.Errorf("bulk: state file: %w", err)
 	}
@@ -83,3 +88,29 @@ func (s *State) Save(path string) error {
 	}
 	return nil
 }
+
+// tempPattern names Save's temporary files for the state file at path:
+// hidden, beside it, and named after it, so that a start removes only its
+// own state file's leftovers, never a temporary file another walk (with
+// another state file in the same directory) is writing.
+func tempPattern(path string) string {
+	return ".bulk-state-" + filepath.Base(path) + "-*"
+}
+
+// removeStrayTemps removes Save's temporary files for path, left by a run
+// killed between writing one and renaming it over path. Failures are
+// ignored: a stray file costs disk space, not correctness.
+func removeStrayTemps(path string) {
+	// The state file's own name may hold glob metacharacters: escape them.
+	name := globEscape.Replace(filepath.Base(path))
+	stray, err := filepath.Glob(filepath.Join(filepath.Dir(path), ".bulk-state-"+name+"-*"))
+	if err != nil {
+		return
+	}
+	for _, f := range stray {
+		os.Remove(f)
+	}
+}
+
+// globEscape escapes the metacharacters of filepath.Match.
+var globEscape = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`)
