@@ -251,8 +251,11 @@ func (br *bulkRun) stop() {
 	<-br.done
 }
 
-// kmsRequests returns the KMS requests made so far and the
-// one-call-per-object baseline.
+// kmsRequests returns the KMS requests made so far and the baseline: what
+// a proxy without bucket keys makes, one call per data key lent, which is
+// one per object written or read and one per part uploaded (UploadPart
+// unwraps the upload's data key, as rotate --data-keys and
+// encrypt-existing of a large object do part by part).
 func (br *bulkRun) kmsRequests() (actual, baseline int64) {
 	t := br.srv.cache.Stats().Total
 	return t.Actual, t.BaselineTotal
@@ -316,7 +319,7 @@ func printSummary(w io.Writer, b *bulkCommand, sum bulk.Summary, walkErr error, 
 	if b.opts.DryRun {
 		mode = " (dry run: nothing changed)"
 	}
-	fmt.Fprintf(w, "%s %s%s: %s; %s in %s; KMS requests %d (one per object: %d)\n",
+	fmt.Fprintf(w, "%s %s%s: %s; %s in %s; KMS requests %d (one per object or part: %d)\n",
 		b.name, target, mode, strings.Join(parts, ", "), bulk.HumanBytes(sum.Bytes),
 		sum.Elapsed.Round(time.Millisecond), kms, baseline)
 	if sum.Resumed {
