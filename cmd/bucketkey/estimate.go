@@ -30,6 +30,10 @@ type workload struct {
 	// (consistent hashing on the bucket), so the replicas do not multiply
 	// the keys: the estimate is the one-replica one.
 	Sticky bool `json:"sticky"`
+	// Bursts: traffic comes in bursts at most once per TTL (a batch job),
+	// so no key is used in the last tenth of its life and none is
+	// refreshed ahead: keys live a whole TTL.
+	Bursts bool `json:"bursts,omitempty"`
 }
 
 // design is one design's monthly KMS requests and cost.
@@ -52,42 +56,54 @@ type estimateResult struct {
 // estimate computes the monthly KMS requests of both designs (the formula is
 // in README.md, "Estimating the cost"):
 //
-//	S        = 2,592,000 s (30 days);  windows M = S / TTL
+//	S        = 2,592,000 s (30 days)
 //	baseline = (W + R) * S requests: one GenerateDataKey per write, one Decrypt per read
 //
-//	keys per window K = min(W*TTL, N*B*D * max(1, ceil(W*TTL / (N*B*D*maxObjects))))
+//	L                 = TTL - TTL/10                    a key's life under continuous traffic
+//	windows M         = S / L
+//	keys per window K = min(W*L, N*B*D * max(1, ceil(W*L / (N*B*D*0.9*maxObjects))))
 //	GenerateDataKey   = min(W*S, M * K)
-//	c                 = 1 + ceil(readWindow / TTL)    TTL windows during which a key is read
+//	c                 = 1 + ceil(readWindow / L)        unwraps of a key by each replica that reads it
 //	Decrypt           = min(R*S, M * K * (N*c - 1))
 //
-// A key is read from its creation until readWindow after its last write,
-// i.e. during c TTL windows. Each of the N replicas caches an unwrapped key
-// for one TTL per Decrypt, so it pays c Decrypts per key it reads, except
-// the replica that generated the key, which has it cached for the first
-// window (N*c - 1). Assumptions: steady state (the data read was written by
-// this workload), load spread evenly so that every replica writes every
-// bucket in every window and reads every live key (upper bounds both), no
-// evictions (the caches hold 10,000 keys). With Sticky, N is 1: bucket
-// affinity makes R replicas cost what one does.
+// The cache refreshes a key that is used in the last tenth of its life
+// (refresh-ahead, keycache.Options.RefreshAhead), in the background, so
+// that no request waits for KMS: under continuous traffic a bucket key is
+// replaced every L = 0.9 TTL, not every TTL (and at 90% of maxObjects),
+// and an unwrapped key is unwrapped again every L while it is read. A key
+// is read from its creation until readWindow after its last write, i.e.
+// for L + readWindow: each of the N replicas unwraps it when it first
+// reads it and again every L after that, c times, except the replica that
+// generated the key, which has it cached from the start (N*c - 1).
+// Assumptions: steady state (the data read was written by this workload),
+// load spread evenly so that every replica writes every bucket in every
+// window and reads every live key (upper bounds both), no evictions (the
+// caches hold 10,000 keys). With Sticky, N is 1: bucket affinity makes R
+// replicas cost what one does. With Bursts, L is the TTL: keys used in
+// bursts at most once per TTL are never refreshed ahead.
 func estimate(w workload) estimateResult {
 	S := float64(secondsPerMonth)
-	ttl := w.TTL.Seconds()
-	windows := S / ttl
+	life := w.TTL.Seconds()
+	if !w.Bursts {
+		life = keyLife(w.TTL).Seconds()
+	}
+	windows := S / life
 	n := w.Replicas
 	if w.Sticky {
 		n = 1
 	}
 	combos := float64(n * w.Buckets * w.DistinctWriters)
-	writesPerWindow := w.PutRate * ttl
+	writesPerWindow := w.PutRate * life
 
 	res := estimateResult{Workload: w}
 	res.Baseline.GenerateDataKey = w.PutRate * S
 	res.Baseline.Decrypt = w.GetRate * S
 
-	perCombo := math.Max(1, math.Ceil(writesPerWindow/(combos*float64(w.MaxObjects))))
+	perKey := math.Max(1, float64(w.MaxObjects-max(1, w.MaxObjects/10))) // refreshed at 90% of maxObjects
+	perCombo := math.Max(1, math.Ceil(writesPerWindow/(combos*perKey)))
 	keysPerWindow := math.Min(writesPerWindow, combos*perCombo)
 	res.BucketKeys.GenerateDataKey = math.Min(res.Baseline.GenerateDataKey, windows*keysPerWindow)
-	c := 1 + math.Ceil(w.ReadWindow.Seconds()/ttl)
+	c := 1 + math.Ceil(w.ReadWindow.Seconds()/life)
 	res.BucketKeys.Decrypt = math.Min(res.Baseline.Decrypt, windows*keysPerWindow*(float64(n)*c-1))
 
 	for _, d := range []*design{&res.Baseline, &res.BucketKeys} {
@@ -99,6 +115,13 @@ func estimate(w workload) estimateResult {
 	}
 	res.SavedDollar = res.Baseline.Dollars - res.BucketKeys.Dollars
 	return res
+}
+
+// keyLife is how long a bucket key (or an unwrapped key) serves under
+// continuous traffic: the cache replaces it in the background once it is
+// used in the last tenth of its TTL (keycache's default RefreshAhead).
+func keyLife(ttl time.Duration) time.Duration {
+	return ttl - ttl/10
 }
 
 func (w workload) validate() error {
@@ -125,7 +148,7 @@ func (w workload) validate() error {
 	return nil
 }
 
-const estimateSynopsis = "bucketkey estimate --put-rate N --get-rate N [--buckets N] [--ttl D] [--replicas N] [--price D] [--sticky] [--distinct-writers N] [--read-window D] [--json]\n       bucketkey estimate --access-log FILE... [--ttl D | --ttl-sweep D,D,...] [--replicas N] [--sticky] [--partition-by-access-key] [--svg FILE] [--price D] [--json]"
+const estimateSynopsis = "bucketkey estimate --put-rate N --get-rate N [--buckets N] [--ttl D] [--replicas N] [--price D] [--sticky] [--bursts] [--distinct-writers N] [--read-window D] [--json]\n       bucketkey estimate --access-log FILE... [--ttl D | --ttl-sweep D,D,...] [--replicas N] [--sticky] [--partition-by-access-key] [--svg FILE] [--price D] [--json]"
 
 // runEstimate is `bucketkey estimate`.
 func runEstimate(args []string, stdout, stderr io.Writer) int {
@@ -143,6 +166,7 @@ func runEstimate(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&w.ReadWindow, "read-window", -1, "age of the objects read: reads reach objects written this long ago [--ttl]")
 	fs.Int64Var(&w.MaxObjects, "max-objects", keycache.DefaultMaxObjects, "--bucket-key-max-objects")
 	fs.BoolVar(&w.Sticky, "sticky", false, "the load balancer routes each bucket to one replica (consistent hashing on the bucket)")
+	fs.BoolVar(&w.Bursts, "bursts", false, "traffic comes in bursts at most once per TTL: keys are not refreshed ahead and live a whole TTL")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	var rf replayFlags
 	fs.Var(&rf.logs, "access-log", "replay this S3 server access log or CloudTrail S3 data events `file` through the key cache instead (repeatable)")
@@ -205,5 +229,5 @@ func printEstimate(out io.Writer, r estimateResult) {
 		{"saved", "", "", count(r.Baseline.Requests - r.BucketKeys.Requests), dollars(r.SavedDollar)},
 	})
 	fmt.Fprintf(out, "\nBucket keys make %s fewer KMS requests. Upper bound: assumes every replica writes every\n", percent(r.SavedRatio))
-	fmt.Fprintln(out, "bucket in every TTL window and reads every live key (see README, \"Estimating the cost\").")
+	fmt.Fprintln(out, "bucket in every key life (0.9 TTL) and reads every live key (see README, \"Estimating the cost\").")
 }

@@ -21,42 +21,44 @@ func TestEstimateWorkedExamples(t *testing.T) {
 		baseDollars, keysDollars float64
 	}{
 		{
-			// README's example. 8,640 five-minute windows a month; 3 replicas x
-			// 10 buckets = 30 keys a window; each key is read during c = 2
-			// windows by 3 replicas, its maker's first window free: 5 Decrypts.
+			// README's example. Keys live L = 270 s (refresh-ahead at 90% of
+			// the 5-minute TTL): 9,600 windows a month; 3 replicas x 10
+			// buckets = 30 keys a window; each key is read for L + 5 min, so
+			// each of 3 replicas unwraps it c = 1 + ceil(300/270) = 3 times,
+			// its maker the first time free: 8 Decrypts.
 			name: "3 replicas, 10 buckets",
 			w: with(func(w *workload) {
 				w.PutRate, w.GetRate, w.Buckets, w.Replicas, w.ReadWindow = 100, 400, 10, 3, 5*time.Minute
 			}),
 			baseGDK: 259_200_000, baseDec: 1_036_800_000,
-			gdk: 259_200, dec: 1_296_000,
-			baseDollars: 3888, keysDollars: 4.6656,
+			gdk: 288_000, dec: 2_304_000,
+			baseDollars: 3888, keysDollars: 7.776,
 		},
 		{
 			// README's example behind a load balancer with bucket affinity:
 			// 10 keys a window (one per bucket), each read by its maker only,
-			// in its second window: 1 Decrypt per key.
+			// unwrapped again twice (c - 1 = 2 Decrypts per key).
 			name: "3 replicas, 10 buckets, sticky",
 			w: with(func(w *workload) {
 				w.PutRate, w.GetRate, w.Buckets, w.Replicas, w.ReadWindow, w.Sticky = 100, 400, 10, 3, 5*time.Minute, true
 			}),
 			baseGDK: 259_200_000, baseDec: 1_036_800_000,
-			gdk: 86_400, dec: 86_400,
-			baseDollars: 3888, keysDollars: 0.5184,
+			gdk: 96_000, dec: 192_000,
+			baseDollars: 3888, keysDollars: 0.864,
 		},
 		{
 			// README's fleet ("Running many replicas"): 100 replicas x 10,000
-			// buckets = 1,000,000 keys a window, as many as the writes (K is
-			// capped by W*T = 1,500,000 only above that); 199 Decrypts per key
+			// buckets = 1,000,000 keys a window, fewer than the writes (K is
+			// capped by W*L = 1,350,000 only above that); 299 Decrypts per key
 			// exceed the reads, so Decrypt is capped by the baseline: bucket
-			// keys save 7%.
+			// keys save 5%.
 			name: "fleet, round-robin",
 			w: with(func(w *workload) {
 				w.PutRate, w.GetRate, w.Buckets, w.Replicas, w.ReadWindow = 5000, 20000, 10000, 100, 5*time.Minute
 			}),
 			baseGDK: 12_960_000_000, baseDec: 51_840_000_000,
-			gdk: 8_640_000_000, dec: 51_840_000_000,
-			baseDollars: 194_400, keysDollars: 181_440,
+			gdk: 9_600_000_000, dec: 51_840_000_000,
+			baseDollars: 194_400, keysDollars: 184_320,
 		},
 		{
 			// The same fleet with bucket affinity: 10,000 keys a window.
@@ -65,8 +67,8 @@ func TestEstimateWorkedExamples(t *testing.T) {
 				w.PutRate, w.GetRate, w.Buckets, w.Replicas, w.ReadWindow, w.Sticky = 5000, 20000, 10000, 100, 5*time.Minute, true
 			}),
 			baseGDK: 12_960_000_000, baseDec: 51_840_000_000,
-			gdk: 86_400_000, dec: 86_400_000,
-			baseDollars: 194_400, keysDollars: 518.4,
+			gdk: 96_000_000, dec: 192_000_000,
+			baseDollars: 194_400, keysDollars: 864,
 		},
 		{
 			// One proxy reading back what it just wrote: its own keys are in
@@ -74,8 +76,8 @@ func TestEstimateWorkedExamples(t *testing.T) {
 			name:    "one proxy, fresh reads",
 			w:       with(func(w *workload) { w.PutRate, w.GetRate, w.ReadWindow = 10, 10, 0 }),
 			baseGDK: 25_920_000, baseDec: 25_920_000,
-			gdk: 8640, dec: 0,
-			baseDollars: 155.52, keysDollars: 0.02592,
+			gdk: 9600, dec: 0,
+			baseDollars: 155.52, keysDollars: 0.0288,
 		},
 		{
 			// A trickle: fewer writes than (replica, bucket) pairs per window,
@@ -89,23 +91,36 @@ func TestEstimateWorkedExamples(t *testing.T) {
 			baseDollars: 0.007776, keysDollars: 0.007776,
 		},
 		{
-			// 3,000,000 writes a window exceed --bucket-key-max-objects: 3 keys a window.
+			// 2,700,000 writes a window exceed --bucket-key-max-objects (a key
+			// is replaced at 90% of it): 3 keys a window.
 			name:    "max objects rolls keys",
 			w:       with(func(w *workload) { w.PutRate, w.ReadWindow = 10_000, 0 }),
 			baseGDK: 25_920_000_000, baseDec: 0,
-			gdk: 25_920, dec: 0,
-			baseDollars: 77_760, keysDollars: 0.07776,
+			gdk: 28_800, dec: 0,
+			baseDollars: 77_760, keysDollars: 0.0864,
 		},
 		{
-			// Reads reach an hour back: a key is read during 1 + 12 windows;
-			// 2 replicas: 2*13 - 1 = 25 Decrypts per key, 10 keys a window.
+			// Reads reach an hour back: a key is unwrapped 1 + ceil(3600/270)
+			// = 15 times by each replica: 2*15 - 1 = 29 Decrypts per key, 10
+			// keys a window.
 			name: "hour-long read window",
 			w: with(func(w *workload) {
 				w.PutRate, w.GetRate, w.Buckets, w.Replicas, w.ReadWindow = 50, 500, 5, 2, time.Hour
 			}),
 			baseGDK: 129_600_000, baseDec: 1_296_000_000,
-			gdk: 86_400, dec: 2_160_000,
-			baseDollars: 4276.8, keysDollars: 6.7392,
+			gdk: 96_000, dec: 2_784_000,
+			baseDollars: 4276.8, keysDollars: 8.64,
+		},
+		{
+			// README's example in bursts once per TTL: no refresh-ahead, keys
+			// live a whole window (8,640 a month), c = 1 + ceil(300/300) = 2.
+			name: "3 replicas, 10 buckets, bursts",
+			w: with(func(w *workload) {
+				w.PutRate, w.GetRate, w.Buckets, w.Replicas, w.ReadWindow, w.Bursts = 100, 400, 10, 3, 5*time.Minute, true
+			}),
+			baseGDK: 259_200_000, baseDec: 1_036_800_000,
+			gdk: 259_200, dec: 1_296_000,
+			baseDollars: 3888, keysDollars: 4.6656,
 		},
 		{
 			// Partitioning by access key multiplies the keys: 4 writers.
@@ -114,8 +129,8 @@ func TestEstimateWorkedExamples(t *testing.T) {
 				w.PutRate, w.GetRate, w.DistinctWriters, w.ReadWindow = 100, 100, 4, 5*time.Minute
 			}),
 			baseGDK: 259_200_000, baseDec: 259_200_000,
-			gdk: 34_560, dec: 34_560,
-			baseDollars: 1555.2, keysDollars: 0.20736,
+			gdk: 38_400, dec: 76_800,
+			baseDollars: 1555.2, keysDollars: 0.3456,
 		},
 	}
 	for _, tt := range tests {
@@ -153,9 +168,9 @@ func TestEstimateCommand(t *testing.T) {
 	out := stdout.String()
 	for _, want := range []string{
 		"one KMS call per object  259,200,000  1,036,800,000  1,296,000,000  $3,888.00",
-		"bucket keys      259,200      1,296,000      1,555,200      $4.67",
-		"1,294,444,800  $3,883.33",
-		"99.88% fewer KMS requests",
+		"bucket keys      288,000      2,304,000      2,592,000      $7.78",
+		"1,293,408,000  $3,880.22",
+		"99.80% fewer KMS requests",
 		"reads reach objects up to 5m0s old",
 	} {
 		if !strings.Contains(squeeze(out), squeeze(want)) {

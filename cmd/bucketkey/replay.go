@@ -89,9 +89,14 @@ const simKeyID = "arn:aws:kms:us-east-1:111122223333:key/simulated"
 // began, under one bucket key per bucket.
 func replay(events []accesslog.Event, s replaySettings) replayResult {
 	clock := &simClock{}
+	// One stand-in KMS for every replica, as they share one KMS: its
+	// wrapped blobs are then distinct across replicas too (with one each,
+	// replica A's n-th key and replica B's had the same blob, and B took
+	// A's key for one it had cached).
+	kms := &simKMS{}
 	caches := make([]*keycache.Cache, s.Replicas)
 	for i := range caches {
-		caches[i] = keycache.New(&simKMS{}, keycache.Options{
+		caches[i] = keycache.New(kms, keycache.Options{
 			TTL: s.TTL, MaxObjects: s.MaxObjects, PartitionByAccessKey: s.Partition,
 			Now: clock.now,
 		})

@@ -427,6 +427,9 @@ func (f *fleet) predict(sticky bool) measured {
 		"--replicas", strconv.Itoa(replicaCount),
 		"--ttl", f.ttl.String(),
 		"--read-window", f.ttl.String(),
+		// The test steps whole TTL windows: requests come in one burst a
+		// window, so no key is refreshed ahead.
+		"--bursts",
 	}
 	if sticky {
 		args = append(args, "--sticky")
