@@ -257,7 +257,7 @@ func (p *Proxy) endObject(rq *request, u uploadID, dk *envelope.DataKey, doc []b
 		if !ok || part.ETag == "" || !sameETag(part.ETag, sp.ETag) {
 			return nil, nil, invalidPart(rq, part).Wrap(fmt.Errorf("proxy: part %d not found, or its ETag is not the one given", part.PartNumber))
 		}
-		size, err := envelope.PlaintextSize(sp.Size, 1)
+		size, err := storedPartPlaintext(u.md, sp.Size)
 		if err != nil {
 			return nil, nil, invalidPart(rq, part).Wrap(fmt.Errorf("proxy: part %d was not written through the proxy: %w", part.PartNumber, err))
 		}
@@ -432,4 +432,16 @@ func (p *Proxy) abortMultipartUpload(rq *request) error {
 	}
 	defer resp.Body.Close()
 	return rq.relay(resp)
+}
+
+// storedPartPlaintext is the plaintext size of a stored part of c bytes of
+// the upload whose metadata is md, in md's format version (a listing's
+// envelope.PlaintextSize knows no version).
+func storedPartPlaintext(md *envelope.Metadata, c int64) (int64, error) {
+	l, err := envelope.NewLayout(md, c)
+	if err != nil {
+		return 0, err
+	}
+	r, err := l.PartRange(1)
+	return r.Length, err
 }
