@@ -33,6 +33,13 @@ type labels struct {
 	end       string // HKDF info: data key -> end key and nonce
 	checksum  string // HKDF info and MAC prefix of the checksum tag
 	uploadID  string // HKDF info: data key -> the proxy's upload-ID MAC key
+	// HKDF info: data key -> the MAC key of the proxy's upload IDs that
+	// carry a declared checksum algorithm (docs/FORMAT.md, "Multipart
+	// checksums")
+	uploadIDChecksum string
+	// HKDF info: data key -> the MAC key of the part checksum records in
+	// the proxy's part ETags (docs/FORMAT.md, "Multipart checksums")
+	partChecksum string
 }
 
 // sizes is a version's size algebra: plaintext bytes per full segment and
@@ -52,6 +59,9 @@ var formatV1 = &format{
 		end:       "bucketkey/v1 end",
 		checksum:  "bucketkey/v1 checksum",
 		uploadID:  "bucketkey proxy upload id v1",
+
+		uploadIDChecksum: "bucketkey proxy upload id v2",
+		partChecksum:     "bucketkey proxy part checksum v1",
 	},
 	sizes: sizes{segment: segmentSize, tag: tagSize},
 }

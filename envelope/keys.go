@@ -43,6 +43,21 @@ func (k *DataKey) UploadIDKey() ([]byte, error) {
 	return k.derive(k.format().labels.uploadID, "upload id")
 }
 
+// UploadIDChecksumKey is UploadIDKey for the proxy's upload IDs that
+// carry a declared checksum algorithm (docs/FORMAT.md, "Multipart
+// checksums"), under its own label.
+func (k *DataKey) UploadIDChecksumKey() ([]byte, error) {
+	return k.derive(k.format().labels.uploadIDChecksum, "upload id checksum")
+}
+
+// PartChecksumKey returns the key of the proxy's part checksum records
+// (docs/FORMAT.md, "Multipart checksums"): HKDF-SHA256(secret=DEK,
+// info=the version's part-checksum label), 32 bytes, which the caller
+// wipes.
+func (k *DataKey) PartChecksumKey() ([]byte, error) {
+	return k.derive(k.format().labels.partChecksum, "part checksum")
+}
+
 // derive is HKDF-SHA256(secret=DEK, salt=absent, info=label), 32 bytes.
 func (k *DataKey) derive(label, what string) ([]byte, error) {
 	if k == nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
 	"github.com/bucketkey/bucketkey/sigv4"
@@ -371,7 +372,7 @@ func (p *Proxy) copyByStream(ctx context.Context, rq *request, src copySource, s
 	if sse.rawContext != "" {
 		rh.Set("X-Amz-Server-Side-Encryption-Context", sse.rawContext)
 	}
-	return rq.answerCopyXML("CopyObjectResult", resp.Header.Get("ETag"), p.cfg.Now())
+	return rq.answerCopyXML("CopyObjectResult", resp.Header.Get("ETag"), p.cfg.Now(), nil)
 }
 
 // plaintext returns the bytes a successful read yields and their number:
@@ -430,15 +431,20 @@ func (p *Proxy) sourceTagging(ctx context.Context, src copySource, h http.Header
 // answerCopyXML sends S3's copy result document (CopyObjectResult or
 // CopyPartResult) for a copy the proxy did itself; etag is the backend's
 // for what it wrote.
-func (rq *request) answerCopyXML(root, etag string, at time.Time) error {
+//
+// ck, if not nil, is the checksum element S3 adds (a part's, for an
+// upload with a declared checksum), e.g. <ChecksumCRC32>...</ChecksumCRC32>.
+func (rq *request) answerCopyXML(root, etag string, at time.Time, ck *xmlText) error {
 	doc := struct {
 		XMLName      xml.Name
-		ETag         string `xml:"ETag"`
-		LastModified string `xml:"LastModified"`
+		ETag         string   `xml:"ETag"`
+		LastModified string   `xml:"LastModified"`
+		Checksum     *xmlText `xml:",omitempty"`
 	}{
 		XMLName:      xml.Name{Space: "http://s3.amazonaws.com/doc/2006-03-01/", Local: root},
 		ETag:         clientETag(etag),
 		LastModified: at.UTC().Format("2006-01-02T15:04:05.000Z"),
+		Checksum:     ck,
 	}
 	out, err := xml.Marshal(doc)
 	if err != nil {
@@ -446,6 +452,12 @@ func (rq *request) answerCopyXML(root, etag string, at time.Time) error {
 	}
 	rq.w.Header().Set("Content-Type", "application/xml")
 	return rq.relayBodyHeaders(http.StatusOK, append([]byte(xml.Header), out...))
+}
+
+// xmlText is an element of a name chosen at run time with text content.
+type xmlText struct {
+	XMLName xml.Name
+	Text    string `xml:",chardata"`
 }
 
 // copyRangeRE is the only x-amz-copy-source-range form S3 accepts.
@@ -549,12 +561,25 @@ func (p *Proxy) uploadPartCopyOnce(rq *request, src copySource, rangeHeader stri
 		}
 	}
 	h.Del("X-Amz-Source-Expected-Bucket-Owner") // checked on the reads; this is an UploadPart
+	// S3 computes a copied part's checksum of the upload's algorithm,
+	// whatever the source's.
+	plain, ckAlg, sum, err := partChecksummer(u, u.ckAlg, plain, nil)
+	if err != nil {
+		return err
+	}
 	resp, relayed, err := p.putStored(ctx, rq, encryptedPut{
 		bucket: rq.bucket, key: rq.key, query: q,
 		header: h, dk: dk, part: part, plaintext: plain, size: size,
 	})
 	if relayed || err != nil {
 		return err
+	}
+	var ck *xmlText
+	if sum != nil {
+		if err := withPartChecksum(make(http.Header), resp, dk, part, size, ckAlg, sum); err != nil {
+			return err
+		}
+		ck = &xmlText{XMLName: xml.Name{Local: ckAlg.XMLElement()}, Text: checksum.Encode(sum())}
 	}
 	rh := rq.w.Header()
 	var srcHeader http.Header
@@ -567,5 +592,5 @@ func (p *Proxy) uploadPartCopyOnce(rq *request, src copySource, rangeHeader stri
 		rh.Set("X-Amz-Copy-Source-Version-Id", v)
 	}
 	p.setSSEHeaders(rh, u.md.KeyID)
-	return rq.answerCopyXML("CopyPartResult", resp.Header.Get("ETag"), p.cfg.Now())
+	return rq.answerCopyXML("CopyPartResult", resp.Header.Get("ETag"), p.cfg.Now(), ck)
 }

@@ -58,7 +58,7 @@ func (p *Proxy) createMultipartUpload(rq *request) error {
 	if err := xml.Unmarshal(doc, &result); err != nil || result.UploadID == "" {
 		return fmt.Errorf("proxy: CreateMultipartUpload: backend answer has no UploadId: %v", err)
 	}
-	id, err := encodeUploadID(result.UploadID, md, dk)
+	id, err := encodeUploadID(result.UploadID, md, dk, ckAlg, ckType)
 	if err != nil {
 		return err
 	}
@@ -128,44 +128,79 @@ func (p *Proxy) uploadPart(rq *request) error {
 		return err
 	}
 	defer dk.Wipe()
+	body, ckAlg, sum, err := partChecksummer(u, checksum.ByName(rq.auth.ChecksumAlgorithm), rq.body(), rq.auth.Checksum)
+	if err != nil {
+		return err
+	}
 	q := forwardQuery(query(rq.r))
 	q.Set("uploadId", u.backend)
 	resp, err := p.putEncrypted(rq.r.Context(), encryptedPut{
 		bucket: rq.bucket, key: rq.key, query: q,
 		header: forwardHeader(rq.r.Header), dk: dk, part: part,
-		plaintext: rq.body(), size: n, fromClient: true,
+		plaintext: body, size: n, fromClient: true,
 	})
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	if err := withPartChecksum(rq.w.Header(), resp, dk, part, n, ckAlg, sum); err != nil {
+		return err
+	}
 	return rq.answerWrite(resp, u.md, sseRequest{})
 }
 
 // completeMultipartUpload checks that the parts are 1..N without gaps (so
 // that part i of the object is upload part i, which is what it was
-// encrypted as), removes the client's part checksums (of plaintext; the
-// backend has none for the ciphertext parts), gives the parts their
-// backend ETags back (etag.go), makes sure the object will end with its
-// end tag (endObject) and forwards the rest.
+// encrypted as), gives the parts their backend ETags back (etag.go,
+// partchecksum.go), checks them against the stored parts and, for an
+// upload with a declared checksum, the parts' checksums (completeChecksum),
+// makes sure the object will end with its end tag (endObject), sends the
+// backend a fresh document without the client's (plaintext) checksums,
+// and answers the object's checksum as S3 does.
 func (p *Proxy) completeMultipartUpload(rq *request) error {
 	body, err := rq.readBody(maxXMLDoc)
+	if err != nil {
+		return err
+	}
+	hc, err := parseCompleteHeaders(rq.r.Header)
 	if err != nil {
 		return err
 	}
 	if err := checkCompleteParts(body); err != nil {
 		return err
 	}
-	body, err = rewriteXML(body, append(dropChecksums("Part"), backendPartETags)...)
+	parts, err := parseCompleteParts(rq, body)
 	if err != nil {
-		return s3err.MalformedXML.Wrap(err)
+		return err
 	}
 	u, dk, err := p.uploadKey(rq)
 	if err != nil {
 		return err
 	}
 	defer dk.Wipe()
-	body, failed, err := p.endObject(rq, u, dk, body)
+	if err := hc.checkType(u); err != nil {
+		return err
+	}
+	stored, failed, err := p.storedParts(rq, u.backend, len(parts))
+	if err != nil {
+		return err
+	}
+	if failed != nil {
+		defer failed.Body.Close()
+		return p.completeOrRelay(rq, u, failed)
+	}
+	sizes, err := checkStoredParts(rq, u, parts, stored)
+	if err != nil {
+		return err
+	}
+	ck, err := completeChecksum(rq, u, dk, parts, sizes)
+	if err != nil {
+		return err
+	}
+	if err := hc.checkObject(u, ck); err != nil {
+		return err
+	}
+	body, failed, err = p.endObject(rq, u, dk, parts, sizes[len(sizes)-1])
 	if err != nil {
 		return err
 	}
@@ -192,6 +227,11 @@ func (p *Proxy) completeMultipartUpload(rq *request) error {
 		clientETagRule("CompleteMultipartUploadResult", ""), clientLocationRule(rq.r))...)
 	if err != nil {
 		return fmt.Errorf("proxy: CompleteMultipartUpload: backend answer: %w", err)
+	}
+	if ck != nil {
+		if out, err = withCompleteChecksum(out, *ck); err != nil {
+			return err
+		}
 	}
 	h := rq.w.Header()
 	copyResponseHeader(h, resp.Header, true)
@@ -229,45 +269,47 @@ type completePart struct {
 	ETag       string `xml:"ETag"`
 }
 
-// endObject makes the completed object end with its end tag
-// (docs/FORMAT.md, "Multipart objects"), given the checked document doc
-// (parts 1..N, backend ETags), and returns the document to send. It lists
-// the upload's stored parts: each listed part must be the one stored
-// (same ETag), every part but the last must hold at least 5 MiB of
-// plaintext (S3's rule, which the proxy checks on the plaintext itself:
-// a smaller part carries an end tag, and must not be followed), and if
-// the last part does not carry the tag, the proxy stores it as part N+1,
-// the marker part, and completes with it. A backend error to relay comes
-// back as failed.
-func (p *Proxy) endObject(rq *request, u uploadID, dk *envelope.DataKey, doc []byte) (out []byte, failed *http.Response, err error) {
-	var c struct {
-		Parts []completePart `xml:"Part"`
-	}
-	if err := xml.Unmarshal(doc, &c); err != nil {
-		return nil, nil, s3err.MalformedXML.Wrap(err)
-	}
-	n := len(c.Parts)
-	stored, failed, err := p.storedParts(rq, u.backend, n)
-	if err != nil || failed != nil {
-		return nil, failed, err
-	}
-	var last int64
-	for i, part := range c.Parts {
+// checkStoredParts checks the listed parts (1..N, backend ETags) against
+// the upload's stored parts and returns their plaintext sizes: each
+// listed part must be the one stored (same ETag), and every part but the
+// last must hold at least 5 MiB of plaintext (S3's rule, which the proxy
+// checks on the plaintext itself: a smaller part carries an end tag, and
+// must not be followed).
+func checkStoredParts(rq *request, u uploadID, parts []listedPart, stored map[int]storedPart) ([]int64, error) {
+	n := len(parts)
+	sizes := make([]int64, n)
+	for i, lp := range parts {
+		part := lp.completePart
 		sp, ok := stored[part.PartNumber]
 		if !ok || part.ETag == "" || !sameETag(part.ETag, sp.ETag) {
-			return nil, nil, invalidPart(rq, part).Wrap(fmt.Errorf("proxy: part %d not found, or its ETag is not the one given", part.PartNumber))
+			return nil, invalidPart(rq, lp.client).Wrap(fmt.Errorf("proxy: part %d not found, or its ETag is not the one given", part.PartNumber))
 		}
 		size, err := storedPartPlaintext(u.md, sp.Size)
 		if err != nil {
-			return nil, nil, invalidPart(rq, part).Wrap(fmt.Errorf("proxy: part %d was not written through the proxy: %w", part.PartNumber, err))
+			return nil, invalidPart(rq, lp.client).Wrap(fmt.Errorf("proxy: part %d was not written through the proxy: %w", part.PartNumber, err))
 		}
 		if i < n-1 && size < minPartSize {
-			return nil, nil, s3err.EntityTooSmall.
+			return nil, s3err.EntityTooSmall.
 				WithExtra("ProposedSize", strconv.FormatInt(size, 10)).
 				WithExtra("MinSizeAllowed", strconv.Itoa(minPartSize)).
 				WithExtra("PartNumber", strconv.Itoa(part.PartNumber))
 		}
-		last = size
+		sizes[i] = size
+	}
+	return sizes, nil
+}
+
+// endObject makes the completed object end with its end tag
+// (docs/FORMAT.md, "Multipart objects"), given the checked parts (1..N,
+// backend ETags) and the last one's plaintext size, and returns the
+// document to send: if the last part does not carry the tag, the proxy
+// stores it as part N+1, the marker part, and completes with it. A
+// backend error to relay comes back as failed.
+func (p *Proxy) endObject(rq *request, u uploadID, dk *envelope.DataKey, parts []listedPart, last int64) (out []byte, failed *http.Response, err error) {
+	n := len(parts)
+	list := make([]completePart, 0, n+1)
+	for _, lp := range parts {
+		list = append(list, lp.completePart)
 	}
 	marker, err := envelope.Marker(dk, n, last)
 	if err != nil {
@@ -278,14 +320,15 @@ func (p *Proxy) endObject(rq *request, u uploadID, dk *envelope.DataKey, doc []b
 		if err != nil || failed != nil {
 			return nil, failed, err
 		}
-		c.Parts = append(c.Parts, completePart{PartNumber: n + 1, ETag: etag})
+		list = append(list, completePart{PartNumber: n + 1, ETag: etag})
 	}
-	// A fresh document: checksums are gone already, and nothing else a
-	// CompleteMultipartUpload may hold matters to the backend.
+	// A fresh document: the client's checksums describe plaintext, and
+	// nothing else a CompleteMultipartUpload may hold matters to the
+	// backend.
 	fresh := struct {
 		XMLName xml.Name       `xml:"http://s3.amazonaws.com/doc/2006-03-01/ CompleteMultipartUpload"`
 		Parts   []completePart `xml:"Part"`
-	}{Parts: c.Parts}
+	}{Parts: list}
 	b, err := xml.Marshal(fresh)
 	if err != nil {
 		return nil, nil, err

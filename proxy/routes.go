@@ -111,7 +111,7 @@ func (p *Proxy) routes() *mux.Router {
 	add("GetObject", levelObject, http.MethodGet, none, p.getObject)
 	add("HeadObject", levelObject, http.MethodHead, none, p.getObject)
 	add("CreateMultipartUpload", levelObject, http.MethodPost, none, p.createMultipartUpload, hasQuery("uploads"))
-	add("CompleteMultipartUpload", levelObject, http.MethodPost, none, p.completeMultipartUpload, hasQuery("uploadId"))
+	add("CompleteMultipartUpload", levelObject, http.MethodPost, sigv4.VerifyOptions{ObjectChecksum: true}, p.completeMultipartUpload, hasQuery("uploadId"))
 	add("RestoreObject", levelObject, http.MethodPost, none, p.passthrough, hasQuery("restore"))
 	// S3 Select would run the query over ciphertext.
 	add("SelectObjectContent", levelObject, http.MethodPost, none, p.unsupported, hasQuery("select"))

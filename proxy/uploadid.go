@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
 )
@@ -31,10 +32,28 @@ import (
 // object name it was sealed for, so an ID replayed on another key fails;
 // the MAC ties the key material to its backend upload, so it cannot be
 // grafted onto another upload of the same name.
+//
+// An upload created with x-amz-checksum-algorithm gets instead
+//
+//	<backend upload id>.bk2.<base64url(alg || type || fields || mac)>
+//
+// where alg is the algorithm's number (checksum.Algorithm: 1 CRC32 ... 10
+// XXHASH128), type is 1 for COMPOSITE and 2 for FULL_OBJECT, and mac is as
+// above under the key envelope.DataKey.UploadIDChecksumKey over uvarint(len(backend id)) ||
+// backend id || alg || type || fields: S3 holds parts and Complete to the
+// algorithm declared at CreateMultipartUpload (docs/FORMAT.md, "Multipart
+// checksums").
 const (
 	uploadIDSep    = ".bk1."
+	uploadIDSep2   = ".bk2."
 	uploadIDMACLen = 16
 	maxUploadID    = 4096
+)
+
+// Checksum types as the upload ID encodes them.
+const (
+	ckTypeComposite  = 1
+	ckTypeFullObject = 2
 )
 
 var uploadB64 = base64.RawURLEncoding
@@ -43,19 +62,40 @@ var uploadB64 = base64.RawURLEncoding
 type uploadID struct {
 	backend string             // the backend's upload ID
 	md      *envelope.Metadata // nil for a bare backend ID
+	ckAlg   checksum.Algorithm // declared at CreateMultipartUpload, or None
+	ckType  string             // checksumComposite or checksumFullObject with ckAlg
 	fields  []byte
 	mac     []byte
 }
 
+// ckSpec is the algorithm and type bytes of a .bk2. ID.
+func (u uploadID) ckSpec() []byte {
+	if u.ckAlg == checksum.None {
+		return nil
+	}
+	t := byte(ckTypeComposite)
+	if u.ckType == checksumFullObject {
+		t = ckTypeFullObject
+	}
+	return []byte{byte(u.ckAlg), t}
+}
+
 // encodeUploadID returns the client upload ID for a backend upload whose
 // envelope metadata is md and data key dk.
-func encodeUploadID(backend string, md *envelope.Metadata, dk *envelope.DataKey) (string, error) {
-	fields := encodeFields(md.Headers())
-	mac, err := uploadMAC(dk, backend, fields)
+// ckAlg and ckType are the checksum declared at CreateMultipartUpload
+// (checksum.None for none).
+func encodeUploadID(backend string, md *envelope.Metadata, dk *envelope.DataKey, ckAlg checksum.Algorithm, ckType string) (string, error) {
+	u := uploadID{backend: backend, ckAlg: ckAlg, ckType: ckType, fields: encodeFields(md.Headers())}
+	mac, err := u.computeMAC(dk)
 	if err != nil {
 		return "", err
 	}
-	return backend + uploadIDSep + uploadB64.EncodeToString(append(fields, mac...)), nil
+	sep := uploadIDSep
+	if ckAlg != checksum.None {
+		sep = uploadIDSep2
+	}
+	raw := append(append(u.ckSpec(), u.fields...), mac...)
+	return backend + sep + uploadB64.EncodeToString(raw), nil
 }
 
 // parseUploadID splits a client upload ID. A bare backend ID (as
@@ -70,7 +110,10 @@ func parseUploadID(id string) (uploadID, error) {
 	if len(id) > maxUploadID {
 		return uploadID{}, invalid(errors.New("proxy: upload id too long"))
 	}
-	i := strings.LastIndex(id, uploadIDSep)
+	i, v2 := strings.LastIndex(id, uploadIDSep), false
+	if j := strings.LastIndex(id, uploadIDSep2); j > i {
+		i, v2 = j, true
+	}
 	if i < 0 {
 		return uploadID{backend: id}, nil
 	}
@@ -81,6 +124,25 @@ func parseUploadID(id string) (uploadID, error) {
 	raw, err := uploadB64.DecodeString(id[i+len(uploadIDSep):])
 	if err != nil {
 		return uploadID{}, invalid(fmt.Errorf("proxy: upload id: %w", err))
+	}
+	if v2 {
+		if len(raw) < 2 {
+			return uploadID{}, invalid(errors.New("proxy: upload id too short"))
+		}
+		alg, t := checksum.Algorithm(raw[0]), raw[1]
+		if alg == checksum.None || int(alg) > len(checksum.All) {
+			return uploadID{}, invalid(errors.New("proxy: upload id: unknown checksum algorithm"))
+		}
+		switch t {
+		case ckTypeComposite:
+			u.ckType = checksumComposite
+		case ckTypeFullObject:
+			u.ckType = checksumFullObject
+		default:
+			return uploadID{}, invalid(errors.New("proxy: upload id: unknown checksum type"))
+		}
+		u.ckAlg = alg
+		raw = raw[2:]
 	}
 	if len(raw) < uploadIDMACLen {
 		return uploadID{}, invalid(errors.New("proxy: upload id too short"))
@@ -109,7 +171,7 @@ func parseUploadID(id string) (uploadID, error) {
 
 // verify checks the ID's MAC with the data key its metadata opened to.
 func (u uploadID) verify(dk *envelope.DataKey) error {
-	want, err := uploadMAC(dk, u.backend, u.fields)
+	want, err := u.computeMAC(dk)
 	if err != nil {
 		return err
 	}
@@ -119,16 +181,23 @@ func (u uploadID) verify(dk *envelope.DataKey) error {
 	return nil
 }
 
-func uploadMAC(dk *envelope.DataKey, backend string, fields []byte) ([]byte, error) {
-	k, err := dk.UploadIDKey()
+// computeMAC is the MAC of u's backend ID, checksum spec and fields under
+// dk (its label says which of the two forms it is).
+func (u uploadID) computeMAC(dk *envelope.DataKey) ([]byte, error) {
+	keyOf := dk.UploadIDKey
+	if u.ckAlg != checksum.None {
+		keyOf = dk.UploadIDChecksumKey
+	}
+	k, err := keyOf()
 	if err != nil {
 		return nil, fmt.Errorf("proxy: upload id key: %w", err)
 	}
 	m := hmac.New(sha256.New, k)
 	clear(k)
-	m.Write(binary.AppendUvarint(nil, uint64(len(backend))))
-	m.Write([]byte(backend))
-	m.Write(fields)
+	m.Write(binary.AppendUvarint(nil, uint64(len(u.backend))))
+	m.Write([]byte(u.backend))
+	m.Write(u.ckSpec())
+	m.Write(u.fields)
 	return m.Sum(nil)[:uploadIDMACLen], nil
 }
 

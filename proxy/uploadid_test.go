@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
 )
@@ -28,7 +29,7 @@ func sealedUpload(t testing.TB, bucket, key string) (*envelope.Metadata, *envelo
 func TestUnitUploadIDRoundTrip(t *testing.T) {
 	md, dk := sealedUpload(t, "bkt", "obj")
 	for _, backend := range []string{"29c51c49-c01f-428e-a4f8-32f8707395de", "VXBsb2FkIElE.with.dots.bk1.inside", "x"} {
-		id, err := encodeUploadID(backend, md, dk)
+		id, err := encodeUploadID(backend, md, dk, checksum.None, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +51,7 @@ func TestUnitUploadIDRoundTrip(t *testing.T) {
 		}
 		// Another upload's key material does not verify for this backend id.
 		md2, dk2 := sealedUpload(t, "bkt", "obj")
-		other, _ := encodeUploadID("other-backend-id", md2, dk2)
+		other, _ := encodeUploadID("other-backend-id", md2, dk2, checksum.None, "")
 		_, km, _ := strings.Cut(other, uploadIDSep)
 		grafted, err := parseUploadID(backend + uploadIDSep + km)
 		if err != nil {
@@ -81,7 +82,7 @@ func TestUnitUploadIDRoundTrip(t *testing.T) {
 // panics, and what parses re-encodes to the same fields.
 func FuzzParseUploadID(f *testing.F) {
 	md, dk := sealedUpload(f, "bkt", "obj")
-	id, _ := encodeUploadID("backend", md, dk)
+	id, _ := encodeUploadID("backend", md, dk, checksum.None, "")
 	f.Add(id)
 	f.Add("bare")
 	f.Add("a.bk1.AAAA")

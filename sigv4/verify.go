@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/s3err"
 )
 
@@ -47,6 +48,11 @@ type VerifyOptions struct {
 	// refused, so a small configuration body the proxy buffers and forwards
 	// (tagging, ACLs, ...) always comes with a hash checked before use.
 	AllowStreaming bool
+	// ObjectChecksum: the request's x-amz-checksum-* headers describe the
+	// object being made, not the request body (CompleteMultipartUpload,
+	// whose x-amz-checksum-<algorithm> is the whole object's), so the body
+	// is not checked against them; the caller checks them.
+	ObjectChecksum bool
 }
 
 // Authenticated is a request whose signature verified.
@@ -289,7 +295,11 @@ func (v *Verifier) verify(r *http.Request, o VerifyOptions) (*Authenticated, *s3
 	}
 
 	// The body.
-	body, length, berr := v.wrapBody(r, h, mode, &wantSHA, &key.key, &p)
+	bh := h
+	if o.ObjectChecksum {
+		bh = withoutChecksumHeaders(h)
+	}
+	body, length, berr := v.wrapBody(r, bh, mode, &wantSHA, &key.key, &p)
 	if berr != nil {
 		return nil, berr
 	}
@@ -364,4 +374,14 @@ func unsignedHeaders(h http.Header, signed string) *s3err.Error {
 	slices.Sort(names)
 	names = slices.Compact(names)
 	return errUnsignedHeaders.WithExtra("HeadersNotSigned", strings.Join(names, ", "))
+}
+
+// withoutChecksumHeaders is h (canonical keys) without its
+// x-amz-checksum-<algorithm> headers.
+func withoutChecksumHeaders(h http.Header) http.Header {
+	c := h.Clone()
+	for _, a := range checksum.All {
+		delete(c, a.CanonicalHeader())
+	}
+	return c
 }
