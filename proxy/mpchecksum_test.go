@@ -125,6 +125,7 @@ func TestMultipartChecksums(t *testing.T) {
 
 		// The s3 manager, with a checksum algorithm (COMPOSITE CRC32).
 		key := "managed"
+		//lint:ignore SA1019 the upload manager is what deployed SDK users run
 		res, err := manager.NewUploader(cl, func(u *manager.Uploader) { u.PartSize = 5 << 20 }).Upload(ctx, &s3.PutObjectInput{
 			Bucket: &bucket, Key: &key, Body: bytes.NewReader(whole), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		})
