@@ -37,17 +37,15 @@ func (k *DataKey) format() *format {
 
 // UploadIDKey returns the key of the proxy's upload-ID MAC (docs/
 // ARCHITECTURE.md, "Multipart key material"): HKDF-SHA256(secret=DEK,
-// info=the version's upload-ID label), 32 bytes, which the caller wipes.
-// The label is the format's, so the proxy never sees the data key itself.
-func (k *DataKey) UploadIDKey() ([]byte, error) {
+// info=the version's upload-ID label), 32 bytes, which the caller wipes;
+// with checksum, the label of upload IDs that carry a declared checksum
+// algorithm (docs/FORMAT.md, "Multipart checksums"). The label is the
+// format's, so the proxy never sees the data key itself.
+func (k *DataKey) UploadIDKey(checksum bool) ([]byte, error) {
+	if checksum {
+		return k.derive(k.format().labels.uploadIDChecksum, "upload id")
+	}
 	return k.derive(k.format().labels.uploadID, "upload id")
-}
-
-// UploadIDChecksumKey is UploadIDKey for the proxy's upload IDs that
-// carry a declared checksum algorithm (docs/FORMAT.md, "Multipart
-// checksums"), under its own label.
-func (k *DataKey) UploadIDChecksumKey() ([]byte, error) {
-	return k.derive(k.format().labels.uploadIDChecksum, "upload id checksum")
 }
 
 // PartChecksumKey returns the key of the proxy's part checksum records

@@ -39,7 +39,7 @@ import (
 //
 // where alg is the algorithm's number (checksum.Algorithm: 1 CRC32 ... 10
 // XXHASH128), type is 1 for COMPOSITE and 2 for FULL_OBJECT, and mac is as
-// above under the key envelope.DataKey.UploadIDChecksumKey over uvarint(len(backend id)) ||
+// above under the key envelope.DataKey.UploadIDKey(true) over uvarint(len(backend id)) ||
 // backend id || alg || type || fields: S3 holds parts and Complete to the
 // algorithm declared at CreateMultipartUpload (docs/FORMAT.md, "Multipart
 // checksums").
@@ -184,11 +184,7 @@ func (u uploadID) verify(dk *envelope.DataKey) error {
 // computeMAC is the MAC of u's backend ID, checksum spec and fields under
 // dk (its label says which of the two forms it is).
 func (u uploadID) computeMAC(dk *envelope.DataKey) ([]byte, error) {
-	keyOf := dk.UploadIDKey
-	if u.ckAlg != checksum.None {
-		keyOf = dk.UploadIDChecksumKey
-	}
-	k, err := keyOf()
+	k, err := dk.UploadIDKey(u.ckAlg != checksum.None)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: upload id key: %w", err)
 	}
