@@ -208,6 +208,13 @@ func (p *Proxy) completeMultipartUpload(rq *request) error {
 		defer failed.Body.Close()
 		return p.completeOrRelay(rq, u, failed)
 	}
+	return p.completeAtBackend(rq, u, body, ck)
+}
+
+// completeAtBackend sends the backend the Complete document body and
+// answers the client from the backend's answer: the client's ETag and
+// Location, and the object's checksum ck (nil when the upload has none).
+func (p *Proxy) completeAtBackend(rq *request, u uploadID, body []byte, ck *storedChecksum) error {
 	q := forwardQuery(query(rq.r))
 	q.Set("uploadId", u.backend)
 	resp, err := p.forward(rq, http.MethodPost, q, forwardHeader(rq.r.Header), body)

@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
-	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -243,6 +241,3 @@ func postObjectBoto3(t *testing.T, tp *testProxy) {
 		t.Errorf("metadata %v, type %q", gout.Metadata, aws.ToString(gout.ContentType))
 	}
 }
-
-var _ = fmt.Sprint
-var _ io.Reader

@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/minio/madmin-go/v3"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // AddMinIOUsers creates users on the MinIO server p through its admin API
@@ -17,7 +18,9 @@ func AddMinIOUsers(ctx context.Context, p *Process, users []User) error {
 	if err != nil {
 		return err
 	}
-	adm, err := madmin.New(u.Host, S3AccessKey, S3SecretKey, false)
+	adm, err := madmin.NewWithOptions(u.Host, &madmin.Options{
+		Creds: credentials.NewStaticV4(S3AccessKey, S3SecretKey, ""),
+	})
 	if err != nil {
 		return fmt.Errorf("testenv: minio admin client: %w", err)
 	}
