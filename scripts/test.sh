@@ -53,4 +53,4 @@ fi
 
 export BUCKETKEY_TOOLS_BIN="$bin"
 if [ $# -eq 0 ]; then set -- ./...; fi
-exec go test -race -count=1 -timeout 20m "$@"
+exec go test -race -count=1 -timeout 40m "$@"
