@@ -90,6 +90,26 @@ func newChainSigner(key *[32]byte, amzDate, scope string, seed *[32]byte) *chain
 // trailerAlgorithm) whose content hash is sum, compares it with want in
 // constant time and, if equal, makes it the link for the next one.
 func (c *chainSigner) next(alg string, sum *[32]byte, want *[32]byte) bool {
+	c.compute(alg, sum)
+	if !hmac.Equal(c.got[:], want[:]) {
+		return false
+	}
+	hex.Encode(c.prev[:], c.got[:])
+	return true
+}
+
+// sign computes the signature for a chunk (or the trailer) whose content
+// hash is sum, makes it the link for the next one and returns it in hex
+// (valid until the next call): what Signer sends upstream.
+func (c *chainSigner) sign(alg string, sum *[32]byte) []byte {
+	c.compute(alg, sum)
+	hex.Encode(c.prev[:], c.got[:])
+	return c.prev[:]
+}
+
+// compute sets c.got to the signature of the string to sign for alg, sum
+// and the previous signature, built in c.scratch.
+func (c *chainSigner) compute(alg string, sum *[32]byte) {
 	s := append(c.scratch[:0], alg...)
 	s = append(s, '\n')
 	s = append(s, c.amzDate...)
@@ -107,11 +127,6 @@ func (c *chainSigner) next(alg string, sum *[32]byte, want *[32]byte) bool {
 	c.mac.Reset()
 	c.mac.Write(s)
 	c.mac.Sum(c.got[:0])
-	if !hmac.Equal(c.got[:], want[:]) {
-		return false
-	}
-	hex.Encode(c.prev[:], c.got[:])
-	return true
 }
 
 // chunkDecoder removes aws-chunked framing, verifying chunk signatures (when

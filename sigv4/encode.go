@@ -1,8 +1,8 @@
 package sigv4
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -46,26 +46,26 @@ func chunkedLength(size int64, chunk int, signed bool) int64 {
 const crc32cTrailerName = "x-amz-checksum-crc32c"
 
 // chunkEncoder frames a body as aws-chunked on the fly, one chunk in memory
-// at a time: signed (sign != nil) or unsigned with a CRC32C trailer.
+// at a time: signed (chain != nil) or unsigned with a CRC32C trailer.
 type chunkEncoder struct {
 	src       io.Reader
 	remaining int64
 	chunk     int
 	buf       []byte // chunkHeaderRoom | chunk data | CRLF
 	out       []byte // framed bytes not yet returned
-	sign      func(data []byte) ([]byte, error)
+	chain     *chainSigner
 	crc       hash.Hash32
 	final     bool
 	err       error
 }
 
-func newChunkEncoder(src io.Reader, size int64, chunk int, sign func([]byte) ([]byte, error)) *chunkEncoder {
+func newChunkEncoder(src io.Reader, size int64, chunk int, chain *chainSigner) *chunkEncoder {
 	n := chunk
 	if size < int64(n) {
 		n = int(size)
 	}
-	e := &chunkEncoder{src: src, remaining: size, chunk: chunk, buf: make([]byte, chunkHeaderRoom+n+2), sign: sign}
-	if sign == nil {
+	e := &chunkEncoder{src: src, remaining: size, chunk: chunk, buf: make([]byte, chunkHeaderRoom+n+2), chain: chain}
+	if chain == nil {
 		e.crc = checksumCRC32C.New().(hash.Hash32)
 	}
 	return e
@@ -101,13 +101,10 @@ func (e *chunkEncoder) next() error {
 		e.remaining -= int64(n)
 		var hdr [chunkHeaderRoom]byte
 		h := strconv.AppendInt(hdr[:0], int64(n), 16)
-		if e.sign != nil {
-			sig, err := e.sign(data)
-			if err != nil {
-				return fmt.Errorf("sigv4: signing chunk: %w", err)
-			}
+		if e.chain != nil {
+			sum := sha256.Sum256(data)
 			h = append(h, chunkSignaturePrefix...)
-			h = hex.AppendEncode(h, sig)
+			h = append(h, e.chain.sign(chunkPayloadAlgorithm, &sum)...)
 		} else {
 			e.crc.Write(data)
 		}
@@ -126,17 +123,17 @@ func (e *chunkEncoder) next() error {
 		return err
 	}
 	e.final = true
-	if e.sign != nil {
-		sig, err := e.sign(nil)
-		if err != nil {
-			return fmt.Errorf("sigv4: signing final chunk: %w", err)
-		}
-		f := append([]byte("0"+chunkSignaturePrefix), hex.EncodeToString(sig)...)
+	// The final chunk goes where the data went: the buffer holds at
+	// least chunkHeaderRoom bytes.
+	if e.chain != nil {
+		f := append(e.buf[:0], "0"+chunkSignaturePrefix...)
+		f = append(f, e.chain.sign(chunkPayloadAlgorithm, &emptySHA256)...)
 		e.out = append(f, "\r\n\r\n"...)
 		return nil
 	}
-	f := []byte("0\r\n" + crc32cTrailerName + ":")
-	f = base64.StdEncoding.AppendEncode(f, e.crc.Sum(nil))
+	var crc [4]byte
+	f := append(e.buf[:0], "0\r\n"+crc32cTrailerName+":"...)
+	f = base64.StdEncoding.AppendEncode(f, e.crc.Sum(crc[:0]))
 	e.out = append(f, "\r\n\r\n"...)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"reflect"
 	"strconv"
@@ -95,15 +96,30 @@ const fuzzScope = "20130524/us-east-1/s3/aws4_request"
 // signedChunkedBody encodes data as a signed aws-chunked body chained from
 // fuzzSeed, with the SDK's stream signer (not ours).
 func signedChunkedBody(data []byte, chunk int) []byte {
-	ss := v4.NewStreamSigner(aws.Credentials{AccessKeyID: exampleAK, SecretAccessKey: exampleSK}, "s3", "us-east-1", fuzzSeed[:])
-	enc := newChunkEncoder(bytes.NewReader(data), int64(len(data)), chunk, func(d []byte) ([]byte, error) {
-		return ss.GetSignature(context.Background(), nil, d, exampleTime)
-	})
-	out, err := io.ReadAll(enc)
-	if err != nil {
-		panic(err)
+	return sdkChunkedBody(aws.Credentials{AccessKeyID: exampleAK, SecretAccessKey: exampleSK}, "us-east-1", fuzzSeed[:], exampleTime, data, chunk)
+}
+
+// sdkChunkedBody frames data as a signed aws-chunked body in chunks of
+// chunk bytes, chained from seed, with the SDK's stream signer and framing
+// written out here: the reference Signer's own encoder is held to.
+func sdkChunkedBody(creds aws.Credentials, region string, seed []byte, t time.Time, data []byte, chunk int) []byte {
+	ss := v4.NewStreamSigner(creds, "s3", region, seed)
+	var out bytes.Buffer
+	for {
+		n := min(chunk, len(data))
+		sig, err := ss.GetSignature(context.Background(), nil, data[:n], t)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Fprintf(&out, "%x;chunk-signature=%x\r\n", n, sig)
+		if n == 0 {
+			out.WriteString("\r\n")
+			return out.Bytes()
+		}
+		out.Write(data[:n])
+		out.WriteString("\r\n")
+		data = data[n:]
 	}
-	return out
 }
 
 // decode runs the decoder over body, reading through a buffer of size n.

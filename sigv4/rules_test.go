@@ -903,8 +903,8 @@ func signedChunkedRequest(t *testing.T, data []byte, chunk int, trailer checksum
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss := v4.NewStreamSigner(aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}, "s3", testRegion, seed)
-	prev := hex.EncodeToString(seed)
+	ss := v4.NewStreamSigner(aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}, "s3", testRegion, seed[:])
+	prev := hex.EncodeToString(seed[:])
 	body := frame(func(d []byte) string {
 		sig, err := ss.GetSignature(context.Background(), nil, d, testTime)
 		if err != nil {

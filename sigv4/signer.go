@@ -102,6 +102,7 @@ type Signer struct {
 
 	once sync.Once
 	sdk  *v4.Signer
+	keys keyCache // signing keys of the chunk signatures
 }
 
 func (s *Signer) signer() *v4.Signer {
@@ -238,10 +239,7 @@ func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Read
 		if err != nil {
 			return err
 		}
-		ss := v4.NewStreamSigner(creds, serviceS3, s.Region, seed)
-		req.Body = newChunkEncoder(body, size, chunk, func(data []byte) ([]byte, error) {
-			return ss.GetSignature(ctx, nil, data, t)
-		})
+		req.Body = newChunkEncoder(body, size, chunk, s.chain(creds, t, &seed))
 		return nil
 
 	case PayloadUnsignedTrailer:
@@ -255,6 +253,17 @@ func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Read
 		return err
 	}
 	return fmt.Errorf("sigv4: unknown payload mode %v", s.Mode)
+}
+
+// chain is the chunk signer for a request signed with creds at t whose
+// signature is seed: the string to sign built in place, under the signing
+// key derived once per day, region and secret (s.keys), where the SDK's
+// stream signer allocates the string and looks the key up per chunk.
+func (s *Signer) chain(creds aws.Credentials, t time.Time, seed *[32]byte) *chainSigner {
+	date := t.Format(amzDateLayout[:8])
+	key := s.keys.get(creds.SecretAccessKey, date, s.Region, serviceS3)
+	scope := date + "/" + s.Region + "/" + serviceS3 + "/" + scopeTerminal
+	return newChainSigner(&key.key, t.Format(amzDateLayout), scope, seed)
 }
 
 // dropBodyDigests deletes, under any key case, the headers that describe a
@@ -287,14 +296,14 @@ func setChunkedHeaders(req *http.Request, size int64) {
 
 // seedSignature extracts the signature from an Authorization header the SDK
 // produced.
-func seedSignature(authz string) ([]byte, error) {
+func seedSignature(authz string) ([32]byte, error) {
+	var seed [32]byte
 	i := strings.LastIndex(authz, "Signature=")
 	if i < 0 {
-		return nil, errors.New("sigv4: signed request has no signature")
+		return seed, errors.New("sigv4: signed request has no signature")
 	}
-	seed, err := hex.DecodeString(authz[i+len("Signature="):])
-	if err != nil || len(seed) != sha256.Size {
-		return nil, errors.New("sigv4: signed request has a malformed signature")
+	if sig := authz[i+len("Signature="):]; !parseSignature(sig, &seed) {
+		return seed, errors.New("sigv4: signed request has a malformed signature")
 	}
 	return seed, nil
 }

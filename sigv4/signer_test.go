@@ -3,6 +3,7 @@ package sigv4
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -190,11 +191,11 @@ func TestChunkedLengthExact(t *testing.T) {
 	for _, chunk := range []int{8192, 65536} {
 		for _, size := range []int{0, 1, 15, 16, 255, 256, chunk - 1, chunk, chunk + 1, 3*chunk - 1, 3 * chunk, 1 << 20} {
 			for _, signed := range []bool{false, true} {
-				var sign func([]byte) ([]byte, error)
+				var chain *chainSigner
 				if signed {
-					sign = func([]byte) ([]byte, error) { return make([]byte, 32), nil }
+					chain = newChainSigner(&fuzzKey, "20130524T000000Z", fuzzScope, &fuzzSeed)
 				}
-				out, err := io.ReadAll(newChunkEncoder(bytes.NewReader(make([]byte, size)), int64(size), chunk, sign))
+				out, err := io.ReadAll(newChunkEncoder(bytes.NewReader(make([]byte, size)), int64(size), chunk, chain))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -280,5 +281,100 @@ func TestSignStreamDropsClientDigests(t *testing.T) {
 				t.Fatalf("status %d: %v", resp.StatusCode, rec)
 			}
 		})
+	}
+}
+
+// TestChainSignerMatchesS3Example: the chain signer SignStream uses
+// computes the chunk signatures of the S3 reference's chunked-upload
+// example from its seed.
+func TestChainSignerMatchesS3Example(t *testing.T) {
+	var seed [32]byte
+	if !parseSignature(chunkedSeed, &seed) {
+		t.Fatal("bad seed")
+	}
+	s := testSigner(PayloadChunked, exampleTime)
+	s.Region = exampleRegion
+	c := s.chain(aws.Credentials{AccessKeyID: exampleAK, SecretAccessKey: exampleSK}, exampleTime, &seed)
+	for _, step := range []struct {
+		n   int
+		sig string
+	}{{65536, chunkedSig1}, {1024, chunkedSig2}, {0, chunkedSigEnd}} {
+		sum := sha256.Sum256(bytes.Repeat([]byte("a"), step.n))
+		if got := string(c.sign(chunkPayloadAlgorithm, &sum)); got != step.sig {
+			t.Fatalf("chunk of %d bytes: %s, want %s", step.n, got, step.sig)
+		}
+	}
+}
+
+// TestSignStreamS3Example signs the S3 reference's chunked-upload example
+// with SignStream: the same Authorization header (the seed) and, byte for
+// byte, the same aws-chunked body.
+func TestSignStreamS3Example(t *testing.T) {
+	s := &Signer{
+		Credentials: credentials.NewStaticCredentialsProvider(exampleAK, exampleSK, ""),
+		Region:      exampleRegion, Mode: PayloadChunked, ChunkSize: 65536,
+		Now: func() time.Time { return exampleTime },
+	}
+	req, err := http.NewRequest(http.MethodPut, "http://s3.amazonaws.com/examplebucket/chunkObject.txt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Storage-Class", "REDUCED_REDUNDANCY")
+	if err := s.SignStream(context.Background(), req, bytes.NewReader(bytes.Repeat([]byte("a"), 66560)), 66560); err != nil {
+		t.Fatal(err)
+	}
+	// The example's seed, in the SDK's spelling of the header.
+	want := strings.ReplaceAll(exampleAuth("content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class", chunkedSeed), ",", ", ")
+	if got := req.Header.Get("Authorization"); got != want {
+		t.Fatalf("Authorization\n%s\nwant\n%s", got, want)
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := chunkedExampleBody([3]string{chunkedSig1, chunkedSig2, chunkedSigEnd}, ""); !bytes.Equal(body, want) || int64(len(body)) != req.ContentLength {
+		t.Fatalf("body of %d bytes (Content-Length %d) differs from the example's %d", len(body), req.ContentLength, len(want))
+	}
+}
+
+// TestSignStreamChunksMatchSDK: SignStream's signed aws-chunked bodies are
+// byte for byte what the SDK's stream signer makes from the same seed, for
+// sizes around the chunk size, chunk sizes, and a mapped identity.
+func TestSignStreamChunksMatchSDK(t *testing.T) {
+	mapped := aws.Credentials{AccessKeyID: "MAPPED", SecretAccessKey: "mapped/secret+key", SessionToken: "tok"}
+	for _, chunk := range []int{8 << 10, 64 << 10, 100000} {
+		for _, size := range []int{0, 1, chunk - 1, chunk, chunk + 1, 3*chunk + 17} {
+			for _, ctx := range []context.Context{context.Background(), WithCredentials(context.Background(), mapped)} {
+				creds := aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}
+				if _, ok := identityOf(ctx); ok {
+					creds = mapped
+				}
+				data := make([]byte, size)
+				for i := range data {
+					data[i] = byte(i*31 + chunk)
+				}
+				s := testSigner(PayloadChunked, testTime)
+				s.ChunkSize = chunk
+				req, err := http.NewRequest(http.MethodPut, "http://backend.test/bucket/k", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.SignStream(ctx, req, bytes.NewReader(data), int64(size)); err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(req.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				seed, err := seedSignature(req.Header.Get("Authorization"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := sdkChunkedBody(creds, testRegion, seed[:], testTime, data, chunk)
+				if !bytes.Equal(got, want) || int64(len(got)) != req.ContentLength {
+					t.Fatalf("chunk %d, size %d, %s: body differs from the SDK's (%d, %d bytes, Content-Length %d)", chunk, size, creds.AccessKeyID, len(got), len(want), req.ContentLength)
+				}
+			}
+		}
 	}
 }
