@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"net/http"
 	"net/url"
 	"strings"
@@ -336,7 +339,12 @@ func TestFidelitySDKErrors(t *testing.T) {
 				wantAPI("negative part number", err, "InvalidArgument", "PartNumber must be >= 1")
 			}
 			_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("md5"), Body: bytes.NewReader([]byte("x")), ContentMD5: aws.String("invalid_md5")})
-			wantAPI("malformed Content-MD5", err, "InvalidDigest", "The Content-Md5 you specified is not valid.")
+			if tg.direct {
+				// versitygw words it its own way.
+				wantAPI("malformed Content-MD5", err, "InvalidDigest", "The Content-Md5 you specified is not valid.")
+			} else {
+				wantAPI("malformed Content-MD5", err, "InvalidDigest", "The Content-MD5 you specified was invalid.")
+			}
 
 			// An upload ID that names no upload: S3 names it back.
 			req := tg.req(t, "PUT", "/"+bucket+"/dst?partNumber=1&uploadId=bogus", []byte("x"))
@@ -409,4 +417,55 @@ func TestFidelityCompleteLocation(t *testing.T) {
 func hexSHA256(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// TestFidelityChecksumHeaders: an upload's checksum headers that S3
+// refuses before storing anything, with S3's code and message, through
+// the proxy and directly (group 2). Where versitygw words or orders its
+// checks otherwise than S3, its own answer is recorded instead.
+func TestFidelityChecksumHeaders(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	bucket := e.newBucket()
+	body := []byte("checksum headers")
+	sum := crc32.ChecksumIEEE(body)
+	crc := base64.StdEncoding.EncodeToString([]byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+	const multiple = "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+	for _, tg := range fidelityTargets(e) {
+		t.Run(tg.name, func(t *testing.T) {
+			for i, tc := range []struct {
+				name          string
+				headers       []string // name, value, ...
+				code, message string
+				vgwMessage    string // versitygw's, where it differs ("-": not compared)
+			}{
+				{"sdk algorithm alone", []string{"X-Amz-Sdk-Checksum-Algorithm", "CRC32"}, "InvalidRequest", "x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.", ""},
+				{"sdk algorithm of another", []string{"X-Amz-Sdk-Checksum-Algorithm", "CRC32C", "X-Amz-Checksum-Crc32", crc}, "InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid.", ""},
+				{"unknown algorithm", []string{"X-Amz-Checksum-Bad", crc}, "InvalidRequest", "The algorithm type you specified in x-amz-checksum- header is invalid.", ""},
+				{"two algorithms", []string{"X-Amz-Checksum-Crc32", crc, "X-Amz-Checksum-Crc32c", crc}, "InvalidRequest", multiple, ""},
+				{"header and trailer", []string{"X-Amz-Checksum-Crc32", crc, "X-Amz-Trailer", "x-amz-checksum-crc32c"}, "InvalidRequest", "Expecting a single x-amz-checksum- header", multiple},
+				{"trailer without a trailer payload", []string{"X-Amz-Trailer", "x-amz-checksum-crc32"}, "MalformedTrailerError", "The request contained trailing data that was not well-formed or did not conform to our published schema.", "-"},
+				{"malformed Content-MD5", []string{"Content-Md5", "invalid"}, "InvalidDigest", "The Content-MD5 you specified was invalid.", "The Content-Md5 you specified is not valid."},
+			} {
+				if tg.direct && tc.vgwMessage == "-" {
+					continue // versitygw stores the object
+				}
+				key := fmt.Sprintf("ck-%d", i)
+				req := tg.req(t, "PUT", "/"+bucket+"/"+key, body)
+				for j := 0; j+1 < len(tc.headers); j += 2 {
+					req.Header.Set(tc.headers[j], tc.headers[j+1])
+				}
+				signReq(t, req, tg.creds, hexSHA256(body), time.Now())
+				msg := tc.message
+				if tg.direct && tc.vgwMessage != "" {
+					msg = tc.vgwMessage
+				}
+				t.Run(tc.name, func(t *testing.T) { wantS3Error(t, tg, e.send(req), 400, tc.code, msg) })
+				head := tg.req(t, "HEAD", "/"+bucket+"/"+key, nil)
+				signReq(t, head, tg.creds, emptySHA256Hex, time.Now())
+				if r := e.send(head); r.status != 404 {
+					t.Errorf("%s: HEAD after the refusal: %s", tc.name, r)
+				}
+			}
+		})
+	}
 }

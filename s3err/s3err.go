@@ -99,7 +99,7 @@ var (
 	InvalidArgument                   = def("InvalidArgument", 400, "Invalid Argument")
 	InvalidChunkSizeError             = def("InvalidChunkSizeError", 400, "Only the last chunk is allowed to have a size less than 8192 bytes")
 	InvalidBucketName                 = def("InvalidBucketName", 400, "The specified bucket is not valid.")
-	InvalidDigest                     = def("InvalidDigest", 400, "The Content-Md5 you specified is not valid.")
+	InvalidDigest                     = def("InvalidDigest", 400, "The Content-MD5 you specified was invalid.")
 	InvalidObjectState                = def("InvalidObjectState", 403, "The operation is not valid for the current state of the object.")
 	InvalidPart                       = def("InvalidPart", 400, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
 	InvalidPartNumber                 = def("InvalidPartNumber", 416, "The requested partnumber is not satisfiable.")

@@ -175,57 +175,108 @@ func parseBodyHeaders(h http.Header, mode clientPayload) (bodyHeaders, *s3err.Er
 	return d, nil
 }
 
-var errMultipleChecksums = s3err.InvalidRequest.With("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+// S3's answers to a request's checksum headers, in the order it checks them
+// (tried against S3: the Swift s3api suite's input-error tests).
+var (
+	errMultipleChecksums  = s3err.InvalidRequest.With("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+	errHeaderAndTrailer   = s3err.InvalidRequest.With("Expecting a single x-amz-checksum- header")
+	errChecksumType       = s3err.InvalidRequest.With("The algorithm type you specified in x-amz-checksum- header is invalid.")
+	errTrailerUnsupported = s3err.InvalidRequest.With("The value specified in the x-amz-trailer header is not supported")
+	errSDKAlgorithm       = s3err.InvalidRequest.With("Value for x-amz-sdk-checksum-algorithm header is invalid.")
+	errSDKWithoutChecksum = s3err.InvalidRequest.With("x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.")
+)
 
 // requestChecksum finds the x-amz-checksum-* the client declared: in a
-// header (with its value), or announced in x-amz-trailer (value to come),
-// or just named by x-amz-sdk-checksum-algorithm (computed, nothing to
-// compare with). h must have canonical keys (canonicalHeader).
+// header (with its value), or announced in x-amz-trailer (value to come).
+// x-amz-sdk-checksum-algorithm only names it: S3 refuses it alone, or
+// naming another algorithm. h must have canonical keys (canonicalHeader).
 func requestChecksum(h http.Header, mode clientPayload) (alg checksumAlg, want []byte, inTrailer bool, err *s3err.Error) {
-	for _, a := range checksum.All {
-		vals := h[a.CanonicalHeader()]
-		if len(vals) == 0 {
-			continue
-		}
-		if alg != checksumNone || len(vals) > 1 {
-			return 0, nil, false, errMultipleChecksums
-		}
-		raw, ok := a.Decode(vals[0])
+	alg, value, err := headerChecksum(h)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	if alg != checksumNone {
+		raw, ok := alg.Decode(value)
 		if !ok {
-			return 0, nil, false, s3err.InvalidRequest.With("Value for " + a.Header() + " header is invalid.")
+			return 0, nil, false, s3err.InvalidRequest.With("Value for " + alg.Header() + " header is invalid.")
 		}
-		alg, want = a, raw
+		want = raw
 	}
 	if tr := h["X-Amz-Trailer"]; len(tr) > 0 {
-		if !mode.trailer() {
-			return 0, nil, false, s3err.InvalidRequest.With("x-amz-trailer is only valid with a STREAMING-*-TRAILER x-amz-content-sha256.")
-		}
-		for _, list := range tr {
-			for _, name := range strings.Split(list, ",") {
-				name = strings.TrimSpace(name)
-				if name == "" {
-					continue
-				}
-				a := checksum.ByHeader(name)
-				if a == checksumNone {
-					return 0, nil, false, s3err.InvalidRequest.With("The trailer " + name + " is not supported; only x-amz-checksum-* trailers are.")
-				}
-				if alg != checksumNone {
-					return 0, nil, false, s3err.InvalidRequest.With("Expecting a single x-amz-checksum- header or trailer. Multiple checksum Types are not allowed.")
-				}
-				alg, inTrailer = a, true
-			}
+		ta, terr := trailerChecksum(strings.Join(tr, ","))
+		switch {
+		case terr != nil:
+			return 0, nil, false, terr
+		case ta == checksumNone:
+			// An empty x-amz-trailer announces nothing.
+		case alg != checksumNone:
+			return 0, nil, false, errHeaderAndTrailer
+		case !mode.trailer():
+			// Announced, but a payload that has no trailer section.
+			return 0, nil, false, s3err.MalformedTrailerError
+		default:
+			alg, inTrailer = ta, true
 		}
 	}
 	if sdk := h["X-Amz-Sdk-Checksum-Algorithm"]; len(sdk) > 0 {
 		a := checksum.ByName(strings.TrimSpace(sdk[0]))
 		switch {
-		case len(sdk) > 1 || a == checksumNone:
-			return 0, nil, false, s3err.InvalidRequest.With("Value for x-amz-sdk-checksum-algorithm header is invalid.")
-		case alg != checksumNone && a != alg:
-			return 0, nil, false, s3err.InvalidRequest.With("Value for x-amz-sdk-checksum-algorithm header is invalid; it does not match the x-amz-checksum- header or trailer.")
+		case len(sdk) > 1 || a == checksumNone || alg != checksumNone && a != alg:
+			return 0, nil, false, errSDKAlgorithm
+		case alg == checksumNone:
+			return 0, nil, false, errSDKWithoutChecksum
 		}
-		alg = a
 	}
 	return alg, want, inTrailer, nil
+}
+
+// headerChecksum finds the one x-amz-checksum-<algorithm> header. The
+// other x-amz-checksum- headers S3 defines (mode, type, algorithm) are
+// not checksums; any other name is an algorithm S3 does not know.
+func headerChecksum(h http.Header) (alg checksumAlg, value string, err *s3err.Error) {
+	unknown := false
+	for k, vals := range h {
+		if len(k) <= len("X-Amz-Checksum-") || !strings.EqualFold(k[:len("X-Amz-Checksum-")], "X-Amz-Checksum-") {
+			continue
+		}
+		a := checksum.ByHeader(k)
+		switch {
+		case a == checksumNone:
+			switch strings.ToLower(k[len("X-Amz-Checksum-"):]) {
+			case "mode", "type", "algorithm":
+			default:
+				unknown = true
+			}
+		case alg != checksumNone || len(vals) > 1:
+			return 0, "", errMultipleChecksums
+		default:
+			alg, value = a, vals[0]
+		}
+	}
+	if unknown {
+		return 0, "", errChecksumType
+	}
+	return alg, value, nil
+}
+
+// trailerChecksum reads x-amz-trailer as S3 does: names separated by
+// commas, empty names at the end dropped, every other one an
+// x-amz-checksum-<algorithm>, one at most.
+func trailerChecksum(v string) (checksumAlg, *s3err.Error) {
+	names := strings.Split(v, ",")
+	for len(names) > 0 && names[len(names)-1] == "" {
+		names = names[:len(names)-1]
+	}
+	alg, n := checksumNone, 0
+	for _, name := range names {
+		a := checksum.ByHeader(strings.TrimSpace(name))
+		if a == checksumNone {
+			return 0, errTrailerUnsupported
+		}
+		alg, n = a, n+1
+	}
+	if n > 1 {
+		return 0, errMultipleChecksums
+	}
+	return alg, nil
 }

@@ -223,7 +223,7 @@ func FuzzPayloadHeaders(f *testing.F) {
 
 		if err != nil {
 			switch err.Code {
-			case "InvalidRequest", "InvalidDigest", "MissingContentLength":
+			case "InvalidRequest", "InvalidDigest", "MissingContentLength", "MalformedTrailerError":
 			default:
 				t.Fatalf("%v: %s", h, err.Code)
 			}
@@ -319,6 +319,58 @@ func TestRequestChecksumEveryAlgorithm(t *testing.T) {
 			if err != nil || alg != a || inTrailer != (tc.name == "trailer") || (!inTrailer && checksum.Encode(want) != value) {
 				t.Errorf("%v %s: %v %x %v %v", a, tc.name, alg, want, inTrailer, err)
 			}
+		}
+	}
+}
+
+// TestRequestChecksumAsS3: the checksum headers of an upload, answered
+// with S3's code and message, in the order S3 checks them (as the Swift
+// s3api suite's input-error tests, run against S3, record them).
+func TestRequestChecksumAsS3(t *testing.T) {
+	crc := crcB64(checksum.CRC32, []byte("data"))
+	multiple := "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+	unsupported := "The value specified in the x-amz-trailer header is not supported"
+	trl := payloadChunkedUnsignedTrailer
+	for _, tc := range []struct {
+		name    string
+		h       http.Header
+		mode    clientPayload
+		code    string // "" for accepted
+		message string
+		inTrl   bool
+	}{
+		{"sdk algorithm alone", http.Header{"X-Amz-Sdk-Checksum-Algorithm": {"CRC32"}}, payloadSHA256, "InvalidRequest", "x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.", false},
+		{"sdk algorithm of another", http.Header{"X-Amz-Sdk-Checksum-Algorithm": {"CRC32C"}, "X-Amz-Checksum-Crc32": {crc}}, payloadSHA256, "InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid.", false},
+		{"sdk algorithm unknown", http.Header{"X-Amz-Sdk-Checksum-Algorithm": {"MD4"}, "X-Amz-Checksum-Crc32": {crc}}, payloadSHA256, "InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid.", false},
+		{"sdk algorithm and trailer", http.Header{"X-Amz-Sdk-Checksum-Algorithm": {"crc32"}, "X-Amz-Trailer": {"x-amz-checksum-crc32"}}, trl, "", "", true},
+		{"unknown algorithm header", http.Header{"X-Amz-Checksum-Bad": {crc}}, payloadSHA256, "InvalidRequest", "The algorithm type you specified in x-amz-checksum- header is invalid.", false},
+		{"type, algorithm and mode headers are not checksums", http.Header{"X-Amz-Checksum-Type": {"COMPOSITE"}, "X-Amz-Checksum-Algorithm": {"crc32"}, "X-Amz-Checksum-Mode": {"ENABLED"}, "X-Amz-Checksum-Crc32": {crc}}, payloadSHA256, "", "", false},
+		{"two headers", http.Header{"X-Amz-Checksum-Crc32": {crc}, "X-Amz-Checksum-Crc32c": {crc}}, payloadSHA256, "InvalidRequest", multiple, false},
+		{"two headers trump the sdk algorithm", http.Header{"X-Amz-Sdk-Checksum-Algorithm": {"sha256"}, "X-Amz-Checksum-Crc32": {crc}, "X-Amz-Checksum-Crc32c": {crc}}, payloadSHA256, "InvalidRequest", multiple, false},
+		{"trailer without a trailer payload", http.Header{"X-Amz-Trailer": {"x-amz-checksum-crc32"}}, payloadSHA256, "MalformedTrailerError", "The request contained trailing data that was not well-formed or did not conform to our published schema.", false},
+		{"trailer without a trailer section", http.Header{"X-Amz-Trailer": {"x-amz-checksum-crc32"}}, payloadChunkedSigned, "MalformedTrailerError", "", false},
+		{"trailer named twice", http.Header{"X-Amz-Checksum-Crc32": {crc}, "X-Amz-Trailer": {"x-amz-checksum-crc32, x-amz-checksum-crc32"}}, payloadSHA256, "InvalidRequest", multiple, false},
+		{"two trailers", http.Header{"X-Amz-Trailer": {"x-amz-checksum-crc32, x-amz-checksum-sha256"}}, trl, "InvalidRequest", multiple, false},
+		{"header and another trailer", http.Header{"X-Amz-Checksum-Crc32": {crc}, "X-Amz-Trailer": {"x-amz-checksum-crc32c"}}, payloadSHA256, "InvalidRequest", "Expecting a single x-amz-checksum- header", false},
+		{"header and the same trailer", http.Header{"X-Amz-Checksum-Crc32": {crc}, "X-Amz-Trailer": {"x-amz-checksum-crc32"}}, trl, "InvalidRequest", "Expecting a single x-amz-checksum- header", false},
+		{"two headers and a trailer", http.Header{"X-Amz-Checksum-Crc32": {crc}, "X-Amz-Checksum-Sha256": {crc}, "X-Amz-Trailer": {"x-amz-checksum-crc32"}}, trl, "InvalidRequest", multiple, false},
+		{"trailer not a checksum", http.Header{"X-Amz-Trailer": {"x-amz-content-sha256"}}, trl, "InvalidRequest", unsupported, false},
+		{"trailer of no algorithm", http.Header{"X-Amz-Trailer": {"x-amz-checksum-bad"}}, trl, "InvalidRequest", unsupported, false},
+		{"trailer and another name", http.Header{"X-Amz-Trailer": {"x-amz-checksum-crc32, x-amz-foo"}}, trl, "InvalidRequest", unsupported, false},
+		{"trailer, comma", http.Header{"X-Amz-Trailer": {"x-amz-checksum-crc32,"}}, trl, "", "", true},
+		{"trailer, two commas", http.Header{"X-Amz-Trailer": {"x-amz-checksum-crc32,,"}}, trl, "", "", true},
+		{"trailer, comma, space, comma", http.Header{"X-Amz-Trailer": {"x-amz-checksum-crc32, ,"}}, trl, "InvalidRequest", unsupported, false},
+		{"comma, trailer", http.Header{"X-Amz-Trailer": {",x-amz-checksum-crc32"}}, trl, "InvalidRequest", unsupported, false},
+		{"comma, space, trailer", http.Header{"X-Amz-Trailer": {", x-amz-checksum-crc32"}}, trl, "InvalidRequest", unsupported, false},
+	} {
+		alg, _, inTrailer, err := requestChecksum(tc.h, tc.mode)
+		switch {
+		case tc.code == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.code == "" && (alg != checksum.CRC32 || inTrailer != tc.inTrl):
+			t.Errorf("%s: %v in trailer %v", tc.name, alg, inTrailer)
+		case tc.code != "" && (err == nil || err.Code != tc.code || tc.message != "" && err.Message != tc.message):
+			t.Errorf("%s: %v, want %s %q", tc.name, err, tc.code, tc.message)
 		}
 	}
 }

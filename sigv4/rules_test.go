@@ -469,7 +469,7 @@ func TestVerifyRules(t *testing.T) {
 			},
 		},
 		{
-			name: "x-amz-trailer without a trailer payload", code: "InvalidRequest", status: 400,
+			name: "x-amz-trailer without a trailer payload", code: "MalformedTrailerError", status: 400,
 			req: func(t *testing.T) *http.Request {
 				return sdkSign(t, with(func(s *signSpec) { s.headers["X-Amz-Trailer"] = "x-amz-checksum-crc32" }))
 			},
@@ -949,24 +949,12 @@ func TestBodyIncomplete(t *testing.T) {
 }
 
 func TestChecksumAlgorithmOnly(t *testing.T) {
-	// x-amz-sdk-checksum-algorithm with no value: nothing to compare, but
-	// the proxy still learns the checksum of what it received.
+	// x-amz-sdk-checksum-algorithm with no value: S3 refuses it, before
+	// the body.
 	body := []byte("hello")
 	r := sdkSign(t, signSpec{body: body, headers: map[string]string{"X-Amz-Sdk-Checksum-Algorithm": "crc64nvme"}})
-	a, err := testVerifier(testTime).Verify(r, VerifyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.ChecksumAlgorithm != "CRC64NVME" {
-		t.Fatalf("ChecksumAlgorithm %q", a.ChecksumAlgorithm)
-	}
-	if a.Checksum() != "" {
-		t.Fatal("Checksum before EOF")
-	}
-	if _, err := readBody(t, a); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := a.Checksum(), crcB64(checksumCRC64NVME, body); got != want {
-		t.Fatalf("Checksum %q, want %q", got, want)
+	_, err := testVerifier(testTime).Verify(r, VerifyOptions{})
+	if got, want := wantCode(t, err, "InvalidRequest", 400).Message, "x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found."; got != want {
+		t.Fatalf("message %q, want %q", got, want)
 	}
 }
