@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -362,5 +364,40 @@ func TestUnitParseStoredChecksum(t *testing.T) {
 		if got != ok || (ok && c.String() != v) {
 			t.Errorf("parseStoredChecksum(%q) = %+v, %v; want ok=%v", v, c, got, ok)
 		}
+	}
+}
+
+// TestUnitReadExactly: the whole small body read to record its checksum
+// is exactly the declared size, to its end; shorter, longer or failing
+// bodies are refused with the client's error.
+func TestUnitReadExactly(t *testing.T) {
+	data := randBytes(100)
+	fail := s3err.BadDigest.With("injected")
+	for _, tc := range []struct {
+		name string
+		body io.Reader
+		n    int64
+		code string
+	}{
+		{"exact", bytes.NewReader(data), 100, ""},
+		{"empty", bytes.NewReader(nil), 0, ""},
+		{"short", bytes.NewReader(data[:99]), 100, "IncompleteBody"},
+		{"nothing", bytes.NewReader(nil), 100, "IncompleteBody"},
+		{"long", bytes.NewReader(data), 99, "IncompleteBody"},
+		{"fails at its end", io.MultiReader(bytes.NewReader(data), iotest.ErrReader(fail)), 100, "BadDigest"},
+		{"fails midway", io.MultiReader(bytes.NewReader(data[:50]), iotest.ErrReader(fail)), 100, "BadDigest"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := readExactly(tc.body, tc.n)
+			if tc.code == "" {
+				if err != nil || !bytes.Equal(got, data[:tc.n]) || int64(len(got)) != tc.n {
+					t.Fatalf("%d bytes, %v", len(got), err)
+				}
+				return
+			}
+			if e := s3err.As(err); e == nil || e.Code != tc.code || got != nil {
+				t.Fatalf("%d bytes, %v; want %s", len(got), err, tc.code)
+			}
+		})
 	}
 }

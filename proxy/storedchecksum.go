@@ -122,12 +122,9 @@ func bufferForChecksum(rq *request, md *envelope.Metadata, dk *envelope.DataKey,
 	if md.Checksum != "" || n > maxBufferedChecksum {
 		return body, nil
 	}
-	plain, err := io.ReadAll(io.LimitReader(body, n+1))
+	plain, err := readExactly(body, n)
 	if err != nil {
-		return nil, clientBodyError(err)
-	}
-	if int64(len(plain)) != n {
-		return nil, s3err.IncompleteBody.Wrap(fmt.Errorf("proxy: body of %d bytes, declared %d", len(plain), n))
+		return nil, err
 	}
 	alg := checksum.ByName(rq.auth.ChecksumAlgorithm)
 	if alg == checksum.None {
@@ -138,6 +135,33 @@ func bufferForChecksum(rq *request, md *envelope.Metadata, dk *envelope.DataKey,
 		return nil, err
 	}
 	return bytes.NewReader(plain), nil
+}
+
+// readExactly reads body, which must be n bytes long, to its verified end
+// into a buffer of exactly n bytes (where io.ReadAll would grow one from
+// 512 bytes, copying as it goes).
+func readExactly(body io.Reader, n int64) ([]byte, error) {
+	plain := make([]byte, n)
+	got, err := io.ReadFull(body, plain)
+	if err == nil {
+		var one [1]byte
+		var k int
+		k, err = io.ReadFull(body, one[:])
+		got += k
+	}
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		// The body ended: short of n, at n (verified), or n+1 bytes in.
+		if int64(got) == n {
+			return plain, nil
+		}
+	case err != nil:
+		return nil, clientBodyError(err)
+	}
+	if int64(got) > n {
+		return nil, s3err.IncompleteBody.Wrap(fmt.Errorf("proxy: body longer than the declared %d bytes", n))
+	}
+	return nil, s3err.IncompleteBody.Wrap(fmt.Errorf("proxy: body of %d bytes, declared %d", got, n))
 }
 
 // setWriteChecksum adds to a write's answer the checksum S3 answers: the
