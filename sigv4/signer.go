@@ -10,11 +10,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/bucketkey/bucketkey/checksum"
 )
@@ -100,18 +98,7 @@ type Signer struct {
 	// [DefaultChunkSize]; at least 8 KiB.
 	ChunkSize int
 
-	once sync.Once
-	sdk  *v4.Signer
-	keys keyCache // signing keys of the chunk signatures
-}
-
-func (s *Signer) signer() *v4.Signer {
-	s.once.Do(func() {
-		// S3 paths are escaped once, by EscapePath (via URL.RawPath): the
-		// SDK must not escape them again.
-		s.sdk = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
-	})
-	return s.sdk
+	keys keyCache // signing keys, per secret, day, region and service
 }
 
 func (s *Signer) now() time.Time {
@@ -172,9 +159,7 @@ func (s *Signer) sign(ctx context.Context, req *http.Request, payload string, t 
 			return creds, fmt.Errorf("sigv4: retrieving upstream credentials: %w", err)
 		}
 	}
-	if err := s.signer().SignHTTP(ctx, creds, req, payload, serviceS3, s.Region, t); err != nil {
-		return creds, fmt.Errorf("sigv4: signing upstream request: %w", err)
-	}
+	s.signHeaders(req, creds, payload, s.Region, serviceS3, t)
 	return creds, nil
 }
 
