@@ -209,7 +209,7 @@ func BenchmarkSignHeaders(b *testing.B) {
 		for k, v := range map[string]string{
 			"Content-Type": "application/octet-stream", "X-Amz-Content-Sha256": emptySHA256Hex,
 			"X-Amz-Meta-Bk-V": "1", "X-Amz-Meta-Bk-Kid": "alias/bucketkey", "X-Amz-Meta-Bk-Salt": "AQIDBAUGBwgJCgsMDQ4PEA",
-			"X-Amz-Meta-Bk-Key": "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8w",
+			"X-Amz-Meta-Bk-Key":  "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8w",
 			"X-Amz-Meta-Bk-Size": "4096", "X-Amz-Meta-Bk-Ck": "CRC32 FULL_OBJECT AAAAAA==",
 		} {
 			r.Header.Set(k, v)

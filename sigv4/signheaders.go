@@ -258,9 +258,7 @@ func canonicalURI(u *url.URL) string {
 		if i := strings.Index(opaque, "?"); i >= 0 {
 			opaque = opaque[:i]
 		}
-		if strings.HasPrefix(opaque, "//") {
-			opaque = opaque[2:]
-		}
+		opaque = strings.TrimPrefix(opaque, "//")
 		if i := strings.Index(opaque, "/"); i >= 0 {
 			p = opaque[i:]
 		}
