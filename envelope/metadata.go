@@ -170,7 +170,7 @@ func ParseMetadata(h http.Header) (*Metadata, error) {
 		if !isEnvelopeHeader(k) {
 			continue
 		}
-		name := strings.ToLower(k)
+		name := fieldName(k)
 		if _, dup := fields[name]; dup || len(vs) != 1 {
 			return nil, fmt.Errorf("envelope: metadata %s: repeated: %w", name, ErrInvalidMetadata)
 		}
@@ -265,6 +265,24 @@ func ParseMetadata(h http.Header) (*Metadata, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// fieldNames are the metadata fields' header names in lower case.
+var fieldNames = []string{
+	headerVersion, headerKeyID, headerKeyBucket, headerWrappedKey, headerContext, headerSalt,
+	headerSealedKey, headerMultipart, headerSize, headerChecksum, headerChecksumTag,
+}
+
+// fieldName returns header name k in lower case: the field's own name
+// when it is one, without allocating, as ParseMetadata does per field of
+// every read.
+func fieldName(k string) string {
+	for _, n := range fieldNames {
+		if len(k) == len(n) && strings.EqualFold(k, n) {
+			return n
+		}
+	}
+	return strings.ToLower(k)
 }
 
 // IsEnvelopeHeader reports whether a header name (any case) is reserved for

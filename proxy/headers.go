@@ -20,7 +20,7 @@ var objectReadHeaders = []string{
 
 // copySourceHeaders describe a copy source; copy operations set them.
 func isCopySourceHeader(name string) bool {
-	return strings.HasPrefix(strings.ToLower(name), "x-amz-copy-source")
+	return hasPrefixFold(name, "x-amz-copy-source")
 }
 
 // dropFromBackend are backend response headers never copied to the client:
@@ -41,11 +41,12 @@ var dropFromBackend = []string{
 // metadata; the caller sets the plaintext's. Its ETag becomes the client
 // ETag (etag.go).
 func copyResponseHeader(dst, src http.Header, object bool) {
+	vals := newValues(src)
 	for k, vv := range src {
 		if dropResponseHeader(k, object) {
 			continue
 		}
-		dst[k] = append([]string(nil), vv...)
+		dst[k], vals = cut(vals, vv)
 	}
 	if object {
 		clientETagHeader(dst)
@@ -81,23 +82,56 @@ func dropResponseHeader(k string, object bool) bool {
 	if !object {
 		return false
 	}
-	lk := strings.ToLower(k)
-	switch lk {
-	case "content-length", "content-range", "content-md5", "x-amz-mp-parts-count":
-		return true
-	}
-	return strings.HasPrefix(lk, "x-amz-checksum-") || isKMSHeader(lk)
+	return equalFoldAny(k, ciphertextHeaders...) || hasPrefixFold(k, "x-amz-checksum-") || isKMSHeader(k)
 }
 
-// isKMSHeader reports whether a header is one of S3's SSE-KMS headers (not
-// SSE-C's "-customer-" ones, which the backend handles).
-func isKMSHeader(k string) bool {
-	switch strings.ToLower(k) {
-	case "x-amz-server-side-encryption",
-		"x-amz-server-side-encryption-aws-kms-key-id",
-		"x-amz-server-side-encryption-context",
-		"x-amz-server-side-encryption-bucket-key-enabled":
-		return true
+// ciphertextHeaders describe the stored bytes of an encrypted object, not
+// its plaintext (besides its checksums and encryption headers).
+var ciphertextHeaders = []string{"Content-Length", "Content-Range", "Content-Md5", "X-Amz-Mp-Parts-Count"}
+
+// kmsHeaders are S3's SSE-KMS headers (not SSE-C's "-customer-" ones,
+// which the backend handles).
+var kmsHeaders = []string{
+	"X-Amz-Server-Side-Encryption",
+	"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id",
+	"X-Amz-Server-Side-Encryption-Context",
+	"X-Amz-Server-Side-Encryption-Bucket-Key-Enabled",
+}
+
+// isKMSHeader reports whether a header is one of kmsHeaders, in any case.
+func isKMSHeader(k string) bool { return equalFoldAny(k, kmsHeaders...) }
+
+// equalFoldAny reports whether s is one of names, ignoring case, without
+// allocating (strings.ToLower would, on every header of every request).
+func equalFoldAny(s string, names ...string) bool {
+	for _, n := range names {
+		if len(s) == len(n) && strings.EqualFold(s, n) {
+			return true
+		}
 	}
 	return false
+}
+
+// hasPrefixFold reports whether s begins with prefix, ignoring case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// newValues returns an empty slice with room for every value of h, from
+// which cut hands out the value slices of a header copy: one allocation
+// per copy instead of one per header.
+func newValues(h http.Header) []string {
+	n := 0
+	for _, vv := range h {
+		n += len(vv)
+	}
+	return make([]string, 0, n)
+}
+
+// cut appends vv to vals and returns the appended part, capped so that an
+// append to it never writes into the next header's values, and the rest.
+func cut(vals, vv []string) (part, rest []string) {
+	i := len(vals)
+	vals = append(vals, vv...)
+	return vals[i:len(vals):len(vals)], vals
 }

@@ -107,12 +107,11 @@ func headerRules(why string, names ...string) []upstreamRule {
 // dropped reports whether the policy keeps name (any case) in w from the
 // backend.
 func dropped(name string, w where) bool {
-	lk := strings.ToLower(name)
 	for _, r := range upstreamPolicy {
 		if r.in&w == 0 {
 			continue
 		}
-		if lk == r.name || r.prefix && strings.HasPrefix(lk, r.name) {
+		if r.prefix && hasPrefixFold(name, r.name) || len(name) == len(r.name) && strings.EqualFold(name, r.name) {
 			return true
 		}
 	}
@@ -126,9 +125,10 @@ func dropped(name string, w where) bool {
 // conditions turned into the backend's (etag.go).
 func forwardHeader(src http.Header, extra ...string) http.Header {
 	h := make(http.Header, len(src))
+	vals := newValues(src)
 	for k, vv := range src {
 		if !dropped(k, inHeader) {
-			h[k] = append([]string(nil), vv...)
+			h[k], vals = cut(vals, vv)
 		}
 	}
 	for _, c := range src.Values("Connection") {
@@ -190,6 +190,4 @@ func stripAWSChunked(h http.Header) {
 
 // isEnvelopeHeader reports whether a header (any case) is envelope
 // metadata.
-func isEnvelopeHeader(name string) bool {
-	return len(name) >= len(envelope.MetaPrefix) && strings.EqualFold(name[:len(envelope.MetaPrefix)], envelope.MetaPrefix)
-}
+func isEnvelopeHeader(name string) bool { return hasPrefixFold(name, envelope.MetaPrefix) }

@@ -79,13 +79,15 @@ func parseSSE(h http.Header, bucket string) (sseRequest, error) {
 // key: the algorithm, the KMS key (as KMS reported it) and whether a bucket
 // key was used.
 func (p *Proxy) setSSEHeaders(h http.Header, keyID string) {
-	h.Set("X-Amz-Server-Side-Encryption", "aws:kms")
-	if keyID != "" {
-		h.Set("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id", keyID)
-	}
+	enabled := "true"
 	if p.cfg.NoBucketKey {
-		h.Set("X-Amz-Server-Side-Encryption-Bucket-Key-Enabled", "false")
-	} else {
-		h.Set("X-Amz-Server-Side-Encryption-Bucket-Key-Enabled", "true")
+		enabled = "false"
+	}
+	// One allocation for the three values (Header.Set makes one each).
+	v := []string{"aws:kms", enabled, keyID}
+	h["X-Amz-Server-Side-Encryption"] = v[0:1:1]
+	h["X-Amz-Server-Side-Encryption-Bucket-Key-Enabled"] = v[1:2:2]
+	if keyID != "" {
+		h["X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"] = v[2:3:3]
 	}
 }

@@ -217,7 +217,7 @@ func uploadChecksum(h http.Header) (checksum.Algorithm, string, error) {
 // validate them against whatever body comes.
 func dropChecksumHeaders(h http.Header) {
 	for k := range h {
-		if len(k) >= len("X-Amz-Checksum-") && strings.EqualFold(k[:len("X-Amz-Checksum-")], "X-Amz-Checksum-") {
+		if hasPrefixFold(k, "X-Amz-Checksum-") {
 			delete(h, k)
 		}
 	}

@@ -56,16 +56,16 @@ func (p *Proxy) upstreamURL(bucket, key string, q url.Values) *url.URL {
 	u := *p.cfg.Upstream
 	base := strings.TrimSuffix(u.Path, "/")
 	rawBase := strings.TrimSuffix(u.EscapedPath(), "/")
-	path, raw := base+"/", rawBase+"/"
-	if bucket != "" {
-		path += bucket
-		raw += sigv4.EscapePath(bucket)
-		if key != "" {
-			path += "/" + key
-			raw += "/" + sigv4.EscapePath(key)
-		}
+	// One concatenation each: a GET pays for this on every request.
+	switch {
+	case bucket != "" && key != "":
+		u.Path = base + "/" + bucket + "/" + key
+		u.RawPath = rawBase + "/" + sigv4.EscapePath(bucket) + "/" + sigv4.EscapePath(key)
+	case bucket != "":
+		u.Path, u.RawPath = base+"/"+bucket, rawBase+"/"+sigv4.EscapePath(bucket)
+	default:
+		u.Path, u.RawPath = base+"/", rawBase+"/"
 	}
-	u.Path, u.RawPath = path, raw
 	u.RawQuery = encodeQuery(q)
 	return &u
 }

@@ -169,6 +169,13 @@ func unescapeQuery(s string) (string, bool) {
 // uriEncode is SigV4's UriEncode: unreserved bytes as they are, '/' kept
 // when keepSlash, everything else %XX with uppercase hex.
 func uriEncode(s string, keepSlash bool) string {
+	i := 0
+	for i < len(s) && (isUnreserved(s[i]) || keepSlash && s[i] == '/') {
+		i++
+	}
+	if i == len(s) {
+		return s // nothing to encode: no copy (most keys, every request)
+	}
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/2)
 	for i := 0; i < len(s); i++ {
