@@ -12,6 +12,7 @@ import (
 	"hash/crc32"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -465,6 +466,52 @@ func TestFidelityChecksumHeaders(t *testing.T) {
 				if r := e.send(head); r.status != 404 {
 					t.Errorf("%s: HEAD after the refusal: %s", tc.name, r)
 				}
+			}
+		})
+	}
+}
+
+// TestFidelityCompleteObjectSize: CompleteMultipartUpload holds the
+// object's size to x-amz-mp-object-size, through the proxy the
+// plaintext's, as S3 does (group 2).
+func TestFidelityCompleteObjectSize(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	bucket := e.newBucket()
+	for _, tg := range fidelityTargets(e) {
+		t.Run(tg.name, func(t *testing.T) {
+			c, ctx := tg.client, ctxFor(t, time.Minute)
+			mp, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("sized")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			up, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: aws.String("sized"), UploadId: mp.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader(randBytes(100))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			complete := func(size int64) error {
+				_, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: aws.String("sized"), UploadId: mp.UploadId, MpuObjectSize: aws.Int64(size),
+					MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: up.ETag}}}})
+				return err
+			}
+			for _, size := range []int64{101, 99, -1} {
+				err := complete(size)
+				msg := "The provided 'x-amz-mp-object-size' header value " + strconv.FormatInt(size, 10) + " does not match what was computed: 100"
+				switch {
+				case size < 0:
+					msg = "Value for x-amz-mp-object-size header is less than zero: '-1'"
+				case tg.direct:
+					msg = apiMessage(err) // versitygw swaps the two numbers
+				}
+				if got := apiCode(err); got != "InvalidRequest" || apiMessage(err) != msg || msg == "" {
+					t.Errorf("size %d: %s %q (%v), want InvalidRequest %q", size, got, apiMessage(err), err, msg)
+				}
+			}
+			if err := complete(100); err != nil {
+				t.Fatalf("the right size: %v", err)
+			}
+			head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("sized")})
+			if err != nil || aws.ToInt64(head.ContentLength) != 100 {
+				t.Fatalf("HEAD: %v %v", head, err)
 			}
 		})
 	}

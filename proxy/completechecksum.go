@@ -89,10 +89,12 @@ func algorithmOfElement(name string) checksum.Algorithm {
 // x-amz-checksum-type and the whole object's x-amz-checksum-<algorithm>
 // (sigv4's ObjectChecksum leaves them to the proxy).
 type completeHeaders struct {
-	typ    string             // "" if not sent
-	alg    checksum.Algorithm // None if no checksum was sent
-	digest string             // its base64 digest, without any "-N"
-	parts  string             // its "N" of "-N", or ""
+	typ     string             // "" if not sent
+	alg     checksum.Algorithm // None if no checksum was sent
+	digest  string             // its base64 digest, without any "-N"
+	parts   string             // its "N" of "-N", or ""
+	size    int64              // x-amz-mp-object-size, if hasSize
+	hasSize bool
 }
 
 // parseCompleteHeaders reads them as S3 does: a type S3 knows, at most
@@ -100,6 +102,16 @@ type completeHeaders struct {
 // optionally followed by "-N" (a composite's part count).
 func parseCompleteHeaders(h http.Header) (completeHeaders, error) {
 	var c completeHeaders
+	if v, ok := h["X-Amz-Mp-Object-Size"]; ok {
+		n, err := strconv.ParseInt(v[0], 10, 64)
+		switch {
+		case err != nil:
+			return c, s3err.InvalidRequest.With("Value for x-amz-mp-object-size header is invalid: '" + v[0] + "'")
+		case n < 0:
+			return c, s3err.InvalidRequest.With("Value for x-amz-mp-object-size header is less than zero: '" + v[0] + "'")
+		}
+		c.size, c.hasSize = n, true
+	}
 	if _, ok := h["X-Amz-Checksum-Type"]; ok {
 		c.typ = strings.ToUpper(strings.TrimSpace(h.Get("X-Amz-Checksum-Type")))
 		if c.typ != checksumComposite && c.typ != checksumFullObject {
@@ -144,6 +156,19 @@ func (c completeHeaders) checkType(u uploadID) error {
 		mode = "null"
 	}
 	return s3err.InvalidRequest.With("The upload was created using the " + mode + " checksum mode. The complete request must use the same checksum mode.")
+}
+
+// checkSize holds the object's plaintext size, the sum of sizes, to
+// x-amz-mp-object-size, as S3 does.
+func (c completeHeaders) checkSize(sizes []int64) error {
+	var total int64
+	for _, n := range sizes {
+		total += n
+	}
+	if !c.hasSize || c.size == total {
+		return nil
+	}
+	return s3err.InvalidRequest.With("The provided 'x-amz-mp-object-size' header value " + strconv.FormatInt(c.size, 10) + " does not match what was computed: " + strconv.FormatInt(total, 10))
 }
 
 // checkObject compares the whole object's checksum the request sent with

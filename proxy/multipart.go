@@ -193,6 +193,9 @@ func (p *Proxy) completeMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
+	if err := hc.checkSize(sizes); err != nil {
+		return err
+	}
 	ck, err := completeChecksum(rq, u, dk, parts, sizes)
 	if err != nil {
 		return err

@@ -195,6 +195,9 @@ func TestUnitCompleteHeaders(t *testing.T) {
 		{map[string]string{"X-Amz-Checksum-Crc32": crc + "--3"}, "InvalidRequest", "Value for x-amz-checksum-crc32 header is invalid."},
 		{map[string]string{"X-Amz-Checksum-Crc32": "invalid"}, "InvalidRequest", "Value for x-amz-checksum-crc32 header is invalid."},
 		{map[string]string{"X-Amz-Checksum-Crc32": crc, "X-Amz-Checksum-Sha1": "2jmj7l5rSw0yVb/vlWAYkK/YBwk="}, "InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."},
+		{map[string]string{"X-Amz-Mp-Object-Size": "0"}, "", ""},
+		{map[string]string{"X-Amz-Mp-Object-Size": "size"}, "InvalidRequest", "Value for x-amz-mp-object-size header is invalid: 'size'"},
+		{map[string]string{"X-Amz-Mp-Object-Size": "-1"}, "InvalidRequest", "Value for x-amz-mp-object-size header is less than zero: '-1'"},
 	} {
 		h := make(map[string][]string)
 		for k, v := range c.h {
@@ -208,6 +211,17 @@ func TestUnitCompleteHeaders(t *testing.T) {
 		case c.code != "" && (e == nil || e.Code != c.code || e.Message != c.msg):
 			t.Errorf("%v: %v, want %s %q", c.h, err, c.code, c.msg)
 		}
+	}
+	// x-amz-mp-object-size is the sum of the parts' plaintext sizes.
+	sized := completeHeaders{size: 7, hasSize: true}
+	if err := sized.checkSize([]int64{3, 4}); err != nil {
+		t.Errorf("size 7 of 3+4: %v", err)
+	}
+	if e := s3err.As(sized.checkSize([]int64{3, 5})); e == nil || e.Message != "The provided 'x-amz-mp-object-size' header value 7 does not match what was computed: 8" {
+		t.Errorf("size 7 of 3+5: %v", e)
+	}
+	if err := (completeHeaders{}).checkSize([]int64{3}); err != nil {
+		t.Errorf("no size: %v", err)
 	}
 	// The type is the upload's.
 	u := uploadID{ckAlg: checksum.CRC32, ckType: checksumComposite}
