@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -514,5 +517,65 @@ func TestFidelityCompleteObjectSize(t *testing.T) {
 				t.Fatalf("HEAD: %v %v", head, err)
 			}
 		})
+	}
+}
+
+// TestFidelityMetadataNames: user metadata comes back named in lower case
+// on the wire, as S3 sends it (boto3 and other clients make the header's
+// name the metadata key), empty values included, on GET and HEAD.
+func TestFidelityMetadataNames(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	bucket := e.newBucket()
+	for _, tg := range fidelityTargets(e) {
+		t.Run(tg.name, func(t *testing.T) {
+			ctx := ctxFor(t, time.Minute)
+			if _, err := tg.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("meta"), Body: bytes.NewReader([]byte("x")),
+				Metadata: map[string]string{"meta1": "mymeta", "empty": ""}}); err != nil {
+				t.Fatal(err)
+			}
+			for _, method := range []string{"GET", "HEAD"} {
+				req := tg.req(t, method, "/"+bucket+"/meta", nil)
+				signReq(t, req, tg.creds, emptySHA256Hex, time.Now())
+				names := wireHeaderNames(t, req)
+				for _, want := range []string{"x-amz-meta-meta1: mymeta", "x-amz-meta-empty:"} {
+					if !slices.Contains(names, want) {
+						t.Errorf("%s: no %q in %q", method, want, names)
+					}
+				}
+			}
+		})
+	}
+}
+
+// wireHeaderNames sends req on a connection of its own and returns the
+// answer's header lines as sent ("name: value", value trimmed), names in
+// the case the server wrote them.
+func wireHeaderNames(t *testing.T, req *http.Request) []string {
+	t.Helper()
+	conn, err := net.Dial("tcp", req.URL.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req.Header.Set("Connection", "close")
+	if err := req.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	if _, err := br.ReadString('\n'); err != nil { // status line
+		t.Fatal(err)
+	}
+	var lines []string
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if l == "" {
+			return lines
+		}
+		name, value, _ := strings.Cut(l, ":")
+		lines = append(lines, strings.TrimRight(name+": "+strings.TrimSpace(value), " "))
 	}
 }

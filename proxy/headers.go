@@ -46,6 +46,12 @@ func copyResponseHeader(dst, src http.Header, object bool) {
 		if dropResponseHeader(k, object) {
 			continue
 		}
+		if isUserMetadata(k) {
+			// S3 names user metadata in lower case, and clients take
+			// the name as sent for the key (boto3's Metadata); the
+			// backend's may have come canonicalized.
+			k = strings.ToLower(k)
+		}
 		dst[k], vals = cut(vals, vv)
 	}
 	if object {
@@ -63,6 +69,11 @@ func copyResponseHeader(dst, src http.Header, object bool) {
 		// Never let net/http sniff a type from (plaintext) body bytes.
 		dst["Content-Type"] = nil
 	}
+}
+
+// isUserMetadata reports whether header k is user metadata (x-amz-meta-*).
+func isUserMetadata(k string) bool {
+	return len(k) > len(userMetadataPrefix) && hasPrefixFold(k, userMetadataPrefix)
 }
 
 func dropResponseHeader(k string, object bool) bool {
