@@ -579,3 +579,46 @@ func wireHeaderNames(t *testing.T, req *http.Request) []string {
 		lines = append(lines, strings.TrimRight(name+": "+strings.TrimSpace(value), " "))
 	}
 }
+
+// TestFidelityCompleteErrors: CompleteMultipartUpload's refusals name
+// what S3 names: EntityTooSmall the part, its size and ETag; InvalidPart
+// the upload, the part and the ETag given (group 3).
+func TestFidelityCompleteErrors(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	bucket := e.newBucket()
+	for _, tg := range fidelityTargets(e) {
+		t.Run(tg.name, func(t *testing.T) {
+			c, ctx := tg.client, ctxFor(t, time.Minute)
+			mp, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("small")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var etags []string
+			for n := int32(1); n <= 2; n++ {
+				up, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: aws.String("small"), UploadId: mp.UploadId, PartNumber: aws.Int32(n), Body: bytes.NewReader(randBytes(100))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				etags = append(etags, aws.ToString(up.ETag))
+			}
+			complete := func(parts ...string) reply {
+				doc := "<CompleteMultipartUpload>"
+				for i := 0; i+1 < len(parts); i += 2 {
+					doc += "<Part><PartNumber>" + parts[i] + "</PartNumber><ETag>" + parts[i+1] + "</ETag></Part>"
+				}
+				body := []byte(doc + "</CompleteMultipartUpload>")
+				req := tg.req(t, "POST", "/"+bucket+"/small?uploadId="+url.QueryEscape(aws.ToString(mp.UploadId)), body)
+				signReq(t, req, tg.creds, hexSHA256(body), time.Now())
+				return e.send(req)
+			}
+			small := []string{"ProposedSize", "100", "MinSizeAllowed", "5242880", "PartNumber", "1", "ETag", strings.Trim(etags[0], `"`)}
+			if tg.direct {
+				small = small[:4] // versitygw names neither the part nor its ETag
+			}
+			wantS3Error(t, tg, complete("1", etags[0], "2", etags[1]), 400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size", small...)
+			wantS3Error(t, tg, complete("3", etags[1]), 400, "InvalidPart",
+				"One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+				"UploadId", aws.ToString(mp.UploadId), "PartNumber", "3", "ETag", etags[1])
+		})
+	}
+}

@@ -129,7 +129,8 @@ func TestUnitCompletePartsErrors(t *testing.T) {
 		return []byte("<CompleteMultipartUpload>" + strings.Join(parts, "") + "</CompleteMultipartUpload>")
 	}
 	malformed := errorDoc("MalformedXML", s3err.MalformedXML.Message)
-	invalidPart := errorDoc("InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part&#39;s entity tag.")
+	invalidPart := errorDoc("InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part&#39;s entity tag.",
+		"UploadId", "u", "PartNumber", "3", "ETag", "&#34;e&#34;")
 	for _, tc := range []struct {
 		name string
 		doc  []byte
@@ -143,7 +144,7 @@ func TestUnitCompletePartsErrors(t *testing.T) {
 		{"descending", doc(part("2", `"e"`), part("1", `"e"`)), errorDoc("InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.")},
 		{"gap", doc(part("1", `"e"`), part("3", `"e"`)), invalidPart},
 	} {
-		e := s3err.As(checkCompleteParts(tc.doc))
+		e := s3err.As(checkCompleteParts(tc.doc, "u"))
 		if e == nil {
 			t.Errorf("%s: accepted", tc.name)
 			continue

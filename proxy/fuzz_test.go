@@ -24,7 +24,7 @@ func FuzzCheckCompleteParts(f *testing.F) {
 	f.Add([]byte(`<!DOCTYPE x [<!ENTITY a "b">]><CompleteMultipartUpload>&a;</CompleteMultipartUpload>`))
 	f.Add([]byte(`<CompleteMultipartUpload><Part><PartNumber>2</PartNumber></Part></CompleteMultipartUpload>`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		err := checkCompleteParts(doc)
+		err := checkCompleteParts(doc, "u")
 		if err == nil {
 			return
 		}

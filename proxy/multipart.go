@@ -166,7 +166,7 @@ func (p *Proxy) completeMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
-	if err := checkCompleteParts(body); err != nil {
+	if err := checkCompleteParts(body, query(rq.r).Get("uploadId")); err != nil {
 		return err
 	}
 	parts, err := parseCompleteParts(rq, body)
@@ -302,7 +302,8 @@ func checkStoredParts(rq *request, u uploadID, parts []listedPart, stored map[in
 			return nil, s3err.EntityTooSmall.
 				WithExtra("ProposedSize", strconv.FormatInt(size, 10)).
 				WithExtra("MinSizeAllowed", strconv.Itoa(minPartSize)).
-				WithExtra("PartNumber", strconv.Itoa(part.PartNumber))
+				WithExtra("PartNumber", strconv.Itoa(part.PartNumber)).
+				WithExtra("ETag", strings.Trim(lp.client.ETag, `"`))
 		}
 		sizes[i] = size
 	}
@@ -421,8 +422,9 @@ func backendHeader(client http.Header) http.Header {
 // checkCompleteParts checks a CompleteMultipartUpload document as S3
 // does (every part has a number and an ETag, numbers in range and
 // ascending), then enforces the proxy's 1..N rule: a gap is a part that
-// cannot be found, InvalidPart.
-func checkCompleteParts(doc []byte) error {
+// cannot be found, InvalidPart naming uploadID, the part and its ETag,
+// as S3 names a part it does not have.
+func checkCompleteParts(doc []byte, uploadID string) error {
 	var c struct {
 		Parts []struct {
 			PartNumber *string `xml:"PartNumber"`
@@ -456,7 +458,8 @@ func checkCompleteParts(doc []byte) error {
 	}
 	for i, n := range nums {
 		if n != i+1 {
-			return s3err.InvalidPart.Wrap(fmt.Errorf("proxy: parts must be numbered 1 to N without gaps; part %d is missing", i+1))
+			return s3err.InvalidPart.WithExtra("UploadId", uploadID).WithExtra("PartNumber", strconv.Itoa(n)).WithExtra("ETag", strings.TrimSpace(*c.Parts[i].ETag)).
+				Wrap(fmt.Errorf("proxy: parts must be numbered 1 to N without gaps; part %d is missing", i+1))
 		}
 	}
 	return nil

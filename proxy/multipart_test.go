@@ -377,7 +377,7 @@ func TestUnitCheckCompleteParts(t *testing.T) {
 		{[]byte("<nope"), "MalformedXML"},
 	}
 	for i, c := range cases {
-		err := checkCompleteParts(c.doc)
+		err := checkCompleteParts(c.doc, "u")
 		if c.code == "" && err != nil || c.code != "" && (s3err.As(err) == nil || s3err.As(err).Code != c.code) {
 			t.Errorf("case %d: %v, want %q", i, err, c.code)
 		}
