@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/envelope"
 )
 
@@ -52,7 +54,35 @@ func (p *Proxy) listParts(rq *request) error {
 		storedPartSizeRule, storedPartETagRule,
 		{path: []string{"ListPartsResult", "UploadId"}, replace: func(string) (string, bool) { return clientID, true }},
 	}, dropChecksums("Part")...)
-	return p.rewritten(rq, q, rules...)
+	if u.ckAlg == checksum.None {
+		// The backend's upload has no algorithm either: its answer is
+		// the one for an upload without.
+		return p.rewritten(rq, q, rules...)
+	}
+	rules = append(rules,
+		xmlRule{path: []string{"ListPartsResult", "ChecksumAlgorithm"}, drop: true},
+		xmlRule{path: []string{"ListPartsResult", "ChecksumType"}, drop: true})
+	return p.edited(rq, q, func(doc []byte) ([]byte, error) {
+		out, err := rewriteXML(doc, rules...)
+		if err != nil {
+			return nil, err
+		}
+		return withUploadChecksum(out, u), nil
+	})
+}
+
+// withUploadChecksum names the upload's checksum algorithm and type in a
+// ListPartsResult, after its UploadId, as S3 does (the backend's upload
+// has none: the parts it stores are ciphertext).
+func withUploadChecksum(doc []byte, u uploadID) []byte {
+	const after = "</UploadId>"
+	i := bytes.Index(doc, []byte(after))
+	if i < 0 || !bytes.Contains(doc, []byte("</ListPartsResult>")) {
+		return doc // an <Error> document: as it is
+	}
+	i += len(after)
+	ins := "<ChecksumAlgorithm>" + u.ckAlg.String() + "</ChecksumAlgorithm><ChecksumType>" + u.ckType + "</ChecksumType>"
+	return append(append(append([]byte(nil), doc[:i]...), ins...), doc[i:]...)
 }
 
 // getObjectAttributes serves GetObjectAttributes. Unlike a listing it is

@@ -100,6 +100,14 @@ func TestMultipartChecksums(t *testing.T) {
 				digests = append(digests, d)
 				parts = append(parts, completedPart(int32(i+1), up.ETag, c.alg, checksum.Encode(d)))
 			}
+			// ListParts names the upload's algorithm and type.
+			lp, err := cl.ListParts(ctx, &s3.ListPartsInput{Bucket: &bucket, Key: &key, UploadId: cr.UploadId})
+			if err != nil {
+				t.Fatalf("%s: ListParts: %v", what, err)
+			}
+			if lp.ChecksumAlgorithm != c.sdk || lp.ChecksumType != c.typ || len(lp.Parts) != 2 {
+				t.Errorf("%s: ListParts: algorithm %q type %q, %d parts", what, lp.ChecksumAlgorithm, lp.ChecksumType, len(lp.Parts))
+			}
 			want := checksum.Encode(c.alg.Sum(whole))
 			if c.typ == types.ChecksumTypeComposite {
 				want = checksum.Encode(c.alg.Sum(append(append([]byte(nil), digests[0]...), digests[1]...))) + "-2"
