@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
+	"sync"
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
@@ -258,10 +260,24 @@ func (p *Proxy) putObject(rq *request) error {
 func setMetadata(h http.Header, md *envelope.Metadata) error {
 	env := 0
 	for k, v := range md.Headers() {
-		h.Set(k, v)
+		h[metadataKey(k)] = []string{v} // h.Set(k, v)
 		env += metadataEntrySize(k, v)
 	}
 	return checkMetadataSize(h, env)
+}
+
+// metadataKeys holds the canonical header keys of the envelope's
+// metadata names (envelope constants, lower case), so that each is
+// canonicalised once, not on every upload as http.Header.Set would.
+var metadataKeys sync.Map
+
+func metadataKey(name string) string {
+	if k, ok := metadataKeys.Load(name); ok {
+		return k.(string)
+	}
+	k := textproto.CanonicalMIMEHeaderKey(name)
+	metadataKeys.Store(name, k)
+	return k
 }
 
 // checkMetadataSize refuses (400 MetadataTooLarge) user metadata in h over

@@ -77,7 +77,8 @@ func benchPutLarge(b *testing.B, c *s3.Client, bucket string, size int64) {
 // request is captured once, then served again and again with a fresh
 // body), in front of versitygw: allocs/op are the proxy's per PUT, its
 // backend transport's included, plus the replay's own few (a request,
-// a header clone, a reader, a recorder). "crc32" is the SDK's default (a
+// a header clone, a reader, a recorder), and cpu-µs/op the test
+// process's CPU time per PUT. "crc32" is the SDK's default (a
 // hex SHA-256 and an x-amz-checksum-crc32 header); "no-checksum" sends
 // none, so the proxy reads the body whole first to record its CRC64NVME,
 // as it does for a trailer's checksum. For allocations and the
@@ -103,6 +104,7 @@ func BenchmarkPutHandler(b *testing.B) {
 		b.Run(fmt.Sprintf("%dKiB-%s", size>>10, v.name), func(b *testing.B) {
 			b.SetBytes(size)
 			b.ReportAllocs()
+			start := processCPU()
 			for b.Loop() {
 				w := httptest.NewRecorder()
 				tp.ServeHTTP(w, replay(req, body))
@@ -110,6 +112,7 @@ func BenchmarkPutHandler(b *testing.B) {
 					b.Fatalf("status %d: %s", w.Code, w.Body)
 				}
 			}
+			b.ReportMetric(float64((processCPU()-start).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
 	}
 }
