@@ -154,17 +154,22 @@ func postObjectRawForm(t *testing.T, tp *testProxy) {
 		after  [][2]string
 		status int
 		code   string
+		msg    string // S3's message, when the test pins it
 		key    string // must not exist afterwards
 	}{
 		{name: "not a form", ct: "text/html", status: 412, code: "PreconditionFailed"},
 		{name: "too large", fields: append(fields("up/big"), sig...), file: make([]byte, 100001), status: 400, code: "EntityTooLarge", key: "up/big"},
 		{name: "too small", fields: append(fields("up/small"), sig...), file: []byte{}, status: 400, code: "EntityTooSmall", key: "up/small"},
-		{name: "key outside prefix", fields: append(fields("down/x"), sig...), status: 403, code: "AccessDenied", key: "down/x"},
+		{name: "key outside prefix", fields: append(fields("down/x"), sig...), status: 403, code: "AccessDenied",
+			msg: `Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "up/"]`, key: "down/x"},
 		{name: "wrong type", fields: append([][2]string{{"key", "up/t"}, {"Content-Type", "text/html"}, {"x-amz-meta-owner", "alice"}}, sig...), status: 403, code: "AccessDenied", key: "up/t"},
-		{name: "extra field", fields: append(fields("up/e", [2]string{"x-amz-meta-other", "1"}), sig...), status: 403, code: "AccessDenied", key: "up/e"},
+		{name: "extra field", fields: append(fields("up/e", [2]string{"x-amz-meta-other", "1"}), sig...), status: 403, code: "AccessDenied",
+			msg: "Invalid according to Policy: Extra input fields: x-amz-meta-other", key: "up/e"},
 		{name: "no key", fields: sig, status: 400, code: "InvalidArgument"},
 		{name: "bad signature", fields: append(fields("up/s"), append(sig[:4:4], [2]string{"X-Amz-Signature", strings.Repeat("0", 64)})...), status: 403, code: "SignatureDoesNotMatch", key: "up/s"},
-		{name: "anonymous", fields: fields("up/anon"), status: 403, code: "AccessDenied", key: "up/anon"},
+		{name: "anonymous", fields: fields("up/anon"), status: 403, code: "AccessDenied", msg: "Access Denied", key: "up/anon"},
+		{name: "unknown checksum field", fields: append(fields("up/ck", [2]string{"x-amz-checksum-invalid", "x"}), signedPostFields(t, append(base, map[string]string{"x-amz-checksum-invalid": "x"})...)...),
+			status: 400, code: "InvalidRequest", msg: "The algorithm type you specified in x-amz-checksum- header is invalid.", key: "up/ck"},
 		{name: "field after file", fields: append(fields("up/after"), sig...), after: [][2]string{{"submit", "Upload"}}, status: 400, code: "MalformedPOSTRequest", key: "up/after"},
 		{name: "pre-data too large", fields: append(fields("up/pre", [2]string{"x-ignore-pad", strings.Repeat("p", 21000)}), sig...), status: 400, code: "MaxPostPreDataLengthExceeded", key: "up/pre"},
 	}
@@ -181,6 +186,9 @@ func postObjectRawForm(t *testing.T, tp *testProxy) {
 			resp, out := postTo(t, tp.srv.URL+"/"+bucket, ct, body)
 			if resp.StatusCode != tc.status || !bytes.Contains(out, []byte("<Code>"+tc.code+"</Code>")) {
 				t.Fatalf("got %s %s, want %d %s", resp.Status, out, tc.status, tc.code)
+			}
+			if tc.msg != "" && !bytes.Contains(out, []byte("<Message>"+xmlEscape(tc.msg)+"</Message>")) {
+				t.Fatalf("got %s, want the message %q", out, tc.msg)
 			}
 			if tc.key != "" {
 				if _, err := tp.backend.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(tc.key)}); err == nil {
@@ -240,4 +248,11 @@ func postObjectBoto3(t *testing.T, tp *testProxy) {
 	if gout.Metadata["from"] != "boto3" || aws.ToString(gout.ContentType) != "text/plain" {
 		t.Errorf("metadata %v, type %q", gout.Metadata, aws.ToString(gout.ContentType))
 	}
+}
+
+// xmlEscape is s as encoding/xml writes it in character data.
+func xmlEscape(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }

@@ -3,6 +3,7 @@ package sigv4
 import (
 	"crypto/hmac"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -18,10 +19,12 @@ type PostForm struct {
 	Size   int64
 }
 
-// ErrPostAnonymous is returned by VerifyPost for a form that carries none
-// of the signature fields: an anonymous upload, which the caller refuses
-// or lets the backend judge.
-var ErrPostAnonymous = s3err.AccessDenied
+// ErrPostAnonymous is the cause of the AccessDenied VerifyPost returns for
+// a form that carries none of the signature fields: an anonymous upload,
+// which the caller refuses or lets the backend judge. errors.Is(err,
+// ErrPostAnonymous) tells it from the policy's AccessDenied answers
+// (errors.Is with s3err.AccessDenied matches every AccessDenied).
+var ErrPostAnonymous = errors.New("sigv4: POST form without signature fields")
 
 // missingPostField is S3's answer to a form without a required field.
 func missingPostField(name string) *s3err.Error {
@@ -67,7 +70,7 @@ func (v *Verifier) verifyPost(f PostForm, bucket string, file io.Reader) (*Authe
 		}
 	}
 	if !anySig {
-		return nil, ErrPostAnonymous
+		return nil, s3err.AccessDenied.Wrap(ErrPostAnonymous)
 	}
 	if _, ok := fl["awsaccesskeyid"]; ok {
 		return nil, errUnsupportedMechanism
