@@ -298,7 +298,7 @@ func TestUploadChecksumUnit(t *testing.T) {
 		{"SHA1", "FULL_OBJECT", 0, "", "The FULL_OBJECT checksum type cannot be used with the sha1 checksum algorithm."},
 		{"CRC64NVME", "COMPOSITE", 0, "", "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm."},
 		{"", "COMPOSITE", 0, "", "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."},
-		{"BLAKE3", "", 0, "", "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256, SHA512, MD5, XXHASH64, XXHASH3, XXHASH128]"},
+		{"BLAKE3", "", 0, "", "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, MD5, SHA1, SHA256, SHA512, XXHASH128, XXHASH3, XXHASH64]"},
 		{"CRC32", "BOTH", 0, "", "Value for x-amz-checksum-type header is invalid."},
 	} {
 		h := http.Header{}

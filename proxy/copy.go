@@ -207,6 +207,10 @@ func (p *Proxy) copyObject(rq *request) error {
 	if err != nil {
 		return err
 	}
+	ckAlg, err := requestedAlgorithm(rq.r.Header)
+	if err != nil {
+		return err
+	}
 	sse, err := parseSSE(rq.r.Header, rq.bucket)
 	if err != nil {
 		return err
@@ -239,11 +243,11 @@ func (p *Proxy) copyObject(rq *request) error {
 	}
 	ctx := rq.r.Context()
 	return retryChanged("The source object changed repeatedly during the copy. Please retry.", func() error {
-		return p.copyOnce(ctx, rq, src, sse, replace)
+		return p.copyOnce(ctx, rq, src, sse, replace, ckAlg)
 	})
 }
 
-func (p *Proxy) copyOnce(ctx context.Context, rq *request, src copySource, sse sseRequest, replace bool) error {
+func (p *Proxy) copyOnce(ctx context.Context, rq *request, src copySource, sse sseRequest, replace bool, ckAlg checksum.Algorithm) error {
 	spec := readSpec{
 		bucket: src.bucket, key: src.key, query: src.query(),
 		cond: copyConditions(rq.r.Header), header: sourceReadHeader(rq.r.Header),
@@ -272,6 +276,9 @@ func (p *Proxy) copyOnce(ctx context.Context, rq *request, src copySource, sse s
 	if err != nil {
 		return err
 	}
+	if relayed, err := p.copyChecksum(ctx, rq, src, res, md, ckAlg); relayed || err != nil {
+		return err
+	}
 	h := copyHeaders(rq.r.Header, res.resp.Header, replace)
 	if err := setMetadata(h, md); err != nil {
 		return err
@@ -295,9 +302,9 @@ func (p *Proxy) copyOnce(ctx context.Context, rq *request, src copySource, sse s
 	if err != nil {
 		return err
 	}
-	out, err := rewriteXML(doc, append(dropChecksums("CopyObjectResult"), clientETagRule("CopyObjectResult", ""))...)
+	out, err := copyResult(doc, md, res.dk)
 	if err != nil {
-		return fmt.Errorf("proxy: CopyObject: backend answer: %w", err)
+		return err
 	}
 	rh := rq.w.Header()
 	copyResponseHeader(rh, resp.Header, true)
@@ -308,30 +315,55 @@ func (p *Proxy) copyOnce(ctx context.Context, rq *request, src copySource, sse s
 	return rq.relayBodyHeaders(resp.StatusCode, out)
 }
 
+// copyResult is the client's CopyObjectResult for the backend's doc: the
+// client's ETag, and the copy's recorded checksum (the plaintext's, with
+// its type, as S3 answers it) in place of the backend's (the ciphertext's).
+func copyResult(doc []byte, md *envelope.Metadata, dk *envelope.DataKey) ([]byte, error) {
+	out, err := rewriteXML(doc, append(dropChecksums("CopyObjectResult"), clientETagRule("CopyObjectResult", ""))...)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: CopyObject: backend answer: %w", err)
+	}
+	c, ok, err := openStoredChecksum(md, dk)
+	if err != nil || !ok {
+		return out, err
+	}
+	return insertChecksumXML(out, "CopyObjectResult", "", c)
+}
+
+// copyChecksum records in md (the copy's metadata) the checksum S3
+// computes for a CopyObject whose x-amz-checksum-algorithm is alg: the
+// source's, when it is of that algorithm over the whole object, else one
+// computed over the source's plaintext, read pinned to the version res
+// found. With alg checksum.None the copy keeps the source's. relayed
+// says the source's failure was relayed to the client.
+func (p *Proxy) copyChecksum(ctx context.Context, rq *request, src copySource, res *readResult, md *envelope.Metadata, alg checksum.Algorithm) (relayed bool, _ error) {
+	if alg == checksum.None {
+		return false, nil
+	}
+	if c, ok, err := openStoredChecksum(res.md, res.dk); err != nil || (ok && c.alg == alg && c.typ == checksumFullObject) {
+		return false, err
+	}
+	r, plain, _, err := p.readSource(ctx, rq, src, res.etag)
+	if err != nil || plain == nil {
+		return err == nil, err
+	}
+	defer r.close()
+	sum := alg.New()
+	if _, err := io.Copy(sum, plain); err != nil {
+		return false, err
+	}
+	return false, md.SetChecksum(res.dk, storedChecksum{alg: alg, typ: checksumFullObject, value: checksum.Encode(sum.Sum(nil))}.String())
+}
+
 // copyByStream copies by reading the source through the proxy (decrypting
 // it if it is encrypted) and writing it as a new encrypted object. The
 // read is pinned to the ETag the first look at the source saw.
 func (p *Proxy) copyByStream(ctx context.Context, rq *request, src copySource, sse sseRequest, replace bool, etag string, srcHeader http.Header) error {
-	cond := make(http.Header)
-	cond.Set("If-Match", etag)
-	res, err := p.readObject(ctx, rq, readSpec{
-		bucket: src.bucket, key: src.key, query: src.query(),
-		cond: cond, header: sourceReadHeader(rq.r.Header),
-	})
-	if err != nil {
+	res, plain, size, err := p.readSource(ctx, rq, src, etag)
+	if err != nil || plain == nil {
 		return err
 	}
 	defer res.close()
-	plain, size, err := res.plaintext()
-	if err != nil {
-		return err
-	}
-	if plain == nil {
-		if res.passthrough.StatusCode == http.StatusPreconditionFailed {
-			return errObjectChanged
-		}
-		return rq.sourceError(res.passthrough)
-	}
 	h := copyHeaders(rq.r.Header, srcHeader, replace)
 	h.Del("X-Amz-Source-Expected-Bucket-Owner") // checked on the reads; this is a PUT
 	if replaceTags, _ := parseTaggingDirective(rq.r.Header); !replaceTags {
@@ -373,6 +405,36 @@ func (p *Proxy) copyByStream(ctx context.Context, rq *request, src copySource, s
 		rh.Set("X-Amz-Server-Side-Encryption-Context", sse.rawContext)
 	}
 	return rq.answerCopyXML("CopyObjectResult", resp.Header.Get("ETag"), p.cfg.Now(), nil)
+}
+
+// readSource reads a copy's source pinned to the ETag etag (the one the
+// first look at it saw) and returns the read, to close, with the bytes it
+// yields and their number. The source's failure is the copy's
+// (errObjectChanged when it changed since): a nil reader with a nil error
+// says it was relayed to the client.
+func (p *Proxy) readSource(ctx context.Context, rq *request, src copySource, etag string) (*readResult, io.Reader, int64, error) {
+	cond := make(http.Header)
+	cond.Set("If-Match", etag)
+	res, err := p.readObject(ctx, rq, readSpec{
+		bucket: src.bucket, key: src.key, query: src.query(),
+		cond: cond, header: sourceReadHeader(rq.r.Header),
+	})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	plain, size, err := res.plaintext()
+	switch {
+	case err != nil:
+	case plain == nil && res.passthrough.StatusCode == http.StatusPreconditionFailed:
+		err = errObjectChanged
+	case plain == nil:
+		err = rq.sourceError(res.passthrough) // relays the source's answer
+	}
+	if err != nil || plain == nil {
+		res.close()
+		return nil, nil, 0, err
+	}
+	return res, plain, size, nil
 }
 
 // plaintext returns the bytes a successful read yields and their number:

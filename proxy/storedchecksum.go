@@ -91,16 +91,12 @@ func checksumModeEnabled(h http.Header) bool {
 // and x-amz-checksum-type. A recorded checksum whose tag fails is an
 // authentication failure.
 func (rq *request) setStoredChecksum(h http.Header, res *readResult) error {
-	if res.partial || res.md.Checksum == "" || res.dk == nil || !checksumModeEnabled(rq.r.Header) {
+	if res.partial || !checksumModeEnabled(rq.r.Header) {
 		return nil
 	}
-	v, err := res.md.OpenChecksum(res.dk)
-	if err != nil {
+	c, ok, err := openStoredChecksum(res.md, res.dk)
+	if err != nil || !ok {
 		return err
-	}
-	c, ok := parseStoredChecksum(v)
-	if !ok {
-		return fmt.Errorf("proxy: recorded checksum %.40q does not parse: %w", v, envelope.ErrAuth)
 	}
 	h.Set(c.alg.CanonicalHeader(), c.value)
 	h.Set("X-Amz-Checksum-Type", c.typ)
@@ -198,7 +194,7 @@ func uploadChecksum(h http.Header) (checksum.Algorithm, string, error) {
 	}
 	alg := checksum.ByName(name)
 	if alg == checksum.None {
-		return checksum.None, "", s3err.InvalidRequest.With("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256, SHA512, MD5, XXHASH64, XXHASH3, XXHASH128]")
+		return checksum.None, "", errChecksumAlgorithmUnsupported
 	}
 	if typ == "" {
 		typ = checksumComposite
@@ -210,6 +206,27 @@ func uploadChecksum(h http.Header) (checksum.Algorithm, string, error) {
 		return checksum.None, "", s3err.InvalidRequest.With("The " + typ + " checksum type cannot be used with the " + strings.ToLower(alg.String()) + " checksum algorithm.")
 	}
 	return alg, typ, nil
+}
+
+// errChecksumAlgorithmUnsupported is S3's answer to an
+// x-amz-checksum-algorithm it does not know (CreateMultipartUpload,
+// CopyObject), its list in its order (versitygw's ErrInvalidChecksumAlgorithm
+// quotes it).
+var errChecksumAlgorithmUnsupported = s3err.InvalidRequest.With("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, MD5, SHA1, SHA256, SHA512, XXHASH128, XXHASH3, XXHASH64]")
+
+// requestedAlgorithm reads a CopyObject's x-amz-checksum-algorithm: the
+// algorithm of the checksum S3 computes for the copy, checksum.None if
+// the client named none.
+func requestedAlgorithm(h http.Header) (checksum.Algorithm, error) {
+	name := strings.TrimSpace(h.Get("X-Amz-Checksum-Algorithm"))
+	if name == "" {
+		return checksum.None, nil
+	}
+	alg := checksum.ByName(name)
+	if alg == checksum.None {
+		return checksum.None, errChecksumAlgorithmUnsupported
+	}
+	return alg, nil
 }
 
 // dropChecksumHeaders removes the x-amz-checksum-* headers of an answer
@@ -228,24 +245,45 @@ func dropChecksumHeaders(h http.Header) {
 // ciphertext's, attributesRules dropped) as S3 gives it:
 // <Checksum><ChecksumCRC64NVME>...</ChecksumCRC64NVME><ChecksumType>FULL_OBJECT</ChecksumType></Checksum>.
 func withStoredChecksum(doc []byte, res *readResult) ([]byte, error) {
-	if res.md == nil || res.md.Checksum == "" || res.dk == nil {
-		return doc, nil
+	c, ok, err := openStoredChecksum(res.md, res.dk)
+	if err != nil || !ok {
+		return doc, err
 	}
-	v, err := res.md.OpenChecksum(res.dk)
-	if err != nil {
-		return nil, err
-	}
-	c, ok := parseStoredChecksum(v)
-	if !ok {
-		return nil, fmt.Errorf("proxy: recorded checksum %.40q does not parse: %w", v, envelope.ErrAuth)
-	}
-	const end = "</GetObjectAttributesResponse>"
+	return insertChecksumXML(doc, "GetObjectAttributesResponse", "Checksum", c)
+}
+
+// insertChecksumXML inserts c before the end of doc's root element, as S3
+// writes it: in a wrapper element <wrap> if wrap is not "" (the
+// Checksum of GetObjectAttributes), else directly (CopyObjectResult):
+// <ChecksumCRC64NVME>...</ChecksumCRC64NVME><ChecksumType>FULL_OBJECT</ChecksumType>.
+func insertChecksumXML(doc []byte, root, wrap string, c storedChecksum) ([]byte, error) {
+	end := "</" + root + ">"
 	i := bytes.LastIndex(doc, []byte(end))
 	if i < 0 {
-		return nil, fmt.Errorf("proxy: GetObjectAttributes answer without %s", end)
+		return nil, fmt.Errorf("proxy: %s answer without %s", root, end)
 	}
 	el := c.alg.XMLElement()
 	// The value is base64 and "-N": nothing to escape.
-	ins := "<Checksum><" + el + ">" + c.value + "</" + el + "><ChecksumType>" + c.typ + "</ChecksumType></Checksum>"
+	ins := "<" + el + ">" + c.value + "</" + el + "><ChecksumType>" + c.typ + "</ChecksumType>"
+	if wrap != "" {
+		ins = "<" + wrap + ">" + ins + "</" + wrap + ">"
+	}
 	return append(append(append([]byte(nil), doc[:i]...), ins...), doc[i:]...), nil
+}
+
+// openStoredChecksum returns md's recorded checksum, verified under dk;
+// ok is false when none is recorded.
+func openStoredChecksum(md *envelope.Metadata, dk *envelope.DataKey) (_ storedChecksum, ok bool, _ error) {
+	if md == nil || md.Checksum == "" || dk == nil {
+		return storedChecksum{}, false, nil
+	}
+	v, err := md.OpenChecksum(dk)
+	if err != nil {
+		return storedChecksum{}, false, err
+	}
+	c, ok := parseStoredChecksum(v)
+	if !ok {
+		return storedChecksum{}, false, fmt.Errorf("proxy: recorded checksum %.40q does not parse: %w", v, envelope.ErrAuth)
+	}
+	return c, true, nil
 }
