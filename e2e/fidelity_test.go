@@ -85,8 +85,9 @@ func parseErrDoc(t *testing.T, b []byte) errDoc {
 }
 
 // wantS3Error checks an answer: status, code, message (unless ""), the
-// extra elements given (value "*" means present and non-empty), and on
-// the proxy a RequestId equal to x-amz-request-id.
+// extra elements given (value "*" means present and non-empty), a HostId,
+// and on the proxy a RequestId equal to x-amz-request-id and a HostId
+// equal to x-amz-id-2.
 func wantS3Error(t *testing.T, tg fidelityTarget, r reply, status int, code, message string, extra ...string) {
 	t.Helper()
 	if r.status != status {
@@ -104,6 +105,9 @@ func wantS3Error(t *testing.T, tg fidelityTarget, r reply, status int, code, mes
 	}
 	if !tg.direct && d.RequestID != r.header.Get("X-Amz-Request-Id") {
 		t.Errorf("%s: RequestId %q, x-amz-request-id %q", tg.name, d.RequestID, r.header.Get("X-Amz-Request-Id"))
+	}
+	if h := r.header.Get("X-Amz-Id-2"); d.Extra["HostId"] == "" || !tg.direct && d.Extra["HostId"] != h {
+		t.Errorf("%s: HostId %q, x-amz-id-2 %q", tg.name, d.Extra["HostId"], h)
 	}
 }
 
@@ -542,6 +546,13 @@ func TestFidelityMetadataNames(t *testing.T) {
 						t.Errorf("%s: no %q in %q", method, want, names)
 					}
 				}
+			}
+			// The backend's error documents name the proxy's ids.
+			for _, path := range []string{"/" + bucket + "/missing", "/" + bucket + "?tagging", "/" + bucket + "/meta?acl=x&uploadId=nosuch"} {
+				req := tg.req(t, "GET", path, nil)
+				signReq(t, req, tg.creds, emptySHA256Hex, time.Now())
+				r := e.send(req)
+				wantS3Error(t, tg, r, r.status, parseErrDoc(t, r.body).Code, "")
 			}
 		})
 	}

@@ -17,13 +17,18 @@ func errorDoc(code, message string, extra ...string) string {
 	for i := 0; i+1 < len(extra); i += 2 {
 		b.WriteString("<" + extra[i] + ">" + extra[i+1] + "</" + extra[i] + ">")
 	}
-	b.WriteString("<RequestId>ID</RequestId></Error>")
+	b.WriteString("<RequestId>ID</RequestId><HostId>HOST</HostId></Error>")
 	return b.String()
 }
 
+// withHostID fills in errorDoc's HostId for request id.
+func withHostID(doc, id string) string {
+	return strings.Replace(doc, "<HostId>HOST</HostId>", "<HostId>"+s3err.HostID(id)+"</HostId>", 1)
+}
+
 // wantErrorDoc checks a recorded answer against S3's whole error
-// document: status, body byte for byte, and a RequestId that is the
-// x-amz-request-id header's.
+// document: status, body byte for byte, a RequestId that is the
+// x-amz-request-id header's and a HostId that is the x-amz-id-2 header's.
 func wantErrorDoc(t *testing.T, w *httptest.ResponseRecorder, status int, doc string) {
 	t.Helper()
 	id := w.Header().Get("x-amz-request-id")
@@ -33,7 +38,11 @@ func wantErrorDoc(t *testing.T, w *httptest.ResponseRecorder, status int, doc st
 	if w.Code != status {
 		t.Errorf("status %d, want %d", w.Code, status)
 	}
-	if got, want := w.Body.String(), strings.Replace(doc, "<RequestId>ID</RequestId>", "<RequestId>"+id+"</RequestId>", 1); got != want {
+	if w.Header().Get("x-amz-id-2") != s3err.HostID(id) {
+		t.Errorf("x-amz-id-2 %q for request id %q", w.Header().Get("x-amz-id-2"), id)
+	}
+	want := strings.Replace(doc, "<RequestId>ID</RequestId>", "<RequestId>"+id+"</RequestId>", 1)
+	if got, want := w.Body.String(), withHostID(want, id); got != want {
 		t.Errorf("body\n got %s\nwant %s", got, want)
 	}
 }
@@ -106,8 +115,8 @@ func TestUnitCopySourceErrors(t *testing.T) {
 			t.Errorf("%q: %v", tc.in, err)
 			continue
 		}
-		if got := string(e.Body("ID")); got != tc.doc {
-			t.Errorf("%q:\n got %s\nwant %s", tc.in, got, tc.doc)
+		if got, want := string(e.Body("ID")), withHostID(tc.doc, "ID"); got != want {
+			t.Errorf("%q:\n got %s\nwant %s", tc.in, got, want)
 		}
 	}
 }
@@ -149,8 +158,8 @@ func TestUnitCompletePartsErrors(t *testing.T) {
 			t.Errorf("%s: accepted", tc.name)
 			continue
 		}
-		if got := string(e.Body("ID")); got != tc.want {
-			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		if got, want := string(e.Body("ID")), withHostID(tc.want, "ID"); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, want)
 		}
 	}
 }
@@ -160,7 +169,7 @@ func TestUnitCompletePartsErrors(t *testing.T) {
 func TestUnitBackendErrorRequestID(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>BACKEND</RequestId><HostId>h</HostId></Error>`,
-			`<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>PROXY</RequestId><HostId>h</HostId></Error>`},
+			`<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>PROXY</RequestId><HostId>` + s3err.HostID("PROXY") + `</HostId></Error>`},
 		{`<Error><Code>X</Code><RequestId></RequestId></Error>`, `<Error><Code>X</Code><RequestId>PROXY</RequestId></Error>`},
 		// Not an error document, or none to rewrite: unchanged.
 		{`<ListBucketResult><RequestId>B</RequestId></ListBucketResult>`, `<ListBucketResult><RequestId>B</RequestId></ListBucketResult>`},

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/bucketkey/bucketkey/s3err"
 )
 
 // maxPassthroughBody bounds the bodies of requests the proxy forwards
@@ -103,20 +105,31 @@ func bodyAllowed(status int) bool {
 const maxErrorBody = 64 << 10
 
 // withRequestID replaces the RequestId of an S3 error document with the
-// proxy's, so that the body names the request id the client was given in
-// x-amz-request-id (the backend's own id goes to nobody).
+// proxy's, and its HostId with the one the proxy answered in x-amz-id-2,
+// so that the body names the ids the client was given (the backend's
+// own go to nobody).
 func withRequestID(body []byte, id string) []byte {
-	const open, end = "<RequestId>", "</RequestId>"
+	if i := bytes.Index(body, []byte("<RequestId>")); i < 0 || !bytes.Contains(body[:i], []byte("<Error>")) {
+		return body
+	}
+	body = replaceElement(body, "RequestId", id)
+	return replaceElement(body, "HostId", s3err.HostID(id))
+}
+
+// replaceElement replaces the text of the first <name> element of body,
+// if it has one that ends.
+func replaceElement(body []byte, name, text string) []byte {
+	open, end := "<"+name+">", "</"+name+">"
 	i := bytes.Index(body, []byte(open))
-	if i < 0 || !bytes.Contains(body[:i], []byte("<Error>")) {
+	if i < 0 {
 		return body
 	}
 	j := bytes.Index(body[i:], []byte(end))
 	if j < 0 {
 		return body
 	}
-	out := make([]byte, 0, len(body)+len(id))
+	out := make([]byte, 0, len(body)+len(text))
 	out = append(out, body[:i+len(open)]...)
-	out = append(out, id...)
+	out = append(out, text...)
 	return append(out, body[i+j:]...)
 }

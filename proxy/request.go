@@ -52,6 +52,7 @@ func (p *Proxy) begin(w http.ResponseWriter, r *http.Request) *request {
 		start: p.cfg.Now(),
 	}
 	w.Header().Set("x-amz-request-id", rq.id)
+	w.Header().Set("x-amz-id-2", s3err.HostID(rq.id))
 	return rq
 }
 

@@ -10,6 +10,8 @@ package s3err
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -132,9 +134,9 @@ var (
 )
 
 // Body encodes e as S3's error document, in S3's element order: Code,
-// Message, the code's extra elements, RequestId. Like S3 today it names
-// no Resource: the elements a code needs (BucketName, Key, UploadId, ...)
-// are its extras.
+// Message, the code's extra elements, RequestId, HostId (HostID of the
+// request id). Like S3 today it names no Resource: the elements a code
+// needs (BucketName, Key, UploadId, ...) are its extras.
 func (e *Error) Body(requestID string) []byte {
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
@@ -145,6 +147,7 @@ func (e *Error) Body(requestID string) []byte {
 		element(&b, kv[0], kv[1])
 	}
 	element(&b, "RequestId", requestID)
+	element(&b, "HostId", HostID(requestID))
 	b.WriteString("</Error>")
 	return b.Bytes()
 }
@@ -185,6 +188,7 @@ func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) 
 	h := w.Header()
 	h.Set("Content-Type", "application/xml")
 	h.Set("x-amz-request-id", requestID)
+	h.Set("x-amz-id-2", HostID(requestID))
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
@@ -197,4 +201,12 @@ func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) 
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(body)
+}
+
+// HostID is the host id S3 answers with a request id (the x-amz-id-2
+// header, an error's HostId): opaque base64. Derived from the request
+// id, it names the same request wherever it is written, without state.
+func HostID(requestID string) string {
+	sum := sha256.Sum256([]byte("bucketkey host id " + requestID))
+	return base64.StdEncoding.EncodeToString(sum[:])
 }

@@ -23,6 +23,7 @@ type errorDoc struct {
 	Message   string   `xml:"Message"`
 	Resource  string   `xml:"Resource"`
 	RequestID string   `xml:"RequestId"`
+	HostID    string   `xml:"HostId"`
 	Extra     []struct {
 		XMLName xml.Name
 		Value   string `xml:",chardata"`
@@ -103,6 +104,9 @@ func TestWrite(t *testing.T) {
 			if got := w.Header().Get("x-amz-request-id"); got != "REQ123" {
 				t.Errorf("x-amz-request-id %q", got)
 			}
+			if got := w.Header().Get("x-amz-id-2"); got != s3err.HostID("REQ123") {
+				t.Errorf("x-amz-id-2 %q", got)
+			}
 			if got := w.Header().Get("Content-Type"); got != "application/xml" {
 				t.Errorf("Content-Type %q", got)
 			}
@@ -120,7 +124,7 @@ func TestWrite(t *testing.T) {
 			if err := xml.Unmarshal(body, &doc); err != nil {
 				t.Fatalf("%v: %s", err, body)
 			}
-			if doc.Code != tc.code || doc.Message != tc.message || doc.Resource != "" || doc.RequestID != "REQ123" {
+			if doc.Code != tc.code || doc.Message != tc.message || doc.Resource != "" || doc.RequestID != "REQ123" || doc.HostID != s3err.HostID("REQ123") {
 				t.Errorf("document %+v", doc)
 			}
 			if got := doc.extras(); fmt.Sprint(got) != fmt.Sprint(tc.extra) {
@@ -283,7 +287,8 @@ func TestDerivedErrors(t *testing.T) {
 }
 
 // TestBodies compares whole error documents with S3's: the code's extra
-// elements come between Message and RequestId, in S3's order.
+// elements come between Message and RequestId, in S3's order, and the
+// HostId follows the RequestId.
 func TestBodies(t *testing.T) {
 	const decl = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
 	for _, tc := range []struct {
@@ -291,16 +296,21 @@ func TestBodies(t *testing.T) {
 		want string
 	}{
 		{s3err.NoSuchUpload,
-			`<Error><Code>NoSuchUpload</Code><Message>The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.</Message><RequestId>R1</RequestId></Error>`},
+			`<Error><Code>NoSuchUpload</Code><Message>The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.</Message><RequestId>R1</RequestId><HostId>HOST</HostId></Error>`},
 		{s3err.MethodNotAllowedOn("POST", s3err.ResourceService),
-			`<Error><Code>MethodNotAllowed</Code><Message>The specified method is not allowed against this resource.</Message><Method>POST</Method><ResourceType>SERVICE</ResourceType><RequestId>R1</RequestId></Error>`},
+			`<Error><Code>MethodNotAllowed</Code><Message>The specified method is not allowed against this resource.</Message><Method>POST</Method><ResourceType>SERVICE</ResourceType><RequestId>R1</RequestId><HostId>HOST</HostId></Error>`},
 		{s3err.InvalidArgumentFor("Invalid copy source encoding", "x-amz-copy-source", "b/%zz"),
-			`<Error><Code>InvalidArgument</Code><Message>Invalid copy source encoding</Message><ArgumentName>x-amz-copy-source</ArgumentName><ArgumentValue>b/%zz</ArgumentValue><RequestId>R1</RequestId></Error>`},
+			`<Error><Code>InvalidArgument</Code><Message>Invalid copy source encoding</Message><ArgumentName>x-amz-copy-source</ArgumentName><ArgumentValue>b/%zz</ArgumentValue><RequestId>R1</RequestId><HostId>HOST</HostId></Error>`},
 		{s3err.SignatureDoesNotMatch.WithExtra("AWSAccessKeyId", "AK").WithExtra("StringToSign", "AWS4-HMAC-SHA256\n<x>&"),
-			`<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message><AWSAccessKeyId>AK</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256&#xA;&lt;x&gt;&amp;</StringToSign><RequestId>R1</RequestId></Error>`},
+			`<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message><AWSAccessKeyId>AK</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256&#xA;&lt;x&gt;&amp;</StringToSign><RequestId>R1</RequestId><HostId>HOST</HostId></Error>`},
 	} {
-		if got := string(tc.err.Body("R1")); got != decl+tc.want {
-			t.Errorf("%s:\n got %s\nwant %s", tc.err.Code, got, decl+tc.want)
+		want := decl + strings.Replace(tc.want, "HOST", s3err.HostID("R1"), 1)
+		if got := string(tc.err.Body("R1")); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.err.Code, got, want)
 		}
+	}
+	// The host id is opaque base64, the same for the same request id.
+	if h := s3err.HostID("R1"); h != s3err.HostID("R1") || h == s3err.HostID("R2") || len(h) != 44 {
+		t.Errorf("HostID %q", h)
 	}
 }

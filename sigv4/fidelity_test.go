@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/bucketkey/bucketkey/s3err"
 )
 
 // TestChunkSizeRule: S3 refuses an aws-chunked body whose data chunks but
@@ -41,7 +43,7 @@ func TestChunkSizeRule(t *testing.T) {
 			if extra(e, "Chunk") != "1" || extra(e, "BadChunkSize") != "1000" {
 				t.Errorf("extras %v", e.Extra)
 			}
-			if string(e.Body("ID")) != `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<Error><Code>InvalidChunkSizeError</Code><Message>Only the last chunk is allowed to have a size less than 8192 bytes</Message><Chunk>1</Chunk><BadChunkSize>1000</BadChunkSize><RequestId>ID</RequestId></Error>` {
+			if string(e.Body("ID")) != `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<Error><Code>InvalidChunkSizeError</Code><Message>Only the last chunk is allowed to have a size less than 8192 bytes</Message><Chunk>1</Chunk><BadChunkSize>1000</BadChunkSize><RequestId>ID</RequestId><HostId>`+s3err.HostID("ID")+`</HostId></Error>` {
 				t.Errorf("body %s", e.Body("ID"))
 			}
 		})
