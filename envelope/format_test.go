@@ -146,8 +146,8 @@ func TestVersionIsData(t *testing.T) {
 	e2, _ := endTag(k2, 3)
 	c1, _ := checksumMAC(k1, "x")
 	c2, _ := checksumMAC(k2, "x")
-	u1, _ := k1.UploadIDKey(false)
-	u2, _ := k2.UploadIDKey(false)
+	u1, _, _ := k1.UploadKeys(false)
+	u2, _, _ := k2.UploadKeys(false)
 	if bytes.Equal(e1, e2) || bytes.Equal(c1, c2) || bytes.Equal(u1, u2) {
 		t.Errorf("v1 and v2 share an end, checksum or upload-ID key")
 	}

@@ -35,25 +35,27 @@ func (k *DataKey) format() *format {
 	return orV1(k.f)
 }
 
-// UploadIDKey returns the key of the proxy's upload-ID MAC (docs/
-// ARCHITECTURE.md, "Multipart key material"): HKDF-SHA256(secret=DEK,
-// info=the version's upload-ID label), 32 bytes, which the caller wipes;
-// with checksum, the label of upload IDs that carry a declared checksum
-// algorithm (docs/FORMAT.md, "Multipart checksums"). The label is the
-// format's, so the proxy never sees the data key itself.
-func (k *DataKey) UploadIDKey(checksum bool) ([]byte, error) {
+// UploadKeys returns the keys of the proxy's multipart records, each
+// HKDF-SHA256(secret=DEK, info=a label of the key's format version), 32
+// bytes, which the caller wipes: idKey MACs the upload ID (docs/
+// ARCHITECTURE.md, "Multipart key material"; with checksum, under the
+// label of upload IDs that carry a declared checksum algorithm), partKey
+// the part checksum records (docs/FORMAT.md, "Multipart checksums"). The
+// labels are the format's, so the proxy never sees the data key itself.
+// One method for both keeps the package's surface narrow (issue 13).
+func (k *DataKey) UploadKeys(checksum bool) (idKey, partKey []byte, err error) {
+	label := k.format().labels.uploadID
 	if checksum {
-		return k.derive(k.format().labels.uploadIDChecksum, "upload id")
+		label = k.format().labels.uploadIDChecksum
 	}
-	return k.derive(k.format().labels.uploadID, "upload id")
-}
-
-// PartChecksumKey returns the key of the proxy's part checksum records
-// (docs/FORMAT.md, "Multipart checksums"): HKDF-SHA256(secret=DEK,
-// info=the version's part-checksum label), 32 bytes, which the caller
-// wipes.
-func (k *DataKey) PartChecksumKey() ([]byte, error) {
-	return k.derive(k.format().labels.partChecksum, "part checksum")
+	if idKey, err = k.derive(label, "upload id"); err != nil {
+		return nil, nil, err
+	}
+	if partKey, err = k.derive(k.format().labels.partChecksum, "part checksum"); err != nil {
+		clear(idKey)
+		return nil, nil, err
+	}
+	return idKey, partKey, nil
 }
 
 // derive is HKDF-SHA256(secret=DEK, salt=absent, info=label), 32 bytes.

@@ -51,10 +51,11 @@ type partChecksum struct {
 // partChecksumTag computes the record's MAC under the data key's
 // part-checksum key.
 func partChecksumTag(dk *envelope.DataKey, part int, size int64, backendETag string, alg checksum.Algorithm, digest []byte) ([]byte, error) {
-	k, err := dk.PartChecksumKey()
+	idKey, k, err := dk.UploadKeys(true)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: part checksum key: %w", err)
 	}
+	clear(idKey)
 	defer clear(k)
 	return partChecksumMACWith(k, part, size, backendETag, alg, digest), nil
 }

@@ -40,10 +40,10 @@ func TestUnitPartETagChecksumVector(t *testing.T) {
 	}
 	// The data key's own derivation is the one above.
 	_, dk := sealedUpload(t, "bkt", "obj")
-	k2, _ := dk.PartChecksumKey()
+	_, k2, _ := dk.UploadKeys(true)
 	tag, _ := partChecksumTag(dk, 1, 7, backend, checksum.CRC32, digest)
 	if !bytes.Equal(tag, partChecksumMACWith(k2, 1, 7, backend, checksum.CRC32, digest)) {
-		t.Error("partChecksumTag is not the MAC under PartChecksumKey")
+		t.Error("partChecksumTag is not the MAC under UploadKeys' part key")
 	}
 }
 

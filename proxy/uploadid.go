@@ -26,7 +26,7 @@ import (
 // where fields are the envelope metadata headers (names without the
 // "x-amz-meta-bk-" prefix), each name and value preceded by its uvarint
 // length, in sorted order; and mac is the first 16 bytes of
-// HMAC-SHA256(DataKey.UploadIDKey (HKDF-SHA256 of the data key with its
+// HMAC-SHA256(DataKey.UploadKeys (HKDF-SHA256 of the data key with its
 // format version's upload-ID label), uvarint(len(backend id)) || backend
 // id || fields). The sealed data key opens only for the
 // object name it was sealed for, so an ID replayed on another key fails;
@@ -39,7 +39,7 @@ import (
 //
 // where alg is the algorithm's number (checksum.Algorithm: 1 CRC32 ... 10
 // XXHASH128), type is 1 for COMPOSITE and 2 for FULL_OBJECT, and mac is as
-// above under the key envelope.DataKey.UploadIDKey(true) over uvarint(len(backend id)) ||
+// above under the key envelope.DataKey.UploadKeys(true) over uvarint(len(backend id)) ||
 // backend id || alg || type || fields: S3 holds parts and Complete to the
 // algorithm declared at CreateMultipartUpload (docs/FORMAT.md, "Multipart
 // checksums").
@@ -184,10 +184,11 @@ func (u uploadID) verify(dk *envelope.DataKey) error {
 // computeMAC is the MAC of u's backend ID, checksum spec and fields under
 // dk (its label says which of the two forms it is).
 func (u uploadID) computeMAC(dk *envelope.DataKey) ([]byte, error) {
-	k, err := dk.UploadIDKey(u.ckAlg != checksum.None)
+	k, partKey, err := dk.UploadKeys(u.ckAlg != checksum.None)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: upload id key: %w", err)
 	}
+	clear(partKey)
 	m := hmac.New(sha256.New, k)
 	clear(k)
 	m.Write(binary.AppendUvarint(nil, uint64(len(u.backend))))
