@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -630,6 +631,54 @@ func TestFidelityCompleteErrors(t *testing.T) {
 			wantS3Error(t, tg, complete("3", etags[1]), 400, "InvalidPart",
 				"One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
 				"UploadId", aws.ToString(mp.UploadId), "PartNumber", "3", "ETag", etags[1])
+		})
+	}
+}
+
+// TestFidelityRequiredHeaders: headers S3 requires of an operation are
+// required through the proxy too, though the proxy could do without them
+// (it sends DeleteObjects a Content-MD5 of its own, and adds ETag to the
+// attributes it asks for): DeleteObjects without a checksum,
+// GetObjectAttributes without attributes or with one S3 does not know.
+func TestFidelityRequiredHeaders(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	bucket := e.newBucket()
+	for _, tg := range fidelityTargets(e) {
+		t.Run(tg.name, func(t *testing.T) {
+			ctx := ctxFor(t, time.Minute)
+			if _, err := tg.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("attrs"), Body: bytes.NewReader([]byte("x"))}); err != nil {
+				t.Fatal(err)
+			}
+			del := []byte("<Delete><Object><Key>gone</Key></Object></Delete>")
+			req := tg.req(t, "POST", "/"+bucket+"?delete", del)
+			signReq(t, req, tg.creds, hexSHA256(del), time.Now())
+			wantS3Error(t, tg, e.send(req), 400, "InvalidRequest", "Missing required header for this request: Content-MD5 OR x-amz-checksum-*")
+			for attrs, want := range map[string][]string{
+				"":             {"400", "InvalidRequest", "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty"},
+				"ObjectSize,X": {"400", "InvalidArgument", "Invalid attribute name specified.", "ArgumentName", "x-amz-object-attributes", "ArgumentValue", "ObjectSize,X"},
+			} {
+				req := tg.req(t, "GET", "/"+bucket+"/attrs?attributes", nil)
+				if attrs != "" {
+					req.Header.Set("X-Amz-Object-Attributes", attrs)
+				}
+				signReq(t, req, tg.creds, emptySHA256Hex, time.Now())
+				status, _ := strconv.Atoi(want[0])
+				wantS3Error(t, tg, e.send(req), status, want[1], want[2], want[3:]...)
+			}
+			// With a checksum, or an attribute S3 knows, they pass.
+			sum := md5.Sum(del)
+			req = tg.req(t, "POST", "/"+bucket+"?delete", del)
+			req.Header.Set("Content-Md5", base64.StdEncoding.EncodeToString(sum[:]))
+			signReq(t, req, tg.creds, hexSHA256(del), time.Now())
+			if r := e.send(req); r.status != 200 {
+				t.Errorf("DeleteObjects with Content-MD5: %s", r)
+			}
+			req = tg.req(t, "GET", "/"+bucket+"/attrs?attributes", nil)
+			req.Header.Set("X-Amz-Object-Attributes", "ObjectSize")
+			signReq(t, req, tg.creds, emptySHA256Hex, time.Now())
+			if r := e.send(req); r.status != 200 || !bytes.Contains(r.body, []byte("<ObjectSize>1</ObjectSize>")) {
+				t.Errorf("GetObjectAttributes ObjectSize: %s", r)
+			}
 		})
 	}
 }

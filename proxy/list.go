@@ -12,6 +12,7 @@ import (
 
 	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/envelope"
+	"github.com/bucketkey/bucketkey/s3err"
 )
 
 // listObjects serves ListObjects (v1), ListObjectsV2 and
@@ -99,6 +100,9 @@ func (p *Proxy) getObjectAttributes(rq *request) error {
 	// The HEAD is pinned to the ETag the answer names: ask for the ETag
 	// too, and drop it if the client did not.
 	asked := rq.r.Header.Values("X-Amz-Object-Attributes")
+	if err := checkAttributes(asked); err != nil {
+		return err
+	}
 	wantETag := askedAttribute(asked, "ETag")
 	wantChecksum := askedAttribute(asked, "Checksum")
 	if !wantETag {
@@ -108,6 +112,33 @@ func (p *Proxy) getObjectAttributes(rq *request) error {
 	return retryChanged("The object changed repeatedly while its attributes were read. Please retry.", func() error {
 		return p.edited(rq, q, func(doc []byte) ([]byte, error) { return p.rewriteAttributes(rq, doc, wantETag, wantChecksum) })
 	})
+}
+
+// objectAttributes are the names x-amz-object-attributes may list.
+var objectAttributes = []string{"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
+
+// checkAttributes holds x-amz-object-attributes to S3's rules before the
+// proxy adds the ETag it needs: at least one name, each one S3 knows.
+func checkAttributes(asked []string) error {
+	n := 0
+	for _, v := range asked {
+		for a := range strings.SplitSeq(v, ",") {
+			a = strings.TrimSpace(a)
+			switch {
+			case a == "":
+			case !equalFoldAny(a, objectAttributes...):
+				// Named as the client wrote it (versitygw's
+				// answer, which its suite compares with S3's).
+				return s3err.InvalidArgumentFor("Invalid attribute name specified.", "x-amz-object-attributes", strings.Join(asked, ","))
+			default:
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return s3err.InvalidRequest.With("The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty")
+	}
+	return nil
 }
 
 // askedAttribute reports whether x-amz-object-attributes names attr.

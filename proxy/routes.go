@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/s3err"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
@@ -90,7 +91,7 @@ func (p *Proxy) routes() *mux.Router {
 	add("CreateBucket", levelBucket, http.MethodPut, anyRegion, p.passthrough)
 	add("DeleteBucket", levelBucket, http.MethodDelete, none, p.passthrough)
 	add("HeadBucket", levelBucket, http.MethodHead, none, p.passthrough)
-	add("DeleteObjects", levelBucket, http.MethodPost, none, p.passthrough, hasQuery("delete"))
+	add("DeleteObjects", levelBucket, http.MethodPost, none, checksumRequired(p.passthrough), hasQuery("delete"))
 	// POST Object authenticates its form, not the request (post.go).
 	r.NewRoute().Name("PostObject").MatcherFunc(atLevel(levelBucket)).MatcherFunc(isMethod(http.MethodPost)).Handler(p.handlePost())
 
@@ -155,6 +156,31 @@ func (p *Proxy) handle(op string, opts sigv4.VerifyOptions, fn opFunc) http.Hand
 			rq.fail(p.bucketFirst(rq, err))
 		}
 	})
+}
+
+// checksumRequired refuses a request without Content-MD5 or an
+// x-amz-checksum-* (header or trailer) before fn, as S3 refuses one for
+// the operations whose body must carry a checksum (DeleteObjects). The
+// proxy adds a Content-MD5 of the verified body for the backend itself
+// (forward), so the backend cannot tell.
+func checksumRequired(fn opFunc) opFunc {
+	return func(rq *request) error {
+		h := rq.r.Header
+		if h.Get("Content-Md5") == "" && h.Get("X-Amz-Trailer") == "" && !hasChecksumHeader(h) {
+			return s3err.InvalidRequest.With("Missing required header for this request: Content-MD5 OR x-amz-checksum-*")
+		}
+		return fn(rq)
+	}
+}
+
+// hasChecksumHeader reports whether h has an x-amz-checksum-<algorithm>.
+func hasChecksumHeader(h http.Header) bool {
+	for _, a := range checksum.All {
+		if h.Get(a.CanonicalHeader()) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // unsupported refuses an operation the proxy cannot perform correctly over
