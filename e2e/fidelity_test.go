@@ -525,6 +525,15 @@ func TestFidelityCompleteObjectSize(t *testing.T) {
 	}
 }
 
+// put stores a one-byte object with user metadata meta at tg.
+func (tg fidelityTarget) put(t *testing.T, bucket, key string, meta map[string]string) {
+	t.Helper()
+	in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader([]byte("x")), Metadata: meta}
+	if _, err := tg.client.PutObject(ctxFor(t, time.Minute), in); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestFidelityMetadataNames: user metadata comes back named in lower case
 // on the wire, as S3 sends it (boto3 and other clients make the header's
 // name the metadata key), empty values included, on GET and HEAD.
@@ -533,11 +542,7 @@ func TestFidelityMetadataNames(t *testing.T) {
 	bucket := e.newBucket()
 	for _, tg := range fidelityTargets(e) {
 		t.Run(tg.name, func(t *testing.T) {
-			ctx := ctxFor(t, time.Minute)
-			if _, err := tg.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("meta"), Body: bytes.NewReader([]byte("x")),
-				Metadata: map[string]string{"meta1": "mymeta", "empty": ""}}); err != nil {
-				t.Fatal(err)
-			}
+			tg.put(t, bucket, "meta", map[string]string{"meta1": "mymeta", "empty": ""})
 			for _, method := range []string{"GET", "HEAD"} {
 				req := tg.req(t, method, "/"+bucket+"/meta", nil)
 				signReq(t, req, tg.creds, emptySHA256Hex, time.Now())
@@ -645,10 +650,7 @@ func TestFidelityRequiredHeaders(t *testing.T) {
 	bucket := e.newBucket()
 	for _, tg := range fidelityTargets(e) {
 		t.Run(tg.name, func(t *testing.T) {
-			ctx := ctxFor(t, time.Minute)
-			if _, err := tg.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("attrs"), Body: bytes.NewReader([]byte("x"))}); err != nil {
-				t.Fatal(err)
-			}
+			tg.put(t, bucket, "attrs", nil)
 			del := []byte("<Delete><Object><Key>gone</Key></Object></Delete>")
 			req := tg.req(t, "POST", "/"+bucket+"?delete", del)
 			signReq(t, req, tg.creds, hexSHA256(del), time.Now())
