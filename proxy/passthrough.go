@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/s3err"
 )
 
@@ -38,9 +39,13 @@ func (p *Proxy) passthrough(rq *request) error {
 // forward sends a request for the same bucket and key as the client's
 // with an in-memory body. A non-empty body gets a Content-MD5 (verified
 // bodies are re-described for the backend: S3 requires it for
-// DeleteObjects and several configuration calls, and it costs nothing).
+// DeleteObjects and several configuration calls, and it costs nothing),
+// and so does an empty one the client described (an SDK sends a CRC32 of
+// nothing with an empty PutObjectLegalHold): without it the backend
+// answers that the digest is missing where S3 judges the body itself
+// (MalformedXML) or the bucket (NoSuchBucket).
 func (p *Proxy) forward(rq *request, method string, q map[string][]string, h http.Header, body []byte) (*http.Response, error) {
-	if len(body) > 0 {
+	if len(body) > 0 || describesBody(rq.r.Header) {
 		sum := md5.Sum(body)
 		h.Set("Content-Md5", base64.StdEncoding.EncodeToString(sum[:]))
 	}
@@ -49,6 +54,21 @@ func (p *Proxy) forward(rq *request, method string, q map[string][]string, h htt
 		return nil, err
 	}
 	return p.do(req, body)
+}
+
+// describesBody reports whether a client request carries a digest of its
+// body (Content-MD5, an x-amz-checksum-<algorithm> or a trailer
+// announcing one), which sigv4 verified.
+func describesBody(h http.Header) bool {
+	if h.Get("Content-Md5") != "" || h.Get("X-Amz-Trailer") != "" {
+		return true
+	}
+	for _, a := range checksum.All {
+		if h.Get(a.CanonicalHeader()) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // relay sends the backend's response to the client unchanged but for
