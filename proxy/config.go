@@ -207,7 +207,8 @@ func checkUpstreamURL(u *url.URL) error {
 
 // DefaultTransport is a transport tuned for one busy backend: many idle
 // connections kept, no transparent decompression (the proxy needs the
-// stored bytes exactly as stored). The proxy uses a new one when
+// stored bytes exactly as stored), a write buffer that holds a small PUT
+// whole. The proxy uses a new one when
 // Config.UpstreamTransport is nil; callers that wrap or adjust it (metrics,
 // a custom CA) start from it.
 func DefaultTransport() *http.Transport {
@@ -216,5 +217,7 @@ func DefaultTransport() *http.Transport {
 	t.MaxIdleConnsPerHost = 128
 	t.DisableCompression = true
 	t.ExpectContinueTimeout = time.Second
+	// A small PUT's headers and body in one write (inlinePutMax).
+	t.WriteBufferSize = 16 << 10
 	return t
 }

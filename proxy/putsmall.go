@@ -40,8 +40,18 @@ var (
 	sealHeld atomic.Int64
 )
 
-// sealBuffer is a pooled buffer for csize bytes of ciphertext, charged to
-// the budget; nil if csize is too large or the budget is spent.
+// inlinePutMax is the largest ciphertext sealed into a buffer of its own
+// size instead of a pooled one: sent as a plain bytes.Reader, which
+// net/http knows to be in memory, so the request's headers and body leave
+// in one write (with the transport's WriteBufferSize, DefaultTransport)
+// where a pooled buffer's body, which must say when the transport is done
+// with it, is written after the headers are flushed: one more write
+// syscall for the proxy and one more read for the backend per small PUT.
+const inlinePutMax = 12 << 10
+
+// sealBuffer is a buffer for csize bytes of ciphertext: its own (pool nil)
+// up to inlinePutMax, else pooled and charged to the budget; nil if csize
+// is too large or the budget is spent.
 type sealBuffer struct {
 	b    *[]byte
 	pool *sync.Pool
@@ -49,6 +59,10 @@ type sealBuffer struct {
 }
 
 func getSealBuffer(csize int64) *sealBuffer {
+	if csize <= inlinePutMax {
+		b := make([]byte, 0, csize)
+		return &sealBuffer{b: &b}
+	}
 	pool, c := &sealSmall, int64(oneSegment)
 	if csize > c {
 		pool, c = &sealLarge, smallPutMax
@@ -65,8 +79,12 @@ func getSealBuffer(csize int64) *sealBuffer {
 	return &sealBuffer{b: b, pool: pool}
 }
 
-// release returns the buffer to its pool and its bytes to the budget, once.
+// release returns a pooled buffer to its pool and its bytes to the
+// budget, once.
 func (s *sealBuffer) release() {
+	if s.pool == nil {
+		return
+	}
 	s.once.Do(func() {
 		sealHeld.Add(-int64(cap(*s.b)))
 		s.pool.Put(s.b)
@@ -124,7 +142,7 @@ func (p *Proxy) putBuffered(ctx context.Context, u encryptedPut, buf *sealBuffer
 		dl.cancel(nil)
 		return nil, fmt.Errorf("proxy: sign backend request: %w", err)
 	}
-	if req.Body != http.NoBody {
+	if req.Body != http.NoBody && buf.pool != nil {
 		req.Body = &releaseOnClose{ReadCloser: req.Body, buf: buf}
 		sent = true // the transport closes the body, on every path
 	}
