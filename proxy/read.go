@@ -52,6 +52,7 @@ type readResult struct {
 	rng        envelope.Range // the plaintext range sent
 	size       int64          // the object's plaintext size
 	partial    bool           // send Content-Range
+	wholePart  bool           // a part read that is the whole object: part 1 of a single-part object
 	partsCount int            // x-amz-mp-parts-count for part reads, 0 if none
 	headFirst  bool           // resp answered a HEAD: it has no body
 	body       io.Reader      // the plaintext of rng; nil for head
@@ -332,7 +333,7 @@ func (p *Proxy) readPart(res *readResult, s readSpec, layout envelope.Layout) (*
 		}
 		res.rng = rng
 	} else {
-		res.rng = envelope.Range{Length: res.size}
+		res.rng, res.wholePart = envelope.Range{Length: res.size}, true
 	}
 	if res.dk != nil && !s.head {
 		var body io.Reader

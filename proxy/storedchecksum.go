@@ -90,8 +90,11 @@ func checksumModeEnabled(h http.Header) bool {
 // whole-object read that asked for it, as S3 answers: x-amz-checksum-<alg>
 // and x-amz-checksum-type. A recorded checksum whose tag fails is an
 // authentication failure.
+//
+// Part 1 of a single-part object is the whole object, and S3 answers its
+// checksum for it too.
 func (rq *request) setStoredChecksum(h http.Header, res *readResult) error {
-	if res.partial || !checksumModeEnabled(rq.r.Header) {
+	if res.partial && !res.wholePart || !checksumModeEnabled(rq.r.Header) {
 		return nil
 	}
 	c, ok, err := openStoredChecksum(res.md, res.dk)
