@@ -194,3 +194,23 @@ func TestGetObjectAttributes(t *testing.T) {
 		t.Errorf("attributes: size %d checksum %+v etag %q", aws.ToInt64(out.ObjectSize), out.Checksum, aws.ToString(out.ETag))
 	}
 }
+
+// TestUnitAttributesRootName: a GetObjectAttributes answer whose root the
+// backend spelt in another case (MinIO) gets S3's name, so that the
+// proxy's rules apply to it; other documents are left alone.
+func TestUnitAttributesRootName(t *testing.T) {
+	const decl = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
+	for in, want := range map[string]string{
+		decl + `<getObjectAttributesResponse><ObjectSize>17</ObjectSize></getObjectAttributesResponse>`: decl + `<GetObjectAttributesResponse><ObjectSize>17</ObjectSize></GetObjectAttributesResponse>`,
+		`<getObjectAttributesResponse xmlns="x"><ETag>e</ETag></getObjectAttributesResponse>`:           `<GetObjectAttributesResponse xmlns="x"><ETag>e</ETag></GetObjectAttributesResponse>`,
+		`<GetObjectAttributesResponse><ETag>e</ETag></GetObjectAttributesResponse>`:                     `<GetObjectAttributesResponse><ETag>e</ETag></GetObjectAttributesResponse>`,
+		`<Error><Code>NoSuchKey</Code></Error>`:                                                         `<Error><Code>NoSuchKey</Code></Error>`,
+		`<getObjectAttributesResponseX></getObjectAttributesResponseX>`:                                 `<getObjectAttributesResponseX></getObjectAttributesResponseX>`,
+		`<getObjectAttributesResponse>`:                                                                 `<getObjectAttributesResponse>`,
+		``:                                                                                              ``,
+	} {
+		if got := string(withRootName([]byte(in), "GetObjectAttributesResponse")); got != want {
+			t.Errorf("%q:\n got %q\nwant %q", in, got, want)
+		}
+	}
+}

@@ -110,8 +110,42 @@ func (p *Proxy) getObjectAttributes(rq *request) error {
 	}
 	q := forwardQuery(query(rq.r))
 	return retryChanged("The object changed repeatedly while its attributes were read. Please retry.", func() error {
-		return p.edited(rq, q, func(doc []byte) ([]byte, error) { return p.rewriteAttributes(rq, doc, wantETag, wantChecksum) })
+		return p.edited(rq, q, func(doc []byte) ([]byte, error) {
+			return p.rewriteAttributes(rq, withRootName(doc, "GetObjectAttributesResponse"), wantETag, wantChecksum)
+		})
 	})
+}
+
+// withRootName gives doc's root element S3's name when the backend spelt
+// it in another case (MinIO: getObjectAttributesResponse), so that the
+// proxy's rules, which name S3's elements, apply, and clients get S3's
+// document. Any other document is returned as it is.
+func withRootName(doc []byte, name string) []byte {
+	i := bytes.IndexByte(doc, '<')
+	for i >= 0 && i+1 < len(doc) && doc[i+1] == '?' { // the XML declaration
+		j := bytes.IndexByte(doc[i+1:], '<')
+		if j < 0 {
+			return doc
+		}
+		i += 1 + j
+	}
+	if i < 0 || len(doc) < i+1+len(name) {
+		return doc
+	}
+	tag := doc[i+1 : i+1+len(name)]
+	end := i + 1 + len(name)
+	if string(tag) == name || !strings.EqualFold(string(tag), name) || end < len(doc) && doc[end] != '>' && doc[end] != ' ' {
+		return doc
+	}
+	closing := []byte("</" + string(tag) + ">")
+	k := bytes.LastIndex(doc, closing)
+	if k < 0 {
+		return doc
+	}
+	out := append([]byte(nil), doc...)
+	copy(out[i+1:], name)
+	copy(out[k+2:], name)
+	return out
 }
 
 // objectAttributes are the names x-amz-object-attributes may list.
