@@ -25,7 +25,7 @@ func (p *Proxy) handlePreflight() http.Handler {
 	return http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		rq := requestOf(r)
 		rq.op, rq.r = "PreflightCORS", r
-		rq.anonymous = true
+		rq.anonymous, rq.w.preflight = true, true
 		if err := p.preflight(rq); err != nil {
 			rq.fail(err)
 		}
@@ -65,6 +65,9 @@ var proxyHeaders = []string{
 // Access-Control-Expose-Headers the backend sent, so that a script that
 // may read the backend's headers may also read the ones the proxy set in
 // their place. Nothing changes when the backend exposes nothing or "*".
+// A preflight's answer is not passed here (responseWriter.preflight):
+// browsers read exposed headers on the actual response only, and S3's
+// preflight answer lists the rule's ExposeHeaders as configured.
 func exposeProxyHeaders(h http.Header) {
 	vals := h.Values("Access-Control-Expose-Headers")
 	if len(vals) == 0 {

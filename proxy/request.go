@@ -155,11 +155,14 @@ type responseWriter struct {
 	status      int
 	wroteHeader bool
 	n           int64
+	preflight   bool // a CORS preflight's answer: relayed as the backend gave it
 }
 
 func (w *responseWriter) WriteHeader(code int) {
 	if !w.wroteHeader && code >= 200 {
-		exposeProxyHeaders(w.Header())
+		if !w.preflight {
+			exposeProxyHeaders(w.Header())
+		}
 		w.status, w.wroteHeader = code, true
 	}
 	w.ResponseWriter.WriteHeader(code)
