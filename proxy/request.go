@@ -139,13 +139,26 @@ func (rq *request) finish() {
 			level = slog.LevelError
 		}
 	}
-	rq.p.cfg.Logger.LogAttrs(rq.r.Context(), level, "request", attrs...)
+	rq.log(level, attrs)
 	if o := rq.p.cfg.Observer; o != nil {
 		o.ObserveRequest(rq.op, status, in, out, d)
 	}
 	if v != nil {
 		panic(v)
 	}
+}
+
+// log writes the request's line. It calls the handler itself, with no
+// caller PC: Logger.LogAttrs walks the stack for one (runtime.Callers) on
+// every request, for a source that would name this function anyway.
+func (rq *request) log(level slog.Level, attrs []slog.Attr) {
+	ctx, h := rq.r.Context(), rq.p.cfg.Logger.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, "request", 0)
+	r.AddAttrs(attrs...)
+	_ = h.Handle(ctx, r) // as Logger does: a log that fails does not fail the request
 }
 
 // responseWriter records what was sent, for the log and for deciding

@@ -42,14 +42,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return configError(stderr, "serve", err)
 	}
-	log := newLogger(stderr, r.LogFormat, r.LogLevel)
+	logOut := newLogWriter(stderr)
+	defer logOut.Close()
+	log := newLogger(logOut, r.LogFormat, r.LogLevel)
 	slog.SetDefault(log)
 	srv, err := newServer(ctx, r, log)
 	if err != nil {
+		logOut.Close() // its lines before the error's
 		return configError(stderr, "serve", err)
 	}
 	if err := srv.listen(); err != nil {
 		srv.close()
+		logOut.Close()
 		fmt.Fprintf(stderr, "bucketkey serve: %v\n", err)
 		return exitFail
 	}
