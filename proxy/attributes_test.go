@@ -174,6 +174,13 @@ func TestUnitAttributesRules(t *testing.T) {
 	if err != nil || string(got) != want {
 		t.Errorf("attributes of an encrypted multipart object (%v):\n got %s\nwant %s", err, got, want)
 	}
+	// A single-part object that the backend lists as one part (MinIO).
+	single := &readResult{size: 5}
+	in = `<GetObjectAttributesResponse><ObjectParts><TotalPartsCount>1</TotalPartsCount><Part><PartNumber>1</PartNumber><Size>21</Size></Part></ObjectParts><ObjectSize>21</ObjectSize></GetObjectAttributesResponse>`
+	want = `<GetObjectAttributesResponse><ObjectParts><TotalPartsCount>1</TotalPartsCount><Part><PartNumber>1</PartNumber><Size>5</Size></Part></ObjectParts><ObjectSize>5</ObjectSize></GetObjectAttributesResponse>`
+	if got, err := rewriteXML([]byte(in), attributesRules(single)...); err != nil || string(got) != want {
+		t.Errorf("attributes of an encrypted single-part object listed as one part (%v):\n got %s\nwant %s", err, got, want)
+	}
 }
 
 // TestGetObjectAttributes: sizes are plaintext; the checksum is the

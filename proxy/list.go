@@ -259,7 +259,8 @@ func (p *Proxy) rewriteAttributes(rq *request, doc []byte, wantETag, wantChecksu
 // (the check of Metadata.CheckSize); a multipart object's is the sum of
 // its parts' plaintext sizes from the layout (the read's HEAD per stored
 // part, which HeadObject also pays): exact for any part sizes, where the
-// listings' size algebra is exact only for 64 KiB-aligned parts.
+// listings' size algebra is exact only for 64 KiB-aligned parts. A
+// single-part object listed as one part has the object's size.
 func attributesRules(res *readResult) []xmlRule {
 	size := strconv.FormatInt(res.size, 10)
 	rules := []xmlRule{
@@ -269,8 +270,13 @@ func attributesRules(res *readResult) []xmlRule {
 			return e, e != strings.TrimSpace(text)
 		}},
 		{path: []string{"GetObjectAttributesResponse", "Checksum"}, drop: true},
-		storedPartSizeRule,
 	}
+	if !res.layout.Multipart {
+		// A backend that lists a single-part object as one part (MinIO)
+		// names the ciphertext's size: the part is the whole object.
+		rules = append(rules, xmlRule{path: []string{"Part", "Size"}, replace: func(string) (string, bool) { return size, true }})
+	}
+	rules = append(rules, storedPartSizeRule)
 	if res.layout.Multipart {
 		parts := strconv.Itoa(len(res.layout.Parts))
 		rules = append(rules, xmlRule{path: []string{"ObjectParts", "TotalPartsCount"}, replace: func(string) (string, bool) { return parts, true }})
