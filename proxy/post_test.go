@@ -105,6 +105,9 @@ func postObjectRawForm(t *testing.T, tp *testProxy) {
 		return f
 	}
 	sig := signedPostFields(t, base...)
+	large := append([]any{}, base...)
+	large[2] = []any{"content-length-range", 1, 2 << 20}
+	sigLarge := signedPostFields(t, large...)
 
 	// 204, ${filename}, metadata and type stored, encrypted at rest.
 	ct, body := formBody(t, append(fields("up/${filename}"), sig...), "photo.png", data)
@@ -124,6 +127,15 @@ func postObjectRawForm(t *testing.T, tp *testProxy) {
 	if bytes.Contains(raw, data[:64]) || len(raw) == len(data) {
 		t.Fatal("the backend holds plaintext")
 	}
+
+	// A field after the file (a browser's submit button) is ignored, as
+	// S3 ignores it.
+	ct, body = formBody(t, append(fields("up/submit.png"), sig...), "x", data[:100], [2]string{"submit", "Upload"})
+	if resp, out := postTo(t, tp.srv.URL+"/"+bucket, ct, body); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST with a field after the file: %s %s", resp.Status, out)
+	}
+	got, _ = getAll(t, tp.client, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("up/submit.png")})
+	mustEqual(t, "GET after POST with a field after the file", got, data[:100])
 
 	// 201 with a PostResponse document.
 	sig201 := signedPostFields(t, append(base, map[string]string{"success_action_status": "201"})...)
@@ -170,7 +182,7 @@ func postObjectRawForm(t *testing.T, tp *testProxy) {
 		{name: "anonymous", fields: fields("up/anon"), status: 403, code: "AccessDenied", msg: "Access Denied", key: "up/anon"},
 		{name: "unknown checksum field", fields: append(fields("up/ck", [2]string{"x-amz-checksum-invalid", "x"}), signedPostFields(t, append(base, map[string]string{"x-amz-checksum-invalid": "x"})...)...),
 			status: 400, code: "InvalidRequest", msg: "The algorithm type you specified in x-amz-checksum- header is invalid.", key: "up/ck"},
-		{name: "field after file", fields: append(fields("up/after"), sig...), after: [][2]string{{"submit", "Upload"}}, status: 400, code: "MalformedPOSTRequest", key: "up/after"},
+		{name: "field after a large file", fields: append(fields("up/after"), sigLarge...), file: randBytes(maxBufferedPostFile), after: [][2]string{{"submit", "Upload"}}, status: 400, code: "MalformedPOSTRequest", key: "up/after"},
 		{name: "pre-data too large", fields: append(fields("up/pre", [2]string{"x-ignore-pad", strings.Repeat("p", 21000)}), sig...), status: 400, code: "MaxPostPreDataLengthExceeded", key: "up/pre"},
 	}
 	for _, tc := range refusals {

@@ -127,6 +127,12 @@ func readPostForm(body io.Reader, contentType string, length int64) (*postForm, 
 		lname := strings.ToLower(name)
 		if lname == "file" {
 			form.filename, form.hasFilename = filename, hasFilename
+			if rest := length - f.offset(); rest <= maxBufferedPostFile {
+				if err := f.bufferFile(form, rest); err != nil {
+					return nil, err
+				}
+				return form, nil
+			}
 			form.size = length - f.offset() - int64(len(f.delim)+4)
 			if form.size < 0 {
 				return nil, errMalformedPOST
@@ -261,6 +267,29 @@ func (f *formReader) until(delim []byte, limit int, dst *bytes.Buffer) (int, err
 			}
 		}
 	}
+}
+
+// maxBufferedPostFile bounds the rest of a form (the file and what follows
+// it) that is read whole: its file ends where the delimiter first occurs,
+// and fields or an epilogue after it are ignored, as S3 ignores them
+// (browsers send a named submit button after the file, as in S3's
+// example form). A larger form streams its file, whose size it takes from
+// the Content-Length: its file must be the last part.
+const maxBufferedPostFile = smallPutMax
+
+// bufferFile reads the rest bytes of the form after the file's part
+// headers and sets form's file to what comes before the first delimiter.
+func (f *formReader) bufferFile(form *postForm, rest int64) error {
+	buf := make([]byte, rest)
+	if _, err := io.ReadFull(f.br, buf); err != nil {
+		return s3err.IncompleteBody.Wrap(err)
+	}
+	i := bytes.Index(buf, f.delim)
+	if i < 0 {
+		return errMalformedPOST
+	}
+	form.size, form.file = int64(i), bytes.NewReader(buf[:i])
+	return nil
 }
 
 // fileReader yields the file's bytes: exactly remaining of them, none of

@@ -33,8 +33,15 @@ func TestUnitReadPostForm(t *testing.T) {
 		{name: "duplicate field", body: "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XyZ\r\nContent-Disposition: form-data; name=\"A\"\r\n\r\n2\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--XyZ--\r\n", code: "InvalidArgument"},
 		{name: "truncated", body: "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1", code: "MalformedPOSTRequest"},
 		{name: "field too large", body: "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n" + strings.Repeat("v", maxPostPreData) + "\r\n--XyZ--\r\n", code: "MaxPostPreDataLengthExceeded"},
-		{name: "field after file", body: "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--XyZ\r\nContent-Disposition: form-data; name=\"submit\"\r\n\r\nUpload\r\n--XyZ--\r\n", code: "MalformedPOSTRequest"},
-		{name: "no final CRLF", body: "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--XyZ--", code: "MalformedPOSTRequest"},
+		// S3 ignores what follows the file: fields (a browser's submit
+		// button) and an epilogue, in a form small enough to read whole.
+		{name: "field after file", body: "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--XyZ\r\nContent-Disposition: form-data; name=\"submit\"\r\n\r\nUpload\r\n--XyZ--\r\n", file: "abc"},
+		{name: "epilogue", body: "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--XyZ--\r\ntail data that is ignored", file: "abc"},
+		{name: "no final CRLF", body: "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--XyZ--", file: "abc"},
+		{name: "file not closed", body: "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc", code: "MalformedPOSTRequest"},
+		// A larger one streams its file, which must end the form.
+		{name: "field after a large file", body: "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n" + strings.Repeat("f", maxBufferedPostFile) + "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"submit\"\r\n\r\nUpload\r\n--XyZ--\r\n", code: "MalformedPOSTRequest"},
+		{name: "large file", body: "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n" + strings.Repeat("f", maxBufferedPostFile) + "\r\n--XyZ--\r\n", file: strings.Repeat("f", maxBufferedPostFile)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
