@@ -145,6 +145,8 @@ func TestFidelityRouting(t *testing.T) {
 			extra                    []string
 		}{
 			{"POST", "/", "", 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", []string{"Method", "POST", "ResourceType", "SERVICE"}},
+			{"PUT", "/", "", 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", []string{"Method", "PUT", "ResourceType", "SERVICE"}},
+			{"DELETE", "/", "", 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", []string{"Method", "DELETE", "ResourceType", "SERVICE"}},
 			{"POST", "/" + bucket + "/object", "", 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", []string{"Method", "POST", "ResourceType", "SERVICE"}},
 			{"PUT", "/" + bucket + "/object?uploadId=my-upload-id", "", 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", []string{"Method", "PUT", "ResourceType", "UPLOAD"}},
 			{"PUT", "/" + bucket + "/object?partNumber=1", "", 400, "InvalidArgument", "This operation does not accept partNumber without uploadId", []string{"ArgumentName", "partNumber"}},

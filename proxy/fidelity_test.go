@@ -60,6 +60,8 @@ func TestUnitRefusedBeforeAuthentication(t *testing.T) {
 		doc            string
 	}{
 		{"POST", "/", nil, 405, errorDoc("MethodNotAllowed", s3err.MethodNotAllowed.Message, "Method", "POST", "ResourceType", "SERVICE")},
+		{"PUT", "/", nil, 405, errorDoc("MethodNotAllowed", s3err.MethodNotAllowed.Message, "Method", "PUT", "ResourceType", "SERVICE")},
+		{"DELETE", "/", nil, 405, errorDoc("MethodNotAllowed", s3err.MethodNotAllowed.Message, "Method", "DELETE", "ResourceType", "SERVICE")},
 		{"POST", "/bucket/object", nil, 405, errorDoc("MethodNotAllowed", s3err.MethodNotAllowed.Message, "Method", "POST", "ResourceType", "SERVICE")},
 		{"PUT", "/bucket/object?uploadId=my-upload-id", nil, 405, errorDoc("MethodNotAllowed", s3err.MethodNotAllowed.Message, "Method", "PUT", "ResourceType", "UPLOAD")},
 		{"PUT", "/bucket/object?partNumber=1", nil, 400, errorDoc("InvalidArgument", "This operation does not accept partNumber without uploadId", "ArgumentName", "partNumber", "ArgumentValue", "partNumber")},
@@ -90,6 +92,12 @@ func TestUnitRefusedBeforeAuthentication(t *testing.T) {
 	p.ServeHTTP(w, r)
 	if w.Code != http.StatusBadRequest || w.Body.Len() != 0 {
 		t.Errorf("HEAD with a copy source: %d, %q", w.Code, w.Body)
+	}
+	// HEAD of the service: S3 serves only GET there.
+	w = httptest.NewRecorder()
+	p.ServeHTTP(w, httptest.NewRequest("HEAD", "http://s3.test/", nil))
+	if w.Code != http.StatusMethodNotAllowed || w.Body.Len() != 0 {
+		t.Errorf("HEAD /: %d, %q", w.Code, w.Body)
 	}
 }
 

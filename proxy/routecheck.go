@@ -29,8 +29,9 @@ func refuseUnrouted(r *http.Request, lv level) *s3err.Error {
 		}
 	}
 	switch {
-	case r.Method == http.MethodPost && lv == levelService:
-		return s3err.MethodNotAllowedOn(http.MethodPost, s3err.ResourceService)
+	case lv == levelService && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodDelete || r.Method == http.MethodHead):
+		// The service answers GET (ListBuckets) alone.
+		return s3err.MethodNotAllowedOn(r.Method, s3err.ResourceService)
 	case lv != levelObject:
 		return nil
 	case r.Method == http.MethodPost && !has("uploads") && !has("uploadId") && !has("restore") && !has("select"):
