@@ -69,3 +69,19 @@ func TestConformSinglePartChecksum(t *testing.T) {
 		})
 	}
 }
+
+// TestConformAttributesBucketFirst: GetObjectAttributes naming no
+// attribute, of a bucket that does not exist, is NoSuchBucket: S3 checks
+// the bucket before the attributes asked for.
+func TestConformAttributesBucketFirst(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	bucket := e.newBucket() + "-none"
+	for _, tg := range fidelityTargets(e) {
+		t.Run(tg.name, func(t *testing.T) {
+			_, err := tg.client.GetObjectAttributes(ctxFor(t, time.Minute), &s3.GetObjectAttributesInput{Bucket: &bucket, Key: aws.String("obj"), ObjectAttributes: []types.ObjectAttributes{}})
+			if code := apiCode(err); code != "NoSuchBucket" {
+				t.Errorf("no attributes, no such bucket: %s (%v), want NoSuchBucket", code, err)
+			}
+		})
+	}
+}

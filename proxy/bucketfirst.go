@@ -7,12 +7,14 @@ import (
 )
 
 // bucketFirstOps are the operations for which S3 checks that the bucket
-// exists before it looks at the upload ID, part list or copy source: a
+// exists before it looks at the upload ID, part list, copy source or
+// attributes asked for: a
 // request naming a bucket that does not exist is NoSuchBucket, whatever
 // else is wrong with it.
 var bucketFirstOps = map[string]bool{
 	"UploadPart": true, "UploadPartCopy": true, "CopyObject": true, "ListParts": true,
 	"CompleteMultipartUpload": true, "AbortMultipartUpload": true,
+	"GetObjectAttributes": true, // before its x-amz-object-attributes
 }
 
 // bucketFirst returns err, or S3's NoSuchBucket in its place when err is
