@@ -7,9 +7,10 @@
 #
 #   scripts/strace-get.sh                                  # 256 MiB object, read 4 times through each
 #   STRACE_SIZE=64MiB STRACE_COUNT=8 STRACE_OUT=/tmp/st scripts/strace-get.sh
+#   STRACE_SIZE=4KiB STRACE_COUNT=4000 STRACE_CONCURRENCY=16 scripts/strace-get.sh   # per-request syscalls
 #
-# Knobs: STRACE_SIZE [256MiB], STRACE_COUNT [4] (GETs per proxy, one at a
-# time), STRACE_OUT [strace-results]: TARGET.strace (strace's table) and
+# Knobs: STRACE_SIZE [256MiB], STRACE_COUNT [4] (GETs per proxy),
+# STRACE_CONCURRENCY [1] (GETs at a time; the object count), STRACE_OUT [strace-results]: TARGET.strace (strace's table) and
 # summary.txt (printed too). strace slows every syscall down, so read the
 # counts, not the time. bucketkey uses a local master key
 # (--kms-local-key): KMS is off a GET's path after the first unwrap anyway.
@@ -20,6 +21,7 @@ root=$PWD
 tools="$root/.tools/bin"
 size=${STRACE_SIZE:-256MiB}
 count=${STRACE_COUNT:-4}
+conc=${STRACE_CONCURRENCY:-1}
 out=${STRACE_OUT:-$root/strace-results}
 for c in strace curl python3; do
   command -v "$c" >/dev/null || { echo "strace-get.sh: needs $c" >&2; exit 2; }
@@ -82,8 +84,8 @@ bench() { # target-port access-key secret-key bench-args...
 # measure NAME PID PORT AK SK: GETs through one proxy under strace.
 measure() {
   local name=$1 pid=$2 port=$3 ak=$4 sk=$5
-  echo "$name: PUT one $size object, then $count GETs under strace" >&2
-  bench "$port" "$ak" "$sk" --bucket "strace-$name" --create-bucket --op put --size "$size" --count 1 --concurrency 1 >/dev/null
+  echo "$name: PUT $conc $size objects, then $count GETs under strace" >&2
+  bench "$port" "$ak" "$sk" --bucket "strace-$name" --create-bucket --op put --size "$size" --count "$conc" --concurrency "$conc" >/dev/null
   strace -c -f -p "$pid" -o "$out/$name.strace" 2>"$work/$name.attach" &
   local st=$!
   # Attached once strace has said so for the process (it lists every thread).
@@ -93,7 +95,7 @@ measure() {
     [ $SECONDS -lt $deadline ] || { echo "strace-get.sh: strace did not attach" >&2; return 1; }
     sleep 0.1
   done
-  bench "$port" "$ak" "$sk" --bucket "strace-$name" --op get --prewritten --objects 1 --size "$size" --count "$count" --concurrency 1 >"$out/$name.bench.txt"
+  bench "$port" "$ak" "$sk" --bucket "strace-$name" --op get --prewritten --objects "$conc" --size "$size" --count "$count" --concurrency "$conc" >"$out/$name.bench.txt"
   kill -INT "$st"
   wait "$st" || true
 }
@@ -101,9 +103,9 @@ measure bucketkey "$bk_pid" "$bk_port" "$client_ak" "$client_sk"
 measure plain "$plain_pid" "$plain_port" "$s3_ak" "$s3_sk"
 
 # summary: total syscalls and the main ones per GiB read, side by side.
-python3 - "$out" "$size" "$count" <<'PY' | tee "$out/summary.txt"
+python3 - "$out" "$size" "$count" "$conc" <<'PY' | tee "$out/summary.txt"
 import re, sys
-out, size, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out, size, count, conc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 m = re.fullmatch(r"(\d+)(KiB|MiB|GiB)?", size)
 if not m:
     sys.exit("strace-get.sh: STRACE_SIZE %r: want N, NKiB, NMiB or NGiB" % size)
@@ -120,10 +122,10 @@ def calls(path):
     return c
 
 bk, plain = calls(out + "/bucketkey.strace"), calls(out + "/plain.strace")
-print("syscalls per GiB of GET (%s x %d, concurrency 1), strace -c -f on each proxy" % (size, count))
-print("%-16s %12s %12s %8s" % ("syscall", "bucketkey", "plain", "ratio"))
+print("syscalls per GiB of GET (%s x %d, concurrency %d), strace -c -f on each proxy; per GET after /" % (size, count, conc))
+print("%-16s %12s %12s %8s %9s %9s" % ("syscall", "bucketkey", "plain", "ratio", "bk/GET", "plain/GET"))
 names = sorted(set(bk) | set(plain), key=lambda n: -(bk.get(n, 0) + plain.get(n, 0)))
 for n in ["total"] + [n for n in names if n != "total"][:10]:
     b, p = bk.get(n, 0) / gib, plain.get(n, 0) / gib
-    print("%-16s %12.0f %12.0f %8s" % (n, b, p, "%.2f" % (b / p) if p else "-"))
+    print("%-16s %12.0f %12.0f %8s %9.2f %9.2f" % (n, b, p, "%.2f" % (b / p) if p else "-", bk.get(n, 0) / count, plain.get(n, 0) / count))
 PY
