@@ -108,8 +108,9 @@ func (p *Proxy) postStore(rq *request, h http.Header, form *postForm) error {
 }
 
 // postFieldHeaders are the form fields stored as the object's headers
-// besides x-amz-* (S3's POST Object form fields).
-var postFieldHeaders = []string{"Cache-Control", "Content-Type", "Content-Disposition", "Content-Encoding", "Expires", "Content-Md5"}
+// besides x-amz-*: S3's POST Object form fields are the REST headers of a
+// PutObject, Content-Language among them.
+var postFieldHeaders = []string{"Cache-Control", "Content-Type", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires", "Content-Md5"}
 
 // postNotHeaders are the x-amz-* fields that authenticate the form.
 var postNotHeaders = []string{"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature", "x-amz-security-token"}

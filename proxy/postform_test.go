@@ -3,6 +3,8 @@ package proxy
 import (
 	"errors"
 	"io"
+	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -75,5 +77,26 @@ func TestUnitReadPostForm(t *testing.T) {
 	}
 	if _, err := readPostForm(strings.NewReader(""), ct, -1); !errors.Is(err, s3err.MissingContentLength) {
 		t.Errorf("no length: %v", err)
+	}
+}
+
+// TestUnitPostHeaders: a form's REST header fields become the headers of
+// the object it stores, as a PutObject's would; the signature fields do not.
+func TestUnitPostHeaders(t *testing.T) {
+	h, err := postHeaders(map[string]string{
+		"content-type": "image/png", "cache-control": "max-age=100", "expires": "Fri, 21 Mar 2026 00:00:00 GMT",
+		"content-language": "en-US", "content-disposition": "inline", "content-encoding": "gzip",
+		"x-amz-meta-foo": "bar", "x-amz-website-redirect-location": "/r", "x-amz-signature": "00", "policy": "e30=",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := http.Header{
+		"Content-Type": {"image/png"}, "Cache-Control": {"max-age=100"}, "Expires": {"Fri, 21 Mar 2026 00:00:00 GMT"},
+		"Content-Language": {"en-US"}, "Content-Disposition": {"inline"}, "Content-Encoding": {"gzip"},
+		"X-Amz-Meta-Foo": {"bar"}, "X-Amz-Website-Redirect-Location": {"/r"},
+	}
+	if !reflect.DeepEqual(h, want) {
+		t.Fatalf("headers %v, want %v", h, want)
 	}
 }
