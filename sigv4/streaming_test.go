@@ -98,6 +98,8 @@ func TestUnsignedChunkedRejects(t *testing.T) {
 		{"truncated in trailer", unsignedChunked(data, 5, trailer)[:len(unsignedChunked(data, 5, trailer))-12], len(data), declare, "IncompleteBody"},
 		{"ends after the final chunk", unsignedChunked(data, 5, ""), len(data), declare, "IncompleteBody"},
 		{"ends after the trailer line", unsignedChunked(data, 5, "x-amz-checksum-crc32c:"+good+"\r\n"), len(data), declare, "IncompleteBody"},
+		{"ends inside the final CRLF", unsignedChunked(data, 5, "\r"), len(data), nil, "IncompleteBody"},
+		{"ends inside the blank line after the trailer", unsignedChunked(data, 5, "x-amz-checksum-crc32c:"+good+"\r\n\r"), len(data), declare, "IncompleteBody"},
 		{"bare CR in the trailer", unsignedChunked(data, 5, "x-amz-checksum-crc32c:"+good+"\rbcd\r\n\r\n"), len(data), declare, "IncompleteBody"},
 		{"no final chunk", bytes.TrimSuffix(unsignedChunked(data, 5, ""), []byte("0\r\n")), len(data), declare, "IncompleteBody"},
 		{"bad size", append([]byte("zz\r\n"), unsignedChunked(data, 5, trailer)...), len(data), declare, "IncompleteBody"},

@@ -34,11 +34,13 @@ func parseTrailerBlock(b []byte) (fields []trailerField, sig string, err *s3err.
 	blankAfterLast := true // the section must end with an empty line
 	for len(b) > 0 {
 		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			// The body stopped inside a line (even one that would have
+			// been blank, "\r"): S3 answers a body that ended early.
+			return nil, "", errChunkMalformed
 		}
+		line, b = b[:i], b[i+1:]
 		if bytes.IndexByte(bytes.TrimSuffix(line, []byte("\r")), '\r') >= 0 {
 			// A bare CR inside a line: the framing is broken, which S3
 			// answers as a body that ended early.
