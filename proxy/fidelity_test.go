@@ -178,7 +178,7 @@ func TestUnitBackendErrorRequestID(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>BACKEND</RequestId><HostId>h</HostId></Error>`,
 			`<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>PROXY</RequestId><HostId>` + s3err.HostID("PROXY") + `</HostId></Error>`},
-		{`<Error><Code>X</Code><RequestId></RequestId></Error>`, `<Error><Code>X</Code><RequestId>PROXY</RequestId></Error>`},
+		{`<Error><Code>X</Code><RequestId></RequestId></Error>`, `<Error><Code>X</Code><RequestId>PROXY</RequestId><HostId>` + s3err.HostID("PROXY") + `</HostId></Error>`},
 		// Not an error document, or none to rewrite: unchanged.
 		{`<ListBucketResult><RequestId>B</RequestId></ListBucketResult>`, `<ListBucketResult><RequestId>B</RequestId></ListBucketResult>`},
 		{`<Error><Code>X</Code></Error>`, `<Error><Code>X</Code></Error>`},

@@ -133,6 +133,16 @@ func withRequestID(body []byte, id string) []byte {
 		return body
 	}
 	body = replaceElement(body, "RequestId", id)
+	if !bytes.Contains(body, []byte("<HostId>")) {
+		// A backend that names no host (S3 always does): after the
+		// RequestId, where S3 puts it.
+		if i := bytes.Index(body, []byte("</RequestId>")); i >= 0 {
+			i += len("</RequestId>")
+			host := "<HostId>" + s3err.HostID(id) + "</HostId>"
+			return append(append(append([]byte(nil), body[:i]...), host...), body[i:]...)
+		}
+		return body
+	}
 	return replaceElement(body, "HostId", s3err.HostID(id))
 }
 
