@@ -45,7 +45,7 @@ type matrixClient struct {
 	resume func(bucket, key, file string) (string, error)
 	copy   func(bucket, src, dst string) (string, error)
 	del    func(bucket, key string) (string, error)
-	// partCopy: the client copies a 40 MiB object with UploadPartCopy
+	// partCopy: the client copies a 24 MiB object with UploadPartCopy
 	// (else with one CopyObject).
 	partCopy bool
 }
@@ -528,9 +528,9 @@ func rangesSent(reqs []seenRequest) []string {
 // TestClientMatrix drives the proxy with the S3 clients people use (aws
 // v1 and v2, boto3, s3cmd, rclone, and aws-sdk-go-v2 plain and under its
 // transfer manager): each uploads and downloads 0 B, 1 B, 1 MiB+1 and
-// 40 MiB (multipart where the client does that), lists (each key with its
+// 24 MiB (multipart where the client does that), lists (each key with its
 // plaintext size), reads a range (s3cmd: resumes a partial download),
-// copies 1 MiB+1 and 40 MiB (UploadPartCopy where the client does that)
+// copies 1 MiB+1 and 24 MiB (UploadPartCopy where the client does that)
 // and deletes; everything is compared byte for byte, what each client sent
 // is checked to be what the step is about (a ranged GET is ranged, a copy
 // is a copy), and the backend is checked to hold ciphertext. A missing
@@ -550,9 +550,9 @@ func clientMatrix(t *testing.T, tp *testProxy) {
 		"zero":  {},
 		"one":   {0x5a},
 		"mib1":  randBytes(1<<20 + 1),
-		"mib40": randBytes(40 << 20),
+		"mib24": randBytes(24 << 20),
 	}
-	names := []string{"zero", "one", "mib1", "mib40"}
+	names := []string{"zero", "one", "mib1", "mib24"}
 	wantSizes := map[string]int64{}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
@@ -624,15 +624,15 @@ func clientMatrix(t *testing.T, tp *testProxy) {
 				t.Errorf("%s: listing has sizes %v, want %v:\n%s", c.name, sizes, wantSizes, listing)
 			}
 
-			big := files["mib40"]
-			bigPath := "/" + b + "/mib40"
+			big := files["mib24"]
+			bigPath := "/" + b + "/mib24"
 			// Across the first 5 MiB part boundary and several segments.
 			first, last := 5<<20-100, 5<<20+70000
 			switch {
 			case c.rangeGet != nil:
 				file := filepath.Join(dir, c.name+"-range.out")
 				mark := seen.mark()
-				out, err := c.rangeGet(b, "mib40", first, last, file)
+				out, err := c.rangeGet(b, "mib24", first, last, file)
 				check("ranged read", out, err)
 				mustEqual(t, c.name+" range", readFile(file), big[first:last+1])
 				if gets, want := rangesSent(seen.since(mark, bigPath)), fmt.Sprintf("bytes=%d-%d", first, last); len(gets) != 1 || gets[0] != want {
@@ -644,7 +644,7 @@ func clientMatrix(t *testing.T, tp *testProxy) {
 					t.Fatal(err)
 				}
 				mark := seen.mark()
-				out, err := c.resume(b, "mib40", file)
+				out, err := c.resume(b, "mib24", file)
 				check("resumed read", out, err)
 				// Had the proxy answered the whole object, the file would
 				// now be longer than the object.
@@ -656,7 +656,7 @@ func clientMatrix(t *testing.T, tp *testProxy) {
 				t.Errorf("%s: no ranged read", c.name)
 			}
 
-			for _, name := range []string{"mib1", "mib40"} {
+			for _, name := range []string{"mib1", "mib24"} {
 				mark := seen.mark()
 				out, err := c.copy(b, name, name+"-copy")
 				check("copy "+name, out, err)
@@ -673,8 +673,8 @@ func clientMatrix(t *testing.T, tp *testProxy) {
 					}
 				}
 				wantCopies, wantParts := 1, 0
-				if name == "mib40" && c.partCopy {
-					wantCopies, wantParts = 0, 5 // 8 MiB parts
+				if name == "mib24" && c.partCopy {
+					wantCopies, wantParts = 0, 3 // 8 MiB parts
 				}
 				if copies != wantCopies || partCopies != wantParts {
 					t.Errorf("%s: copy of %s sent %d CopyObject and %d UploadPartCopy, want %d and %d",
@@ -682,7 +682,7 @@ func clientMatrix(t *testing.T, tp *testProxy) {
 				}
 			}
 
-			for _, name := range append(names, "mib1-copy", "mib40-copy") {
+			for _, name := range append(names, "mib1-copy", "mib24-copy") {
 				out, err := c.del(b, name)
 				check("delete "+name, out, err)
 			}
