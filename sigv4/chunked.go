@@ -436,16 +436,23 @@ func (d *chunkDecoder) finish() error {
 	if perr != nil {
 		return perr
 	}
+	if d.chain != nil && sigHex == "" {
+		// A signed trailer section ends with its signature; without one
+		// (a line mangled where it should be, or none at all) S3
+		// answers a body that ended early, before judging the fields.
+		return errChunkMalformed
+	}
 	if err := d.checkTrailerFields(fields); err != nil {
 		return err
 	}
 	switch {
-	case d.chain != nil && sigHex == "" && len(fields) > 0:
-		return malformedTrailer("x-amz-trailer-signature is missing.")
 	case d.chain == nil && sigHex != "":
 		return malformedTrailer("x-amz-trailer-signature is not expected for an unsigned payload.")
 	case d.chain != nil && sigHex != "":
 		var want [32]byte
+		if len(sigHex) != 2*len(want) {
+			return errChunkMalformed // as for a chunk signature's length
+		}
 		if !parseSignature(sigHex, &want) {
 			return errTrailerSig
 		}

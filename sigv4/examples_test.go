@@ -269,7 +269,12 @@ func TestS3ExampleChunkedTrailer(t *testing.T) {
 		name, trailer, code string
 	}{
 		{"trailer value changed", "x-amz-checksum-crc32c:sOO8/A==\r\nx-amz-trailer-signature:" + trailerSigTrl + "\r\n\r\n", "SignatureDoesNotMatch"},
-		{"trailer signature missing", "x-amz-checksum-crc32c:" + exampleCRC32C + "\r\n\r\n", "MalformedTrailerError"},
+		// A signed section that does not end with its signature (none, or
+		// a mangled name where it stands) is a body that ended early.
+		{"trailer signature missing", "x-amz-checksum-crc32c:" + exampleCRC32C + "\r\n\r\n", "IncompleteBody"},
+		{"trailer signature name mangled", "x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-aminvalidrailer-signature:" + trailerSigTrl + "\r\n\r\n", "IncompleteBody"},
+		{"trailer signature too long", "x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + trailerSigTrl + "a\r\n\r\n", "IncompleteBody"},
+		{"trailer signature name cut", "x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-abcdture:" + trailerSigTrl + "\r\n\r\n", "IncompleteBody"},
 		{"trailer missing", "x-amz-trailer-signature:" + trailerSigTrl + "\r\n\r\n", "MalformedTrailerError"},
 		{"undeclared trailer", "x-amz-checksum-crc32:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + trailerSigTrl + "\r\n\r\n", "MalformedTrailerError"},
 		{"signature before trailer", "x-amz-trailer-signature:" + trailerSigTrl + "\r\nx-amz-checksum-crc32c:" + exampleCRC32C + "\r\n\r\n", "MalformedTrailerError"},
