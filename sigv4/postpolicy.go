@@ -59,6 +59,10 @@ func ParsePostPolicy(policyB64 string) (*PostPolicy, *s3err.Error) {
 	if err != nil || len(raw) > maxPostPolicy {
 		return nil, invalidPolicy("invalid Base64 encoding.")
 	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		// S3's JSON parser (Jackson) on an empty document.
+		return nil, invalidPolicy("Expecting '{' but found End-of-Input")
+	}
 	var top map[string]json.RawMessage
 	if err := strictJSON(raw, &top); err != nil || top == nil {
 		return nil, errInvalidPolicy

@@ -59,7 +59,7 @@ func postVerifier(now string) *Verifier {
 }
 
 func TestVerifyPostAWSExample(t *testing.T) {
-	v := postVerifier("2015-12-29T10:00:00Z")
+	v := postVerifier("2015-12-29T00:10:00Z")
 	file := []byte("jpeg bytes")
 	a, err := v.VerifyPost(PostForm{Fields: awsExampleForm(), Size: int64(len(file))}, "sigv4examplebucket", bytes.NewReader(file))
 	if err != nil {
@@ -85,6 +85,10 @@ func TestVerifyPostErrors(t *testing.T) {
 		msg    string
 	}{
 		{name: "expired", now: "2015-12-30T12:00:01Z", code: "AccessDenied", msg: "Invalid according to Policy: Policy expired."},
+		// S3 refuses a form signed (x-amz-date) over an hour ago as expired,
+		// though the policy's expiration (2015-12-30T12:00) is a day away.
+		{name: "signed over an hour ago", now: "2015-12-29T01:00:01Z", code: "AccessDenied", msg: "Invalid according to Policy: Policy expired."},
+		{name: "signed an hour ago", now: "2015-12-29T01:00:00Z"},
 		{name: "wrong bucket", bucket: "other", code: "AccessDenied", msg: `Invalid according to Policy: Policy Condition failed: ["eq", "$bucket", "sigv4examplebucket"]`},
 		{name: "key prefix", edit: func(f map[string]string) { f["key"] = "user/user2/a" }, code: "AccessDenied", msg: `Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "user/user1/"]`},
 		{name: "content type list", edit: func(f map[string]string) { f["content-type"] = "image/png,text/plain" }, code: "AccessDenied", msg: `Policy Condition failed: ["starts-with", "$Content-Type", "image/"]`},
@@ -96,9 +100,9 @@ func TestVerifyPostErrors(t *testing.T) {
 		{name: "bad signature", edit: func(f map[string]string) { f["x-amz-signature"] = strings.Repeat("0", 64) }, code: "SignatureDoesNotMatch"},
 		{name: "truncated policy", edit: func(f map[string]string) { f["policy"] = awsPostPolicy[:len(awsPostPolicy)-2] }, code: "SignatureDoesNotMatch"},
 		{name: "unknown key", edit: func(f map[string]string) { f["x-amz-credential"] = "AKIDOTHER/20151229/us-east-1/s3/aws4_request" }, code: "InvalidAccessKeyId"},
-		{name: "no signature", edit: func(f map[string]string) { delete(f, "x-amz-signature") }, code: "InvalidArgument", msg: "Bucket POST must contain a field named 'X-Amz-Signature'.  If it is specified, please check the order of the fields."},
-		{name: "no policy", edit: func(f map[string]string) { delete(f, "policy") }, code: "InvalidArgument", msg: "'Policy'"},
-		{name: "no algorithm", edit: func(f map[string]string) { delete(f, "x-amz-algorithm"); delete(f, "x-amz-credential") }, code: "InvalidArgument", msg: "'X-Amz-Algorithm'"},
+		{name: "no signature", edit: func(f map[string]string) { delete(f, "x-amz-signature") }, code: "InvalidArgument", msg: "Bucket POST must contain a field named 'x-amz-signature'.  If it is specified, please check the order of the fields."},
+		{name: "no policy", edit: func(f map[string]string) { delete(f, "policy") }, code: "InvalidArgument", msg: "'policy'"},
+		{name: "no algorithm", edit: func(f map[string]string) { delete(f, "x-amz-algorithm"); delete(f, "x-amz-credential") }, code: "InvalidArgument", msg: "'x-amz-algorithm'"},
 		{name: "anonymous", edit: func(f map[string]string) {
 			for _, k := range []string{"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"} {
 				delete(f, k)
@@ -116,7 +120,7 @@ func TestVerifyPostErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			now := tc.now
 			if now == "" {
-				now = "2015-12-29T10:00:00Z"
+				now = "2015-12-29T00:10:00Z"
 			}
 			bucket := tc.bucket
 			if bucket == "" {
@@ -185,6 +189,8 @@ func TestParsePostPolicy(t *testing.T) {
 		{`{` + exp + `, "conditions": ["key"]}`, "Invalid Policy: Invalid condition test: must be a List or Object."},
 		{`{` + exp + `, "conditions": [],}`, "Invalid Policy: Invalid JSON."},
 		{`[]`, "Invalid Policy: Invalid JSON."},
+		{``, "Invalid Policy: Expecting '{' but found End-of-Input"},
+		{" \n", "Invalid Policy: Expecting '{' but found End-of-Input"},
 	}
 	for _, tc := range tests {
 		_, err := ParsePostPolicy(policyB64(tc.policy))
@@ -221,5 +227,45 @@ func TestPostPolicySize(t *testing.T) {
 	var e *s3err.Error = p.Check(map[string]string{}, "b", 12, now)
 	if !errors.Is(e, s3err.EntityTooLarge) || e.Extra[0] != [2]string{"ProposedSize", "12"} || e.Extra[1] != [2]string{"MaxSizeAllowed", "10"} {
 		t.Fatalf("extras %v", e.Extra)
+	}
+}
+
+// TestVerifyPostArgumentErrorsXML: the InvalidArgument documents S3
+// answers for the signature fields, whole, with the fields named as S3's
+// POST documentation names them (lower case) and S3's message for an
+// algorithm other than AWS4-HMAC-SHA256.
+func TestVerifyPostArgumentErrorsXML(t *testing.T) {
+	doc := func(msg, name, value string) string {
+		esc := strings.NewReplacer("'", "&#39;", `"`, "&#34;", "<", "&lt;", ">", "&gt;") // as encoding/xml escapes
+		return `<?xml version="1.0" encoding="UTF-8"?>` + "\n<Error><Code>InvalidArgument</Code><Message>" + esc.Replace(msg) +
+			"</Message><ArgumentName>" + name + "</ArgumentName><ArgumentValue>" + value +
+			"</ArgumentValue><RequestId>ID</RequestId><HostId>" + s3err.HostID("ID") + "</HostId></Error>"
+	}
+	const order = ".  If it is specified, please check the order of the fields."
+	for _, tc := range []struct {
+		name string
+		edit func(f map[string]string)
+		want string
+	}{
+		{"no policy", func(f map[string]string) { delete(f, "policy") }, doc("Bucket POST must contain a field named 'policy'"+order, "policy", "")},
+		{"no signature", func(f map[string]string) { delete(f, "x-amz-signature") }, doc("Bucket POST must contain a field named 'x-amz-signature'"+order, "x-amz-signature", "")},
+		{"no credential", func(f map[string]string) { delete(f, "x-amz-credential") }, doc("Bucket POST must contain a field named 'x-amz-credential'"+order, "x-amz-credential", "")},
+		{"no date", func(f map[string]string) { delete(f, "x-amz-date") }, doc("Bucket POST must contain a field named 'x-amz-date'"+order, "x-amz-date", "")},
+		{"algorithm", func(f map[string]string) { f["x-amz-algorithm"] = "invalid" }, doc("Only AWS4-HMAC-SHA256 is supported", "X-Amz-Algorithm", "invalid")},
+		{"credential", func(f map[string]string) { f["x-amz-credential"] = "malformed-no-slashes" },
+			doc(`the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`, "x-amz-credential", "malformed-no-slashes")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := awsExampleForm()
+			tc.edit(f)
+			_, err := postVerifier("2015-12-29T00:10:00Z").VerifyPost(PostForm{Fields: f, Size: 4}, "sigv4examplebucket", strings.NewReader("jpeg"))
+			e := s3err.As(err)
+			if e == nil || e.Status != 400 {
+				t.Fatalf("got %v, want a 400", err)
+			}
+			if got := string(e.Body("ID")); got != tc.want {
+				t.Errorf("body\n got %s\nwant %s", got, tc.want)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/bucketkey/bucketkey/s3err"
 )
@@ -33,6 +34,9 @@ func missingPostField(name string) *s3err.Error {
 		WithExtra("ArgumentName", name).
 		WithExtra("ArgumentValue", "")
 }
+
+// maxPostSignatureAge is how old a POST form's x-amz-date may be.
+const maxPostSignatureAge = time.Hour
 
 func postArgument(name, value, msg string) *s3err.Error {
 	return s3err.InvalidArgument.With(msg).WithExtra("ArgumentName", name).WithExtra("ArgumentValue", value)
@@ -75,28 +79,35 @@ func (v *Verifier) verifyPost(f PostForm, bucket string, file io.Reader) (*Authe
 	if _, ok := fl["awsaccesskeyid"]; ok {
 		return nil, errUnsupportedMechanism
 	}
-	for _, n := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Signature", "Policy"} {
-		if _, ok := fl[strings.ToLower(n)]; !ok {
+	// S3 names the fields as its POST documentation does, in lower case.
+	for _, n := range []string{"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature", "policy"} {
+		if _, ok := fl[n]; !ok {
 			return nil, missingPostField(n)
 		}
 	}
 	if alg := fl["x-amz-algorithm"]; alg != algorithmHMAC {
-		return nil, postArgument("X-Amz-Algorithm", alg, "The algorithm '"+alg+"' is not supported; use AWS4-HMAC-SHA256.")
+		return nil, postArgument("X-Amz-Algorithm", alg, "Only AWS4-HMAC-SHA256 is supported")
 	}
 	credText := fl["x-amz-credential"]
 	cred, msg := parseCredential(credText, v.scopeService())
 	if msg != "" {
-		return nil, postArgument("X-Amz-Credential", credText, msg)
+		return nil, postArgument("x-amz-credential", credText, msg)
 	}
 	if cred.region != v.Region {
-		return nil, postArgument("X-Amz-Credential", credText, "the region '"+cred.region+"' is wrong; expecting '"+v.Region+"'").WithExtra("Region", v.Region)
+		return nil, postArgument("x-amz-credential", credText, "the region '"+cred.region+"' is wrong; expecting '"+v.Region+"'").WithExtra("Region", v.Region)
 	}
 	amzDate := fl["x-amz-date"]
-	if _, ok := parseAmzDate(amzDate); !ok {
+	signed, ok := parseAmzDate(amzDate)
+	if !ok {
 		return nil, postArgument("X-Amz-Date", amzDate, "X-Amz-Date must be formated via ISO8601 Long format")
 	}
+	if v.now().Sub(signed) > maxPostSignatureAge {
+		// S3 refuses a form signed over an hour ago as an expired
+		// policy, whatever the policy's own expiration.
+		return nil, errPolicyExpired
+	}
 	if amzDate[:8] != cred.date {
-		return nil, postArgument("X-Amz-Credential", credText, "Invalid credential date. Date is not the same as X-Amz-Date.")
+		return nil, postArgument("x-amz-credential", credText, "Invalid credential date. Date is not the same as X-Amz-Date.")
 	}
 	secret, ok := v.Credentials.Secret(cred.accessKey)
 	if !ok {
