@@ -254,5 +254,17 @@ func TestOversizedRequests(t *testing.T) {
 		if _, err := e.backend.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: aws.String("copy")}); err == nil {
 			t.Error("a refused CopyObject stored its destination")
 		}
+		// S3 limits the request's user metadata even when the directive
+		// (COPY, the default) would not store it.
+		_, err = e.client.CopyObject(ctx, &s3.CopyObjectInput{
+			Bucket: &b, Key: aws.String("copy"), CopySource: aws.String(b + "/probe"),
+			Metadata: map[string]string{strings.Repeat("s", 2048): "value"},
+		})
+		if apiCode(err) != "MetadataTooLarge" {
+			t.Errorf("CopyObject COPY with too much metadata: %v, want MetadataTooLarge", err)
+		}
+		if _, err := e.backend.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: aws.String("copy")}); err == nil {
+			t.Error("a refused CopyObject COPY stored its destination")
+		}
 	})
 }

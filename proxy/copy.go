@@ -226,12 +226,12 @@ func (p *Proxy) copyObject(rq *request) error {
 	if _, err := parseTaggingDirective(rq.r.Header); err != nil {
 		return err
 	}
-	if replace {
-		// Refused before the source is read; setMetadata counts the
-		// envelope's entries too once they exist.
-		if err := checkMetadataSize(rq.r.Header, 0); err != nil {
-			return err
-		}
+	// S3 limits the user metadata a request carries, whatever the
+	// directive (with COPY it would not be stored). Refused before the
+	// source is read; setMetadata counts the envelope's entries too once
+	// they exist.
+	if err := checkMetadataSize(rq.r.Header, 0); err != nil {
+		return err
 	}
 	if src.bucket == rq.bucket && src.key == rq.key && src.versionID == "" && !replace &&
 		rq.r.Header.Get("X-Amz-Server-Side-Encryption") == "" && rq.r.Header.Get("X-Amz-Storage-Class") == "" &&
