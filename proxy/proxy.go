@@ -51,6 +51,11 @@ func New(cfg Config) (*Proxy, error) {
 			Region:      cfg.UpstreamRegion,
 			Mode:        cfg.UpstreamPayload,
 			Now:         cfg.Now,
+			// One aws-chunked chunk per sealed segment: the encrypting
+			// writer hands the pipe whole segments, and a chunk that
+			// matches them is one pipe read and one wake-up per segment
+			// where 64 KiB chunks split every segment across two.
+			ChunkSize: sealedSegment,
 		},
 		client: &http.Client{
 			Transport: transport,

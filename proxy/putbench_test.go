@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
@@ -59,16 +60,46 @@ func benchPutSmall(b *testing.B, c *s3.Client, bucket string, size int) {
 // benchPutLarge PUTs one size-byte object per iteration.
 func benchPutLarge(b *testing.B, c *s3.Client, bucket string, size int64) {
 	ctx := context.Background()
+	benchLarge(b, size, func(src io.ReadSeeker) error {
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("large"), Body: src, ContentLength: aws.Int64(size)})
+		return err
+	})
+}
+
+// benchLarge calls put with size bytes of a pattern per iteration and
+// reports, besides the usual, the process's CPU seconds per GiB.
+func benchLarge(b *testing.B, size int64, put func(io.ReadSeeker) error) {
 	src := newPattern(size)
 	b.SetBytes(size)
 	b.ReportAllocs()
+	start := processCPU()
 	for b.Loop() {
 		if _, err := src.Seek(0, io.SeekStart); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("large"), Body: src, ContentLength: aws.Int64(size)}); err != nil {
+		if err := put(src); err != nil {
 			b.Fatal(err)
 		}
+	}
+	b.ReportMetric((processCPU()-start).Seconds()/(float64(b.N)*float64(size)/(1<<30)), "cpu-s/GiB")
+}
+
+// BenchmarkPutChunkSize is a 64 MiB PutObject through the proxy, signed
+// aws-chunked upstream, with upstream chunks of one sealed segment (the
+// proxy's, sealedSegment) against sigv4's 64 KiB default,
+// which splits every segment across two chunks (two pipe reads and
+// wake-ups per segment). cpu-s/GiB is the test process's CPU (client and
+// proxy; versitygw is another process) per GiB, the figure to compare:
+//
+//	go test -run '^$' -bench BenchmarkPutChunkSize -count 6 ./proxy
+func BenchmarkPutChunkSize(b *testing.B) {
+	tp := newTestProxy(b, func(c *Config) { c.UpstreamPayload = sigv4.PayloadChunked })
+	bucket := tp.newBucket(b)
+	for _, chunk := range []int{sigv4.DefaultChunkSize, sealedSegment} {
+		b.Run(fmt.Sprintf("chunk=%d", chunk), func(b *testing.B) {
+			tp.signer.ChunkSize = chunk // no request in flight between runs
+			benchPutLarge(b, tp.client, bucket, 64<<20)
+		})
 	}
 }
 
@@ -152,4 +183,46 @@ func replay(r *http.Request, body []byte) *http.Request {
 	s.Header = r.Header.Clone()
 	s.ContentLength = int64(len(body))
 	return s
+}
+
+// BenchmarkUpstreamChunks is a streamed upload's pipeline without the
+// network, as putEncrypted runs it: 64 MiB of plaintext through
+// encryptTo (envelope.NewWriter) into the pipe that SignStream frames as
+// signed aws-chunked, read to its end as the transport reads it, with
+// chunks of one sealed segment (the proxy's) and of sigv4's 64 KiB.
+// cpu-s/GiB is the process's CPU per GiB of plaintext:
+//
+//	go test -run '^$' -bench BenchmarkUpstreamChunks -count 6 ./proxy
+func BenchmarkUpstreamChunks(b *testing.B) {
+	const size = 64 << 20
+	bk := randBytes(32)
+	_, dk, err := envelope.Seal(envelope.BucketKey{Plaintext: bk, KeyID: "k", Wrapped: []byte("w"), Bucket: "bkt"}, "obj", false, size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dk.Wipe()
+	for _, chunk := range []int{sigv4.DefaultChunkSize, sealedSegment} {
+		b.Run(fmt.Sprintf("chunk=%d", chunk), func(b *testing.B) {
+			s := &sigv4.Signer{Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil
+			}), Region: "us-east-1", Mode: sigv4.PayloadChunked, ChunkSize: chunk}
+			benchLarge(b, size, func(src io.ReadSeeker) error {
+				req, err := http.NewRequest(http.MethodPut, "http://127.0.0.1:1/bkt/obj", nil)
+				if err != nil {
+					return err
+				}
+				pr, pw := io.Pipe()
+				go func() {
+					pw.CloseWithError(encryptTo(pw, encryptedPut{dk: dk, plaintext: src, size: size}))
+				}()
+				if err := s.SignStream(context.Background(), req, pr, dk.StoredSize(0, size)); err != nil {
+					return err
+				}
+				if n, err := io.Copy(io.Discard, req.Body); err != nil || n != req.ContentLength {
+					return fmt.Errorf("%d of %d bytes: %v", n, req.ContentLength, err)
+				}
+				return nil
+			})
+		})
+	}
 }

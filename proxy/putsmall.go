@@ -33,6 +33,12 @@ const (
 // uploads need no more.
 var oneSegment = int(max(new(envelope.DataKey).StoredSize(0, bufSize), new(envelope.DataKey).StoredSize(1, bufSize)))
 
+// sealedSegment is the stored size of a full segment (65,552 bytes; v1's
+// size algebra, the zero DataKey's), the size of the upstream aws-chunked
+// chunks of a streamed upload (docs/ARCHITECTURE.md, "Upstream
+// signatures").
+var sealedSegment = int(new(envelope.DataKey).StoredSize(0, bufSize))
+
 var (
 	sealSmall = sync.Pool{New: func() any { b := make([]byte, 0, oneSegment); return &b }}
 	sealLarge = sync.Pool{New: func() any { b := make([]byte, 0, smallPutMax); return &b }}
