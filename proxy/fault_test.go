@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,5 +107,44 @@ func TestClientDisconnectStoresNothing(t *testing.T) {
 	<-done
 	if _, err := backend().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &b, Key: aws.String("cut")}); err == nil {
 		t.Fatal("an interrupted upload left an object")
+	}
+}
+
+// TestUnitBackendRedirectRelayed: a redirect from the backend (S3's 301
+// PermanentRedirect for a bucket in another region) reaches the client as
+// the backend gave it, and the proxy does not follow it (the test's
+// client, http.DefaultClient, does: only the client reaches the other
+// endpoint).
+func TestUnitBackendRedirectRelayed(t *testing.T) {
+	var hits, proxyFollowed atomic.Int32
+	fakeOtherRegion := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("User-Agent") == "bucketkey" {
+			proxyFollowed.Add(1)
+		}
+	}))
+	defer fakeOtherRegion.Close()
+	const doc = `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message><Bucket>b</Bucket></Error>`
+	fakeRedirectingBackend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Location", fakeOtherRegion.URL+"/b?list-type=2")
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusMovedPermanently)
+		_, _ = io.WriteString(w, doc)
+	}))
+	defer fakeRedirectingBackend.Close()
+	up, _ := url.Parse(fakeRedirectingBackend.URL)
+	p := unitProxy(t, func(c *Config) { c.Upstream = up })
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	resp := signedRequest(t, srv.URL, clientAccessKey, clientSecretKey, "GET", "/b?list-type=2", nil, nil)
+	readAllClose(t, resp.Body)
+	if resp.Request.URL.Host != strings.TrimPrefix(fakeOtherRegion.URL, "http://") {
+		t.Errorf("the client ended at %s, want the Location the backend gave", resp.Request.URL)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("backend asked %d times, want once", n)
+	}
+	if n := proxyFollowed.Load(); n != 0 {
+		t.Errorf("the proxy followed the backend's redirect %d times", n)
 	}
 }

@@ -19,7 +19,7 @@ type Proxy struct {
 	router   *mux.Router
 	verifier *sigv4.Verifier
 	signer   *sigv4.Signer
-	client   *http.Client
+	upstream http.RoundTripper
 	// replicas[b][a] is true when bucket b may serve objects keyed to a.
 	replicas map[string]map[string]bool
 	// mixed holds the buckets of Config.MixedBuckets.
@@ -57,12 +57,11 @@ func New(cfg Config) (*Proxy, error) {
 			// where 64 KiB chunks split every segment across two.
 			ChunkSize: sealedSegment,
 		},
-		client: &http.Client{
-			Transport: transport,
-			// S3 redirects (301/307 to another region) are the client's
-			// business; the proxy passes them on as they are.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		// The transport itself, not an http.Client: S3 redirects (301/307
+		// to another region) are the client's business and pass on as
+		// they are, which is all a Client would add besides a copy of
+		// every request's headers (kept for redirects) and its wrapping.
+		upstream: transport,
 		replicas: make(map[string]map[string]bool),
 		mixed:    make(map[string]bool, len(cfg.MixedBuckets)),
 		kmsKeys:  newKeySet(append([]string{cfg.KMSKeyID}, cfg.AcceptKMSKeyIDs...)...),

@@ -51,8 +51,11 @@ func (p *Proxy) begin(w http.ResponseWriter, r *http.Request) *request {
 		op:    "Unknown",
 		start: p.cfg.Now(),
 	}
-	w.Header().Set("x-amz-request-id", rq.id)
-	w.Header().Set("x-amz-id-2", s3err.HostID(rq.id))
+	// Canonical keys, assigned: Set would canonicalise (allocate) both
+	// lower-case names on every request.
+	h := w.Header()
+	h["X-Amz-Request-Id"] = []string{rq.id}
+	h["X-Amz-Id-2"] = []string{s3err.HostID(rq.id)}
 	return rq
 }
 

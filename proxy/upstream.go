@@ -162,7 +162,7 @@ func (p *Proxy) doStream(req *http.Request, dl *deadline, body io.Reader, size i
 }
 
 func (p *Proxy) send(req *http.Request, dl *deadline) (*http.Response, error) {
-	resp, err := p.client.Do(req)
+	resp, err := p.upstream.RoundTrip(req)
 	dl.disarm()
 	if err != nil {
 		cause := context.Cause(req.Context())

@@ -2,6 +2,8 @@ package s3err_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -312,5 +314,17 @@ func TestBodies(t *testing.T) {
 	// The host id is opaque base64, the same for the same request id.
 	if h := s3err.HostID("R1"); h != s3err.HostID("R1") || h == s3err.HostID("R2") || len(h) != 44 {
 		t.Errorf("HostID %q", h)
+	}
+}
+
+// TestHostIDFormula holds HostID to its definition, base64(SHA-256("bucketkey
+// host id " + id)), for the proxy's 16-character ids and for longer ones
+// (relayed backend ids) than its stack buffer holds.
+func TestHostIDFormula(t *testing.T) {
+	for _, id := range []string{"", "REQ123", "0123456789ABCDEF", strings.Repeat("backend-request-id-", 8)} {
+		sum := sha256.Sum256([]byte("bucketkey host id " + id))
+		if got, want := s3err.HostID(id), base64.StdEncoding.EncodeToString(sum[:]); got != want {
+			t.Errorf("HostID(%q) = %q, want %q", id, got, want)
+		}
 	}
 }
