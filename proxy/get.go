@@ -18,10 +18,14 @@ var conditionHeaders = []string{"If-Match", "If-None-Match", "If-Modified-Since"
 // it compares the Last-Modified the proxy reports, and the ETags the
 // client names mapped back to the backend's (etag.go), so the answers
 // (304, 412) agree with what the client saw.
+// It is nil when there are none, as for most reads.
 func conditions(h http.Header) http.Header {
-	c := make(http.Header)
+	var c http.Header
 	for _, k := range conditionHeaders {
 		if v := h.Values(k); len(v) > 0 {
+			if c == nil {
+				c = make(http.Header, len(conditionHeaders))
+			}
 			c[k] = append([]string(nil), v...)
 		}
 	}
