@@ -45,3 +45,30 @@ func BenchmarkCRC64NVMEvsAESGCM(b *testing.B) {
 	b.ReportMetric(perGiB(tCRC), "crc64nvme-s/GiB")
 	b.ReportMetric(float64(tCRC)/float64(tGCM), "crc/gcm")
 }
+
+// BenchmarkAlgorithms is each algorithm over 64 MiB in 64 KiB writes, as
+// the proxy feeds them: what the ciphertext's checksum the proxy sends its
+// backend (docs/ARCHITECTURE.md, "The ciphertext's checksum upstream")
+// costs per GiB, one more pass over the bytes in the client's algorithm.
+//
+//	go test -run '^$' -bench Algorithms -benchtime 5x ./checksum
+func BenchmarkAlgorithms(b *testing.B) {
+	const size, seg = 64 << 20, 64 << 10
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	for _, a := range All {
+		b.Run(a.String(), func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				h := a.New()
+				for off := 0; off < size; off += seg {
+					h.Write(data[off : off+seg])
+				}
+				_ = h.Sum(nil)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
 )
@@ -29,6 +30,9 @@ type encryptedPut struct {
 	// client's (400s); otherwise it is a backend object being copied, whose
 	// failures (a tampered source, a broken backend stream) are not.
 	fromClient bool
+	// ck is the algorithm of the ciphertext's checksum the backend is sent
+	// (upstreamChecksum), checksum.None for the signer's default.
+	ck checksum.Algorithm
 }
 
 // errAbandoned ends the encrypting goroutine when the backend answered
@@ -76,7 +80,7 @@ func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Respons
 		}
 		done <- err
 	}()
-	resp, err := p.doStream(req, dl, pr, csize)
+	resp, err := p.doStream(req, dl, pr, csize, u.ck)
 	// Whatever happened, the goroutine must end: a backend that answered
 	// early no longer reads the pipe.
 	pr.CloseWithError(errAbandoned)
@@ -140,6 +144,9 @@ func (p *Proxy) putEmpty(ctx context.Context, u encryptedPut) (*http.Response, e
 	req, err := p.newUpstream(ctx, http.MethodPut, u.bucket, u.key, u.query, u.header)
 	if err != nil {
 		return nil, err
+	}
+	if u.ck != checksum.None {
+		req.Header.Set(u.ck.CanonicalHeader(), checksum.Encode(u.ck.Sum(nil)))
 	}
 	return p.do(req, nil)
 }
@@ -245,6 +252,7 @@ func (p *Proxy) putObject(rq *request) error {
 		bucket: rq.bucket, key: rq.key,
 		query:  forwardQuery(query(rq.r)),
 		header: h, dk: dk, plaintext: body, size: n, fromClient: true,
+		ck: upstreamChecksum(rq, md),
 	})
 	if err != nil {
 		return err

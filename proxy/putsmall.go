@@ -144,7 +144,7 @@ func (p *Proxy) putBuffered(ctx context.Context, u encryptedPut, buf *sealBuffer
 		return nil, err
 	}
 	req, dl := p.withDeadline(req)
-	if err := p.signer.SignBody(req.Context(), req, *buf.b); err != nil {
+	if err := p.signer.SignBodyChecksum(req.Context(), req, *buf.b, u.ck); err != nil {
 		dl.cancel(nil)
 		return nil, fmt.Errorf("proxy: sign backend request: %w", err)
 	}

@@ -290,3 +290,19 @@ func openStoredChecksum(md *envelope.Metadata, dk *envelope.DataKey) (_ storedCh
 	}
 	return c, true, nil
 }
+
+// upstreamChecksum is the algorithm of the checksum the backend is sent
+// with a PutObject's ciphertext (encryptedPut.ck): the plaintext's, as
+// recorded, or as the client declared it (a trailer's, on a body too large
+// to record). The backend keeps a checksum of that algorithm over the
+// ciphertext and so lists the object with S3's ChecksumAlgorithm and
+// ChecksumType (FULL_OBJECT): a listing has no room for values, and the
+// proxy never relays the backend's values (docs/FORMAT.md, "Checksums").
+// checksum.None when the client declared none and none is recorded: the
+// backend applies its default, as S3 would (CRC64NVME).
+func upstreamChecksum(rq *request, md *envelope.Metadata) checksum.Algorithm {
+	if c, ok := parseStoredChecksum(md.Checksum); ok {
+		return c.alg
+	}
+	return checksum.ByName(rq.auth.ChecksumAlgorithm)
+}

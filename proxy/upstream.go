@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
@@ -151,10 +152,11 @@ func (p *Proxy) do(req *http.Request, body []byte) (*http.Response, error) {
 	return p.send(req, dl)
 }
 
-// doStream signs req for a streamed body of exactly size bytes and sends
-// it; the caller arms dl when body has been fully produced.
-func (p *Proxy) doStream(req *http.Request, dl *deadline, body io.Reader, size int64) (*http.Response, error) {
-	if err := p.signer.SignStream(req.Context(), req, body, size); err != nil {
+// doStream signs req for a streamed body of exactly size bytes, with its
+// checksum of ck (sigv4.Signer.SignStreamChecksum), and sends it; the
+// caller arms dl when body has been fully produced.
+func (p *Proxy) doStream(req *http.Request, dl *deadline, body io.Reader, size int64, ck checksum.Algorithm) (*http.Response, error) {
+	if err := p.signer.SignStreamChecksum(req.Context(), req, body, size, ck); err != nil {
 		dl.cancel(nil)
 		return nil, fmt.Errorf("proxy: sign backend request: %w", err)
 	}

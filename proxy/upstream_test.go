@@ -14,11 +14,11 @@ import (
 // uploads with a wrong checksum are still refused (TestUpstreamPayloadModesTLS
 // for HTTPS).
 func TestUpstreamPayloadModes(t *testing.T) {
-	want := map[sigv4.PayloadMode][]string{
-		sigv4.PayloadAuto:            {"hex", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD+aws-chunked"}, // over http
-		sigv4.PayloadChunked:         {"hex", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD+aws-chunked"},
-		sigv4.PayloadUnsignedTrailer: {"UNSIGNED-PAYLOAD+crc32c", "STREAMING-UNSIGNED-PAYLOAD-TRAILER+aws-chunked"},
-		sigv4.PayloadUnsigned:        {"UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD"},
+	want := map[sigv4.PayloadMode]payloadWant{
+		sigv4.PayloadAuto:            wantSigned, // over http
+		sigv4.PayloadChunked:         wantSigned,
+		sigv4.PayloadUnsignedTrailer: wantTrailer,
+		sigv4.PayloadUnsigned:        wantUnsigned,
 	}
 	for _, mode := range []sigv4.PayloadMode{sigv4.PayloadAuto, sigv4.PayloadChunked, sigv4.PayloadUnsignedTrailer, sigv4.PayloadUnsigned} {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {

@@ -16,12 +16,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/internal/testenv"
 	"github.com/bucketkey/bucketkey/sigv4"
 )
 
-// payloadRecorder records the x-amz-content-sha256 (and any
-// x-amz-checksum-crc32c header) of every PUT the proxy sends upstream.
+// payloadRecorder records the x-amz-content-sha256 of every PUT the proxy
+// sends upstream, then "+<algorithm>" for an x-amz-checksum-<algorithm>
+// header, "+trailer:<algorithm>" for one in the trailer, and
+// "+<Content-Encoding>".
 type payloadRecorder struct {
 	http.RoundTripper
 	mu   sync.Mutex
@@ -34,8 +37,13 @@ func (r *payloadRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		if len(v) == 64 && !strings.ContainsAny(v, "-") {
 			v = "hex"
 		}
-		if req.Header.Get("X-Amz-Checksum-Crc32c") != "" {
-			v += "+crc32c"
+		for _, a := range checksum.All {
+			if req.Header.Get(a.CanonicalHeader()) != "" {
+				v += "+" + strings.ToLower(a.String())
+			}
+		}
+		if tr := req.Header.Get("X-Amz-Trailer"); tr != "" {
+			v += "+trailer:" + strings.TrimPrefix(tr, "x-amz-checksum-")
 		}
 		if req.Header.Get("Content-Encoding") != "" {
 			v += "+" + req.Header.Get("Content-Encoding")
@@ -63,13 +71,11 @@ func (r *payloadRecorder) take() []string {
 // leave nothing behind.
 func TestUpstreamPayloadModesTLS(t *testing.T) {
 	needServers(t) // local-kms
-	small, large := "hex", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD+aws-chunked"
-	trailer := []string{"UNSIGNED-PAYLOAD+crc32c", "STREAMING-UNSIGNED-PAYLOAD-TRAILER+aws-chunked"}
-	want := map[sigv4.PayloadMode][]string{
-		sigv4.PayloadAuto:            trailer, // over https
-		sigv4.PayloadChunked:         {small, large},
-		sigv4.PayloadUnsignedTrailer: trailer,
-		sigv4.PayloadUnsigned:        {"UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD"},
+	want := map[sigv4.PayloadMode]payloadWant{
+		sigv4.PayloadAuto:            wantTrailer, // over https
+		sigv4.PayloadChunked:         wantSigned,
+		sigv4.PayloadUnsignedTrailer: wantTrailer,
+		sigv4.PayloadUnsigned:        wantUnsigned,
 	}
 	for _, name := range testenv.Backends() {
 		t.Run(name, func(t *testing.T) {
@@ -95,16 +101,33 @@ func TestUpstreamPayloadModesTLS(t *testing.T) {
 	}
 }
 
-// checkPayloadMode writes through tp and checks what rec saw: want[0] for
-// in-memory bodies, want[1] for streamed ones.
-func checkPayloadMode(t *testing.T, tp *testProxy, rec *payloadRecorder, want []string) {
+// payloadWant is how a mode sends PutObjects (with the SDK's CRC32, which
+// the proxy sends the backend over the ciphertext: see upstreamChecksum)
+// and parts of an upload that declared no checksum (the mode's default),
+// in memory (small) and streamed (large).
+type payloadWant struct{ smallPut, largePut, smallPart, largePart string }
+
+var (
+	wantSigned = payloadWant{
+		"hex+crc32", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER+trailer:crc32+aws-chunked",
+		"hex", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD+aws-chunked",
+	}
+	wantTrailer = payloadWant{
+		"UNSIGNED-PAYLOAD+crc32", "STREAMING-UNSIGNED-PAYLOAD-TRAILER+trailer:crc32+aws-chunked",
+		"UNSIGNED-PAYLOAD+crc32c", "STREAMING-UNSIGNED-PAYLOAD-TRAILER+trailer:crc32c+aws-chunked",
+	}
+	wantUnsigned = payloadWant{"UNSIGNED-PAYLOAD+crc32", "UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD"}
+)
+
+// checkPayloadMode writes through tp and checks what rec saw.
+func checkPayloadMode(t *testing.T, tp *testProxy, rec *payloadRecorder, want payloadWant) {
 	ctx := context.Background()
 	b := tp.newBucket(t)
 	rec.take()
 	for _, c := range []struct {
 		n    int
 		want string
-	}{{4 << 10, want[0]}, {64 << 10, want[0]}, {1<<20 + 1, want[1]}} {
+	}{{4 << 10, want.smallPut}, {64 << 10, want.smallPut}, {1<<20 + 1, want.largePut}} {
 		data := randBytes(c.n)
 		tp.put(t, b, "k", data)
 		mustEqual(t, fmt.Sprintf("GET of %d bytes", c.n), tp.get(t, b, "k"), data)
@@ -114,8 +137,8 @@ func checkPayloadMode(t *testing.T, tp *testProxy, rec *payloadRecorder, want []
 	}
 	data := tp.uploadParts(t, b, "mp", []int{5 << 20, 10})
 	mustEqual(t, "multipart GET", tp.get(t, b, "mp"), data)
-	if got := rec.take(); len(got) != 2 || got[0] != want[1] || got[1] != want[0] {
-		t.Errorf("UploadPart 5 MiB, 10 B went upstream as %q, want [%q %q]", got, want[1], want[0])
+	if got := rec.take(); len(got) != 2 || got[0] != want.largePart || got[1] != want.smallPart {
+		t.Errorf("UploadPart 5 MiB, 10 B went upstream as %q, want [%q %q]", got, want.largePart, want.smallPart)
 	}
 	for _, n := range []int{4 << 10, 1<<20 + 1} {
 		key := fmt.Sprintf("bad-%d", n)

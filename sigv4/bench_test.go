@@ -78,7 +78,7 @@ func drain(r io.Reader, buf []byte) (int64, error) {
 func BenchmarkChunkedDecode(b *testing.B) {
 	data := benchData()
 	signed := signedChunkedBody(data, DefaultChunkSize)
-	unsigned, err := io.ReadAll(newChunkEncoder(bytes.NewReader(data), benchSize, DefaultChunkSize, nil))
+	unsigned, err := io.ReadAll(newChunkEncoder(bytes.NewReader(data), benchSize, DefaultChunkSize, nil, checksumCRC32C))
 	if err != nil {
 		b.Fatal(err)
 	}

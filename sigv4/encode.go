@@ -8,6 +8,8 @@ import (
 	"hash"
 	"io"
 	"strconv"
+
+	"github.com/bucketkey/bucketkey/checksum"
 )
 
 // chunkHeaderRoom is the space reserved before each chunk's data for its
@@ -23,8 +25,10 @@ var (
 
 // chunkedLength is the exact Content-Length of an aws-chunked body of size
 // decoded bytes in chunks of chunk bytes: signed
-// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) or unsigned with a CRC32C trailer.
-func chunkedLength(size int64, chunk int, signed bool) int64 {
+// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) or unsigned, and with a trailer of
+// the body's checksum of ck (checksum.None: none; an unsigned body always
+// has one).
+func chunkedLength(size int64, chunk int, signed bool, ck checksum.Algorithm) int64 {
 	per := func(n int64) int64 {
 		l := int64(len(strconv.FormatInt(n, 16))) + 2 + n + 2
 		if signed {
@@ -38,15 +42,22 @@ func chunkedLength(size int64, chunk int, signed bool) int64 {
 		total += per(rest)
 	}
 	if signed {
-		return total + int64(len("0"+chunkSignaturePrefix)) + 64 + 4
+		total += int64(len("0"+chunkSignaturePrefix)) + 64 + 2
+	} else {
+		total += int64(len("0\r\n"))
 	}
-	return total + int64(len("0\r\n")+len(crc32cTrailerName)+1+base64.StdEncoding.EncodedLen(4)+4)
+	if ck != checksum.None {
+		total += int64(len(ck.Header())+1+base64.StdEncoding.EncodedLen(ck.Size())) + 2
+		if signed {
+			total += int64(len(trailerSignatureName)+1) + 64 + 2
+		}
+	}
+	return total + 2
 }
 
-const crc32cTrailerName = "x-amz-checksum-crc32c"
-
 // chunkEncoder frames a body as aws-chunked on the fly, one chunk in memory
-// at a time: signed (chain != nil) or unsigned with a CRC32C trailer.
+// at a time: signed (chain != nil) or unsigned, with a trailer of the
+// body's checksum of ckAlg or none (checksum.None, signed only).
 type chunkEncoder struct {
 	src       io.Reader
 	remaining int64
@@ -54,22 +65,30 @@ type chunkEncoder struct {
 	buf       []byte // chunkHeaderRoom | chunk data | CRLF
 	out       []byte // framed bytes not yet returned
 	chain     *chainSigner
-	crc       hash.Hash32
+	ckAlg     checksum.Algorithm
+	ck        hash.Hash // nil for no trailer
 	final     bool
 	err       error
 }
 
-func newChunkEncoder(src io.Reader, size int64, chunk int, chain *chainSigner) *chunkEncoder {
+func newChunkEncoder(src io.Reader, size int64, chunk int, chain *chainSigner, ck checksum.Algorithm) *chunkEncoder {
 	n := chunk
 	if size < int64(n) {
 		n = int(size)
 	}
-	e := &chunkEncoder{src: src, remaining: size, chunk: chunk, buf: make([]byte, chunkHeaderRoom+n+2), chain: chain}
-	if chain == nil {
-		e.crc = checksumCRC32C.New().(hash.Hash32)
+	// The final chunk and the trailer section are framed in buf too.
+	room := max(chunkHeaderRoom+n+2, finalRoom)
+	e := &chunkEncoder{src: src, remaining: size, chunk: chunk, buf: make([]byte, room), chain: chain, ckAlg: ck}
+	if ck != checksum.None {
+		e.ck = ck.New()
 	}
 	return e
 }
+
+// finalRoom holds the final chunk and the largest trailer section: a
+// signed final chunk (86 bytes), a SHA512 trailer (110) and its
+// signature (90).
+const finalRoom = 320
 
 // Read implements io.Reader.
 func (e *chunkEncoder) Read(p []byte) (int, error) {
@@ -105,8 +124,9 @@ func (e *chunkEncoder) next() error {
 			sum := sha256.Sum256(data)
 			h = append(h, chunkSignaturePrefix...)
 			h = append(h, e.chain.sign(chunkPayloadAlgorithm, &sum)...)
-		} else {
-			e.crc.Write(data)
+		}
+		if e.ck != nil {
+			e.ck.Write(data)
 		}
 		h = append(h, '\r', '\n')
 		start := chunkHeaderRoom - len(h)
@@ -124,17 +144,30 @@ func (e *chunkEncoder) next() error {
 	}
 	e.final = true
 	// The final chunk goes where the data went: the buffer holds at
-	// least chunkHeaderRoom bytes.
+	// least finalRoom bytes.
+	f := e.buf[:0]
 	if e.chain != nil {
-		f := append(e.buf[:0], "0"+chunkSignaturePrefix...)
+		f = append(f, "0"+chunkSignaturePrefix...)
 		f = append(f, e.chain.sign(chunkPayloadAlgorithm, &emptySHA256)...)
-		e.out = append(f, "\r\n\r\n"...)
-		return nil
+		f = append(f, '\r', '\n')
+	} else {
+		f = append(f, "0\r\n"...)
 	}
-	var crc [4]byte
-	f := append(e.buf[:0], "0\r\n"+crc32cTrailerName+":"...)
-	f = base64.StdEncoding.AppendEncode(f, e.crc.Sum(crc[:0]))
-	e.out = append(f, "\r\n\r\n"...)
+	if e.ck != nil {
+		line := len(f)
+		f = append(f, e.ckAlg.Header()...)
+		f = append(f, ':')
+		var sum [64]byte
+		f = base64.StdEncoding.AppendEncode(f, e.ck.Sum(sum[:0]))
+		if e.chain != nil {
+			// Signed as "name:value\n" (appendCanonicalTrailer).
+			signed := sha256.Sum256(append(f[line:len(f):len(f)], '\n'))
+			f = append(f, "\r\n"+trailerSignatureName+":"...)
+			f = append(f, e.chain.sign(trailerAlgorithm, &signed)...)
+		}
+		f = append(f, '\r', '\n')
+	}
+	e.out = append(f, '\r', '\n')
 	return nil
 }
 

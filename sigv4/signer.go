@@ -177,6 +177,16 @@ func (s *Signer) sign(ctx context.Context, req *http.Request, payload string, t 
 // returns io.EOF, and a body longer or shorter than size is an error. If body
 // is an io.Closer it is closed with the request body.
 func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Reader, size int64) error {
+	return s.SignStreamChecksum(ctx, req, body, size, checksum.None)
+}
+
+// SignStreamChecksum is SignStream sending the body's checksum of ck
+// (checksum.None: the mode's default) in an aws-chunked trailer, which the
+// backend verifies and keeps as the object's (or part's) checksum:
+// PayloadChunked then sends STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER
+// (the trailer signed), PayloadUnsignedTrailer a trailer of ck instead of
+// CRC32C; PayloadUnsigned has no trailer, and sends no checksum.
+func (s *Signer) SignStreamChecksum(ctx context.Context, req *http.Request, body io.Reader, size int64, ck checksum.Algorithm) error {
 	if size < 0 {
 		return fmt.Errorf("sigv4: SignStream needs the body size, got %d", size)
 	}
@@ -214,9 +224,15 @@ func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Read
 
 	case PayloadChunked:
 		setChunkedHeaders(req, size)
-		req.Header.Set("X-Amz-Content-Sha256", streamingSigned)
-		req.ContentLength = chunkedLength(size, chunk, true)
-		creds, err := s.sign(ctx, req, streamingSigned, t)
+		payload := streamingSigned
+		if ck != checksum.None {
+			payload = streamingSignedTrailer
+			req.Header.Set("X-Amz-Trailer", ck.Header())
+			req.Header.Set("X-Amz-Sdk-Checksum-Algorithm", ck.String())
+		}
+		req.Header.Set("X-Amz-Content-Sha256", payload)
+		req.ContentLength = chunkedLength(size, chunk, true, ck)
+		creds, err := s.sign(ctx, req, payload, t)
 		if err != nil {
 			return err
 		}
@@ -224,16 +240,19 @@ func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Read
 		if err != nil {
 			return err
 		}
-		req.Body = newChunkEncoder(body, size, chunk, s.chain(creds, t, &seed))
+		req.Body = newChunkEncoder(body, size, chunk, s.chain(creds, t, &seed), ck)
 		return nil
 
 	case PayloadUnsignedTrailer:
+		if ck == checksum.None {
+			ck = checksumCRC32C
+		}
 		setChunkedHeaders(req, size)
 		req.Header.Set("X-Amz-Content-Sha256", streamingUnsignedTrailer)
-		req.Header.Set("X-Amz-Trailer", checksumCRC32C.Header())
-		req.Header.Set("X-Amz-Sdk-Checksum-Algorithm", checksumCRC32C.String())
-		req.ContentLength = chunkedLength(size, chunk, false)
-		req.Body = newChunkEncoder(body, size, chunk, nil)
+		req.Header.Set("X-Amz-Trailer", ck.Header())
+		req.Header.Set("X-Amz-Sdk-Checksum-Algorithm", ck.String())
+		req.ContentLength = chunkedLength(size, chunk, false, ck)
+		req.Body = newChunkEncoder(body, size, chunk, nil, ck)
 		_, err := s.sign(ctx, req, streamingUnsignedTrailer, t)
 		return err
 	}
@@ -306,6 +325,14 @@ func seedSignature(authz string) ([32]byte, error) {
 // closed: the caller may wrap req.Body to learn when) and leaves
 // req.GetBody nil.
 func (s *Signer) SignBody(ctx context.Context, req *http.Request, b []byte) error {
+	return s.SignBodyChecksum(ctx, req, b, checksum.None)
+}
+
+// SignBodyChecksum is SignBody sending b's checksum of ck in its
+// x-amz-checksum-* header, in every mode (checksum.None: the mode's
+// default, PayloadUnsignedTrailer's CRC32C), which the backend verifies
+// and keeps as the object's checksum.
+func (s *Signer) SignBodyChecksum(ctx context.Context, req *http.Request, b []byte, ck checksum.Algorithm) error {
 	t := s.now()
 	dropBodyDigests(req.Header)
 	req.GetBody = nil
@@ -325,11 +352,16 @@ func (s *Signer) SignBody(ctx context.Context, req *http.Request, b []byte) erro
 		payload = hex.EncodeToString(sum[:])
 	case PayloadUnsignedTrailer:
 		payload = unsignedPayload
-		req.Header.Set(checksumCRC32C.Header(), checksum.Encode(checksumCRC32C.Sum(b)))
+		if ck == checksum.None {
+			ck = checksumCRC32C
+		}
 	case PayloadUnsigned:
 		payload = unsignedPayload
 	default:
 		return fmt.Errorf("sigv4: unknown payload mode %v", s.Mode)
+	}
+	if ck != checksum.None {
+		req.Header.Set(ck.CanonicalHeader(), checksum.Encode(ck.Sum(b)))
 	}
 	req.Header.Set("X-Amz-Content-Sha256", payload)
 	_, err := s.sign(ctx, req, payload, t)

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/bucketkey/bucketkey/checksum"
 )
 
 // TestStreamSignerMatchesS3Example checks, before relying on it, that the
@@ -112,6 +114,42 @@ func TestSignerRoundTrip(t *testing.T) {
 		}
 	}
 
+	// A checksum of each algorithm, in the trailer of a streamed body
+	// (signed, or unsigned) and in the header of an in-memory one: the
+	// verifier checks it against the body and reports it.
+	for _, mode := range []PayloadMode{PayloadChunked, PayloadUnsignedTrailer} {
+		s := testSigner(mode, now)
+		for _, ck := range checksum.All {
+			for _, size := range []int{0, 70000} {
+				data := bytes.Repeat([]byte{byte(ck)}, size)
+				for _, stream := range []bool{true, false} {
+					req := newUpstreamRequest(t, "PUT", srv.URL, keys[0])
+					var err error
+					if stream {
+						err = s.SignStreamChecksum(context.Background(), req, bytes.NewReader(data), int64(size), ck)
+					} else {
+						err = s.SignBodyChecksum(context.Background(), req, data, ck)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp, err := srv.Client().Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp.Body.Close()
+					rec := stub.next(t)
+					if resp.StatusCode != 200 || rec.err != nil || !bytes.Equal(rec.body, data) {
+						t.Fatalf("%v %v size %d stream %v: status %d, %v", mode, ck, size, stream, resp.StatusCode, rec)
+					}
+					if want := checksum.Encode(ck.Sum(data)); rec.ckAlg != ck.String() || rec.ck != want {
+						t.Fatalf("%v %v size %d stream %v: checksum %s %s, want %s", mode, ck, size, stream, rec.ckAlg, rec.ck, want)
+					}
+				}
+			}
+		}
+	}
+
 	// In-memory bodies: a DeleteObjects with its Content-MD5, and a GET.
 	s := testSigner(PayloadChunked, now)
 	xml := []byte(`<Delete><Object><Key>plain</Key></Object></Delete>`)
@@ -191,16 +229,21 @@ func TestChunkedLengthExact(t *testing.T) {
 	for _, chunk := range []int{8192, 65536} {
 		for _, size := range []int{0, 1, 15, 16, 255, 256, chunk - 1, chunk, chunk + 1, 3*chunk - 1, 3 * chunk, 1 << 20} {
 			for _, signed := range []bool{false, true} {
-				var chain *chainSigner
-				if signed {
-					chain = newChainSigner(&fuzzKey, "20130524T000000Z", fuzzScope, &fuzzSeed)
-				}
-				out, err := io.ReadAll(newChunkEncoder(bytes.NewReader(make([]byte, size)), int64(size), chunk, chain))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := chunkedLength(int64(size), chunk, signed); got != int64(len(out)) {
-					t.Fatalf("chunk %d size %d signed %v: computed %d, encoded %d", chunk, size, signed, got, len(out))
+				for _, ck := range append([]checksum.Algorithm{checksum.None}, checksum.All...) {
+					if ck == checksum.None && !signed {
+						continue // an unsigned body always has a trailer
+					}
+					var chain *chainSigner
+					if signed {
+						chain = newChainSigner(&fuzzKey, "20130524T000000Z", fuzzScope, &fuzzSeed)
+					}
+					out, err := io.ReadAll(newChunkEncoder(bytes.NewReader(make([]byte, size)), int64(size), chunk, chain, ck))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := chunkedLength(int64(size), chunk, signed, ck); got != int64(len(out)) {
+						t.Fatalf("chunk %d size %d signed %v %v: computed %d, encoded %d", chunk, size, signed, ck, got, len(out))
+					}
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package sigv4
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/internal/testenv"
 )
 
@@ -40,6 +42,24 @@ func TestSignerAgainstVersityGW(t *testing.T) {
 			t.Fatalf("%s %s: %d %s", req.Method, req.URL, resp.StatusCode, body)
 		}
 		return body
+	}
+
+	// head answers a signed HEAD of key with headers h, body closed.
+	head := func(t *testing.T, key string, h http.Header) *http.Response {
+		t.Helper()
+		req := newUpstreamRequest(t, "HEAD", gw.URL, key)
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		if err := signer(PayloadChunked).Sign(ctx, req, nil); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
 	}
 
 	req := newUpstreamRequest(t, "PUT", gw.URL, "/bk-sigv4")
@@ -77,6 +97,32 @@ func TestSignerAgainstVersityGW(t *testing.T) {
 		}
 	}
 
+	// A body's checksum of each algorithm, in a trailer (signed, or
+	// unsigned) or a header, is the one versitygw keeps.
+	for _, mode := range []PayloadMode{PayloadChunked, PayloadUnsignedTrailer} {
+		for _, ck := range checksum.All {
+			for _, stream := range []bool{true, false} {
+				key := fmt.Sprintf("/bk-sigv4/ck-%v-%v-%v", mode, ck, stream)
+				data := payloadBody(70000)
+				req := newUpstreamRequest(t, "PUT", gw.URL, key)
+				var err error
+				if stream {
+					err = signer(mode).SignStreamChecksum(ctx, req, bytes.NewReader(data), int64(len(data)), ck)
+				} else {
+					err = signer(mode).SignBodyChecksum(ctx, req, data, ck)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				do(t, req)
+				resp := head(t, key, http.Header{"X-Amz-Checksum-Mode": {"ENABLED"}})
+				if got, want := resp.Header.Get(ck.CanonicalHeader()), checksum.Encode(ck.Sum(data)); got != want {
+					t.Errorf("%v %v stream %v: versitygw keeps %s %q, want %q", mode, ck, stream, ck, got, want)
+				}
+			}
+		}
+	}
+
 	// A failed source leaves no object behind in the aws-chunked modes:
 	// the final chunk never comes. The upload goes through a relay that
 	// tells when versitygw has answered the aborted request, so the HEAD
@@ -99,15 +145,7 @@ func TestSignerAgainstVersityGW(t *testing.T) {
 			t.Fatalf("%v: upload of a failing body succeeded: %d", mode, resp.StatusCode)
 		}
 		<-answered
-		head := newUpstreamRequest(t, "HEAD", gw.URL, key)
-		if err := signer(mode).Sign(ctx, head, nil); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(head)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := head(t, key, nil)
 		switch {
 		case mode == PayloadUnsigned && resp.StatusCode == http.StatusOK:
 			t.Logf("versitygw stored %s bytes of an aborted UNSIGNED-PAYLOAD upload of 200000", resp.Header.Get("Content-Length"))
@@ -118,21 +156,23 @@ func TestSignerAgainstVersityGW(t *testing.T) {
 
 	// The acceptances above mean something: versitygw refuses a tampered
 	// chunk signature and a wrong trailing checksum.
+	// A signed trailer's checksum is checked too.
 	for _, tc := range []struct {
 		mode   PayloadMode
+		ck     checksum.Algorithm
 		status int
 		code   string
-	}{{PayloadChunked, 403, "SignatureDoesNotMatch"}, {PayloadUnsignedTrailer, 400, "BadDigest"}} {
+	}{{PayloadChunked, checksum.None, 403, "SignatureDoesNotMatch"}, {PayloadUnsignedTrailer, checksum.None, 400, "BadDigest"}, {PayloadChunked, checksum.SHA256, 400, "BadDigest"}} {
 		req := newUpstreamRequest(t, "PUT", gw.URL, "/bk-sigv4/tampered")
 		data := payloadBody(100000)
-		if err := signer(tc.mode).SignStream(ctx, req, bytes.NewReader(data), int64(len(data))); err != nil {
+		if err := signer(tc.mode).SignStreamChecksum(ctx, req, bytes.NewReader(data), int64(len(data)), tc.ck); err != nil {
 			t.Fatal(err)
 		}
 		enc := req.Body.(*chunkEncoder)
-		if enc.chain != nil {
-			enc.chain.prev[0] ^= 1 // every chunk signature chains on a wrong seed
+		if enc.ck != nil {
+			enc.ck.Write([]byte("not in the body"))
 		} else {
-			enc.crc.Write([]byte("not in the body"))
+			enc.chain.prev[0] ^= 1 // every chunk signature chains on a wrong seed
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
