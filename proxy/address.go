@@ -97,6 +97,9 @@ const maxKeyLen = 1024
 //     segments. Percent-encoding the dots does not help: a backend that
 //     decodes before resolving (versitygw does) sees the same path. Dots
 //     inside a segment ("a..b", "..k", "k.") are ordinary characters.
+//   - one under ".bucketkey-upload/", where the proxy keeps its upload
+//     records (uploadrecord.go), with 400 InvalidArgument as for dot
+//     segments: a client could otherwise forge or abort records.
 //
 // Empty segments ("a//b") are forwarded: they cannot leave the bucket.
 func checkKey(key string) error {
@@ -105,6 +108,9 @@ func checkKey(key string) error {
 			WithExtra("Size", strconv.Itoa(len(key))).
 			WithExtra("MaxSizeAllowed", strconv.Itoa(maxKeyLen)).
 			Wrap(errKeyTooLong)
+	}
+	if strings.HasPrefix(key, companionPrefix) {
+		return s3err.InvalidArgument.With(`Object keys under ".bucketkey-upload/" are reserved by the encrypting proxy.`).Wrap(errKeyReserved)
 	}
 	if hasDotSegment(key) {
 		return s3err.InvalidArgument.With(`Object keys with a "." or ".." path segment are not supported by the encrypting proxy.`).Wrap(errKeyDots)
@@ -134,6 +140,7 @@ const (
 	errBucketCharset = addrError("proxy: bucket name has a character S3 does not allow")
 	errKeyTooLong    = addrError("proxy: object key longer than 1024 bytes")
 	errKeyDots       = addrError("proxy: object key has a dot segment")
+	errKeyReserved   = addrError("proxy: object key under the upload records' prefix")
 )
 
 // checkBucketName rejects a decoded bucket name that S3 could never have

@@ -49,6 +49,7 @@ func (p *Proxy) listParts(rq *request) error {
 	if err != nil {
 		return err
 	}
+	u = p.withRecord(rq, u)
 	q := forwardQuery(query(rq.r))
 	q.Set("uploadId", u.backend)
 	rules := append([]xmlRule{

@@ -62,6 +62,9 @@ func (p *Proxy) createMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
+	if err := p.recordUpload(rq, result.UploadID, id); err != nil {
+		return err
+	}
 	out, err := rewriteXML(doc, xmlRule{
 		path:    []string{"InitiateMultipartUploadResult", "UploadId"},
 		replace: func(string) (string, bool) { return id, true },
@@ -83,6 +86,24 @@ func (p *Proxy) createMultipartUpload(rq *request) error {
 	return rq.relayBodyHeaders(resp.StatusCode, out)
 }
 
+// recordUpload creates the record of the new backend upload backend
+// (uploadrecord.go); if that fails the upload is aborted, so that nothing
+// is left half made, and the client gets the record's error.
+func (p *Proxy) recordUpload(rq *request, backend, id string) error {
+	failed, err := p.createCompanion(rq, backend, id)
+	if err == nil && failed == nil {
+		return nil
+	}
+	if aerr := p.abortBackendUpload(rq, rq.key, backend); aerr != nil {
+		p.cfg.Logger.Warn("proxy: upload without its record not aborted", "request_id", rq.id, "upload", backend, "err", aerr)
+	}
+	if failed != nil {
+		defer failed.Body.Close()
+		return rq.relay(failed)
+	}
+	return err
+}
+
 // uploadKey opens the data key of the upload the client's upload ID names,
 // for writing part data into it.
 func (p *Proxy) uploadKey(rq *request) (uploadID, *envelope.DataKey, error) {
@@ -90,6 +111,7 @@ func (p *Proxy) uploadKey(rq *request) (uploadID, *envelope.DataKey, error) {
 	if err != nil {
 		return uploadID{}, nil, err
 	}
+	u = p.withRecord(rq, u)
 	if u.md == nil {
 		// Not started through the proxy (or its upload ID was shortened):
 		// its parts cannot be encrypted.
@@ -242,6 +264,9 @@ func (p *Proxy) completeAtBackend(rq *request, u uploadID, body []byte, ck *stor
 		if out, err = withCompleteChecksum(out, *ck); err != nil {
 			return err
 		}
+	}
+	if !bytes.Contains(out, []byte("<Error>")) {
+		p.dropCompanions(rq, u)
 	}
 	h := rq.w.Header()
 	copyResponseHeader(h, resp.Header, true)
@@ -466,12 +491,14 @@ func checkCompleteParts(doc []byte, uploadID string) error {
 }
 
 // abortMultipartUpload accepts the proxy's upload IDs and bare backend IDs
-// (which ListMultipartUploads returns).
+// (which ListMultipartUploads lists for uploads without a record), and
+// aborts the upload's record with it.
 func (p *Proxy) abortMultipartUpload(rq *request) error {
 	u, err := parseUploadID(query(rq.r).Get("uploadId"))
 	if err != nil {
 		return err
 	}
+	u = p.withRecord(rq, u)
 	failed, err := p.checkInitiatedTime(rq, u.backend)
 	if err != nil {
 		return err
@@ -487,6 +514,9 @@ func (p *Proxy) abortMultipartUpload(rq *request) error {
 		return err
 	}
 	defer resp.Body.Close()
+	if ok2xx(resp.StatusCode) {
+		p.dropCompanions(rq, u)
+	}
 	return rq.relay(resp)
 }
 

@@ -28,6 +28,8 @@ type Proxy struct {
 	kmsKeys *keySet
 	// anonymousBuckets holds Config.AnonymousBuckets.
 	anonymousBuckets map[string]bool
+	// companions caches the client IDs of upload records (uploadrecord.go).
+	companions *companionCache
 }
 
 // New validates cfg and returns a Proxy.
@@ -61,10 +63,11 @@ func New(cfg Config) (*Proxy, error) {
 		// to another region) are the client's business and pass on as
 		// they are, which is all a Client would add besides a copy of
 		// every request's headers (kept for redirects) and its wrapping.
-		upstream: transport,
-		replicas: make(map[string]map[string]bool),
-		mixed:    make(map[string]bool, len(cfg.MixedBuckets)),
-		kmsKeys:  newKeySet(append([]string{cfg.KMSKeyID}, cfg.AcceptKMSKeyIDs...)...),
+		upstream:   transport,
+		replicas:   make(map[string]map[string]bool),
+		companions: newCompanionCache(),
+		mixed:      make(map[string]bool, len(cfg.MixedBuckets)),
+		kmsKeys:    newKeySet(append([]string{cfg.KMSKeyID}, cfg.AcceptKMSKeyIDs...)...),
 	}
 	for _, b := range cfg.MixedBuckets {
 		p.mixed[b] = true

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -245,4 +246,17 @@ func decodeFields(b []byte) (http.Header, error) {
 		h.Set(full, value)
 	}
 	return h, nil
+}
+
+// String is the client upload ID u was parsed from (its encoding is
+// canonical), or the bare backend ID.
+func (u uploadID) String() string {
+	if u.md == nil {
+		return u.backend
+	}
+	sep := uploadIDSep
+	if u.ckAlg != checksum.None {
+		sep = uploadIDSep2
+	}
+	return u.backend + sep + uploadB64.EncodeToString(slices.Concat(u.ckSpec(), u.fields, u.mac))
 }

@@ -1,10 +1,15 @@
 package proxy
 
 import (
+	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,22 +93,243 @@ func (p *Proxy) checkInitiatedTime(rq *request, backendID string) (failed *http.
 }
 
 // listMultipartUploads serves ListMultipartUploads from the backend's
-// listing. An upload-id-marker that is a proxy upload ID (a client may
-// hold one as the place to resume from) is reduced to the backend ID it
-// wraps, which is where the backend's listing resumes, and is echoed back
-// as the client sent it. The listed IDs are the backend's; every operation
-// accepts them where it needs no key material (AbortMultipartUpload,
-// ListParts, and as markers), see docs/ARCHITECTURE.md.
+// listing with the IDs clients were given: each listed upload's ID is the
+// one its record holds (uploadrecord.go; a bare backend ID for an upload
+// without one), and the records themselves are left out, a page they
+// shortened being filled from the backend's next ones, so that pages hold
+// max-uploads entries as S3's do. An upload-id-marker that is a proxy
+// upload ID is reduced to the backend ID it wraps, which is where the
+// backend's listing resumes, and is echoed back as the client sent it.
 func (p *Proxy) listMultipartUploads(rq *request) error {
 	q := forwardQuery(query(rq.r))
 	marker := q.Get("upload-id-marker")
-	u, err := parseUploadID(marker)
-	if marker == "" || err != nil || u.md == nil {
-		return p.rewritten(rq, q)
+	if u, err := parseUploadID(marker); marker != "" && err == nil && u.md != nil {
+		q.Set("upload-id-marker", u.backend)
+	} else {
+		marker = ""
 	}
-	q.Set("upload-id-marker", u.backend)
-	return p.rewritten(rq, q, xmlRule{
-		path:    []string{"ListMultipartUploadsResult", "UploadIdMarker"},
-		replace: func(string) (string, bool) { return marker, true },
+	return p.edited(rq, q, func(doc []byte) ([]byte, error) {
+		return p.clientUploadList(rq, q, marker, doc)
 	})
+}
+
+// uploadsPage is what the proxy reads of a backend ListMultipartUploads
+// page.
+type uploadsPage struct {
+	IsTruncated        bool   `xml:"IsTruncated"`
+	NextKeyMarker      string `xml:"NextKeyMarker"`
+	NextUploadIDMarker string `xml:"NextUploadIdMarker"`
+	EncodingType       string `xml:"EncodingType"`
+	Uploads            []struct {
+		Key      string `xml:"Key"`
+		UploadID string `xml:"UploadId"`
+	} `xml:"Upload"`
+	CommonPrefixes []struct {
+		Prefix string `xml:"Prefix"`
+	} `xml:"CommonPrefixes"`
+}
+
+// decoded is a key or prefix of the page as it names it.
+func (l *uploadsPage) decoded(s string) string {
+	if strings.EqualFold(l.EncodingType, "url") {
+		if v, err := url.QueryUnescape(s); err == nil {
+			return v
+		}
+	}
+	return s
+}
+
+// isRecord reports whether a listed key or common prefix is (or holds
+// only) upload records.
+func (l *uploadsPage) isRecord(s string) bool {
+	return strings.HasPrefix(l.decoded(s), companionPrefix)
+}
+
+// scan looks up the client IDs of the page's uploads into ids and counts
+// the entries a client sees.
+func (p *Proxy) scan(rq *request, l *uploadsPage, ids map[string]string) (kept, dropped int) {
+	for _, u := range l.Uploads {
+		// Records listed on the page name their uploads' IDs without a
+		// lookup (and MinIO finds records by exact key only).
+		if b, id, err := parseCompanionKey(l.decoded(u.Key)); err == nil {
+			ids[b] = id
+			p.companions.Add(rq.bucket+"\x00"+b, id)
+		}
+	}
+	for _, u := range l.Uploads {
+		if l.isRecord(u.Key) {
+			dropped++
+			continue
+		}
+		kept++
+		if _, ok := ids[u.UploadID]; ok {
+			continue
+		}
+		if id := p.clientUploadID(rq, u.UploadID); id != "" {
+			ids[u.UploadID] = id
+		}
+	}
+	for _, c := range l.CommonPrefixes {
+		if l.isRecord(c.Prefix) {
+			dropped++
+		} else {
+			kept++
+		}
+	}
+	return kept, dropped
+}
+
+// uploadRules are the edits of a backend page: records out, client IDs in.
+func uploadRules(l *uploadsPage, ids map[string]string) []xmlRule {
+	byID := func(s string) (string, bool) {
+		id, ok := ids[s]
+		return id, ok
+	}
+	return []xmlRule{
+		{path: []string{"Upload"}, dropIf: func(c map[string]string) bool { return l.isRecord(c["Key"]) }},
+		{path: []string{"CommonPrefixes"}, dropIf: func(c map[string]string) bool { return l.isRecord(c["Prefix"]) }},
+		{path: []string{"Upload", "UploadId"}, replace: byID},
+		{path: []string{"ListMultipartUploadsResult", "NextUploadIdMarker"}, replace: byID},
+	}
+}
+
+// clientUploadList edits the backend's first page doc (of query q) into
+// the client's; marker is the client's upload-id-marker when it was a
+// proxy upload ID.
+func (p *Proxy) clientUploadList(rq *request, q url.Values, marker string, doc []byte) ([]byte, error) {
+	var l uploadsPage
+	if err := xml.Unmarshal(doc, &l); err != nil {
+		return nil, fmt.Errorf("proxy: ListMultipartUploads: backend answer: %w", err)
+	}
+	ids := make(map[string]string)
+	kept, dropped := p.scan(rq, &l, ids)
+	rules := uploadRules(&l, ids)
+	if marker != "" {
+		rules = append(rules, xmlRule{
+			path:    []string{"ListMultipartUploadsResult", "UploadIdMarker"},
+			replace: func(string) (string, bool) { return marker, true },
+		})
+	}
+	var more []byte
+	if dropped > 0 && l.IsTruncated {
+		last, extra, err := p.fillUploads(rq, q, l, maxUploadsOf(q)-kept, ids)
+		if err != nil {
+			return nil, err
+		}
+		more = extra
+		// Before the page's own rules: the first match applies.
+		rules = append([]xmlRule{
+			xmlRule{path: []string{"ListMultipartUploadsResult", "IsTruncated"}, replace: func(string) (string, bool) { return strconv.FormatBool(last.IsTruncated), true }},
+			xmlRule{path: []string{"ListMultipartUploadsResult", "NextKeyMarker"}, replace: func(string) (string, bool) { return last.NextKeyMarker, true }},
+			xmlRule{path: []string{"ListMultipartUploadsResult", "NextUploadIdMarker"}, replace: func(string) (string, bool) {
+				if id, ok := ids[last.NextUploadIDMarker]; ok {
+					return id, true
+				}
+				return last.NextUploadIDMarker, true
+			}}}, rules...)
+	}
+	out, err := rewriteXML(doc, rules...)
+	if err != nil || len(more) == 0 {
+		return out, err
+	}
+	end := bytes.LastIndex(out, []byte("</ListMultipartUploadsResult>"))
+	if end < 0 {
+		return nil, errors.New("proxy: ListMultipartUploads: backend answer does not end")
+	}
+	return slices.Concat(out[:end], more, out[end:]), nil
+}
+
+// maxUploadsOf is the page size query q asks for (S3's default and
+// ceiling are 1,000).
+func maxUploadsOf(q url.Values) int {
+	n, err := strconv.Atoi(q.Get("max-uploads"))
+	if err != nil || n < 0 || n > 1000 {
+		return 1000
+	}
+	return n
+}
+
+// fillUploads reads the backend's pages after prev until need entries a
+// client sees are found or the listing ends, skipping the records' range
+// of keys; it returns the last page read and the entries (Upload and
+// CommonPrefixes elements, edited) to add.
+func (p *Proxy) fillUploads(rq *request, q url.Values, prev uploadsPage, need int, ids map[string]string) (uploadsPage, []byte, error) {
+	var more []byte
+	for page := 0; need > 0 && prev.IsTruncated; page++ {
+		if page > 100 {
+			return prev, nil, errors.New("proxy: ListMultipartUploads does not end")
+		}
+		next := maps.Clone(q)
+		next.Set("max-uploads", strconv.Itoa(need))
+		next.Set("key-marker", prev.decoded(prev.NextKeyMarker))
+		next.Set("upload-id-marker", prev.NextUploadIDMarker)
+		if prev.NextKeyMarker == "" {
+			break
+		}
+		if prev.isRecord(prev.NextKeyMarker) {
+			next.Set("key-marker", companionSkip)
+			next.Del("upload-id-marker")
+		}
+		req, err := p.newUpstream(rq.r.Context(), http.MethodGet, rq.bucket, "", next, forwardHeader(rq.r.Header))
+		if err != nil {
+			return prev, nil, err
+		}
+		resp, err := p.do(req, nil)
+		if err != nil {
+			return prev, nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			// The backend cannot resume there (versitygw refuses an
+			// upload-id-marker with a key-marker): the page stays short,
+			// its markers the backend's.
+			drain(resp)
+			break
+		}
+		doc, err := readXML(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return prev, nil, err
+		}
+		var l uploadsPage
+		if err := xml.Unmarshal(doc, &l); err != nil {
+			return prev, nil, fmt.Errorf("proxy: ListMultipartUploads: backend answer: %w", err)
+		}
+		kept, _ := p.scan(rq, &l, ids)
+		edited, err := rewriteXML(doc, uploadRules(&l, ids)...)
+		if err != nil {
+			return prev, nil, err
+		}
+		more = append(more, childElements(edited, "Upload", "CommonPrefixes")...)
+		need -= kept
+		prev = l
+	}
+	return prev, more, nil
+}
+
+// childElements returns the bytes of doc's root's child elements named
+// one of names, in order.
+func childElements(doc []byte, names ...string) []byte {
+	var out []byte
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	depth, start := 0, int64(-1)
+	for {
+		off := d.InputOffset()
+		tok, err := d.RawToken()
+		if err != nil {
+			return out
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth == 2 && slices.Contains(names, t.Name.Local) {
+				start = off
+			}
+		case xml.EndElement:
+			if depth == 2 && start >= 0 {
+				out = append(out, doc[start:d.InputOffset()]...)
+				start = -1
+			}
+			depth--
+		}
+	}
 }

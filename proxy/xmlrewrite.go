@@ -25,6 +25,9 @@ type xmlRule struct {
 	drop      bool
 	replace   func(text string) (string, bool)
 	replaceIn func(text string, siblings map[string]string) (string, bool)
+	// dropIf drops the element when it reports true of the text of its
+	// leaf children (by name).
+	dropIf func(children map[string]string) bool
 }
 
 // xmlDeferred is a replaceIn edit waiting for its parent to close.
@@ -120,7 +123,7 @@ func (e *xmlEditor) start(t xml.StartElement, off, end int64) {
 		if o.rule != nil && o.rule.drop {
 			e.dropDepth = len(e.stack)
 		}
-		o.collect = parentOfReplaceIn(e.rules, e.names)
+		o.collect = parentOfReplaceIn(e.rules, e.names) || o.rule != nil && o.rule.dropIf != nil
 	}
 }
 
@@ -139,6 +142,15 @@ func (e *xmlEditor) end(t xml.EndElement, off, end int64) error {
 	case e.dropDepth == depth:
 		e.splices = append(e.splices, xmlSplice{from: o.start, to: end})
 		e.dropDepth = 0
+	case e.dropDepth == 0 && o.rule != nil && o.rule.dropIf != nil && o.rule.dropIf(o.leaves):
+		kept := e.splices[:0]
+		for _, s := range e.splices {
+			if s.from < o.start {
+				kept = append(kept, s)
+			}
+		}
+		e.splices = append(kept, xmlSplice{from: o.start, to: end})
+		o.deferred = nil
 	case e.dropDepth == 0 && o.rule != nil && o.rule.replace != nil && !o.selfClosed:
 		if s, ok := o.rule.replace(o.text.String()); ok {
 			e.splices = append(e.splices, xmlSplice{from: o.inner, to: off, with: escapeXMLText(s)})
