@@ -51,9 +51,11 @@
 //     proxy (S3 and versitygw store a server-side copy as one part, which
 //     would lose the part boundaries the decryption needs). So is a copy of
 //     an object without envelope metadata, which comes out encrypted.
-//   - UploadPart and UploadPartCopy need the proxy's upload ID (with key
-//     material); ListParts, Complete and Abort also accept the bare
-//     backend ID ListMultipartUploads shows.
+//   - Upload IDs carry their key material; ListMultipartUploads lists the
+//     IDs CreateMultipartUpload gave, read back from a companion upload
+//     (uploadrecord.go), and a bare backend ID is accepted wherever its
+//     companion can be found. Keys under ".bucketkey-upload/" are the
+//     companions' and are refused with 400 InvalidArgument.
 //   - Object keys (and copy sources) with a "." or ".." path segment
 //     ("a/./b", "../k") are refused with 400 InvalidArgument, and keys over
 //     1024 bytes with KeyTooLongError, before anything reaches the
