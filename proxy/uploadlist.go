@@ -146,16 +146,13 @@ func (l *uploadsPage) isRecord(s string) bool {
 }
 
 // scan looks up the client IDs of the page's uploads into ids and counts
-// the entries a client sees.
+// the entries a client sees. Records listed on the page name their
+// uploads' IDs without a lookup; the others come from the cache or, for
+// a page that still lacks some, from one read of the records' range
+// (readRecords), not a lookup per upload.
 func (p *Proxy) scan(rq *request, l *uploadsPage, ids map[string]string) (kept, dropped int) {
-	for _, u := range l.Uploads {
-		// Records listed on the page name their uploads' IDs without a
-		// lookup (and MinIO finds records by exact key only).
-		if b, id, err := parseCompanionKey(l.decoded(u.Key)); err == nil {
-			ids[b] = id
-			p.companions.Add(rq.bucket+"\x00"+b, id)
-		}
-	}
+	p.addRecords(rq, l, ids)
+	missing := false
 	for _, u := range l.Uploads {
 		if l.isRecord(u.Key) {
 			dropped++
@@ -165,9 +162,14 @@ func (p *Proxy) scan(rq *request, l *uploadsPage, ids map[string]string) (kept, 
 		if _, ok := ids[u.UploadID]; ok {
 			continue
 		}
-		if id := p.clientUploadID(rq, u.UploadID); id != "" {
+		if id, ok := p.companions.Get(rq.bucket + "\x00" + u.UploadID); ok {
 			ids[u.UploadID] = id
+		} else {
+			missing = true
 		}
+	}
+	if missing {
+		p.readRecords(rq, ids)
 	}
 	for _, c := range l.CommonPrefixes {
 		if l.isRecord(c.Prefix) {
@@ -177,6 +179,55 @@ func (p *Proxy) scan(rq *request, l *uploadsPage, ids map[string]string) (kept, 
 		}
 	}
 	return kept, dropped
+}
+
+// addRecords adds the client IDs the records listed on page l hold to ids
+// and to the cache.
+func (p *Proxy) addRecords(rq *request, l *uploadsPage, ids map[string]string) {
+	for _, u := range l.Uploads {
+		if b, id, err := parseCompanionKey(l.decoded(u.Key)); err == nil {
+			ids[b] = id
+			p.companions.Add(rq.bucket+"\x00"+b, id)
+		}
+	}
+}
+
+// maxRecordPages bounds readRecords: an upload whose record lies beyond
+// 10,000 others lists its backend ID until the cache holds its record.
+const maxRecordPages = 10
+
+// readRecords adds the client IDs of the bucket's upload records to ids,
+// from a listing of the records' key range. Best effort: an upload whose
+// record is not read lists its backend ID (and MinIO, which lists the
+// uploads of one exact key when given a prefix, lists none here).
+func (p *Proxy) readRecords(rq *request, ids map[string]string) {
+	q := url.Values{"uploads": {""}, "prefix": {companionPrefix}}
+	for range maxRecordPages {
+		req, err := p.newUpstream(rq.r.Context(), http.MethodGet, rq.bucket, "", q, backendHeader(rq.r.Header))
+		if err != nil {
+			return
+		}
+		resp, err := p.do(req, nil)
+		if err != nil {
+			return
+		}
+		var l uploadsPage
+		failed, err := decodeOK(resp, "ListMultipartUploads", &l)
+		if failed != nil {
+			drain(failed)
+			err = errors.New("backend answered " + failed.Status)
+		}
+		if err != nil {
+			p.cfg.Logger.Warn("proxy: upload records not read", "request_id", rq.id, "err", err)
+			return
+		}
+		p.addRecords(rq, &l, ids)
+		if !l.IsTruncated || l.NextKeyMarker == "" {
+			return
+		}
+		q.Set("key-marker", l.decoded(l.NextKeyMarker))
+		q.Set("upload-id-marker", l.NextUploadIDMarker)
+	}
 }
 
 // uploadRules are the edits of a backend page: records out, client IDs in.
@@ -261,11 +312,11 @@ func (p *Proxy) fillUploads(rq *request, q url.Values, prev uploadsPage, need in
 		}
 		next := maps.Clone(q)
 		next.Set("max-uploads", strconv.Itoa(need))
-		next.Set("key-marker", prev.decoded(prev.NextKeyMarker))
-		next.Set("upload-id-marker", prev.NextUploadIDMarker)
 		if prev.NextKeyMarker == "" {
 			break
 		}
+		next.Set("key-marker", prev.decoded(prev.NextKeyMarker))
+		next.Set("upload-id-marker", prev.NextUploadIDMarker)
 		if prev.isRecord(prev.NextKeyMarker) {
 			next.Set("key-marker", companionSkip)
 			next.Del("upload-id-marker")
