@@ -63,6 +63,21 @@ func (p *Proxy) findUpload(rq *request, backendID string) (_ *listedUpload, fail
 	return nil, nil, errors.New("proxy: ListMultipartUploads does not end")
 }
 
+// parseConditionDate reads a condition date as S3 does: an HTTP date or
+// an RFC 3339 one. A date it cannot read, or one in the future, is not a
+// condition at all (ok false), as for If-Modified-Since: an upload cannot
+// have been initiated later than now, and S3 ignores such a date rather
+// than failing every request that carries it.
+func parseConditionDate(v string) (_ time.Time, ok bool) {
+	t, err := http.ParseTime(v)
+	if err != nil {
+		if t, err = time.Parse(time.RFC3339, v); err != nil {
+			return time.Time{}, false
+		}
+	}
+	return t, !t.After(time.Now())
+}
+
 // checkInitiatedTime applies x-amz-if-match-initiated-time of an
 // AbortMultipartUpload itself, the same on every backend (S3 documents it
 // for directory buckets; of the tested backends only versitygw knows it):
@@ -74,9 +89,9 @@ func (p *Proxy) checkInitiatedTime(rq *request, backendID string) (failed *http.
 	if v == "" {
 		return nil, nil
 	}
-	want, err := http.ParseTime(v)
-	if err != nil {
-		return nil, nil // S3 ignores a condition date it cannot read
+	want, ok := parseConditionDate(v)
+	if !ok {
+		return nil, nil
 	}
 	u, failed, err := p.findUpload(rq, backendID)
 	if err != nil || failed != nil || u == nil {
@@ -166,6 +181,17 @@ func (p *Proxy) scan(rq *request, l *uploadsPage, ids map[string]string) (kept, 
 			ids[u.UploadID] = id
 		} else {
 			missing = true
+		}
+	}
+	// The next upload-id-marker can name an upload not on the page: the
+	// last one folded into a common prefix that ended it.
+	if m := l.NextUploadIDMarker; m != "" && !l.isRecord(l.NextKeyMarker) {
+		if _, ok := ids[m]; !ok {
+			if id, ok := p.companions.Get(rq.bucket + "\x00" + m); ok {
+				ids[m] = id
+			} else {
+				missing = true
+			}
 		}
 	}
 	if missing {
