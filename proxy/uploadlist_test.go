@@ -31,4 +31,3 @@ func TestUnitParseConditionDate(t *testing.T) {
 		}
 	}
 }
-
