@@ -31,6 +31,8 @@ var anonymousWrites = map[string]bool{
 
 var errAnonymousDenied = s3err.AccessDenied
 
+const msgAnonymousSignedStreaming = "Anonymous requests don't support this x-amz-content-sha256 value. Please use UNSIGNED-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER."
+
 // anonymous admits an unsigned request if its bucket is open to anonymous
 // callers and the operation needs no new key, and marks its context so
 // that its backend requests go out unsigned. Otherwise it answers as S3
@@ -40,6 +42,9 @@ func (p *Proxy) anonymous(rq *request) (*sigv4.Authenticated, error) {
 	switch {
 	case rq.bucket == "" || !(p.cfg.AnonymousAll || p.anonymousBuckets[rq.bucket]):
 		return nil, errAnonymousDenied.Wrap(errors.New("proxy: anonymous request for a bucket not opened to them"))
+	case sigv4.SignedStreaming(rq.r.Header.Get("X-Amz-Content-Sha256")):
+		// S3's answer before any access decision on the request itself.
+		return nil, s3err.InvalidRequest.With(msgAnonymousSignedStreaming)
 	case anonymousWrites[rq.op]:
 		return nil, errAnonymousDenied.Wrap(errors.New("proxy: anonymous writes of object data are not supported"))
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"io"
 	"net/http"
 	"strings"
@@ -85,6 +86,25 @@ func anonymousRequests(t *testing.T, be *testenv.Process) {
 		resp, body := unsignedRequest(t, tc.method, tp.srv.URL+tc.path, []byte("x"))
 		if resp.StatusCode != http.StatusForbidden || !bytes.Contains(body, []byte("<Message>Access Denied</Message>")) {
 			t.Errorf("%s %s: %s %s", tc.method, tc.path, resp.Status, body)
+		}
+	}
+	// An unsigned request that promises signed chunks: S3's InvalidRequest
+	// (on a public bucket, S3 says it before deciding on the write).
+	for _, v := range []string{"STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"} {
+		for _, method := range []string{http.MethodPut, http.MethodGet} {
+			req, _ := http.NewRequest(method, tp.srv.URL+"/"+pub+"/new", nil)
+			req.Header.Set("X-Amz-Content-Sha256", v)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var e struct{ Code, Message string }
+			_ = xml.Unmarshal(body, &e)
+			if resp.StatusCode != http.StatusBadRequest || e.Code != "InvalidRequest" || e.Message != msgAnonymousSignedStreaming {
+				t.Errorf("anonymous %s with %s: %s %s", method, v, resp.Status, body)
+			}
 		}
 	}
 	if _, err := tp.backend.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(pub), Key: aws.String("new")}); err == nil {

@@ -22,6 +22,17 @@ const (
 	streamingECDSATrailer    = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER"
 )
 
+// SignedStreaming reports whether x-amz-content-sha256 value v promises
+// signed aws-chunked framing, whose chunk signatures an anonymous request
+// cannot carry.
+func SignedStreaming(v string) bool {
+	switch v {
+	case streamingSigned, streamingSignedTrailer, streamingECDSA, streamingECDSATrailer:
+		return true
+	}
+	return false
+}
+
 // clientPayload is how a client request protects its body (its
 // x-amz-content-sha256 value); PayloadMode is the other direction: how
 // Signer protects the body it sends upstream.
