@@ -257,3 +257,63 @@ func TestUploadRecordsReserved(t *testing.T) {
 		}
 	})
 }
+
+// TestListMultipartUploadsChecksums (issue 10, groups 2 and 7):
+// ListMultipartUploads names each upload's checksum algorithm and type as
+// CreateMultipartUpload declared them (S3's default type when none was
+// given), for every algorithm S3 accepts, and none for an upload that
+// declared none, on every backend, though the backend's uploads hold only
+// ciphertext parts.
+func TestListMultipartUploadsChecksums(t *testing.T) {
+	forEachBackend(t, envOptions{}, func(t *testing.T, o envOptions) {
+		e := newEnv(t, o)
+		b := e.newBucket()
+		ctx := ctxFor(t, time.Minute)
+		type declared struct {
+			alg types.ChecksumAlgorithm
+			typ types.ChecksumType
+		}
+		want := map[string]declared{}
+		for i, d := range []declared{
+			{types.ChecksumAlgorithmCrc32, types.ChecksumTypeComposite},
+			{types.ChecksumAlgorithmCrc32c, types.ChecksumTypeFullObject},
+			{types.ChecksumAlgorithmCrc64nvme, ""}, // FULL_OBJECT by default
+			{types.ChecksumAlgorithmSha1, ""},      // COMPOSITE by default
+			{types.ChecksumAlgorithmSha256, types.ChecksumTypeComposite},
+			{types.ChecksumAlgorithmSha512, types.ChecksumTypeComposite},
+			{types.ChecksumAlgorithmMd5, types.ChecksumTypeComposite},
+			{types.ChecksumAlgorithmXxhash64, types.ChecksumTypeComposite},
+			{types.ChecksumAlgorithmXxhash3, types.ChecksumTypeComposite},
+			{types.ChecksumAlgorithmXxhash128, types.ChecksumTypeComposite},
+			{"", ""},
+		} {
+			k := "obj-" + string(rune('a'+i))
+			cr, err := e.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b, Key: &k,
+				ChecksumAlgorithm: d.alg, ChecksumType: d.typ})
+			if err != nil {
+				t.Fatalf("%s: %v", d.alg, err)
+			}
+			if d.typ == "" && d.alg != "" {
+				d.typ = types.ChecksumTypeComposite
+				if d.alg == types.ChecksumAlgorithmCrc64nvme {
+					d.typ = types.ChecksumTypeFullObject
+				}
+			}
+			if cr.ChecksumAlgorithm != d.alg || cr.ChecksumType != d.typ {
+				t.Errorf("%s: CreateMultipartUpload answers %q %q, want %q %q", k, cr.ChecksumAlgorithm, cr.ChecksumType, d.alg, d.typ)
+			}
+			want[aws.ToString(cr.UploadId)] = d
+		}
+		l, err := e.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]declared{}
+		for _, u := range l.Uploads {
+			got[aws.ToString(u.UploadId)] = declared{u.ChecksumAlgorithm, u.ChecksumType}
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("ListMultipartUploads lists\n%v\nwant\n%v", got, want)
+		}
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bucketkey/bucketkey/checksum"
 	"github.com/bucketkey/bucketkey/s3err"
 )
 
@@ -256,18 +257,33 @@ func (p *Proxy) readRecords(rq *request, ids map[string]string) {
 	}
 }
 
-// uploadRules are the edits of a backend page: records out, client IDs in.
+// uploadRules are the edits of a backend page: records out, client IDs
+// and their declared checksums in.
 func uploadRules(l *uploadsPage, ids map[string]string) []xmlRule {
 	byID := func(s string) (string, bool) {
 		id, ok := ids[s]
 		return id, ok
 	}
-	return []xmlRule{
-		{path: []string{"Upload"}, dropIf: func(c map[string]string) bool { return l.isRecord(c["Key"]) }},
+	rules := []xmlRule{
+		{path: []string{"Upload"}, dropIf: func(c map[string]string) bool { return l.isRecord(c["Key"]) },
+			insert: func(c map[string]string) string { return declaredChecksum(ids[c["UploadId"]]) }},
 		{path: []string{"CommonPrefixes"}, dropIf: func(c map[string]string) bool { return l.isRecord(c["Prefix"]) }},
 		{path: []string{"Upload", "UploadId"}, replace: byID},
 		{path: []string{"ListMultipartUploadsResult", "NextUploadIdMarker"}, replace: byID},
 	}
+	// The backend's upload was created without the client's checksum (its
+	// parts are ciphertext): the listing names the one the ID declares.
+	return append(rules, dropChecksums("Upload")...)
+}
+
+// declaredChecksum is the XML of the checksum algorithm and type client
+// upload ID id declares, as S3 lists them; "" for none.
+func declaredChecksum(id string) string {
+	u, err := parseUploadID(id)
+	if id == "" || err != nil || u.ckAlg == checksum.None {
+		return ""
+	}
+	return "<ChecksumAlgorithm>" + u.ckAlg.String() + "</ChecksumAlgorithm><ChecksumType>" + u.ckType + "</ChecksumType>"
 }
 
 // clientUploadList edits the backend's first page doc (of query q) into

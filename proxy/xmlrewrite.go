@@ -28,6 +28,10 @@ type xmlRule struct {
 	// dropIf drops the element when it reports true of the text of its
 	// leaf children (by name).
 	dropIf func(children map[string]string) bool
+	// insert returns raw XML to add at the end of the element's content,
+	// from the text of its leaf children (by name): elements the backend
+	// cannot give, such as an upload's declared checksum.
+	insert func(children map[string]string) string
 }
 
 // xmlDeferred is a replaceIn edit waiting for its parent to close.
@@ -123,7 +127,7 @@ func (e *xmlEditor) start(t xml.StartElement, off, end int64) {
 		if o.rule != nil && o.rule.drop {
 			e.dropDepth = len(e.stack)
 		}
-		o.collect = parentOfReplaceIn(e.rules, e.names) || o.rule != nil && o.rule.dropIf != nil
+		o.collect = parentOfReplaceIn(e.rules, e.names) || o.rule != nil && (o.rule.dropIf != nil || o.rule.insert != nil)
 	}
 }
 
@@ -138,11 +142,13 @@ func (e *xmlEditor) end(t xml.EndElement, off, end int64) error {
 	if depth > 1 {
 		parent = e.stack[depth-2]
 	}
+	editable := e.dropDepth == 0 && o.rule != nil // not inside a dropped element
+	dropIf := editable && o.rule.dropIf != nil && o.rule.dropIf(o.leaves)
 	switch {
 	case e.dropDepth == depth:
 		e.splices = append(e.splices, xmlSplice{from: o.start, to: end})
 		e.dropDepth = 0
-	case e.dropDepth == 0 && o.rule != nil && o.rule.dropIf != nil && o.rule.dropIf(o.leaves):
+	case dropIf:
 		kept := e.splices[:0]
 		for _, s := range e.splices {
 			if s.from < o.start {
@@ -163,6 +169,11 @@ func (e *xmlEditor) end(t xml.EndElement, off, end int64) error {
 			parent.leaves = make(map[string]string)
 		}
 		parent.leaves[o.name] = o.text.String()
+	}
+	if editable && !dropIf && o.rule.insert != nil && !o.selfClosed {
+		if x := o.rule.insert(o.leaves); x != "" {
+			e.splices = append(e.splices, xmlSplice{from: off, to: off, with: x})
+		}
 	}
 	for _, d := range o.deferred {
 		if s, ok := d.rule.replaceIn(d.text, o.leaves); ok {

@@ -43,6 +43,14 @@ func TestUnitRewriteXML(t *testing.T) {
 			rules: append(dropChecksums("Part"), xmlRule{path: []string{"A", "UploadId"}, replace: func(string) (string, bool) { return "a&b<c", true }}),
 		},
 		{
+			name: "insert from the children, not into dropped elements, after dropped children",
+			in:   `<L><Upload><Key>a</Key><ChecksumType>X</ChecksumType></Upload><Upload><Key>rec</Key></Upload><Upload><Key>b</Key></Upload></L>`,
+			want: `<L><Upload><Key>a</Key><Alg>a</Alg></Upload><Upload><Key>b</Key><Alg>b</Alg></Upload></L>`,
+			rules: append([]xmlRule{{path: []string{"Upload"},
+				dropIf: func(c map[string]string) bool { return c["Key"] == "rec" },
+				insert: func(c map[string]string) string { return "<Alg>" + c["Key"] + "</Alg>" }}}, dropChecksums("Upload")...),
+		},
+		{
 			name:  "no match: identical",
 			in:    "<a>\n  <b>text</b>\n  <!-- c --><![CDATA[x]]>\n</a>",
 			want:  "<a>\n  <b>text</b>\n  <!-- c --><![CDATA[x]]>\n</a>",
