@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+
+	"github.com/bucketkey/bucketkey/s3err"
 )
 
 // S3's limits on a request's headers, enforced by the proxy itself so that
@@ -17,6 +20,21 @@ const (
 	// against it, as they do at the backend.
 	maxUserMetadata = 2 << 10
 )
+
+// maxUploadSize is S3's limit on the plaintext of one PutObject or
+// UploadPart: 5 GiB.
+const maxUploadSize = 5 << 30
+
+// checkUploadSize refuses a PutObject or UploadPart of n bytes over
+// maxUploadSize as S3 does, before any key is fetched or byte is read.
+func checkUploadSize(n int64) error {
+	if n <= maxUploadSize {
+		return nil
+	}
+	return s3err.EntityTooLarge.With("Your proposed upload exceeds the maximum allowed size").
+		WithExtra("ProposedSize", strconv.FormatInt(n, 10)).
+		WithExtra("MaxSizeAllowed", strconv.FormatInt(maxUploadSize, 10))
+}
 
 // S3's multipart limits.
 const (

@@ -1,9 +1,15 @@
 package proxy
 
 import (
+	"context"
+	"encoding/xml"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
@@ -70,5 +76,40 @@ func TestUnitSetMetadataLimit(t *testing.T) {
 		if !c.ok && s3err.As(err) == nil || !c.ok && s3err.As(err).Code != "MetadataTooLarge" {
 			t.Errorf("%d bytes of user metadata: got %v, want MetadataTooLarge", c.value, err)
 		}
+	}
+}
+
+// zeros is an endless reader of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+// TestUploadSizeLimit: a PutObject or UploadPart over S3's 5 GiB gets S3's
+// EntityTooLarge (with ProposedSize and MaxSizeAllowed) before any key is
+// fetched or the body read, and stores nothing.
+func TestUploadSizeLimit(t *testing.T) {
+	tp := newTestProxy(t)
+	b := tp.newBucket(t)
+	const n = maxUploadSize + 1
+	for _, path := range []string{"/" + b + "/big", "/" + b + "/big?partNumber=1&uploadId=x"} {
+		req, err := http.NewRequest(http.MethodPut, tp.srv.URL+path, io.LimitReader(zeros{}, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = n
+		req.Header.Set("Expect", "100-continue")
+		resp := signedRaw(t, req)
+		body := readAllClose(t, resp.Body)
+		var e struct{ Code, Message, ProposedSize, MaxSizeAllowed string }
+		if err := xml.Unmarshal(body, &e); err != nil || resp.StatusCode != http.StatusBadRequest || e.Code != "EntityTooLarge" ||
+			e.Message != "Your proposed upload exceeds the maximum allowed size" || e.ProposedSize != "5368709121" || e.MaxSizeAllowed != "5368709120" {
+			t.Errorf("PUT %s of 5 GiB + 1: %s %s", path, resp.Status, body)
+		}
+	}
+	if n := tp.keys.Stats().Total.Actual; n != 0 {
+		t.Errorf("%d KMS calls for refused uploads", n)
+	}
+	if _, err := tp.backend.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &b, Key: aws.String("big")}); err == nil {
+		t.Error("the refused upload left an object")
 	}
 }

@@ -141,6 +141,9 @@ func (p *Proxy) uploadPart(rq *request) error {
 	if n < 0 {
 		return s3err.MissingContentLength
 	}
+	if err := checkUploadSize(n); err != nil {
+		return err
+	}
 	part, err := parsePartNumber(query(rq.r).Get("partNumber"))
 	if err != nil {
 		return err

@@ -227,6 +227,9 @@ func (p *Proxy) putObject(rq *request) error {
 	if n < 0 {
 		return s3err.MissingContentLength
 	}
+	if err := checkUploadSize(n); err != nil {
+		return err
+	}
 	sse, err := parseSSE(rq.r.Header, rq.bucket)
 	if err != nil {
 		return err
