@@ -114,7 +114,7 @@ var (
 	}
 	wantTrailer = payloadWant{
 		"UNSIGNED-PAYLOAD+crc32", "STREAMING-UNSIGNED-PAYLOAD-TRAILER+trailer:crc32+aws-chunked",
-		"UNSIGNED-PAYLOAD+crc32c", "STREAMING-UNSIGNED-PAYLOAD-TRAILER+trailer:crc32c+aws-chunked",
+		"UNSIGNED-PAYLOAD+crc64nvme", "STREAMING-UNSIGNED-PAYLOAD-TRAILER+trailer:crc64nvme+aws-chunked",
 	}
 	wantUnsigned = payloadWant{"UNSIGNED-PAYLOAD+crc32", "UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD"}
 )

@@ -185,7 +185,8 @@ func (s *Signer) SignStream(ctx context.Context, req *http.Request, body io.Read
 // backend verifies and keeps as the object's (or part's) checksum:
 // PayloadChunked then sends STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER
 // (the trailer signed), PayloadUnsignedTrailer a trailer of ck instead of
-// CRC32C; PayloadUnsigned has no trailer, and sends no checksum.
+// CRC64NVME, the checksum S3 keeps for an object whose writer declared
+// none; PayloadUnsigned has no trailer, and sends no checksum.
 func (s *Signer) SignStreamChecksum(ctx context.Context, req *http.Request, body io.Reader, size int64, ck checksum.Algorithm) error {
 	if size < 0 {
 		return fmt.Errorf("sigv4: SignStream needs the body size, got %d", size)
@@ -245,7 +246,7 @@ func (s *Signer) SignStreamChecksum(ctx context.Context, req *http.Request, body
 
 	case PayloadUnsignedTrailer:
 		if ck == checksum.None {
-			ck = checksumCRC32C
+			ck = checksumCRC64NVME
 		}
 		setChunkedHeaders(req, size)
 		req.Header.Set("X-Amz-Content-Sha256", streamingUnsignedTrailer)
@@ -317,7 +318,7 @@ func seedSignature(authz string) ([32]byte, error) {
 // aws-chunked framing, no chunk signatures. Per s.Mode: PayloadChunked
 // signs body's hex SHA-256 (one hash, where chunks would cost one per
 // chunk plus the backend's decoding); PayloadUnsignedTrailer sends
-// UNSIGNED-PAYLOAD with the CRC32C in an x-amz-checksum-crc32c header,
+// UNSIGNED-PAYLOAD with the CRC64NVME in an x-amz-checksum-crc64nvme header,
 // which the backend checks as it would the trailer; PayloadUnsigned sends
 // UNSIGNED-PAYLOAD. Like SignStream, it first drops the client's body
 // digests from req's header; unlike Sign, it adds no Content-MD5. It sets
@@ -330,7 +331,7 @@ func (s *Signer) SignBody(ctx context.Context, req *http.Request, b []byte) erro
 
 // SignBodyChecksum is SignBody sending b's checksum of ck in its
 // x-amz-checksum-* header, in every mode (checksum.None: the mode's
-// default, PayloadUnsignedTrailer's CRC32C), which the backend verifies
+// default, PayloadUnsignedTrailer's CRC64NVME), which the backend verifies
 // and keeps as the object's checksum.
 func (s *Signer) SignBodyChecksum(ctx context.Context, req *http.Request, b []byte, ck checksum.Algorithm) error {
 	t := s.now()
@@ -353,7 +354,7 @@ func (s *Signer) SignBodyChecksum(ctx context.Context, req *http.Request, b []by
 	case PayloadUnsignedTrailer:
 		payload = unsignedPayload
 		if ck == checksum.None {
-			ck = checksumCRC32C
+			ck = checksumCRC64NVME
 		}
 	case PayloadUnsigned:
 		payload = unsignedPayload

@@ -105,7 +105,7 @@ func TestSignerRoundTrip(t *testing.T) {
 			if rec.payload != payloadOf[mode] || !bytes.Equal(rec.body, data) || rec.contentLength != int64(size) {
 				t.Fatalf("%v size %d: %v", mode, size, rec)
 			}
-			if mode == PayloadUnsignedTrailer && (rec.ckAlg != "CRC32C" || rec.ck != crcB64(checksumCRC32C, data)) {
+			if mode == PayloadUnsignedTrailer && (rec.ckAlg != "CRC64NVME" || rec.ck != crcB64(checksumCRC64NVME, data)) {
 				t.Fatalf("%v size %d: checksum %s %s", mode, size, rec.ckAlg, rec.ck)
 			}
 			if got, _ := stub.object(key); !bytes.Equal(got, data) {
@@ -292,7 +292,7 @@ func TestSignStreamDropsClientDigests(t *testing.T) {
 	}{
 		{PayloadChunked, nil},
 		{PayloadUnsigned, nil},
-		{PayloadUnsignedTrailer, map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32c", "X-Amz-Sdk-Checksum-Algorithm": "CRC32C"}},
+		{PayloadUnsignedTrailer, map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc64nvme", "X-Amz-Sdk-Checksum-Algorithm": "CRC64NVME"}},
 	} {
 		t.Run(tc.mode.String(), func(t *testing.T) {
 			req := newUpstreamRequest(t, "PUT", srv.URL, "/bucket/digests")

@@ -187,7 +187,7 @@ func TestSignerAgainstVersityGW(t *testing.T) {
 
 	// SignBody: an in-memory body sent whole reads back in every mode, and
 	// versitygw refuses it when it is not the body signed (signed: its hex
-	// SHA-256; unsigned-trailer: its x-amz-checksum-crc32c header).
+	// SHA-256; unsigned-trailer: its x-amz-checksum-crc64nvme header).
 	for _, tc := range []struct {
 		mode   PayloadMode
 		status int
