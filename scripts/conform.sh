@@ -96,5 +96,5 @@ comm -23 "$out/direct.pass" "$out/proxy.pass" >"$out/lost.txt"
 d=$(wc -l <"$out/direct.pass")
 p=$(comm -12 "$out/direct.pass" "$out/proxy.pass" | wc -l)
 total=$(names "$out/direct.log" 'PASS|FAIL' | wc -l)
-echo "versitygw test $group: $total tests, $d pass directly, $p of those through bucketkey ($(awk "BEGIN{printf \"%.1f\", 100*$p/$d}")%)"
+echo "versitygw test $group: $total tests, $d pass directly, $p of those through bucketkey ($(awk "BEGIN{printf \"%.2f\", int(10000*$p/$d)/100}")%)"
 echo "lost through the proxy: $out/lost.txt"
