@@ -273,6 +273,14 @@ func TestStoredChecksumDefault(t *testing.T) {
 			t.Errorf("HEAD %s: %q %q, want %q FULL_OBJECT", key, got, head.ChecksumType, want)
 		}
 	}
+	// A trailer PUT too large to buffer records no checksum (the metadata
+	// leaves first) but answers the verified one, FULL_OBJECT, as S3.
+	big := randBytes(maxBufferedChecksum + 1)
+	resp = unsignedTrailerPut(t, tp.srv.URL+"/"+bucket+"/big", big, "x-amz-checksum-crc32", checksum.Encode(checksum.CRC32.Sum(big)))
+	readAllClose(t, resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Checksum-Crc32") != checksum.Encode(checksum.CRC32.Sum(big)) || resp.Header.Get("X-Amz-Checksum-Type") != "FULL_OBJECT" {
+		t.Errorf("large PUT with a trailer: %d, answer %v", resp.StatusCode, resp.Header)
+	}
 	// An empty folder marker too (CRC64NVME of nothing).
 	tp.put(t, bucket, "dir/", nil)
 	head, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("dir/"), ChecksumMode: types.ChecksumModeEnabled})

@@ -174,6 +174,11 @@ func (rq *request) setWriteChecksum(h http.Header, md *envelope.Metadata) {
 	if alg := checksum.ByName(rq.auth.ChecksumAlgorithm); alg != checksum.None && rq.auth.Checksum != nil {
 		if sum := rq.auth.Checksum(); sum != "" {
 			h.Set(alg.CanonicalHeader(), sum)
+			if rq.op == "PutObject" {
+				// An object's checksum is of the whole object; S3's
+				// UploadPart answer names no type.
+				h.Set("X-Amz-Checksum-Type", checksumFullObject)
+			}
 		}
 	}
 }
