@@ -90,17 +90,28 @@ func newChunkEncoder(src io.Reader, size int64, chunk int, chain *chainSigner, c
 // signature (90).
 const finalRoom = 320
 
-// Read implements io.Reader.
+// Read implements io.Reader. It fills p across chunk boundaries: the
+// transport writes what one Read returns, so a Read that stopped at the
+// end of a chunk sent its last few bytes (of 32 KiB reads, 16 of a sealed
+// segment's 65,552 and the framing) in a write syscall of their own.
 func (e *chunkEncoder) Read(p []byte) (int, error) {
-	for len(e.out) == 0 {
-		if e.err != nil {
-			return 0, e.err
+	n := 0
+	for n < len(p) {
+		if len(e.out) == 0 {
+			if e.err != nil {
+				break
+			}
+			e.err = e.next()
+			continue
 		}
-		e.err = e.next()
+		k := copy(p[n:], e.out)
+		e.out = e.out[k:]
+		n += k
 	}
-	n := copy(p, e.out)
-	e.out = e.out[n:]
-	return n, nil
+	if n > 0 || len(p) == 0 {
+		return n, nil
+	}
+	return 0, e.err
 }
 
 // next frames the next chunk into e.out; io.EOF after the final one.
@@ -185,12 +196,30 @@ type exactReader struct {
 	err       error
 }
 
+// Read implements io.Reader. As chunkEncoder's, it fills p, reading src
+// again until p is full or src is done: src (the proxy's encrypting
+// pipe) gives one sealed segment of 65,552 bytes per write, and a Read
+// that returned each pipe read alone had the transport write the 16 bytes
+// after two 32 KiB reads on their own.
 func (x *exactReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && x.err == nil {
+		k, _ := x.read(p[n:])
+		n += k
+		if k == 0 {
+			break
+		}
+	}
+	if n > 0 || len(p) == 0 {
+		return n, nil
+	}
+	return 0, x.err
+}
+
+// read is one read of src into p (not empty), the last byte held back.
+func (x *exactReader) read(p []byte) (int, error) {
 	if x.err != nil {
 		return 0, x.err
-	}
-	if len(p) == 0 {
-		return 0, nil
 	}
 	if x.remaining == 1 {
 		var last [1]byte

@@ -96,15 +96,21 @@ func extra(e *s3err.Error, name string) string {
 	return ""
 }
 
-// errReader fails with err after yielding data.
+// errReader fails with err after yielding data, at most seg bytes per
+// Read if seg is not 0 (as the proxy's encrypting pipe gives one sealed
+// segment per write).
 type errReader struct {
 	data []byte
 	err  error
+	seg  int
 }
 
 func (r *errReader) Read(p []byte) (int, error) {
 	if len(r.data) == 0 {
 		return 0, r.err
+	}
+	if r.seg > 0 && len(p) > r.seg {
+		p = p[:r.seg]
 	}
 	n := copy(p, r.data)
 	r.data = r.data[n:]
