@@ -270,8 +270,13 @@ func (p *Proxy) putObject(rq *request) error {
 // proxy, before anything is sent, not as a backend refusal after it.
 func setMetadata(h http.Header, md *envelope.Metadata) error {
 	env := 0
-	for k, v := range md.Headers() {
-		h[metadataKey(k)] = []string{v} // h.Set(k, v)
+	fields := md.Headers()
+	// One backing array for every value, not a []string per field as
+	// h.Set allocates: each value is its own one-element, full slice.
+	vals := make([]string, 0, len(fields))
+	for k, v := range fields {
+		vals = append(vals, v)
+		h[metadataKey(k)] = vals[len(vals)-1 : len(vals) : len(vals)] // h.Set(k, v)
 		env += metadataEntrySize(k, v)
 	}
 	return checkMetadataSize(h, env)
@@ -329,7 +334,7 @@ func (rq *request) answerWrite(resp *http.Response, md *envelope.Metadata, sse s
 // relayBodyHeaders sends status and body with the headers already set.
 func (rq *request) relayBodyHeaders(status int, body []byte) error {
 	if len(body) > 0 || bodyAllowed(status) {
-		rq.w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		rq.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	rq.w.WriteHeader(status)
 	if len(body) == 0 || rq.r.Method == http.MethodHead {

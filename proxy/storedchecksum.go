@@ -101,9 +101,23 @@ func (rq *request) setStoredChecksum(h http.Header, res *readResult) error {
 	if err != nil || !ok {
 		return err
 	}
-	h.Set(c.alg.CanonicalHeader(), c.value)
-	h.Set("X-Amz-Checksum-Type", c.typ)
+	setChecksumHeaders(h, c.alg, c.value, c.typ)
 	return nil
+}
+
+// setChecksumHeaders sets alg's checksum header to value and, unless typ
+// is empty, x-amz-checksum-type to typ: both values in one backing array
+// (h.Set allocates a slice per header), each a one-element, full slice.
+func setChecksumHeaders(h http.Header, alg checksum.Algorithm, value, typ string) {
+	vals := [...]string{value, typ}
+	s := vals[:]
+	if typ == "" {
+		s = []string{value}
+	}
+	h[alg.CanonicalHeader()] = s[0:1:1]
+	if typ != "" {
+		h["X-Amz-Checksum-Type"] = s[1:2:2]
+	}
 }
 
 // maxBufferedChecksum is the largest PutObject whose checksum the proxy
@@ -167,18 +181,18 @@ func readExactly(body io.Reader, n int64) ([]byte, error) {
 // one recorded, with its type, or else the one the client sent (verified).
 func (rq *request) setWriteChecksum(h http.Header, md *envelope.Metadata) {
 	if c, ok := parseStoredChecksum(md.Checksum); ok {
-		h.Set(c.alg.CanonicalHeader(), c.value)
-		h.Set("X-Amz-Checksum-Type", c.typ)
+		setChecksumHeaders(h, c.alg, c.value, c.typ)
 		return
 	}
 	if alg := checksum.ByName(rq.auth.ChecksumAlgorithm); alg != checksum.None && rq.auth.Checksum != nil {
 		if sum := rq.auth.Checksum(); sum != "" {
-			h.Set(alg.CanonicalHeader(), sum)
+			typ := ""
 			if rq.op == "PutObject" {
 				// An object's checksum is of the whole object; S3's
 				// UploadPart answer names no type.
-				h.Set("X-Amz-Checksum-Type", checksumFullObject)
+				typ = checksumFullObject
 			}
+			setChecksumHeaders(h, alg, sum, typ)
 		}
 	}
 }

@@ -80,8 +80,10 @@ func (p *Proxy) newUpstream(ctx context.Context, method, bucket, key string, q u
 	}
 	// Bytes exactly as stored: no transparent decompression by any
 	// transport the operator plugs in.
-	h.Set("Accept-Encoding", "identity")
-	h.Set("User-Agent", "bucketkey")
+	// Both values in one backing array (h.Set allocates one per header).
+	fixed := []string{"identity", "bucketkey"}
+	h["Accept-Encoding"] = fixed[0:1:1]
+	h["User-Agent"] = fixed[1:2:2]
 	req := &http.Request{
 		Method:     method,
 		URL:        u,
