@@ -143,6 +143,11 @@ type uploadsPage struct {
 	CommonPrefixes []struct {
 		Prefix string `xml:"Prefix"`
 	} `xml:"CommonPrefixes"`
+	// shadow is the page's common prefix (as listed) that only folds
+	// records: one shorter than the records' prefix (".", ".bucketkey-"
+	// for the delimiters "." or "-"), which the backend lists though no
+	// client upload's key has it.
+	shadow string
 }
 
 // decoded is a key or prefix of the page as it names it.
@@ -158,7 +163,51 @@ func (l *uploadsPage) decoded(s string) string {
 // isRecord reports whether a listed key or common prefix is (or holds
 // only) upload records.
 func (l *uploadsPage) isRecord(s string) bool {
-	return strings.HasPrefix(l.decoded(s), companionPrefix)
+	return strings.HasPrefix(l.decoded(s), companionPrefix) || (s != "" && s == l.shadow)
+}
+
+// findShadow sets l.shadow to the page's common prefix that is shorter
+// than the records' prefix and folds no client upload's key, if any (one
+// at most: the records' prefix up to the delimiter's first occurrence).
+// A delimiter that occurs in ".bucketkey-upload/" folds the records into
+// such a prefix, which S3 would not list: at most two backend requests
+// per page tell whether client keys share it.
+func (p *Proxy) findShadow(rq *request, l *uploadsPage) error {
+	for _, c := range l.CommonPrefixes {
+		d := l.decoded(c.Prefix)
+		if d == "" || !strings.HasPrefix(companionPrefix, d) || d == companionPrefix {
+			continue
+		}
+		held, err := p.holdsClientUploads(rq, d)
+		if err != nil {
+			return err
+		}
+		if !held {
+			l.shadow = c.Prefix
+		}
+		return nil
+	}
+	return nil
+}
+
+// holdsClientUploads reports whether the backend has an upload of a key
+// with prefix that is not a record: the first of the prefix's keys, or
+// the first after the records' range.
+func (p *Proxy) holdsClientUploads(rq *request, prefix string) (bool, error) {
+	for _, marker := range []string{"", companionSkip} {
+		q := url.Values{"uploads": {""}, "prefix": {prefix}, "max-uploads": {"1"}}
+		if marker != "" {
+			q.Set("key-marker", marker)
+		}
+		l, err := p.backendUploads(rq, q)
+		if err != nil {
+			return false, err
+		}
+		if len(l.Uploads) > 0 && !l.isRecord(l.Uploads[0].Key) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // scan looks up the client IDs of the page's uploads into ids and counts
@@ -166,7 +215,10 @@ func (l *uploadsPage) isRecord(s string) bool {
 // uploads' IDs without a lookup; the others come from the cache or, for
 // a page that still lacks some, from one read of the records' range
 // (readRecords), not a lookup per upload.
-func (p *Proxy) scan(rq *request, l *uploadsPage, ids map[string]string) (kept, dropped int) {
+func (p *Proxy) scan(rq *request, l *uploadsPage, ids map[string]string) (kept, dropped int, _ error) {
+	if err := p.findShadow(rq, l); err != nil {
+		return 0, 0, err
+	}
 	p.addRecords(rq, l, ids)
 	missing := false
 	for _, u := range l.Uploads {
@@ -205,7 +257,7 @@ func (p *Proxy) scan(rq *request, l *uploadsPage, ids map[string]string) (kept, 
 			kept++
 		}
 	}
-	return kept, dropped
+	return kept, dropped, nil
 }
 
 // addRecords adds the client IDs the records listed on page l hold to ids
@@ -230,20 +282,7 @@ const maxRecordPages = 10
 func (p *Proxy) readRecords(rq *request, ids map[string]string) {
 	q := url.Values{"uploads": {""}, "prefix": {companionPrefix}}
 	for range maxRecordPages {
-		req, err := p.newUpstream(rq.r.Context(), http.MethodGet, rq.bucket, "", q, backendHeader(rq.r.Header))
-		if err != nil {
-			return
-		}
-		resp, err := p.do(req, nil)
-		if err != nil {
-			return
-		}
-		var l uploadsPage
-		failed, err := decodeOK(resp, "ListMultipartUploads", &l)
-		if failed != nil {
-			drain(failed)
-			err = errors.New("backend answered " + failed.Status)
-		}
+		l, err := p.backendUploads(rq, q)
 		if err != nil {
 			p.cfg.Logger.Warn("proxy: upload records not read", "request_id", rq.id, "err", err)
 			return
@@ -255,6 +294,26 @@ func (p *Proxy) readRecords(rq *request, ids map[string]string) {
 		q.Set("key-marker", l.decoded(l.NextKeyMarker))
 		q.Set("upload-id-marker", l.NextUploadIDMarker)
 	}
+}
+
+// backendUploads is the backend's ListMultipartUploads page of query q
+// (the proxy's own: no client parameters) in the request's bucket.
+func (p *Proxy) backendUploads(rq *request, q url.Values) (uploadsPage, error) {
+	var l uploadsPage
+	req, err := p.newUpstream(rq.r.Context(), http.MethodGet, rq.bucket, "", q, backendHeader(rq.r.Header))
+	if err != nil {
+		return l, err
+	}
+	resp, err := p.do(req, nil)
+	if err != nil {
+		return l, err
+	}
+	failed, err := decodeOK(resp, "ListMultipartUploads", &l)
+	if failed != nil {
+		drain(failed)
+		return l, errors.New("proxy: backend ListMultipartUploads: " + failed.Status)
+	}
+	return l, err
 }
 
 // uploadRules are the edits of a backend page: records out, client IDs
@@ -295,7 +354,10 @@ func (p *Proxy) clientUploadList(rq *request, q url.Values, marker string, doc [
 		return nil, fmt.Errorf("proxy: ListMultipartUploads: backend answer: %w", err)
 	}
 	ids := make(map[string]string)
-	kept, dropped := p.scan(rq, &l, ids)
+	kept, dropped, err := p.scan(rq, &l, ids)
+	if err != nil {
+		return nil, err
+	}
 	rules := uploadRules(&l, ids)
 	if marker != "" {
 		rules = append(rules, xmlRule{
@@ -387,7 +449,10 @@ func (p *Proxy) fillUploads(rq *request, q url.Values, prev uploadsPage, need in
 		if err := xml.Unmarshal(doc, &l); err != nil {
 			return prev, nil, fmt.Errorf("proxy: ListMultipartUploads: backend answer: %w", err)
 		}
-		kept, _ := p.scan(rq, &l, ids)
+		kept, _, err := p.scan(rq, &l, ids)
+		if err != nil {
+			return prev, nil, err
+		}
 		edited, err := rewriteXML(doc, uploadRules(&l, ids)...)
 		if err != nil {
 			return prev, nil, err

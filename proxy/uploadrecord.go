@@ -114,30 +114,14 @@ func (p *Proxy) createCompanion(rq *request, backend, id string) (failed *http.R
 // in the request's bucket: those of key prefix (its record's key when the
 // client ID is known: MinIO lists the uploads of one exact key only).
 func (p *Proxy) companionUploads(rq *request, backend, prefix string) ([]listedUpload, error) {
-	q := url.Values{"uploads": {""}, "prefix": {prefix}}
-	req, err := p.newUpstream(rq.r.Context(), http.MethodGet, rq.bucket, "", q, backendHeader(rq.r.Header))
-	if err != nil {
-		return nil, err
-	}
-	resp, err := p.do(req, nil)
-	if err != nil {
-		return nil, err
-	}
-	var l struct {
-		Uploads []listedUpload `xml:"Upload"`
-	}
-	failed, err := decodeOK(resp, "ListMultipartUploads", &l)
-	if failed != nil {
-		drain(failed)
-		return nil, errors.New("proxy: ListMultipartUploads of upload records: " + failed.Status)
-	}
+	l, err := p.backendUploads(rq, url.Values{"uploads": {""}, "prefix": {prefix}})
 	if err != nil {
 		return nil, err
 	}
 	var out []listedUpload
 	for _, u := range l.Uploads {
 		if b, _, err := parseCompanionKey(u.Key); err == nil && b == backend {
-			out = append(out, u)
+			out = append(out, listedUpload{Key: u.Key, UploadID: u.UploadID})
 		}
 	}
 	return out, nil
