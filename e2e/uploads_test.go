@@ -317,3 +317,50 @@ func TestListMultipartUploadsChecksums(t *testing.T) {
 		}
 	})
 }
+
+// TestListMultipartUploadsDelimiterInRecords: a delimiter that occurs in
+// the records' prefix (".bucketkey-upload/") folds no client key into a
+// common prefix of the records' (".", ".bucketkey-", ".buck"): S3 lists
+// no common prefix no client upload has. One a client key shares stays
+// listed, and the page the records' prefix shortened is filled.
+func TestListMultipartUploadsDelimiterInRecords(t *testing.T) {
+	forEachBackend(t, envOptions{}, func(t *testing.T, o envOptions) {
+		e := newEnv(t, o)
+		b := e.newBucket()
+		ctx := ctxFor(t, time.Minute)
+		for _, k := range []string{"a b+c%d", "é/x"} {
+			if _, err := e.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b, Key: aws.String(k)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, d := range []string{".", "-", "k", "d/"} {
+			for _, enc := range []types.EncodingType{"", types.EncodingTypeUrl} {
+				l, err := e.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &b, Delimiter: aws.String(d), EncodingType: enc})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ps []string
+				for _, p := range l.CommonPrefixes {
+					ps = append(ps, aws.ToString(p.Prefix))
+				}
+				if len(ps) != 0 || len(l.Uploads) != 2 {
+					t.Errorf("delimiter %q encoding %q: common prefixes %q and %d uploads, want none and 2", d, enc, ps, len(l.Uploads))
+				}
+			}
+		}
+		if o.backend != "versitygw" {
+			return // MinIO lists no common prefixes of uploads
+		}
+		if _, err := e.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b, Key: aws.String(".z")}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := e.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &b, Delimiter: aws.String(".")})
+		if err != nil || len(l.CommonPrefixes) != 1 || aws.ToString(l.CommonPrefixes[0].Prefix) != "." || len(l.Uploads) != 2 {
+			t.Errorf("with .z: %v, %+v, want the prefix . and 2 uploads", err, l)
+		}
+		l, err = e.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &b, Delimiter: aws.String("-"), MaxUploads: aws.Int32(1)})
+		if err != nil || len(l.CommonPrefixes) != 0 || len(l.Uploads) != 1 || aws.ToString(l.Uploads[0].Key) != ".z" {
+			t.Errorf("delimiter - max-uploads 1: %v, %+v, want the upload of .z", err, l)
+		}
+	})
+}
