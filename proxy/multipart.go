@@ -62,8 +62,8 @@ func (p *Proxy) createMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
-	if err := p.recordUpload(rq, result.UploadID, id); err != nil {
-		return err
+	if failed, err := p.recordUpload(rq, result.UploadID, id); err != nil || failed != nil {
+		return relayFailed(rq, failed, err)
 	}
 	out, err := rewriteXML(doc, xmlRule{
 		path:    []string{"InitiateMultipartUploadResult", "UploadId"},
@@ -87,21 +87,34 @@ func (p *Proxy) createMultipartUpload(rq *request) error {
 }
 
 // recordUpload creates the record of the new backend upload backend
-// (uploadrecord.go); if that fails the upload is aborted, so that nothing
-// is left half made, and the client gets the record's error.
-func (p *Proxy) recordUpload(rq *request, backend, id string) error {
+// (uploadrecord.go); if that fails the upload, and the record in case it
+// was made though its answer was lost, are aborted, so that nothing is
+// left half made, and the client gets the record's error (a backend
+// refusal to relay as failed).
+func (p *Proxy) recordUpload(rq *request, backend, id string) (failed *http.Response, _ error) {
 	failed, err := p.createCompanion(rq, backend, id)
 	if err == nil && failed == nil {
-		return nil
+		return nil, nil
 	}
 	if aerr := p.abortBackendUpload(rq, rq.key, backend); aerr != nil {
 		p.cfg.Logger.Warn("proxy: upload without its record not aborted", "request_id", rq.id, "upload", backend, "err", aerr)
 	}
-	if failed != nil {
-		defer failed.Body.Close()
-		return rq.relay(failed)
+	if u, perr := parseUploadID(id); perr == nil {
+		p.dropCompanions(rq, u)
 	}
-	return err
+	return failed, err
+}
+
+// relayFailed returns err, or relays the backend's refusal failed.
+func relayFailed(rq *request, failed *http.Response, err error) error {
+	if err != nil {
+		if failed != nil {
+			drain(failed)
+		}
+		return err
+	}
+	defer failed.Body.Close()
+	return rq.relay(failed)
 }
 
 // uploadKey opens the data key of the upload the client's upload ID names,
