@@ -39,14 +39,14 @@ type encryptedPut struct {
 // before taking the whole body.
 var errAbandoned = errors.New("proxy: backend answered before the upload finished")
 
-// putEncrypted streams plaintext through envelope.NewWriter into a pipe
-// that is the backend request's body (docs/ARCHITECTURE.md, "Uploads that
+// putEncrypted streams plaintext through envelope.NewWriter into the
+// backend request's body (sealReader) (docs/ARCHITECTURE.md, "Uploads that
 // fail"). The final segment is sealed only after the plaintext source
 // returned io.EOF, which the verifying client body does only if every
-// hash, signature and checksum held; on any failure the pipe fails
+// hash, signature and checksum held; on any failure the body fails
 // instead, the backend request is cut short of its declared length, and
-// the backend stores nothing. Memory: one segment buffer plus the
-// writer's.
+// the backend stores nothing. Memory: a plaintext segment, the writer's
+// and a sealed one.
 //
 // If the plaintext source failed, its error is returned (the client's
 // fault, e.g. BadDigest); otherwise the backend's response.
@@ -68,26 +68,16 @@ func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Respons
 		return nil, err
 	}
 	req, dl := p.withDeadline(req)
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := encryptTo(pw, u)
-		if err != nil {
-			pw.CloseWithError(err)
-		} else {
-			pw.Close()
-			dl.arm() // all sent: now the backend's answer is due
-		}
-		done <- err
-	}()
-	resp, err := p.doStream(req, dl, pr, csize, u.ck)
-	// Whatever happened, the goroutine must end: a backend that answered
-	// early no longer reads the pipe.
-	pr.CloseWithError(errAbandoned)
-	bodyErr := <-done
-	if errors.Is(bodyErr, io.ErrClosedPipe) {
-		bodyErr = errAbandoned // the transport closed the body it gave up on
+	// All sealed: now the backend's answer is due.
+	body, err := newSealReader(u, dl.arm)
+	if err != nil {
+		dl.cancel(nil)
+		return nil, err
 	}
+	resp, err := p.doStream(req, dl, body, csize, u.ck)
+	// Whatever happened, the body is done with: a backend that answered
+	// early no longer reads it, and the transport may still try.
+	bodyErr := body.abandon()
 	if bodyErr != nil && !errors.Is(bodyErr, errAbandoned) {
 		if resp != nil {
 			drain(resp)
