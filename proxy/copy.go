@@ -264,10 +264,14 @@ func (p *Proxy) copyOnce(ctx context.Context, rq *request, src copySource, sse s
 	if res.passthrough != nil || res.md.Multipart {
 		var etag string
 		var srcHeader http.Header
+		size := res.size
 		if res.passthrough != nil {
-			etag, srcHeader = res.passthrough.Header.Get("ETag"), res.passthrough.Header
+			etag, srcHeader, size = res.passthrough.Header.Get("ETag"), res.passthrough.Header, res.passthrough.ContentLength
 		} else {
 			etag, srcHeader = res.etag, res.resp.Header
+		}
+		if err := checkCopySourceSize(size); err != nil {
+			return err
 		}
 		return p.copyByStream(ctx, rq, src, sse, replace, etag, srcHeader)
 	}

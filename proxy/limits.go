@@ -36,6 +36,19 @@ func checkUploadSize(n int64) error {
 		WithExtra("MaxSizeAllowed", strconv.FormatInt(maxUploadSize, 10))
 }
 
+// checkCopySourceSize refuses a CopyObject whose source holds n
+// plaintext bytes over maxUploadSize, as S3 does (a larger object is
+// copied with UploadPartCopy). The proxy copies such a source (multipart,
+// or without envelope metadata) by reading and writing it, so without the
+// check it would store what S3 refuses, or send the backend a PUT the
+// backend refuses as EntityTooLarge.
+func checkCopySourceSize(n int64) error {
+	if n <= maxUploadSize {
+		return nil
+	}
+	return s3err.InvalidRequest.With("The specified copy source is larger than the maximum allowable size for a copy source: " + strconv.FormatInt(maxUploadSize, 10))
+}
+
 // S3's multipart limits.
 const (
 	// maxParts is the most parts an upload has.

@@ -3,13 +3,17 @@ package proxy
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/bucketkey/bucketkey/envelope"
 	"github.com/bucketkey/bucketkey/s3err"
@@ -111,5 +115,40 @@ func TestUploadSizeLimit(t *testing.T) {
 	}
 	if _, err := tp.backend.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &b, Key: aws.String("big")}); err == nil {
 		t.Error("the refused upload left an object")
+	}
+}
+
+// TestCopySourceSizeLimit: a CopyObject whose source is over S3's 5 GiB
+// gets S3's InvalidRequest and stores nothing, where the proxy would
+// otherwise read it and write it as one PUT. The source is a sparse 6 GiB
+// file put straight into versitygw's posix directory (an object without
+// envelope metadata in a mixed bucket), so no 6 GiB is written.
+func TestCopySourceSizeLimit(t *testing.T) {
+	tp, b := newMixedProxy(t)
+	f, err := os.Create(filepath.Join(backendS3.Dir, "data", b, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(6 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ctx := context.Background()
+	_, err = tp.client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &b, Key: aws.String("copy"), CopySource: aws.String(b + "/big")})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidRequest" ||
+		ae.ErrorMessage() != "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120" {
+		t.Fatalf("CopyObject of 6 GiB: %v", err)
+	}
+	if _, err := tp.backend.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: aws.String("copy")}); err == nil {
+		t.Error("the refused copy left an object")
+	}
+}
+
+func TestUnitCheckCopySourceSize(t *testing.T) {
+	for n, ok := range map[int64]bool{0: true, maxUploadSize: true, maxUploadSize + 1: false} {
+		if err := checkCopySourceSize(n); (err == nil) != ok {
+			t.Errorf("checkCopySourceSize(%d) = %v", n, err)
+		}
 	}
 }
