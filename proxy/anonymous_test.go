@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -34,6 +35,29 @@ func unsignedRequest(t *testing.T, method, u string, body []byte) (*http.Respons
 // backend: versitygw and MinIO both decide by the bucket policy.
 func TestAnonymousRequests(t *testing.T) { forEachBackendServer(t, anonymousRequests) }
 
+// openToAnonymous puts policy on bucket and returns once the backend itself
+// serves an unsigned GET of key. MinIO has answered AccessDenied to the
+// first anonymous GET after a PutBucketPolicy that had succeeded (seen once
+// in CI: its in-memory bucket metadata lagged the saved policy), so the
+// test waits on that condition, putting the policy again each round, not
+// on time; a backend that never opens the bucket fails the test.
+func openToAnonymous(t *testing.T, client *s3.Client, backendURL, bucket, key, policy string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := client.PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(policy)}); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := unsignedRequest(t, http.MethodGet, backendURL+"/"+bucket+"/"+key, nil)
+		if resp.StatusCode == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the backend still refuses an anonymous GET after PutBucketPolicy: %s %s", resp.Status, body)
+		}
+	}
+}
+
 func anonymousRequests(t *testing.T, be *testenv.Process) {
 	writer := newTestProxy(t, onBackend(be))
 	pub, priv, closed := writer.newBucket(t), writer.newBucket(t), writer.newBucket(t)
@@ -42,9 +66,7 @@ func anonymousRequests(t *testing.T, be *testenv.Process) {
 		writer.put(t, b, "k", data)
 	}
 	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::` + pub + `","arn:aws:s3:::` + pub + `/*"]}]}`
-	if _, err := writer.client.PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: aws.String(pub), Policy: aws.String(policy)}); err != nil {
-		t.Fatal(err)
-	}
+	openToAnonymous(t, writer.client, be.URL, pub, "k", policy)
 	tp := newTestProxy(t, onBackend(be), func(c *Config) { c.AnonymousBuckets = []string{pub, priv} })
 
 	// The backend refuses: its answer, and no KMS call.

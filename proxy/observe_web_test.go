@@ -31,14 +31,12 @@ func observeWebRequests(t *testing.T, be *testenv.Process) {
 	bucket := writer.newBucket(t)
 	tp := newTestProxy(t, onBackend(be), func(c *Config) { c.Observer = obs; c.AnonymousBuckets = []string{bucket} })
 	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::` + bucket + `/*"]}]}`
-	if resp := writer.rawRequest(t, http.MethodPut, "/"+bucket+"?policy", nil, []byte(policy)); resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
-		t.Fatalf("PutBucketPolicy: %s", resp.Status)
-	}
 	data := randBytes(5000)
 	ct, body := formBody(t, append([][2]string{{"key", "p"}}, signedPostFields(t, map[string]string{"bucket": bucket}, map[string]string{"key": "p"})...), "f", data)
 	if resp, out := postTo(t, tp.srv.URL+"/"+bucket, ct, body); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("POST: %s %s", resp.Status, out)
 	}
+	openToAnonymous(t, writer.client, be.URL, bucket, "p", policy)
 	if resp, _ := unsignedRequest(t, http.MethodGet, tp.srv.URL+"/"+bucket+"/p", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("anonymous GET: %s", resp.Status)
 	}
