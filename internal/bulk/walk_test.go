@@ -39,7 +39,19 @@ func TestRunResumesWithoutRedoing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stopAt := 400
+	// The other objects wait until k00007 has failed once: its worker can
+	// otherwise lose the race for mu until 400 others are done (a run
+	// takes well under the millisecond after which a Go mutex hands off
+	// fairly), and k00007, interrupted, would fail in the second run.
+	failed7 := make(chan struct{})
 	do := func(ctx context.Context, o Object) (Result, error) {
+		if o.Key != "k00007" {
+			select {
+			case <-failed7:
+			case <-ctx.Done():
+				return Result{}, ctx.Err()
+			}
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if ctx.Err() != nil {
@@ -47,6 +59,9 @@ func TestRunResumesWithoutRedoing(t *testing.T) {
 		}
 		if failOnce[o.Key] {
 			delete(failOnce, o.Key)
+			if o.Key == "k00007" {
+				close(failed7)
+			}
 			return Result{}, errors.New("boom")
 		}
 		seen[o.Key]++
