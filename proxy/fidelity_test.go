@@ -146,8 +146,8 @@ func TestUnitCompletePartsErrors(t *testing.T) {
 		return []byte("<CompleteMultipartUpload>" + strings.Join(parts, "") + "</CompleteMultipartUpload>")
 	}
 	malformed := errorDoc("MalformedXML", s3err.MalformedXML.Message)
-	invalidPart := errorDoc("InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part&#39;s entity tag.",
-		"UploadId", "u", "PartNumber", "3", "ETag", "&#34;e&#34;")
+	invalidPart := errorDoc("InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+		"UploadId", "u", "PartNumber", "3", "ETag", `"e"`)
 	for _, tc := range []struct {
 		name string
 		doc  []byte

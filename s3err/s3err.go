@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Error is an S3 error: a code from S3's vocabulary, the HTTP status S3 uses
@@ -154,8 +155,45 @@ func (e *Error) Body(requestID string) []byte {
 
 func element(b *bytes.Buffer, name, value string) {
 	b.WriteString("<" + name + ">")
-	_ = xml.EscapeText(b, []byte(value)) // a bytes.Buffer never fails
+	escapeText(b, value)
 	b.WriteString("</" + name + ">")
+}
+
+// escapeText writes s as XML character data the way S3 does: only &, <
+// and > (and \r, which a parser would otherwise read as \n) are escaped.
+// xml.EscapeText also writes " and ' as &#34; and &#39;, which mean the
+// same to a parser, but clients that match an error's text (a POST
+// policy's failed condition, ["eq", "$key", "a"]) expect S3's bytes.
+// A rune XML cannot carry (invalid UTF-8, a control character) becomes
+// U+FFFD, as xml.EscapeText does, so the body stays well-formed.
+func escapeText(b *bytes.Buffer, s string) {
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '\r':
+			b.WriteString("&#xD;")
+		case r == utf8.RuneError && size == 1, !xmlChar(r):
+			b.WriteRune(utf8.RuneError)
+		default:
+			b.WriteString(s[:size])
+		}
+		s = s[size:]
+	}
+}
+
+// xmlChar reports whether r may appear in XML 1.0 character data (the
+// Char production of the XML specification).
+func xmlChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
 }
 
 // InvalidArgumentFor is S3's InvalidArgument naming the argument at fault

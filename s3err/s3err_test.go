@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bucketkey/bucketkey/s3err"
 )
@@ -303,8 +304,14 @@ func TestBodies(t *testing.T) {
 			`<Error><Code>MethodNotAllowed</Code><Message>The specified method is not allowed against this resource.</Message><Method>POST</Method><ResourceType>SERVICE</ResourceType><RequestId>R1</RequestId><HostId>HOST</HostId></Error>`},
 		{s3err.InvalidArgumentFor("Invalid copy source encoding", "x-amz-copy-source", "b/%zz"),
 			`<Error><Code>InvalidArgument</Code><Message>Invalid copy source encoding</Message><ArgumentName>x-amz-copy-source</ArgumentName><ArgumentValue>b/%zz</ArgumentValue><RequestId>R1</RequestId><HostId>HOST</HostId></Error>`},
+		// S3 writes quotes literally (clients match a POST policy's failed
+		// condition by its text); \r is kept as a character reference and
+		// what XML cannot carry becomes U+FFFD.
+		{s3err.AccessDenied.With(`Invalid according to Policy: Policy Condition failed: ["eq", "$key", "it's"]` + "\r\x01\xff"),
+			`<Error><Code>AccessDenied</Code><Message>Invalid according to Policy: Policy Condition failed: ["eq", "$key", "it's"]&#xD;` + "\uFFFD\uFFFD" + `</Message><RequestId>R1</RequestId><HostId>HOST</HostId></Error>`},
 		{s3err.SignatureDoesNotMatch.WithExtra("AWSAccessKeyId", "AK").WithExtra("StringToSign", "AWS4-HMAC-SHA256\n<x>&"),
-			`<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message><AWSAccessKeyId>AK</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256&#xA;&lt;x&gt;&amp;</StringToSign><RequestId>R1</RequestId><HostId>HOST</HostId></Error>`},
+			`<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message><AWSAccessKeyId>AK</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256
+&lt;x&gt;&amp;</StringToSign><RequestId>R1</RequestId><HostId>HOST</HostId></Error>`},
 	} {
 		want := decl + strings.Replace(tc.want, "HOST", s3err.HostID("R1"), 1)
 		if got := string(tc.err.Body("R1")); got != want {
@@ -327,4 +334,27 @@ func TestHostIDFormula(t *testing.T) {
 			t.Errorf("HostID(%q) = %q, want %q", id, got, want)
 		}
 	}
+}
+
+// FuzzBody: whatever a message or an extra element carries (keys, header
+// values and policy conditions come from clients), the body is well-formed
+// XML, and text XML can carry reads back unchanged.
+func FuzzBody(f *testing.F) {
+	for _, s := range []string{"", `["eq", "$key", "a"]`, "a\r\nb\tc", "<&>", "\x00\xff", "\U0001F600", "]]>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		body := s3err.InvalidRequest.With(msg).WithExtra("Key", msg).Body("R")
+		var got struct{ Message, Key string }
+		if err := xml.Unmarshal(body, &got); err != nil {
+			t.Fatalf("%q: body is not XML: %v\n%s", msg, err, body)
+		}
+		carried := utf8.ValidString(msg)
+		for _, r := range msg {
+			carried = carried && (r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000)
+		}
+		if carried && (got.Message != msg || got.Key != msg) {
+			t.Fatalf("%q read back as %q, %q", msg, got.Message, got.Key)
+		}
+	})
 }

@@ -236,7 +236,7 @@ func TestPostPolicySize(t *testing.T) {
 // algorithm other than AWS4-HMAC-SHA256.
 func TestVerifyPostArgumentErrorsXML(t *testing.T) {
 	doc := func(msg, name, value string) string {
-		esc := strings.NewReplacer("'", "&#39;", `"`, "&#34;", "<", "&lt;", ">", "&gt;") // as encoding/xml escapes
+		esc := strings.NewReplacer("<", "&lt;", ">", "&gt;") // as S3 escapes: quotes stay literal
 		return `<?xml version="1.0" encoding="UTF-8"?>` + "\n<Error><Code>InvalidArgument</Code><Message>" + esc.Replace(msg) +
 			"</Message><ArgumentName>" + name + "</ArgumentName><ArgumentValue>" + value +
 			"</ArgumentValue><RequestId>ID</RequestId><HostId>" + s3err.HostID("ID") + "</HostId></Error>"
