@@ -85,13 +85,23 @@ func (p *Proxy) postStore(rq *request, h http.Header, form *postForm) error {
 		return err
 	}
 	defer dk.Wipe()
+	// The object's checksum is recorded as a PutObject's: the form's
+	// x-amz-checksum-<alg> field (verified against the file as it is
+	// read), or for a small file without one, S3's default CRC64NVME.
+	if err := recordRequestChecksum(rq, h, md, dk); err != nil {
+		return err
+	}
+	body, err := bufferForChecksum(rq, md, dk, rq.body(), form.size)
+	if err != nil {
+		return err
+	}
 	h = forwardHeader(h)
 	if err := setMetadata(h, md); err != nil {
 		return err
 	}
 	resp, relayed, err := p.putStored(ctx, rq, encryptedPut{
 		bucket: rq.bucket, key: rq.key, header: h, dk: dk,
-		plaintext: rq.body(), size: form.size, fromClient: true,
+		plaintext: body, size: form.size, fromClient: true,
 	})
 	if relayed || err != nil {
 		return err
@@ -99,11 +109,7 @@ func (p *Proxy) postStore(rq *request, h http.Header, form *postForm) error {
 	w := rq.w.Header()
 	copyResponseHeader(w, resp.Header, true)
 	p.setSSEHeaders(w, md.KeyID)
-	if alg := rq.auth.ChecksumAlgorithm; alg != "" && rq.auth.Checksum != nil {
-		if sum := rq.auth.Checksum(); sum != "" {
-			w.Set("X-Amz-Checksum-"+strings.ToLower(alg), sum)
-		}
-	}
+	rq.setWriteChecksum(w, md)
 	return rq.postAnswer(form.fields, w.Get("ETag"))
 }
 

@@ -64,17 +64,19 @@ func parseStoredChecksum(v string) (storedChecksum, bool) {
 }
 
 // recordRequestChecksum records in md the checksum the client sent in a
-// header of its PutObject, which sigv4 verifies against the body before
-// the upload completes (the final segment is held until it has). A
-// checksum sent in an aws-chunked trailer, or none, is only known after
+// header of its PutObject (h is the request's headers; for a POST upload,
+// the form's fields as headers), which sigv4 verifies against the body
+// before the upload completes (the final segment is held until it has).
+// A checksum sent in an aws-chunked trailer, or none, is only known after
 // the metadata has gone upstream with the request's headers, and is not
-// recorded (docs/FORMAT.md, "Checksums").
-func recordRequestChecksum(rq *request, md *envelope.Metadata, dk *envelope.DataKey) error {
+// recorded here (bufferForChecksum records it for a small body;
+// docs/FORMAT.md, "Checksums").
+func recordRequestChecksum(rq *request, h http.Header, md *envelope.Metadata, dk *envelope.DataKey) error {
 	alg := checksum.ByName(rq.auth.ChecksumAlgorithm)
 	if alg == checksum.None {
 		return nil
 	}
-	v := rq.r.Header.Get(alg.CanonicalHeader())
+	v := h.Get(alg.CanonicalHeader())
 	if _, ok := alg.Decode(v); !ok {
 		return nil // in the trailer
 	}
