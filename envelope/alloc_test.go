@@ -36,6 +36,7 @@ func TestReadersAllocsPerSegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.(io.Closer).Close() // ends its read-ahead, as NewReader asks
 	if _, err := io.ReadFull(r, buf); err != nil {
 		t.Fatal(err)
 	}

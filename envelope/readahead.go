@@ -13,13 +13,38 @@ import (
 // writes the current ones, and the plaintext of up to batchSegs segments
 // is handed out at once, so that a writer gets several segments per Write.
 // Memory is bounded: readAheadSegs ciphertext buffers and one batch buffer
-// per stream, all pooled. Small objects never start a goroutine. Its sizes
+// per stream, all pooled, and at most readAheadStreams streams read ahead
+// at once in the process. Small objects never start a goroutine. Its sizes
 // are version 1's (NewReader reads ahead only streams of that segment size).
 const (
 	readAheadAfter = 2 // segments read synchronously first
 	readAheadSegs  = 4 // ciphertext segments buffered, the one being opened included
 	batchSegs      = 4 // plaintext segments handed out at once, at most
+	// readAheadStreams bounds the streams reading ahead at once, process
+	// wide. Each holds about 512 KiB (readAheadSegs ciphertext segments
+	// and a batch of batchSegs plaintext ones), so 256 concurrent GETs
+	// would hold 128 MiB; and with that many streams the cores are busy
+	// anyway, so overlapping one stream's reads with its decryption buys
+	// nothing. A long stream that finds no slot is read one segment at a
+	// time, as a short one is: memory stays flat in concurrency.
+	readAheadStreams = 16
 )
+
+// readAheadSlots holds a token per stream reading ahead.
+var readAheadSlots = make(chan struct{}, readAheadStreams)
+
+// acquireReadAhead takes a read-ahead slot if one is free, without
+// waiting; releaseReadAhead gives it back (once per slot taken).
+func acquireReadAhead() bool {
+	select {
+	case readAheadSlots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func releaseReadAhead() { <-readAheadSlots }
 
 // batchBufs recycles the plaintext batch buffers.
 var batchBufs = sync.Pool{New: func() any {
@@ -52,7 +77,8 @@ type readAhead struct {
 }
 
 // startReadAhead hands the rest of s.src to a new goroutine. The byte
-// s.ahead, already read, starts the first segment it reads.
+// s.ahead, already read, starts the first segment it reads. The caller
+// holds a read-ahead slot (acquireReadAhead), which stop gives back.
 func (s *streamSource) startReadAhead() {
 	ra := &readAhead{
 		full:   make(chan chunk, readAheadSegs),
@@ -106,6 +132,7 @@ func (ra *readAhead) stop(finished bool) {
 		return
 	}
 	ra.stopped = true
+	releaseReadAhead()
 	close(ra.done)
 	if finished {
 		<-ra.exited

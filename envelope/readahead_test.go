@@ -155,3 +155,44 @@ func TestReadAheadPassesSourceErrors(t *testing.T) {
 		}
 	}
 }
+
+// At most readAheadStreams streams read ahead at once: the streams past
+// the budget are read one segment at a time, give the same plaintext, and
+// every slot is back once the streams end.
+func TestReadAheadBudget(t *testing.T) {
+	if n := len(readAheadSlots); n != 0 {
+		t.Fatalf("%d read-ahead slots taken before the test", n)
+	}
+	key := testKey(25)
+	pt := pattern(10*S+3, 6)
+	ct := encrypt(t, pt, key, 0)
+	readers := make([]io.Reader, readAheadStreams+3)
+	ahead := 0
+	for i := range readers {
+		r, err := NewReader(bytes.NewReader(ct), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 4*S)
+		if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got, pt[:4*S]) {
+			t.Fatalf("stream %d, first segments: %v", i, err)
+		}
+		if r.(*plainReader).src.(*streamSource).ra != nil {
+			ahead++
+		}
+		readers[i] = r
+	}
+	if ahead != readAheadStreams {
+		t.Fatalf("%d of %d streams read ahead, want %d", ahead, len(readers), readAheadStreams)
+	}
+	for i, r := range readers {
+		rest, err := readAll(r, S)
+		if err != nil || !bytes.Equal(rest, pt[4*S:]) {
+			t.Fatalf("stream %d, the rest: %d bytes, err %v", i, len(rest), err)
+		}
+		r.(io.Closer).Close()
+	}
+	if n := len(readAheadSlots); n != 0 {
+		t.Fatalf("%d read-ahead slots still taken after every stream ended", n)
+	}
+}

@@ -147,8 +147,11 @@ func (s *streamSource) read() ([]byte, error) {
 		return s.readBatch()
 	}
 	if s.aheadOK && s.hasNext && !s.done && s.index >= readAheadAfter {
-		s.startReadAhead()
-		return s.readBatch()
+		if acquireReadAhead() {
+			s.startReadAhead()
+			return s.readBatch()
+		}
+		s.aheadOK = false // no slot free: this stream stays synchronous
 	}
 	if s.done || s.buf == nil {
 		return nil, io.EOF
