@@ -53,10 +53,10 @@ func New(cfg Config) (*Proxy, error) {
 			Region:      cfg.UpstreamRegion,
 			Mode:        cfg.UpstreamPayload,
 			Now:         cfg.Now,
-			// One aws-chunked chunk per sealed segment: the encrypting
-			// writer hands the pipe whole segments, and a chunk that
-			// matches them is one pipe read and one wake-up per segment
-			// where 64 KiB chunks split every segment across two.
+			// One aws-chunked chunk per sealed segment: the sealing
+			// reader (sealReader) holds whole segments, and a chunk that
+			// matches them is one read of it per segment, where 64 KiB
+			// chunks split every segment across two.
 			ChunkSize: sealedSegment,
 		},
 		// The transport itself, not an http.Client: S3 redirects (301/307

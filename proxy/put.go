@@ -35,8 +35,8 @@ type encryptedPut struct {
 	ck checksum.Algorithm
 }
 
-// errAbandoned ends the encrypting goroutine when the backend answered
-// before taking the whole body.
+// errAbandoned ends the sealing of a streamed body (sealReader.abandon)
+// when the backend answered before taking the whole body.
 var errAbandoned = errors.New("proxy: backend answered before the upload finished")
 
 // putEncrypted streams plaintext through envelope.NewWriter into the
@@ -110,6 +110,13 @@ func (p *Proxy) putEncrypted(ctx context.Context, u encryptedPut) (*http.Respons
 	}
 	if early {
 		_, _ = io.CopyN(io.Discard, u.plaintext, maxDrainOnError)
+	}
+	if errors.Is(bodyErr, errAbandoned) && ok2xx(resp.StatusCode) {
+		// Success for a body it did not take whole: only a broken backend
+		// answers so, and what it stored (if anything) is not what was
+		// sent. The client must not hear that its object is stored.
+		drain(resp)
+		return nil, fmt.Errorf("proxy: backend answered %s to a PUT before it took the whole body", resp.Status)
 	}
 	return resp, nil
 }

@@ -197,10 +197,10 @@ type exactReader struct {
 }
 
 // Read implements io.Reader. As chunkEncoder's, it fills p, reading src
-// again until p is full or src is done: src (the proxy's encrypting
-// pipe) gives one sealed segment of 65,552 bytes per write, and a Read
-// that returned each pipe read alone had the transport write the 16 bytes
-// after two 32 KiB reads on their own.
+// again until p is full or src is done: src (the proxy's sealing reader)
+// holds one sealed segment of 65,552 bytes at a time, and a Read that
+// returned what one read of it gave had the transport write the last 16
+// bytes of a segment after two 32 KiB reads on their own.
 func (x *exactReader) Read(p []byte) (int, error) {
 	n := 0
 	for n < len(p) && x.err == nil {
