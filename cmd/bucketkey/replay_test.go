@@ -82,7 +82,13 @@ func TestReplayAgreesWithClosedForm(t *testing.T) {
 		if r := gdk / want.BucketKeys.GenerateDataKey; r < 0.9 || r > 1.1 {
 			t.Errorf("%+v: GenerateDataKey %.0f per month, formula %.0f", tc, gdk, want.BucketKeys.GenerateDataKey)
 		}
-		if r := dec / want.BucketKeys.Decrypt; r < 0.6 || r > 1.05 {
+		// Refresh-ahead runs in the caches' own goroutines, not on the
+		// replay's clock, so the Decrypt count varies from run to run: for
+		// 3 replicas and a read window of half a TTL, 411,482 to 453,962
+		// per month in 13 runs against the formula's 432,000 (-4.7% to
+		// +5.1%; one CI-like run failed a 1.05 bound). 1.1 still catches
+		// the error this test was written for (twice the formula).
+		if r := dec / want.BucketKeys.Decrypt; r < 0.6 || r > 1.1 {
 			t.Errorf("%+v: Decrypt %.0f per month, formula %.0f", tc, dec, want.BucketKeys.Decrypt)
 		}
 	}
