@@ -74,6 +74,9 @@ func (p *Proxy) answerCompleted(rq *request, u uploadID) (bool, error) {
 	}
 	p.setSSEHeaders(h, u.md.KeyID)
 	h.Set("Content-Type", "application/xml")
+	// The Complete that did it may have lost its answer before removing
+	// the upload's record (its client gave up): remove it now.
+	p.dropCompanions(rq, u)
 	return true, rq.relayBodyHeaders(http.StatusOK, append([]byte(xml.Header), out...))
 }
 

@@ -96,6 +96,15 @@ func (p *Proxy) recordUpload(rq *request, backend, id string) (failed *http.Resp
 	if err == nil && failed == nil {
 		return nil, nil
 	}
+	if err == nil && failed.StatusCode == http.StatusForbidden {
+		// The client's backend identity may write its own keys only (a
+		// bucket policy on a prefix): the upload goes on without a
+		// record, as one made before records, and lists under its
+		// backend ID; the client's own ID works everywhere.
+		drain(failed)
+		p.cfg.Logger.Warn("proxy: upload record refused by the backend; the upload lists under its backend ID", "request_id", rq.id, "upload", backend)
+		return nil, nil
+	}
 	if aerr := p.abortBackendUpload(rq, rq.key, backend); aerr != nil {
 		p.cfg.Logger.Warn("proxy: upload without its record not aborted", "request_id", rq.id, "upload", backend, "err", aerr)
 	}

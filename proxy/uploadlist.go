@@ -275,12 +275,16 @@ func (p *Proxy) addRecords(rq *request, l *uploadsPage, ids map[string]string) {
 // 10,000 others lists its backend ID until the cache holds its record.
 const maxRecordPages = 10
 
+// recordsPerPage is readRecords' max-uploads: S3's default and maximum
+// (a variable so that a test can page through a few records).
+var recordsPerPage = 1000
+
 // readRecords adds the client IDs of the bucket's upload records to ids,
 // from a listing of the records' key range. Best effort: an upload whose
 // record is not read lists its backend ID (and MinIO, which lists the
 // uploads of one exact key when given a prefix, lists none here).
 func (p *Proxy) readRecords(rq *request, ids map[string]string) {
-	q := url.Values{"uploads": {""}, "prefix": {companionPrefix}}
+	q := url.Values{"uploads": {""}, "prefix": {companionPrefix}, "max-uploads": {strconv.Itoa(recordsPerPage)}}
 	for range maxRecordPages {
 		l, err := p.backendUploads(rq, q)
 		if err != nil {
@@ -291,8 +295,10 @@ func (p *Proxy) readRecords(rq *request, ids map[string]string) {
 		if !l.IsTruncated || l.NextKeyMarker == "" {
 			return
 		}
+		// key-marker alone: every record key holds one upload, and
+		// versitygw refuses a key-marker with an upload-id-marker here
+		// (400), which left all but the first 1,000 records unread.
 		q.Set("key-marker", l.decoded(l.NextKeyMarker))
-		q.Set("upload-id-marker", l.NextUploadIDMarker)
 	}
 }
 

@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 )
@@ -152,6 +154,11 @@ func (p *Proxy) clientUploadID(rq *request, backend string) string {
 // is completed or aborted. Best effort: a companion left behind only
 // lists nothing (its backend upload is gone) and is logged.
 func (p *Proxy) dropCompanions(rq *request, u uploadID) {
+	// The backend upload is gone whatever the client does now: a client
+	// that gave up waiting (and will retry its Complete) must not leave
+	// the record behind.
+	rq, cancel := rq.detached()
+	defer cancel()
 	backend := u.backend
 	p.companions.Remove(rq.bucket + "\x00" + backend)
 	prefix := companionPrefix + backend + "/"
@@ -171,6 +178,22 @@ func (p *Proxy) dropCompanions(rq *request, u uploadID) {
 	if err != nil {
 		p.cfg.Logger.Warn("proxy: upload record not removed", "request_id", rq.id, "upload", backend, "err", err)
 	}
+}
+
+// cleanupTimeout bounds the backend requests of a cleanup made after the
+// client's request has ended or was cancelled (request.detached).
+const cleanupTimeout = 30 * time.Second
+
+// detached is rq on a context that the client's going away does not
+// cancel, bounded by cleanupTimeout: for cleanup the backend's state
+// needs whatever the client does.
+func (rq *request) detached() (*request, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(rq.r.Context()), cleanupTimeout)
+	return &request{
+		p: rq.p, r: rq.r.WithContext(ctx), w: rq.w, id: rq.id, op: rq.op, start: rq.start,
+		level: rq.level, bucket: rq.bucket, key: rq.key, query: rq.query,
+		auth: rq.auth, anonymous: rq.anonymous,
+	}, cancel
 }
 
 // abortBackendUpload aborts the backend upload id of key in the request's
