@@ -56,6 +56,9 @@ func (p *Proxy) postObject(rq *request) error {
 	if key == "" {
 		return s3err.InvalidArgument.With("User key must have a length greater than 0.").WithExtra("ArgumentName", "key").WithExtra("ArgumentValue", "")
 	}
+	if err := checkUploadSize(form.size); err != nil {
+		return err // a PutObject's limit: a policy need not bound the size
+	}
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -118,8 +121,14 @@ func (p *Proxy) postStore(rq *request, h http.Header, form *postForm) error {
 // PutObject, Content-Language among them.
 var postFieldHeaders = []string{"Cache-Control", "Content-Type", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires", "Content-Md5"}
 
-// postNotHeaders are the x-amz-* fields that authenticate the form.
-var postNotHeaders = []string{"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature", "x-amz-security-token"}
+// postNotHeaders are the x-amz-* fields that authenticate the form, and
+// the directives of a copy; with x-amz-copy-source* (postCopyPrefix) they
+// are not forwarded: they would make the backend's PUT a copy, which a
+// POST upload never is.
+var postNotHeaders = []string{"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature", "x-amz-security-token",
+	"x-amz-metadata-directive", "x-amz-tagging-directive"}
+
+const postCopyPrefix = "x-amz-copy-source"
 
 // postHeaders turns a form's fields into the headers a PutObject of the
 // same object would carry.
@@ -131,7 +140,7 @@ func postHeaders(fields map[string]string) (http.Header, error) {
 		}
 	}
 	for k, v := range fields {
-		if strings.HasPrefix(k, "x-amz-") && !containsFold(postNotHeaders, k) {
+		if strings.HasPrefix(k, "x-amz-") && !containsFold(postNotHeaders, k) && !strings.HasPrefix(strings.ToLower(k), postCopyPrefix) {
 			h.Set(k, v)
 		}
 	}

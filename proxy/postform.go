@@ -279,11 +279,19 @@ const maxBufferedPostFile = smallPutMax
 
 // bufferFile reads the rest bytes of the form after the file's part
 // headers and sets form's file to what comes before the first delimiter.
+//
+// The buffer grows as the bytes arrive, not to the declared length at
+// once: the form is not authenticated yet, and a client that declares
+// 512 KiB and sends nothing must not hold 512 KiB of the proxy's memory.
 func (f *formReader) bufferFile(form *postForm, rest int64) error {
-	buf := make([]byte, rest)
-	if _, err := io.ReadFull(f.br, buf); err != nil {
+	var b bytes.Buffer
+	switch n, err := b.ReadFrom(io.LimitReader(f.br, rest)); {
+	case err != nil:
 		return s3err.IncompleteBody.Wrap(err)
+	case n < rest:
+		return s3err.IncompleteBody.Wrap(fmt.Errorf("proxy: POST form of %d bytes ends after %d", rest, n))
 	}
+	buf := b.Bytes()
 	i := bytes.Index(buf, f.delim)
 	if i < 0 {
 		return errMalformedPOST
@@ -322,9 +330,16 @@ func (r *fileReader) Read(p []byte) (int, error) {
 		r.err = errFileNotLast
 		return 0, r.err
 	}
-	if errors.Is(err, io.EOF) && r.remaining > 0 {
+	switch {
+	case errors.Is(err, io.EOF) && r.remaining > 0:
 		r.err = s3err.IncompleteBody
 		return n, r.err
+	case err != nil && !errors.Is(err, io.EOF):
+		// The client's body failed (a connection cut mid-record): keep
+		// the error, which every later read returns; dropping it made
+		// each read (0, nil), and the sealing loop spun on them.
+		r.err = err
+		return n, err
 	}
 	return n, nil
 }

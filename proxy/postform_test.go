@@ -87,6 +87,9 @@ func TestUnitPostHeaders(t *testing.T) {
 		"content-type": "image/png", "cache-control": "max-age=100", "expires": "Fri, 21 Mar 2026 00:00:00 GMT",
 		"content-language": "en-US", "content-disposition": "inline", "content-encoding": "gzip",
 		"x-amz-meta-foo": "bar", "x-amz-website-redirect-location": "/r", "x-amz-signature": "00", "policy": "e30=",
+		// A copy's fields would make the backend's PUT a copy: never sent.
+		"x-amz-copy-source": "/other/secret", "x-amz-copy-source-if-match": "e", "x-amz-metadata-directive": "COPY",
+		"x-amz-tagging-directive": "COPY",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -98,5 +101,70 @@ func TestUnitPostHeaders(t *testing.T) {
 	}
 	if !reflect.DeepEqual(h, want) {
 		t.Fatalf("headers %v, want %v", h, want)
+	}
+}
+
+// stickyFailure fails every read with err, as a request body does once
+// its connection broke mid-record.
+type stickyFailure struct{ err error }
+
+func (s stickyFailure) Read([]byte) (int, error) { return 0, s.err }
+
+// TestUnitPostFileKeepsErrors: a streamed form's file whose body fails
+// (not at its end) reports that failure, and again on every later read,
+// never (0, nil): the sealing loop spun on those forever.
+func TestUnitPostFileKeepsErrors(t *testing.T) {
+	const head = "--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n"
+	const fileLen = 1 << 20 // streamed, not buffered
+	length := int64(len(head) + fileLen + len("\r\n--XyZ--\r\n"))
+	body := io.MultiReader(strings.NewReader(head+strings.Repeat("a", 1000)), stickyFailure{io.ErrUnexpectedEOF})
+	form, err := readPostForm(body, "multipart/form-data; boundary=XyZ", length)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	got := 0
+	for i := 0; ; i++ {
+		n, err := form.file.Read(buf)
+		got += n
+		if err != nil {
+			if !errors.Is(err, io.ErrUnexpectedEOF) || got != 1000 {
+				t.Fatalf("after %d bytes: %v, want the body's io.ErrUnexpectedEOF after 1000", got, err)
+			}
+			break
+		}
+		if i > 100 {
+			t.Fatalf("%d reads without the body's error (%d bytes)", i, got)
+		}
+	}
+	if _, err := form.file.Read(buf); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("the next read: %v", err)
+	}
+}
+
+// readSizes records the largest read asked of r.
+type readSizes struct {
+	r   io.Reader
+	max int
+}
+
+func (s *readSizes) Read(p []byte) (int, error) {
+	s.max = max(s.max, len(p))
+	return s.r.Read(p)
+}
+
+// TestUnitPostBufferGrows: a small form is buffered as its bytes arrive,
+// not to its declared length at once (it is not authenticated yet): a
+// form that declares 500 KiB and sends 110 bytes is IncompleteBody, and
+// no read larger than the form reader's own buffer was asked for.
+func TestUnitPostBufferGrows(t *testing.T) {
+	const head = "--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n"
+	src := &readSizes{r: strings.NewReader(head + strings.Repeat("a", 110))}
+	_, err := readPostForm(src, "multipart/form-data; boundary=XyZ", int64(len(head))+500<<10)
+	if e := s3err.As(err); e == nil || e.Code != "IncompleteBody" {
+		t.Fatalf("err %v, want IncompleteBody", err)
+	}
+	if src.max > 64<<10 {
+		t.Fatalf("a read of %d bytes was asked for a form that sent %d", src.max, len(head)+110)
 	}
 }

@@ -33,7 +33,12 @@ type sealReader struct {
 	err     error  // sticky: io.EOF once all is returned, the failure, or errAbandoned
 	fail    error  // the sealing's own failure (the source's), for abandon
 	done    bool   // abandoned: buffers returned
+	empty   int    // consecutive reads of the source that gave nothing
 }
+
+// maxEmptyReads is how many reads in a row may return (0, nil) before a
+// source is taken for broken, as bufio does.
+const maxEmptyReads = 100
 
 // sealOutSize holds what one write to the envelope writer can emit: a
 // sealed segment, and a part's 16-byte header or end field.
@@ -107,6 +112,15 @@ func (s *sealReader) next() error {
 		// read to fill the buffer exactly would ask the client's body,
 		// which holds its last byte back, for 1-byte reads.
 		n, err := s.src.Read((*s.in)[:min(int64(len(*s.in)), s.left)])
+		if n == 0 && err == nil {
+			// A reader that returns nothing again and again would have
+			// Read loop here, holding s.mu (which abandon waits for).
+			if s.empty++; s.empty >= maxEmptyReads {
+				return io.ErrNoProgress
+			}
+		} else {
+			s.empty = 0
+		}
 		s.left -= int64(n)
 		if _, werr := s.ew.Write((*s.in)[:n]); werr != nil {
 			return werr

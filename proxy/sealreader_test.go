@@ -128,3 +128,25 @@ func TestUnitSealReaderAllocs(t *testing.T) {
 		t.Errorf("%v allocs for 1 segment, %v for 64", one, many)
 	}
 }
+
+// nothing returns (0, nil) forever: a broken reader.
+type nothing struct{}
+
+func (nothing) Read([]byte) (int, error) { return 0, nil }
+
+// TestUnitSealReaderNoProgress: a source that keeps returning nothing
+// fails the body (io.ErrNoProgress) instead of spinning, with s.mu held,
+// in Read.
+func TestUnitSealReaderNoProgress(t *testing.T) {
+	const size = 5 * bufSize
+	s, err := newSealReader(encryptedPut{dk: sealTestKey(t, size), plaintext: nothing{}, size: size}, func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readSealed(s); !errors.Is(err, io.ErrNoProgress) {
+		t.Fatalf("read: %v, want io.ErrNoProgress", err)
+	}
+	if err := s.abandon(); !errors.Is(err, io.ErrNoProgress) {
+		t.Fatalf("abandon: %v", err)
+	}
+}
