@@ -24,6 +24,10 @@ type Config struct {
 	UpstreamTransport   http.RoundTripper       // [DefaultTransport()]; start from DefaultTransport() to wrap it or set a CA
 	UpstreamPayload     sigv4.PayloadMode       // how ciphertext bodies are signed [PayloadAuto: by Upstream's scheme]
 	UpstreamTimeout     time.Duration           // per-request header timeout to the backend [2m]
+	// BodyIdleTimeout is how long a read of a client's request body may
+	// wait for bytes before the request fails with S3's 400
+	// RequestTimeout [20s, as S3; negative: never].
+	BodyIdleTimeout time.Duration
 
 	Region            string            // region clients sign for [UpstreamRegion]
 	ClientCredentials sigv4.Credentials // required: client access keys
@@ -91,7 +95,10 @@ type Observer interface {
 	ObserveRequest(operation string, status int, bytesIn, bytesOut int64, d time.Duration)
 }
 
-const defaultUpstreamTimeout = 2 * time.Minute
+const (
+	defaultUpstreamTimeout = 2 * time.Minute
+	defaultBodyIdleTimeout = 20 * time.Second
+)
 
 // validate checks the required fields and fills in defaults, so that a
 // misconfigured proxy fails at start-up with one clear error rather than on
@@ -127,6 +134,9 @@ func (c *Config) validate() error {
 	}
 	if c.UpstreamTimeout == 0 {
 		c.UpstreamTimeout = defaultUpstreamTimeout
+	}
+	if c.BodyIdleTimeout == 0 {
+		c.BodyIdleTimeout = defaultBodyIdleTimeout
 	}
 	switch c.UpstreamPayload {
 	case sigv4.PayloadAuto, sigv4.PayloadChunked, sigv4.PayloadUnsignedTrailer, sigv4.PayloadUnsigned:

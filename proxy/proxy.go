@@ -112,6 +112,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rq.bucket, rq.key, rq.level = addr.bucket, addr.key, addr.level
+	if r.Body != nil && r.Body != http.NoBody && p.cfg.BodyIdleTimeout > 0 {
+		r.Body = &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: p.cfg.BodyIdleTimeout}
+	}
 	if e := refuseUnrouted(r, addr.level); e != nil {
 		rq.fail(e)
 		return
