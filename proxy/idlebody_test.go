@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -9,12 +10,16 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/bucketkey/bucketkey/internal/testenv"
 )
 
 // TestBodyIdleTimeout: a client that stops sending its body halfway gets
@@ -84,5 +89,52 @@ func TestBodyIdleTimeout(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("a slow client that never paused a second: %s %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+}
+
+// TestEarlyClosedBodyEndsConnection: when a request fails before its body
+// is read (a malformed aws-chunked chunk, 1 MiB still to come), the
+// server closes the connection after the answer, as net/http does for a
+// handler that closed the body early, rather than read the unread body
+// as the next request ("400 Bad Request" on an idle connection, which a
+// client's next request then met): the body the handlers see is wrapped
+// (idleBody) on a copy of the request, never the server's own.
+func TestEarlyClosedBodyEndsConnection(t *testing.T) {
+	tp := newTestProxy(t)
+	b := tp.newBucket(t)
+	var body bytes.Buffer
+	fmt.Fprintf(&body, "%x\r\n%s\r\n", 8192, make([]byte, 8192))
+	body.WriteString("zz\r\n") // not a chunk size
+	body.Write(bytes.Repeat([]byte("x"), 1<<20))
+	req, _ := http.NewRequest(http.MethodPut, tp.srv.URL+"/"+b+"/early", bytes.NewReader(body.Bytes()))
+	req.Header.Set("Content-Encoding", "aws-chunked")
+	req.Header.Set("X-Amz-Decoded-Content-Length", strconv.Itoa(2<<20))
+	req.Header.Set("X-Amz-Trailer", "x-amz-checksum-crc32")
+	req.Header.Set("X-Amz-Content-Sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: clientAccessKey, SecretAccessKey: clientSecretKey},
+		req, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "s3", testenv.Region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", req.URL.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	go req.Write(conn) // the whole body, as a client sends it; fails once the server closes
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("malformed chunk: %s %s", resp.Status, out)
+	}
+	if !resp.Close {
+		t.Fatalf("the answer keeps the connection, whose unread body would be read as the next request")
+	}
+	if next, err := http.ReadResponse(br, nil); err == nil {
+		t.Fatalf("the server answered again on the connection: %s", next.Status)
 	}
 }

@@ -112,14 +112,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rq.bucket, rq.key, rq.level = addr.bucket, addr.key, addr.level
-	if r.Body != nil && r.Body != http.NoBody && p.cfg.BodyIdleTimeout > 0 {
-		r.Body = &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: p.cfg.BodyIdleTimeout}
-	}
 	if e := refuseUnrouted(r, addr.level); e != nil {
 		rq.fail(e)
 		return
 	}
-	p.router.ServeHTTP(rq.w, r.WithContext(context.WithValue(r.Context(), requestKey{}, rq)))
+	routed := r.WithContext(context.WithValue(r.Context(), requestKey{}, rq))
+	if r.Body != nil && r.Body != http.NoBody && p.cfg.BodyIdleTimeout > 0 {
+		// On the copy only: the server looks at its own request's Body
+		// (an *http.body) to learn whether the handler closed it before
+		// its end, and must then not reuse the connection, whose unread
+		// body bytes it would take for the next request.
+		routed.Body = &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: p.cfg.BodyIdleTimeout}
+	}
+	p.router.ServeHTTP(rq.w, routed)
 }
 
 // CheckUpstream makes one cheap signed request to the backend (ListBuckets)
