@@ -68,6 +68,7 @@ type serveConfig struct {
 	LogLevel        string
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
+	BodyIdleTimeout time.Duration
 }
 
 const defaultUpstreamRegion = "us-east-1"
@@ -111,6 +112,7 @@ func serveFlags(c *serveConfig) *settings {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.DurationVar(&c.BodyIdleTimeout, "body-idle-timeout", 20*time.Second, "fail a request with S3's 400 RequestTimeout when a read of its body waits this long for the client (0: never)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "on SIGTERM, keep accepting requests this long with /readyz at 503 (and keep-alive off) before closing the listener, so load balancers stop routing here first")
 	return s
 }
@@ -153,6 +155,7 @@ type resolved struct {
 	LogFormat, LogLevel string
 	ShutdownTimeout     time.Duration
 	DrainDelay          time.Duration
+	BodyIdleTimeout     time.Duration // negative: never
 }
 
 // bucketName is S3's rule for bucket names (general purpose buckets).
@@ -167,6 +170,7 @@ func (c *serveConfig) validate(s *settings) (*resolved, error) {
 		UpstreamAccessKey: c.UpstreamAccessKey, UpstreamSecretKey: c.UpstreamSecretKey,
 		KMSKeyID: c.KMSKeyID, KMSEndpoint: c.KMSEndpoint, KMSRegion: c.KMSRegion, KMSLocalKey: c.KMSLocalKey,
 		LogFormat: c.LogFormat, LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay,
+		BodyIdleTimeout: c.BodyIdleTimeout,
 	}
 	for _, check := range []func(*resolved, *settings) error{
 		c.validateListeners, c.validateUpstream, c.validateClients,
@@ -368,7 +372,8 @@ func (c *serveConfig) validateBuckets(r *resolved, s *settings) error {
 	return nil
 }
 
-// validateLogging checks the log settings, the drain delay and the shutdown timeout.
+// validateLogging checks the log settings, the drain delay, the shutdown
+// timeout and the body idle timeout.
 func (c *serveConfig) validateLogging(r *resolved, s *settings) error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
@@ -381,6 +386,12 @@ func (c *serveConfig) validateLogging(r *resolved, s *settings) error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %v: must be positive", c.ShutdownTimeout)
+	}
+	switch {
+	case c.BodyIdleTimeout < 0:
+		return fmt.Errorf("--body-idle-timeout %v: must not be negative", c.BodyIdleTimeout)
+	case c.BodyIdleTimeout == 0:
+		r.BodyIdleTimeout = -1 // proxy.Config: never
 	}
 	return nil
 }

@@ -53,6 +53,7 @@ func TestServeDefaults(t *testing.T) {
 	if r.Listen != "127.0.0.1:8080" || r.AdminListen != "127.0.0.1:9090" || r.UpstreamRegion != "us-east-1" ||
 		r.Cache.TTL != 5*time.Minute || r.PricePer10k != 0.03 || r.Cache.MaxObjects != 1_000_000 ||
 		r.UpstreamPayload != sigv4.PayloadAuto || r.ShutdownTimeout != 30*time.Second || r.LogFormat != "text" ||
+		r.BodyIdleTimeout != 20*time.Second ||
 		r.Cache.Disabled || r.TLS != nil || r.UpstreamRoots != nil {
 		t.Errorf("defaults: %+v", r)
 	}
@@ -247,6 +248,7 @@ func TestServeInvalid(t *testing.T) {
 		{"config not a mapping", append(minimal, "--config", writeFile(t, "bk.yaml", "- a\n- b\n")), nil, "not a YAML or JSON mapping"},
 		{"config nested", append(minimal, "--config", writeFile(t, "bk.yaml", "upstream:\n  url: x\n")), nil, "nested settings are not supported"},
 		{"shutdown", append(minimal, "--shutdown-timeout", "-1s"), nil, "--shutdown-timeout -1s: must be positive"},
+		{"body idle timeout", append(minimal, "--body-idle-timeout", "-1s"), nil, "--body-idle-timeout -1s: must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,6 +390,29 @@ func TestKMSProviderFlag(t *testing.T) {
 			t.Errorf("%v: %v, want %q", c.args, err, c.want)
 		case err == nil && r.KMSProvider != c.want:
 			t.Errorf("%v: provider %q, want %q", c.args, r.KMSProvider, c.want)
+		}
+	}
+}
+
+// TestServeBodyIdleTimeout: --body-idle-timeout (and its environment
+// variable) sets the proxy's; 0 turns it off, which the proxy's Config
+// spells as a negative duration (its zero is the default).
+func TestServeBodyIdleTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want time.Duration
+	}{
+		{append(minimal, "--body-idle-timeout", "45s"), nil, 45 * time.Second},
+		{minimal, []string{"BUCKETKEY_BODY_IDLE_TIMEOUT", "5s"}, 5 * time.Second},
+		{append(minimal, "--body-idle-timeout", "0"), nil, -1},
+	} {
+		r, _, err := parseServe(t, tc.args, env(tc.env...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.BodyIdleTimeout != tc.want {
+			t.Errorf("%v %v: body idle timeout %v, want %v", tc.args, tc.env, r.BodyIdleTimeout, tc.want)
 		}
 	}
 }

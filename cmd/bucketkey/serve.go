@@ -121,6 +121,7 @@ func newServer(ctx context.Context, r *resolved, log *slog.Logger) (*server, err
 		AnonymousAll:        r.Anonymous,
 		VirtualHostDomains:  r.VHosts,
 		NoBucketKey:         r.Cache.Disabled,
+		BodyIdleTimeout:     r.BodyIdleTimeout,
 		Logger:              log,
 		Observer:            metrics,
 	})
