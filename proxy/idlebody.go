@@ -37,7 +37,7 @@ func (b *idleBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.ReadCloser.Read(p)
 	_ = b.rc.SetReadDeadline(time.Time{})
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
 		b.quiet = true
 		return n, s3err.RequestTimeout.Wrap(err)
 	}

@@ -91,10 +91,7 @@ func (p *Proxy) postStore(rq *request, h http.Header, form *postForm) error {
 	// The object's checksum is recorded as a PutObject's: the form's
 	// x-amz-checksum-<alg> field (verified against the file as it is
 	// read), or for a small file without one, S3's default CRC64NVME.
-	if err := recordRequestChecksum(rq, h, md, dk); err != nil {
-		return err
-	}
-	body, err := bufferForChecksum(rq, md, dk, rq.body(), form.size)
+	body, err := checksummedBody(rq, h, md, dk, form.size)
 	if err != nil {
 		return err
 	}
@@ -140,7 +137,7 @@ func postHeaders(fields map[string]string) (http.Header, error) {
 		}
 	}
 	for k, v := range fields {
-		if strings.HasPrefix(k, "x-amz-") && !containsFold(postNotHeaders, k) && !strings.HasPrefix(strings.ToLower(k), postCopyPrefix) {
+		if strings.HasPrefix(k, "x-amz-") && !containsFold(postNotHeaders, k) && !strings.HasPrefix(k, postCopyPrefix) {
 			h.Set(k, v)
 		}
 	}

@@ -237,10 +237,7 @@ func (p *Proxy) putObject(rq *request) error {
 		return err
 	}
 	defer dk.Wipe()
-	if err := recordRequestChecksum(rq, rq.r.Header, md, dk); err != nil {
-		return err
-	}
-	body, err := bufferForChecksum(rq, md, dk, rq.body(), n)
+	body, err := checksummedBody(rq, rq.r.Header, md, dk, n)
 	if err != nil {
 		return err
 	}

@@ -83,6 +83,16 @@ func recordRequestChecksum(rq *request, h http.Header, md *envelope.Metadata, dk
 	return md.SetChecksum(dk, storedChecksum{alg: alg, typ: checksumFullObject, value: v}.String())
 }
 
+// checksummedBody records the object's checksum in md, the one sent in
+// h (recordRequestChecksum) or, for a small body, the one computed as it
+// is read (bufferForChecksum), and returns the n-byte body to encrypt.
+func checksummedBody(rq *request, h http.Header, md *envelope.Metadata, dk *envelope.DataKey, n int64) (io.Reader, error) {
+	if err := recordRequestChecksum(rq, h, md, dk); err != nil {
+		return nil, err
+	}
+	return bufferForChecksum(rq, md, dk, rq.body(), n)
+}
+
 // checksumModeEnabled reports whether a read asks for the stored checksum.
 func checksumModeEnabled(h http.Header) bool {
 	return strings.EqualFold(strings.TrimSpace(h.Get("X-Amz-Checksum-Mode")), "ENABLED")
