@@ -87,7 +87,10 @@ const maxKeyLen = 1024
 //   - one longer than S3 allows, with S3's 400 KeyTooLongError (backends
 //     enforce their own limits, or none: versitygw refuses only a single
 //     path segment its file system cannot name);
-//   - one with a "." or ".." path segment ("a/./b", "../v/k", "."), with
+//   - one whose "." and ".." segments climb out of the bucket ("../v/k",
+//     ".", "a/../../k": climbsOut), with S3's own answer to it, 400 Bad
+//     Request (s3err.BadRequest);
+//   - one with another "." or ".." path segment ("a/./b", "a/../b"), with
 //     400 InvalidArgument. S3 would store such a key as it is, but the
 //     proxy sends keys to the backend in the path, where RFC 3986 dot
 //     segments mean something else to the backend's HTTP stack: versitygw
@@ -112,10 +115,37 @@ func checkKey(key string) error {
 	if strings.HasPrefix(key, companionPrefix) {
 		return s3err.InvalidArgument.With(`Object keys under ".bucketkey-upload/" are reserved by the encrypting proxy.`).Wrap(errKeyReserved)
 	}
+	if climbsOut(key) {
+		return s3err.BadRequest.Wrap(errKeyDots)
+	}
 	if hasDotSegment(key) {
 		return s3err.InvalidArgument.With(`Object keys with a "." or ".." path segment are not supported by the encrypting proxy.`).Wrap(errKeyDots)
 	}
 	return nil
+}
+
+// climbsOut reports whether key is one S3 itself refuses: read left to
+// right, its relative segments ("." and "..") at some point outnumber the
+// ordinary ones before them ("../k", "./", "a/../../k", "a/./.."). Empty
+// segments count as neither. This is the rule of S3's object key guide
+// ("Object keys that contain relative path elements ... are valid if, when
+// parsed left-to-right, the cumulative count of relative path segments
+// never exceeds the number of non-relative path elements encountered").
+func climbsOut(key string) bool {
+	ordinary, relative := 0, 0
+	for seg := range strings.SplitSeq(key, "/") {
+		switch seg {
+		case "":
+		case ".", "..":
+			relative++
+			if relative > ordinary {
+				return true
+			}
+		default:
+			ordinary++
+		}
+	}
+	return false
 }
 
 // hasDotSegment reports whether a "/"-separated segment of key is "." or

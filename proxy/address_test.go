@@ -42,18 +42,21 @@ func TestUnitResolveObjectKeys(t *testing.T) {
 		{name: "bad bucket and long key", target: "/b%2Fc/" + strings.Repeat("k", 1025), code: "InvalidBucketName"},
 
 		// Dot segments, which the backend's HTTP stack may resolve.
-		{name: "dot", target: "/bkt/.", code: "InvalidArgument"},
-		{name: "dot-dot", target: "/bkt/..", code: "InvalidArgument"},
-		{name: "dot-dot to another bucket", target: "/bkt/../v/k", code: "InvalidArgument"},
-		{name: "encoded dot-dot", target: "/bkt/%2e%2e/v/k", code: "InvalidArgument"},
-		{name: "encoded upper-case dot", target: "/bkt/%2E", code: "InvalidArgument"},
+		// Those that climb out of the bucket get S3's own 400 Bad Request.
+		{name: "dot", target: "/bkt/.", code: "400"},
+		{name: "dot-dot", target: "/bkt/..", code: "400"},
+		{name: "dot-dot to another bucket", target: "/bkt/../v/k", code: "400"},
+		{name: "encoded dot-dot", target: "/bkt/%2e%2e/v/k", code: "400"},
+		{name: "encoded upper-case dot", target: "/bkt/%2E", code: "400"},
+		{name: "dot-dot behind encoded slashes", target: "/bkt/a%2F..%2F..%2Fv%2Fk", code: "400"},
+		{name: "dot-dot after an empty segment", target: "/bkt//..", code: "400"},
+		{name: "virtual-hosted dot-dot", target: "/../v/k", host: vhost, code: "400"},
+		{name: "virtual-hosted dot", target: "/.", host: vhost, code: "400"},
+		// The rest S3 stores as they are; the proxy refuses them.
 		{name: "dot segment inside", target: "/bkt/a/./b", code: "InvalidArgument"},
-		{name: "dot-dot behind encoded slashes", target: "/bkt/a%2F..%2F..%2Fv%2Fk", code: "InvalidArgument"},
+		{name: "dot-dot inside", target: "/bkt/a/../b", code: "InvalidArgument"},
 		{name: "trailing dot segment", target: "/bkt/k/.", code: "InvalidArgument"},
 		{name: "trailing dot-dot segment", target: "/bkt/k/..", code: "InvalidArgument"},
-		{name: "dot segment after an empty one", target: "/bkt//..", code: "InvalidArgument"},
-		{name: "virtual-hosted dot-dot", target: "/../v/k", host: vhost, code: "InvalidArgument"},
-		{name: "virtual-hosted dot", target: "/.", host: vhost, code: "InvalidArgument"},
 		// Dots that are not a whole segment are ordinary characters.
 		{name: "dots inside segments", target: "/bkt/a..b/..k/k../.k/...", key: "a..b/..k/k../.k/..."},
 		{name: "three dots", target: "/bkt/%2e%2e%2e", key: "..."},
@@ -115,7 +118,8 @@ func TestRefusedKeysNeverReachBackend(t *testing.T) {
 	}{
 		{"1025 bytes", limit + "u", "KeyTooLongError"},
 		{"1025 bytes, one segment", strings.Repeat("u", 1025), "KeyTooLongError"},
-		{"dot-dot", "../" + b + "/k", "InvalidArgument"},
+		{"dot-dot", "../" + b + "/k", "400"},
+		{"dot-dot inside", "a/../" + b + "/k", "InvalidArgument"},
 		{"dot", "a/./k", "InvalidArgument"},
 	} {
 		for _, method := range []string{http.MethodPut, http.MethodGet, http.MethodHead, http.MethodDelete} {
@@ -150,4 +154,34 @@ func TestRefusedKeysNeverReachBackend(t *testing.T) {
 			t.Errorf("%d requests reached the backend", n)
 		}
 	})
+}
+
+// TestUnitClimbsOut holds climbsOut to the examples of S3's object key guide
+// and to the corners of its rule.
+func TestUnitClimbsOut(t *testing.T) {
+	for key, want := range map[string]bool{
+		"videos/2024/../../2025/../": false, // the guide's valid example
+		"videos/../../":              true,  // and its invalid ones
+		"./":                         true,
+		"../":                        true,
+		"./../":                      true,
+		"./..":                       true,
+		".":                          true,
+		"..":                         true,
+		"/.":                         true, // an empty segment is no element
+		"//..":                       true,
+		"a/./b":                      false,
+		"a/../b":                     false,
+		"a/./..":                     true,
+		"a//../..":                   true,
+		"a/b/../..":                  false,
+		"a..b/..c/d.":                false,
+		"...":                        false,
+		"":                           false,
+		"//":                         false,
+	} {
+		if got := climbsOut(key); got != want {
+			t.Errorf("climbsOut(%q) = %v, want %v", key, got, want)
+		}
+	}
 }

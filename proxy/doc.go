@@ -57,11 +57,13 @@
 //     companion can be found. Keys under ".bucketkey-upload/" are the
 //     companions' and are refused with 400 InvalidArgument.
 //   - Object keys (and copy sources) with a "." or ".." path segment
-//     ("a/./b", "../k") are refused with 400 InvalidArgument, and keys over
-//     1024 bytes with KeyTooLongError, before anything reaches the
-//     backend: S3 stores such keys literally, but backends such as
-//     versitygw resolve the path, so the object stored would not be the
-//     one named (and its envelope, bound to the name, would not open).
+//     that S3 would store ("a/./b", "a/../b") are refused with 400
+//     InvalidArgument (those that climb out of the bucket, "../k", get S3's
+//     own 400 Bad Request), and keys over 1024 bytes with
+//     KeyTooLongError, before anything reaches the backend: S3 stores such
+//     keys literally, but backends such as versitygw resolve the path, so
+//     the object stored would not be the one named (and its envelope,
+//     bound to the name, would not open).
 //   - A completed multipart object whose last part holds 5 MiB or more
 //     ends with bucketkey's 32-byte marker part: its backend ETag says
 //     "-(N+1)" where its part count (x-amz-mp-parts-count, partNumber

@@ -178,6 +178,10 @@ func postObjectRawForm(t *testing.T, tp *testProxy) {
 		{name: "extra field", fields: append(fields("up/e", [2]string{"x-amz-meta-other", "1"}), sig...), status: 403, code: "AccessDenied",
 			msg: "Invalid according to Policy: Extra input fields: x-amz-meta-other", key: "up/e"},
 		{name: "no key", fields: sig, status: 400, code: "InvalidArgument"},
+		// A key that climbs out of the bucket gets S3's 400 Bad Request;
+		// another dot segment the proxy's own refusal (checkKey).
+		{name: "key climbing out", fields: append(fields("up/../../x"), sig...), status: 400, code: "400", msg: "Bad Request", key: "x"},
+		{name: "key with a dot segment", fields: append(fields("up/./x"), sig...), status: 400, code: "InvalidArgument", key: "up/x"},
 		{name: "bad signature", fields: append(fields("up/s"), append(sig[:4:4], [2]string{"X-Amz-Signature", strings.Repeat("0", 64)})...), status: 403, code: "SignatureDoesNotMatch", key: "up/s"},
 		{name: "anonymous", fields: fields("up/anon"), status: 403, code: "AccessDenied", msg: "Access Denied", key: "up/anon"},
 		{name: "unknown checksum field", fields: append(fields("up/ck", [2]string{"x-amz-checksum-invalid", "x"}), signedPostFields(t, append(base, map[string]string{"x-amz-checksum-invalid": "x"})...)...),

@@ -135,6 +135,13 @@ var (
 	MalformedTrailerError             = def("MalformedTrailerError", 400, "The request contained trailing data that was not well-formed or did not conform to our published schema.")
 )
 
+// BadRequest is S3's answer to an object key whose "." and ".." segments
+// climb out of the bucket ("../k", "a/../../k", "."): status 400 and no
+// body. Its code and message are what botocore (the AWS CLI, boto3) reads
+// from that answer, and what versitygw writes, so that a client which
+// needs a body sees what it would make of S3's.
+var BadRequest = def("400", 400, "Bad Request")
+
 // Body encodes e as S3's error document, in S3's element order: Code,
 // Message, the code's extra elements, RequestId, HostId (HostID of the
 // request id). Like S3 today it names no Resource: the elements a code
