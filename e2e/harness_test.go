@@ -414,12 +414,21 @@ func (e *env) stored(bucket, key string) ([]byte, map[string]string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return b, out.Metadata
+	return b, testenv.EnvelopeFields(out.Metadata)
 }
 
 // plant writes raw bytes and metadata straight to the backend, as someone
-// with write access to the bucket (not to the proxy) could.
+// with write access to the bucket (not to the proxy) could. The envelope
+// fields in meta (as stored returns them, a "bk-*" entry each) are stored
+// packed, as the proxy writes them.
 func (e *env) plant(bucket, key string, raw []byte, meta map[string]string) {
+	e.t.Helper()
+	e.plantAsIs(bucket, key, raw, testenv.PackEnvelope(meta))
+}
+
+// plantAsIs is plant with meta stored as given: a per-field envelope
+// stays a header per field, as bucketkey wrote it before the packed form.
+func (e *env) plantAsIs(bucket, key string, raw []byte, meta map[string]string) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

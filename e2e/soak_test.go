@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/bucketkey/bucketkey/internal/testenv"
 )
 
 // The soak test's flags. Without -soak it runs its short form (the one CI
@@ -458,7 +460,7 @@ func (e *env) noPlaintextObjects(b string) {
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			if h.Metadata["bk-v"] != "1" {
+			if testenv.EnvelopeFields(h.Metadata)["bk-v"] != "1" {
 				e.t.Errorf("%s/%s is stored without the envelope", b, aws.ToString(o.Key))
 			}
 			n++

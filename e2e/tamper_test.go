@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -129,11 +130,23 @@ func (e *env) sdkFails(what string, in *s3.GetObjectInput) {
 // it at the backend with edit applied to its stored bytes and metadata.
 func (e *env) tampered(b, key string, edit func(raw []byte, md map[string]string) ([]byte, map[string]string)) []byte {
 	e.t.Helper()
+	return e.tamperedAs(b, key, true, edit)
+}
+
+// tamperedAs is tampered with the edited envelope stored packed (as the
+// proxy writes it) or, if not packed, a header per field (as bucketkey
+// wrote it before the packed form).
+func (e *env) tamperedAs(b, key string, packed bool, edit func(raw []byte, md map[string]string) ([]byte, map[string]string)) []byte {
+	e.t.Helper()
 	data := randBytes(size)
 	e.put(b, key, data)
 	raw, md := e.stored(b, key)
 	raw, md = edit(raw, maps.Clone(md))
-	e.plant(b, key, raw, md)
+	if packed {
+		e.plant(b, key, raw, md)
+	} else {
+		e.plantAsIs(b, key, raw, md)
+	}
 	return data
 }
 
@@ -325,25 +338,32 @@ func TestTamperedMetadata(t *testing.T) {
 			{"sealed key removed", func(md map[string]string) { delete(md, "bk-sk") }, 500, "InternalError"},
 			{"key id of an unaccepted key, bare", func(md map[string]string) { md["bk-kid"] = testenv.KMSOtherKeyID }, 403, "AccessDenied"},
 		}
-		for i, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				e.t = t
-				key := "md" + strconv.Itoa(i)
-				data := e.tampered(b, key, func(raw []byte, md map[string]string) ([]byte, map[string]string) {
-					c.edit(md)
-					return raw, md
+		// Each edit in both forms of the envelope: packed in bk-v, as the
+		// proxy writes it, and a header per field, as it wrote before.
+		for _, packed := range []bool{true, false} {
+			for i, c := range cases {
+				name, key := c.name, "md"+strconv.Itoa(i)
+				if !packed {
+					name, key = name+", per field", key+"-per-field"
+				}
+				t.Run(name, func(t *testing.T) {
+					e.t = t
+					data := e.tamperedAs(b, key, packed, func(raw []byte, md map[string]string) ([]byte, map[string]string) {
+						c.edit(md)
+						return raw, md
+					})
+					o := e.rawGet("/"+b+"/"+key, "")
+					e.refused("GET", o, c.status, c.code)
+					if bytes.Contains(o.body, data[:32]) {
+						t.Errorf("GET returned plaintext")
+					}
+					e.refused("GET of a range", e.rawGet("/"+b+"/"+key, "bytes=100-200"), c.status, c.code)
+					// HEAD opens the seal too: it vouches for nothing GET refuses.
+					if st := e.rawHeadStatus("/" + b + "/" + key); st != c.status {
+						t.Errorf("HEAD: %d, want %d", st, c.status)
+					}
 				})
-				o := e.rawGet("/"+b+"/"+key, "")
-				e.refused("GET", o, c.status, c.code)
-				if bytes.Contains(o.body, data[:32]) {
-					t.Errorf("GET returned plaintext")
-				}
-				e.refused("GET of a range", e.rawGet("/"+b+"/"+key, "bytes=100-200"), c.status, c.code)
-				// HEAD opens the seal too: it vouches for nothing GET refuses.
-				if st := e.rawHeadStatus("/" + b + "/" + key); st != c.status {
-					t.Errorf("HEAD: %d, want %d", st, c.status)
-				}
-			})
+			}
 		}
 
 		for _, strip := range []struct {
@@ -561,4 +581,56 @@ func (e *env) multipart(b, key string, sizes []int) []byte {
 		e.t.Fatalf("CompleteMultipartUpload: %v", err)
 	}
 	return all
+}
+
+// TestPerFieldEnvelopeReads: an object whose envelope is stored a header
+// per field, as bucketkey wrote it before the packed form, still reads
+// through the proxy (whole, a range, HEAD with its checksum), and a copy
+// of it is written packed.
+func TestPerFieldEnvelopeReads(t *testing.T) {
+	forEachBackend(t, envOptions{}, func(t *testing.T, o envOptions) {
+		e := newEnv(t, o)
+		b := e.newBucket()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, n := range []int{0, 1000, size} {
+			key := "per-field-" + strconv.Itoa(n)
+			data := randBytes(n)
+			e.put(b, key, data)
+			raw, md := e.stored(b, key)
+			if md["bk-size"] != strconv.Itoa(n) || md["bk-ck"] == "" {
+				t.Fatalf("%s: stored envelope %v", key, md)
+			}
+			e.plantAsIs(b, key, raw, md)
+			head, err := e.backend.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &key})
+			if err != nil || head.Metadata["bk-size"] != strconv.Itoa(n) || head.Metadata["bk-v"] != "1" {
+				t.Fatalf("%s: planted metadata %v, %v", key, head.Metadata, err)
+			}
+			mustEqual(t, key, e.get(b, key), data)
+			if n > 200 {
+				got, err := e.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &b, Key: &key, Range: aws.String("bytes=100-199")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(got.Body)
+				got.Body.Close()
+				if err != nil || !bytes.Equal(body, data[100:200]) {
+					t.Fatalf("%s: range: %v", key, err)
+				}
+			}
+			h, err := e.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
+			if err != nil || aws.ToInt64(h.ContentLength) != int64(n) || aws.ToString(h.ChecksumCRC32) == "" {
+				t.Fatalf("%s: HEAD: %+v, %v", key, h, err)
+			}
+			copied := key + "-copy"
+			if _, err := e.client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &b, Key: &copied, CopySource: aws.String(b + "/" + key)}); err != nil {
+				t.Fatal(err)
+			}
+			mustEqual(t, copied, e.get(b, copied), data)
+			ch, err := e.backend.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &copied})
+			if err != nil || !strings.HasPrefix(ch.Metadata["bk-v"], "1 kid=") || ch.Metadata["bk-size"] != "" {
+				t.Fatalf("%s: the copy's stored metadata %v, %v", copied, ch.Metadata, err)
+			}
+		}
+	})
 }

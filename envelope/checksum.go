@@ -7,11 +7,11 @@ import (
 )
 
 // The plaintext's checksum, as S3 stores one for every object, is kept in
-// the metadata next to the envelope: x-amz-meta-bk-ck holds it as the
-// proxy records it (opaque here: visible ASCII), and x-amz-meta-bk-ckt
-// authenticates it with a tag under a key derived from the data key, so a
-// value edited at the backend, or moved to another object, fails
-// (docs/FORMAT.md, "Checksums").
+// the metadata next to the envelope: field ck holds it as the proxy
+// records it (opaque here: visible ASCII), and field ckt authenticates it
+// with a tag under a key derived from the data key, so a value edited at
+// the backend, or moved to another object, fails (docs/FORMAT.md,
+// "Checksums").
 const (
 	checksumTag = 16  // bytes of HMAC-SHA256 kept
 	maxChecksum = 160 // "SHA512:FULL_OBJECT:" and 88 base64 characters fit

@@ -151,6 +151,11 @@ func FuzzParseMetadata(f *testing.F) {
 	m.Multipart, m.Size = true, -1
 	add(m.Headers())
 	f.Add("1", "k", "b", "AA", "e30", "", "", "0", "01", "x-amz-meta-bk-x")
+	// Packed: the whole envelope in the version's header.
+	m.Packed = true
+	f.Add(m.Headers()[headerVersion], "", "", "", "", "", "", "", "", "")
+	f.Add("1 kid=k kb=b wk=AA salt=AA sk=AA size=1", "", "", "", "", "", "", "", "", "")
+	f.Add("1 kid=k  kb=b", "", "", "", "", "", "", "", "", "")
 	f.Fuzz(func(t *testing.T, v, kid, kb, wk, ctx, salt, sk, mp, size, extra string) {
 		h := http.Header{}
 		for name, val := range map[string]string{

@@ -281,6 +281,7 @@ func sealWith(f *format, dek *DataKey, bk BucketKey, object string, salt []byte,
 		SealedKey:  aead.Seal(make([]byte, 0, sealedKeySize), nonce, dek.b[:], sealAD(f, multipart, size)),
 		Multipart:  multipart,
 		Size:       size,
+		Packed:     true,
 	}
 	if err := m.validate(); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -65,34 +66,120 @@ type Metadata struct {
 	// if none; ChecksumTag authenticates it (SetChecksum, OpenChecksum).
 	Checksum    string
 	ChecksumTag []byte
+	// Packed says how the metadata is stored: true for one header,
+	// x-amz-meta-bk-v holding the version and then every other field as
+	// name=value, space-separated; false for a header per field, as
+	// bucketkey wrote before the packed form (docs/FORMAT.md, "Metadata").
+	// Seal and Reseal write it packed, because a backend's cost is per
+	// header: every x-amz-* header must be signed, and canonicalised by
+	// the backend, on every PUT. ParseMetadata reports the form it read,
+	// so that Headers reproduces its input.
+	Packed bool
 }
 
-// Headers returns m as lower-case "x-amz-meta-..." header names and values.
-// Metadata from Seal, Reseal and ParseMetadata is valid; Headers of
-// invalid metadata would not parse back.
+// packedOrder is the order of the fields after the version in packed
+// metadata: the order of docs/FORMAT.md's table, by short name (the
+// header name without MetaPrefix).
+var packedOrder = []string{"kid", "kb", "wk", "ctx", "salt", "sk", "mp", "size", "ck", "ckt"}
+
+// Headers returns m as lower-case "x-amz-meta-..." header names and
+// values: one header if m is Packed, one per field otherwise. Metadata
+// from Seal, Reseal and ParseMetadata is valid; Headers of invalid
+// metadata would not parse back.
 func (m *Metadata) Headers() map[string]string {
-	h := map[string]string{
-		headerVersion:    strconv.Itoa(m.Version),
-		headerKeyID:      m.KeyID,
-		headerKeyBucket:  m.KeyBucket,
-		headerWrappedKey: b64.EncodeToString(m.WrappedKey),
-		headerSalt:       b64.EncodeToString(m.Salt),
-		headerSealedKey:  b64.EncodeToString(m.SealedKey),
+	fields := m.fields()
+	if m.Packed {
+		return map[string]string{headerVersion: pack(fields)}
 	}
-	if len(m.Context) > 0 {
-		js, _ := canonicalContext(m.Context)
-		h[headerContext] = b64.EncodeToString(js)
-	}
-	if m.Multipart {
-		h[headerMultipart] = "1"
-	} else {
-		h[headerSize] = strconv.FormatInt(m.Size, 10)
-	}
-	if m.Checksum != "" {
-		h[headerChecksum] = m.Checksum
-		h[headerChecksumTag] = b64.EncodeToString(m.ChecksumTag)
+	h := make(map[string]string, len(fields))
+	for _, f := range fields {
+		h[MetaPrefix+f.name] = f.value
 	}
 	return h
+}
+
+// field is one metadata field: its short name (the header name without
+// MetaPrefix) and its value as stored.
+type field struct{ name, value string }
+
+// fields returns m's fields as stored, the version first and the rest in
+// packedOrder.
+func (m *Metadata) fields() []field {
+	f := make([]field, 0, 1+len(packedOrder))
+	f = append(f,
+		field{"v", strconv.Itoa(m.Version)},
+		field{"kid", m.KeyID},
+		field{"kb", m.KeyBucket},
+		field{"wk", b64.EncodeToString(m.WrappedKey)})
+	if len(m.Context) > 0 {
+		js, _ := canonicalContext(m.Context)
+		f = append(f, field{"ctx", b64.EncodeToString(js)})
+	}
+	f = append(f,
+		field{"salt", b64.EncodeToString(m.Salt)},
+		field{"sk", b64.EncodeToString(m.SealedKey)})
+	if m.Multipart {
+		f = append(f, field{"mp", "1"})
+	} else {
+		f = append(f, field{"size", strconv.FormatInt(m.Size, 10)})
+	}
+	if m.Checksum != "" {
+		f = append(f, field{"ck", m.Checksum}, field{"ckt", b64.EncodeToString(m.ChecksumTag)})
+	}
+	return f
+}
+
+// pack joins fields (the version first) into the value of a packed
+// x-amz-meta-bk-v: "1 kid=... kb=... ...". Values are visible ASCII, so a
+// space never occurs inside one.
+func pack(fields []field) string {
+	n := len(fields[0].value)
+	for _, f := range fields[1:] {
+		n += 2 + len(f.name) + len(f.value)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(fields[0].value)
+	for _, f := range fields[1:] {
+		b.WriteByte(' ')
+		b.WriteString(f.name)
+		b.WriteByte('=')
+		b.WriteString(f.value)
+	}
+	return b.String()
+}
+
+// unpack splits a packed x-amz-meta-bk-v value into its fields, keyed by
+// header name as ParseMetadata collects separate headers. It accepts only
+// the one spelling pack writes: single spaces, no space at either end,
+// every name known, in packedOrder, at most once. The values are checked
+// by the caller, as those of separate headers are.
+func unpack(v string) (map[string]string, error) {
+	version, rest, _ := strings.Cut(v, " ")
+	fields := make(map[string]string, 1+len(packedOrder))
+	fields[headerVersion] = version
+	next := 0 // packedOrder[next:] may still follow
+	for rest != "" {
+		item, after, more := strings.Cut(rest, " ")
+		if more && after == "" {
+			return nil, errors.New("packed: space at the end")
+		}
+		rest = after
+		name, value, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("packed: %s is not name=value", clip(item))
+		}
+		i := slices.Index(packedOrder[next:], name)
+		if i < 0 {
+			if slices.Contains(packedOrder, name) {
+				return nil, fmt.Errorf("packed: %s repeated or out of order", clip(name))
+			}
+			return nil, fmt.Errorf("packed: %s: unknown field", clip(name))
+		}
+		next += i + 1
+		fields[MetaPrefix+name] = value
+	}
+	return fields, nil
 }
 
 // encodedLen is an upper bound of what m counts against S3's 2 KB
@@ -176,11 +263,22 @@ func ParseMetadata(h http.Header) (*Metadata, error) {
 		}
 		fields[name] = vs[0]
 	}
-	if _, ok := fields[headerVersion]; !ok {
+	v, ok := fields[headerVersion]
+	if !ok {
 		return nil, ErrNotEncrypted
 	}
 	bad := func(name, format string, args ...any) error {
 		return fmt.Errorf("envelope: metadata %s: %s: %w", name, fmt.Sprintf(format, args...), ErrInvalidMetadata)
+	}
+	packed := strings.IndexByte(v, ' ') >= 0
+	if packed {
+		if len(fields) != 1 {
+			return nil, bad(headerVersion, "packed, with other envelope headers beside it")
+		}
+		var err error
+		if fields, err = unpack(v); err != nil {
+			return nil, bad(headerVersion, "%v", err)
+		}
 	}
 	take := func(name string, required bool) (string, bool, error) {
 		v, ok := fields[name]
@@ -190,8 +288,8 @@ func ParseMetadata(h http.Header) (*Metadata, error) {
 		}
 		return v, ok, nil
 	}
-	m := &Metadata{Size: -1}
-	v, _, _ := take(headerVersion, true)
+	m := &Metadata{Size: -1, Packed: packed}
+	v, _, _ = take(headerVersion, true)
 	n, valid := canonicalDecimal(v)
 	if !valid || n > math.MaxInt32 {
 		return nil, bad(headerVersion, "unsupported version %s", clip(v))

@@ -3,8 +3,10 @@ package envelope
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -31,6 +33,29 @@ func sampleMetadata() *Metadata {
 	}
 }
 
+// packFields packs per-field headers (lower-case names) as pack would,
+// whatever their values: the version first, then the known fields in
+// packedOrder and any other field after them, by name.
+func packFields(h map[string]string) map[string]string {
+	v, ok := h[headerVersion]
+	if !ok {
+		return h
+	}
+	var names []string
+	for k := range h {
+		if short := strings.TrimPrefix(k, MetaPrefix); k != headerVersion && !slices.Contains(packedOrder, short) {
+			names = append(names, short)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range append(slices.Clone(packedOrder), names...) {
+		if val, ok := h[MetaPrefix+name]; ok {
+			v += " " + name + "=" + val
+		}
+	}
+	return map[string]string{headerVersion: v}
+}
+
 func TestMetadataRoundTrip(t *testing.T) {
 	mp := sampleMetadata()
 	mp.Multipart, mp.Size = true, -1
@@ -38,7 +63,15 @@ func TestMetadataRoundTrip(t *testing.T) {
 	ctx.Context = map[string]string{"b": "2", "a": "<1>&\u00e9\n\"", "": "empty key"}
 	zero := sampleMetadata()
 	zero.Size = 0
-	for name, m := range map[string]*Metadata{"single": sampleMetadata(), "multipart": mp, "context": ctx, "zero": zero} {
+	checked := sampleMetadata()
+	checked.Checksum, checked.ChecksumTag = "CRC64NVME:FULL_OBJECT:AAAAAAAAAAA=", pattern(checksumTag, 4)
+	cases := map[string]*Metadata{"single": sampleMetadata(), "multipart": mp, "context": ctx, "zero": zero, "checksum": checked}
+	for name, m := range maps.Clone(cases) {
+		p := *m
+		p.Packed = true
+		cases[name+", packed"] = &p
+	}
+	for name, m := range cases {
 		if err := m.validate(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -142,10 +175,47 @@ func TestParseMetadataRejects(t *testing.T) {
 	for name, edit := range cases {
 		hs := sampleMetadata().Headers()
 		edit(hs)
-		_, err := ParseMetadata(headerOf(hs))
-		if !errors.Is(err, ErrInvalidMetadata) {
+		if _, err := ParseMetadata(headerOf(hs)); !errors.Is(err, ErrInvalidMetadata) {
 			t.Errorf("%s: err %v", name, err)
 		}
+		// The same edit to packed metadata.
+		if _, err := ParseMetadata(headerOf(packFields(hs))); !errors.Is(err, ErrInvalidMetadata) {
+			t.Errorf("%s, packed: err %v", name, err)
+		}
+	}
+	// Spellings only the packed form has: pack writes single spaces,
+	// known names in packedOrder, each at most once, and nothing beside.
+	m := sampleMetadata()
+	m.Packed = true
+	good := m.Headers()[headerVersion]
+	for name, v := range map[string]string{
+		"double space":       strings.Replace(good, " ", "  ", 1),
+		"space at the end":   good + " ",
+		"space at the start": " " + good,
+		"tab":                strings.Replace(good, " ", "\t", 1),
+		"out of order":       strings.Replace(good, "kid=", "kb=x kid=", 1),
+		"repeated":           good + " size=1",
+		"repeated version":   good + " v=1",
+		"unknown":            good + " x=1",
+		"no equals sign":     good + " ck",
+		"empty name":         good + " =1",
+		"version only":       "1 ",
+		"version 2":          "2" + good[1:],
+		"size missing":       good[:strings.LastIndex(good, " ")],
+		"per-field name":     strings.Replace(good, "kid=", "x-amz-meta-bk-kid=", 1),
+		"upper-case name":    strings.Replace(good, "kid=", "KID=", 1),
+		"ck without ckt":     good + " ck=SHA256:FULL_OBJECT:AAAA",
+		"ckt before ck":      good + " ckt=" + b64.EncodeToString(make([]byte, checksumTag)) + " ck=x",
+		"no ctx value":       strings.Replace(good, " salt=", " ctx= salt=", 1),
+		"mp and size":        strings.Replace(good, " size=", " mp=1 size=", 1),
+		"mp empty":           strings.Replace(good, " size=123456789", " mp=", 1),
+	} {
+		if _, err := ParseMetadata(headerOf(map[string]string{headerVersion: v})); !errors.Is(err, ErrInvalidMetadata) {
+			t.Errorf("packed, %s: err %v", name, err)
+		}
+	}
+	if _, err := ParseMetadata(headerOf(map[string]string{headerVersion: good, headerSize: "1"})); !errors.Is(err, ErrInvalidMetadata) {
+		t.Errorf("packed beside a field header: err %v", err)
 	}
 	// Repeats: two values, or one name in two spellings.
 	h := headerOf(sampleMetadata().Headers())
@@ -225,6 +295,24 @@ func TestMetadataEncodedLen(t *testing.T) {
 	}
 	if _, err := ParseMetadata(headerOf(maxed.Headers())); err != nil {
 		t.Errorf("maximal metadata does not parse: %v", err)
+	}
+	// Packed, as Seal writes it: one name, and each field's short name,
+	// '=' and a space instead of a header name.
+	m.Multipart, m.Size, m.Packed = false, 5<<40, true
+	if got, want := m.encodedLen(), 549; got != want {
+		t.Errorf("realistic packed metadata is %d bytes, FORMAT.md says %d", got, want)
+	}
+	m.Multipart, m.Size = true, -1
+	if got, want := m.encodedLen(), 535; got != want {
+		t.Errorf("realistic packed multipart metadata is %d bytes, FORMAT.md says %d", got, want)
+	}
+	maxed.Packed = true
+	maxed.Checksum, maxed.ChecksumTag = strings.Repeat("c", maxChecksum), make([]byte, checksumTag)
+	if got, want := maxed.encodedLen(), 1897; got != want || got >= 2048 {
+		t.Errorf("maximal packed metadata is %d bytes, FORMAT.md says %d (S3 limit 2048)", got, want)
+	}
+	if _, err := ParseMetadata(headerOf(maxed.Headers())); err != nil {
+		t.Errorf("maximal packed metadata does not parse: %v", err)
 	}
 }
 

@@ -39,11 +39,14 @@ type vector struct {
 	Context    map[string]string `json:"context,omitempty"`
 	Multipart  bool              `json:"multipart"`
 
-	ObjectKey string            `json:"object_key"`
-	SealNonce string            `json:"seal_nonce"`
-	SealedKey string            `json:"sealed_key"`
-	Metadata  map[string]string `json:"metadata"`
-	Parts     []vectorPart      `json:"parts"`
+	ObjectKey string `json:"object_key"`
+	SealNonce string `json:"seal_nonce"`
+	SealedKey string `json:"sealed_key"`
+	// Metadata is the packed form Seal writes, MetadataPerField the same
+	// fields a header each, as bucketkey wrote before; both must read.
+	Metadata         map[string]string `json:"metadata"`
+	MetadataPerField map[string]string `json:"metadata_per_field"`
+	Parts            []vectorPart      `json:"parts"`
 	// Multipart: END(N), and whether it is stored in a marker part after
 	// the last part (when the last part does not end the object).
 	EndTag string `json:"end_tag,omitempty"`
@@ -157,6 +160,9 @@ func computeVector(t *testing.T, in vector) vector {
 	}
 	v.SealedKey = hex.EncodeToString(m.SealedKey)
 	v.Metadata = m.Headers()
+	perField := *m
+	perField.Packed = false
+	v.MetadataPerField = perField.Headers()
 	v.Parts = nil
 	nparts := len(in.Parts)
 	if v.Multipart {
@@ -258,13 +264,24 @@ func TestVectors(t *testing.T) {
 
 // checkVectorDecrypts reads the vector back through the public API only.
 func checkVectorDecrypts(t *testing.T, v vector) {
-	h := http.Header{}
-	for k, val := range v.Metadata {
-		h.Set(k, val)
+	parse := func(md map[string]string) *Metadata {
+		h := http.Header{}
+		for k, val := range md {
+			h.Set(k, val)
+		}
+		m, err := ParseMetadata(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
 	}
-	m, err := ParseMetadata(h)
-	if err != nil {
-		t.Fatal(err)
+	m, perField := parse(v.Metadata), parse(v.MetadataPerField)
+	if !m.Packed || perField.Packed {
+		t.Fatalf("packed metadata read as Packed %v, per-field as %v", m.Packed, perField.Packed)
+	}
+	perField.Packed = true
+	if !reflect.DeepEqual(perField, m) {
+		t.Fatal("the two forms of the metadata differ")
 	}
 	dek, err := m.Open(unhex(t, v.BucketKey), v.Object)
 	if err != nil {

@@ -118,30 +118,31 @@ func classifyRead(err error) (Verification, error) {
 // stored headers are stored (a backend HEAD answer), under the bucket's
 // current bucket key for the KMS key keyID ("" for the proxy's default),
 // keeping its encryption context. It returns the envelope metadata to
-// store in place of the old (lower-case x-amz-meta-bk-* names); the body
+// store in place of the old (lower-case x-amz-meta-bk-* names), and the
+// KMS key id it records (as KMS reported it); the body
 // stays valid as it is, since it depends only on the data key. Storing it
 // is the caller's (a metadata-only copy in place). Cost: a KMS Decrypt per
 // distinct old bucket key and a GenerateDataKey per bucket-key window,
 // both cached as for client requests.
-func (p *Proxy) Rewrap(ctx context.Context, bucket, key string, stored http.Header, keyID string) (map[string]string, error) {
+func (p *Proxy) Rewrap(ctx context.Context, bucket, key string, stored http.Header, keyID string) (map[string]string, string, error) {
 	md, err := envelope.ParseMetadata(stored)
 	if err != nil {
-		return nil, fmt.Errorf("proxy: rewrap %s: %w", key, err)
+		return nil, "", fmt.Errorf("proxy: rewrap %s: %w", key, err)
 	}
 	if err := p.mayRead(bucket, md); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rq := p.internalRequest(bucket, key)
 	dk, err := p.openDataKey(ctx, rq, md, bucket, key, false)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer dk.Wipe()
 	nmd, err := p.reseal(ctx, rq, md, dk, bucket, key, sseRequest{keyID: keyID, context: md.Context})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return nmd.Headers(), nil
+	return nmd.Headers(), nmd.KeyID, nil
 }
 
 // StoredKeyID returns the KMS key id recorded in an object's stored

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/bucketkey/bucketkey/checksum"
+	"github.com/bucketkey/bucketkey/internal/testenv"
 	"github.com/bucketkey/bucketkey/s3err"
 )
 
@@ -233,9 +234,9 @@ func TestStoredChecksumReturned(t *testing.T) {
 	}
 	// An edited record fails authentication.
 	raw, out := stored(t, bucket, src)
-	md := out.Metadata
+	md := testenv.EnvelopeFields(out.Metadata)
 	md["bk-ck"] = "SHA256:FULL_OBJECT:" + checksum.Encode(checksum.SHA256.Sum(data[1:]))
-	plantRaw(t, bucket, src, raw, md)
+	plantRaw(t, bucket, src, raw, testenv.PackEnvelope(md))
 	if _, err := tp.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &src, ChecksumMode: types.ChecksumModeEnabled}); err == nil {
 		t.Error("HEAD with checksum mode of an edited checksum record succeeded")
 	}

@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/bucketkey/bucketkey/internal/testenv"
 )
 
 // matrixClient is one S3 client of the matrix, as operations that return
@@ -583,7 +585,7 @@ func clientMatrix(t *testing.T, tp *testProxy) {
 			encrypted := func(b, key string, plain []byte) {
 				t.Helper()
 				raw, st := storedIn(t, tp.backend, b, key)
-				if st.Metadata["bk-v"] == "" {
+				if testenv.EnvelopeFields(st.Metadata)["bk-v"] == "" {
 					t.Errorf("%s: %s stored without envelope metadata", c.name, key)
 				}
 				if len(plain) >= 64 && bytes.Contains(raw, plain[:64]) {

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/bucketkey/bucketkey/internal/testenv"
 )
 
 // TestHeadOpensSeal (issue 12, item 5; failed before: HEAD reported the
@@ -33,9 +35,9 @@ func TestHeadOpensSeal(t *testing.T) {
 
 	raw, out := stored(t, b, "k")
 	const seg = 64<<10 + 16
-	md := out.Metadata
+	md := testenv.EnvelopeFields(out.Metadata)
 	md["bk-size"] = strconv.Itoa(2 << 16)
-	restore(t, b, "k", raw[:2*seg], md)
+	restore(t, b, "k", raw[:2*seg], testenv.PackEnvelope(md))
 	for _, hdr := range []http.Header{nil, {"Range": {"bytes=0-9"}}} {
 		resp := tp.rawRequest(t, http.MethodHead, "/"+b+"/k", hdr, nil)
 		resp.Body.Close()

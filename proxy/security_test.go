@@ -103,12 +103,9 @@ func TestTampering(t *testing.T) {
 	wantCode(t, "object moved to another name", err, "InternalError")
 
 	// Metadata edited to name another key bucket: refused.
-	meta := map[string]string{}
-	for k, v := range out.Metadata {
-		meta[k] = v
-	}
+	meta := testenv.EnvelopeFields(out.Metadata)
 	meta["bk-kb"] = "some-other-bucket"
-	restore(t, b, "rebound", raw, meta)
+	restore(t, b, "rebound", raw, testenv.PackEnvelope(meta))
 	_, err = tp.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &b, Key: aws.String("rebound")})
 	wantCode(t, "metadata naming another key bucket", err, "AccessDenied")
 }
@@ -168,8 +165,8 @@ func TestReplication(t *testing.T) {
 	// copies into one part), so only the single-part replica is checked
 	// whole; its metadata still names its key bucket.
 	_, out := stored(t, b, "mp")
-	if out.Metadata["bk-kb"] != a {
-		t.Errorf("replica key bucket %q", out.Metadata["bk-kb"])
+	if testenv.EnvelopeFields(out.Metadata)["bk-kb"] != a {
+		t.Errorf("replica key bucket %q", testenv.EnvelopeFields(out.Metadata)["bk-kb"])
 	}
 	_ = mp
 	// The source stays readable through both.
@@ -205,7 +202,7 @@ func TestAuthentication(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, out := stored(t, b, "planted")
-	if out.Metadata["bk-kb"] != b || out.Metadata["ok"] != "1" {
+	if testenv.EnvelopeFields(out.Metadata)["bk-kb"] != b || out.Metadata["ok"] != "1" {
 		t.Errorf("stored metadata %v", out.Metadata)
 	}
 }
@@ -267,7 +264,7 @@ func TestSSERequestHeaders(t *testing.T) {
 		t.Errorf("GET %q key %q", got, aws.ToString(gout.SSEKMSKeyId))
 	}
 	_, sout := stored(t, b, "other-key")
-	if !strings.Contains(sout.Metadata["bk-kid"], testenv.KMSOtherKeyID) || sout.Metadata["bk-ctx"] == "" {
+	if !strings.Contains(testenv.EnvelopeFields(sout.Metadata)["bk-kid"], testenv.KMSOtherKeyID) || testenv.EnvelopeFields(sout.Metadata)["bk-ctx"] == "" {
 		t.Errorf("stored metadata %v", sout.Metadata)
 	}
 

@@ -134,7 +134,7 @@ func TestEncryptExistingSurvivesSIGKILL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h.Metadata["bk-v"] != "1" {
+		if testenv.EnvelopeFields(h.Metadata)["bk-v"] != "1" {
 			t.Errorf("%s on the backend: metadata %v, not encrypted", key, h.Metadata)
 			continue
 		}

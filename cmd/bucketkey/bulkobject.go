@@ -213,7 +213,7 @@ var testBeforeWrite func(key string)
 // decryption needs), pinned the same way, and completed with If-Match.
 // It returns the KMS key id the new envelope records.
 func (br *bulkRun) rewrapInPlace(ctx context.Context, o *storedObject, keyID string) (string, error) {
-	env, err := br.srv.proxy.Rewrap(ctx, br.cmd.bucket, o.key, o.stored, keyID)
+	env, newKeyID, err := br.srv.proxy.Rewrap(ctx, br.cmd.bucket, o.key, o.stored, keyID)
 	if err != nil {
 		return "", fmt.Errorf("rewrap: %w", err)
 	}
@@ -224,7 +224,6 @@ func (br *bulkRun) rewrapInPlace(ctx context.Context, o *storedObject, keyID str
 	for k, v := range env {
 		meta[strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-")] = v
 	}
-	newKeyID := env["x-amz-meta-bk-kid"]
 	b, k := aws.String(br.cmd.bucket), aws.String(o.key)
 	src := aws.String(br.cmd.bucket + "/" + strings.ReplaceAll(url.PathEscape(o.key), "%2F", "/"))
 	if o.parts == 0 {

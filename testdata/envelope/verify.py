@@ -26,12 +26,17 @@ for v in f['vectors']:
     else: shape = b'\x00' + struct.pack('>Q', v['parts'][0]['plaintext_size'])
     sk = AESGCM(okm[:32]).encrypt(okm[32:], dek, b"bucketkey/v1 data key" + shape)
     assert sk.hex() == v['sealed_key'], v['name']
-    meta = {'x-amz-meta-bk-v': '1', 'x-amz-meta-bk-kid': v['key_id'], 'x-amz-meta-bk-kb': v['key_bucket'],
-            'x-amz-meta-bk-wk': b64(bytes.fromhex(v['wrapped_key'])), 'x-amz-meta-bk-salt': b64(salt), 'x-amz-meta-bk-sk': b64(sk)}
-    if v.get('context'): meta['x-amz-meta-bk-ctx'] = b64(canon(v['context']))
-    if v['multipart']: meta['x-amz-meta-bk-mp'] = '1'
-    else: meta['x-amz-meta-bk-size'] = str(v['parts'][0]['plaintext_size'])
-    assert meta == v['metadata'], (v['name'], meta, v['metadata'])
+    # The fields in the table's order; packed, the version and then
+    # name=value, joined by single spaces, in x-amz-meta-bk-v alone.
+    fields = [('kid', v['key_id']), ('kb', v['key_bucket']), ('wk', b64(bytes.fromhex(v['wrapped_key'])))]
+    if v.get('context'): fields.append(('ctx', b64(canon(v['context']))))
+    fields += [('salt', b64(salt)), ('sk', b64(sk))]
+    if v['multipart']: fields.append(('mp', '1'))
+    else: fields.append(('size', str(v['parts'][0]['plaintext_size'])))
+    per_field = {'x-amz-meta-bk-v': '1', **{'x-amz-meta-bk-' + n: x for n, x in fields}}
+    assert per_field == v['metadata_per_field'], (v['name'], per_field, v['metadata_per_field'])
+    packed = {'x-amz-meta-bk-v': ' '.join(['1'] + [n + '=' + x for n, x in fields])}
+    assert packed == v['metadata'], (v['name'], packed, v['metadata'])
     if v['multipart']:
         # END(N): the empty message sealed under a key and nonce derived from N.
         ek = hkdf(dek, None, b"bucketkey/v1 end" + struct.pack('>H', len(v['parts'])), 44)
